@@ -1,0 +1,1 @@
+"""Backends run cells. The scheduler only sees the Protocol in base.py."""

@@ -1,0 +1,256 @@
+"""Command line: `wheelmatrix validate|doctor|distros`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from runner import __version__
+from runner.config.catalog import ARCHES, Catalog, Distro, default_catalog_path, load_catalog
+from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
+from runner.errors import EXIT_INFRASTRUCTURE, InputError, WheelmatrixError, did_you_mean
+from runner.host import cache_dir, host_arch, index_settings, runnable_archs
+from runner.inputs import parse_inputs
+from runner.matrix import Cell, build_matrix, select_targets
+from runner.reporters.jsonfile import write_json
+from runner.reporters.junit import write_junit
+from runner.reporters.terminal import LiveProgress, render_table
+from runner.results import ResultLog, exit_code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    return value
+
+
+def _python_version(text: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a MAJOR.MINOR Python version (e.g. 3.11)")
+    return text
+
+
+def _memory(text: str) -> str:
+    if not re.fullmatch(r"\d+[bkmg]?", text.lower()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size (e.g. 4g, 512m)")
+    return text.lower()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheelmatrix",
+        description="Validate wheels across a real distro x arch x Python container matrix.",
+    )
+    parser.add_argument("--version", action="version", version=f"wheelmatrix {__version__}")
+    parser.add_argument("--catalog", type=Path, default=None, help="distro catalog (default: distros.yaml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="install and import wheels in every cell of the matrix")
+    v.add_argument("inputs", nargs="+", metavar="WHEEL_OR_REQ", help="wheel files or requirements to test")
+    v.add_argument("--with", dest="companions", action="append", default=[], metavar="REQ",
+                   help="companion to install next to the candidates (requirement or wheel); repeatable")
+    v.add_argument("--find-links", action="append", default=[], type=Path, metavar="DIR",
+                   help="extra directory of wheels for the installer; repeatable")
+    v.add_argument("--distro", action="append", default=[], metavar="ID", help="distro id; repeatable")
+    v.add_argument("--arch", action="append", default=[], choices=ARCHES, help="arch; repeatable")
+    v.add_argument("--python", action="append", default=[], type=_python_version, metavar="X.Y",
+                   help="only distros providing this Python; repeatable")
+    v.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario; repeatable")
+    v.add_argument("--installer", choices=("uv", "pip"), default="uv",
+                   help="uv (default, fast, shared cache) or the image's own pip (fidelity)")
+    v.add_argument("--offline", action="store_true", help="install only from --find-links directories")
+    v.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 2, help="cells in parallel")
+    v.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
+                   help="per-check timeout in seconds (default 120)")
+    v.add_argument("--memory", type=_memory, default="4g", help="memory limit per container (default 4g)")
+    v.add_argument("--pids", type=_positive_int, default=1024, help="process limit per container")
+    v.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
+    v.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+
+    sub.add_parser("doctor", help="report the engine, emulation, disk and what is missing")
+    sub.add_parser("distros", help="list the distro catalog")
+    return parser
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    return load_catalog(args.catalog or default_catalog_path())
+
+
+def _select_distros(catalog: Catalog, ids: Sequence[str], client_images: set[str] | None) -> list[Distro]:
+    if ids:
+        return [catalog.get(i) for i in dict.fromkeys(ids)]
+    from runner.backends.images import image_tag
+    from runner.host import debian_mirror
+
+    out = []
+    have_mmdebstrap = any((Path(p) / "mmdebstrap").exists() for p in os.environ.get("PATH", "").split(":"))
+    for distro in catalog.distros.values():
+        if distro.recipe is not None and have_mmdebstrap:
+            out.append(distro)
+        elif client_images is not None and any(
+            image_tag(distro, a, debian_mirror() if distro.recipe else None) in client_images
+            for a in distro.archs
+        ):
+            out.append(distro)
+        elif client_images is None:
+            out.append(distro)  # registry reachable: every distro can run
+    return out
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    # Everything the user gave is checked before anything starts.
+    catalog = _catalog(args)
+    scenarios = select_scenarios(load_scenarios(default_scenarios_path()), args.scenario)
+    candidates = parse_inputs(args.inputs, role="candidate")
+    companions = parse_inputs(args.companions, role="companion")
+    overlap = {p.name for p in candidates} & {p.name for p in companions}
+    if overlap:
+        raise InputError(f"'{', '.join(sorted(overlap))}' is both a candidate and a companion")
+    for d in args.find_links:
+        if not d.is_dir():
+            raise InputError(f"--find-links {d}: not a directory")
+    if args.offline and not args.find_links:
+        raise InputError("--offline needs at least one --find-links directory")
+    for distro_id in args.distro:
+        catalog.get(distro_id)
+
+    from runner.backends.docker import CellOptions, DockerBackend, connect
+
+    client = connect()
+    registry_ok = _registry_reachable(client)
+    known_tags = None if registry_ok else {t for img in client.images.list() for t in img.tags}
+    distros = _select_distros(catalog, args.distro, known_tags)
+    targets = select_targets(distros, args.arch, args.python, host_arch(), runnable_archs())
+    cells = build_matrix(targets, scenarios, candidates, companions)
+
+    run_id = uuid.uuid4().hex[:12]
+    options = CellOptions(
+        installer=args.installer, offline=args.offline, find_links=tuple(args.find_links),
+        timeout_s=args.timeout, memory=args.memory, pids=args.pids, index=index_settings(),
+    )
+    backend = DockerBackend(client, options, run_id)
+    reaped = backend.reap_stale()
+    if reaped:
+        console.print(f"removed {reaped} container(s) left by an earlier run that was killed", style="dim")
+    console.print(
+        f"wheelmatrix {__version__}: {len(cells)} cells "
+        f"({len(targets)} distro/arch x {len(scenarios)} scenario), {args.jobs} in parallel, "
+        f"installer {args.installer}",
+        highlight=False,
+    )
+    stream = cache_dir() / "runs" / run_id / "results.jsonl"
+    log = ResultLog(stream)
+    started = time.time()
+    interrupted = _run(cells, backend, args.jobs, log, console)
+    results = log.results
+    log.close()
+    order = {c.label: i for i, c in enumerate(cells)}
+    results.sort(key=lambda r: (order.get(f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}", 0)))
+    render_table(console, results)
+    run_info: dict[str, Any] = {
+        "id": run_id, "started": started, "duration_s": round(time.time() - started, 3),
+        "installer": args.installer, "interrupted": interrupted, "cells": len(cells),
+        "inputs": list(args.inputs), "companions": list(args.companions),
+    }
+    if args.json:
+        write_json(args.json, results, run_info)
+    if args.junit:
+        write_junit(args.junit, results)
+    if interrupted:
+        console.print(f"interrupted: {len(results)} results kept in {stream}", style="bold")
+        return 130
+    return exit_code(results)
+
+
+def _run(cells: list[Cell], backend: Any, jobs: int, log: ResultLog, console: Console) -> bool:
+    from runner.scheduler import Scheduler
+
+    with LiveProgress(console, len(cells)) as progress:
+        scheduler = Scheduler(backend, jobs=jobs, on_result=log.add, on_event=progress.event)
+        previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            scheduler.run(cells)
+            return False
+        except KeyboardInterrupt:
+            scheduler.cancel()
+            return True
+        finally:
+            backend.close()
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _registry_reachable(client: Any) -> bool:
+    try:
+        client.images.get_registry_data("debian:12")
+        return True
+    except Exception:
+        return False
+
+
+def cmd_distros(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    catalog = _catalog(args)
+    table = Table(title=f"distro catalog ({catalog.source})")
+    for col in ("id", "name", "libc", "python", "archs", "local recipe"):
+        table.add_column(col)
+    for d in catalog.distros.values():
+        table.add_row(d.id, d.name, str(d.libc), d.python, ", ".join(d.archs),
+                      d.recipe.suite if d.recipe else "-")
+    console.print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "validate":
+            return cmd_validate(args, console)
+        if args.command == "doctor":
+            from runner.doctor import doctor
+
+            return doctor(console)
+        if args.command == "distros":
+            return cmd_distros(args, console)
+    except WheelmatrixError as exc:
+        err.print(f"wheelmatrix: error: {exc}", style="bold red" if exc.exit_code != 2 else None, markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("wheelmatrix: interrupted", markup=False)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        err.print(f"wheelmatrix: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                  markup=False)
+        return EXIT_INFRASTRUCTURE
+    parser.error(f"unknown command{did_you_mean(str(args.command), ['validate', 'doctor', 'distros'])}")
+    return 2

@@ -1,0 +1,1 @@
+"""Configuration: validated, immutable objects built from YAML and the command line."""

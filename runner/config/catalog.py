@@ -1,0 +1,181 @@
+"""The distro catalog (distros.yaml) as frozen objects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.config._yaml import Node, load_yaml_file
+from runner.errors import InputError, did_you_mean
+
+ARCHES = ("x86_64", "aarch64")
+DOCKER_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+LIBC_FAMILIES = ("glibc", "musl")
+RECIPE_TOOLS = ("mmdebstrap",)
+_VERSION = re.compile(r"^\d+\.\d+$")
+
+
+def parse_version(text: str, what: str) -> tuple[int, int]:
+    if not _VERSION.match(text):
+        raise InputError(f"{what}: '{text}' is not a MAJOR.MINOR version")
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Libc:
+    family: str
+    version: tuple[int, int]
+
+    def __str__(self) -> str:
+        return f"{self.family} {self.version[0]}.{self.version[1]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """How a distro family installs Python and venv support into a registry image."""
+
+    name: str
+    python_packages: tuple[str, ...]
+    install: tuple[str, ...]  # shell commands; {packages} is replaced by the package list
+
+    def install_script(self, extra: tuple[str, ...] = ()) -> str:
+        packages = " ".join((*self.python_packages, *extra))
+        return " && ".join(cmd.replace("{packages}", packages) for cmd in self.install)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A local recipe to build the image without a registry."""
+
+    tool: str
+    suite: str
+    packages: tuple[str, ...]
+    components: tuple[str, ...] = ("main",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Distro:
+    id: str
+    name: str
+    family: Family
+    libc: Libc
+    python: str
+    python_executable: str
+    archs: tuple[str, ...]
+    images: Mapping[str, str] = field(default_factory=dict)  # arch -> registry reference
+    recipe: Recipe | None = None
+    supports_uv: bool = True
+
+    @property
+    def python_version(self) -> tuple[int, int]:
+        return parse_version(self.python, f"{self.id}.python")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    source: Path
+    distros: Mapping[str, Distro]
+
+    def get(self, distro_id: str) -> Distro:
+        try:
+            return self.distros[distro_id]
+        except KeyError:
+            raise InputError(
+                f"unknown distro '{distro_id}'{did_you_mean(distro_id, self.distros)}",
+                hint=f"known distros (from {self.source}): {', '.join(self.distros)}",
+            ) from None
+
+
+def _family(node: Node, name: str) -> Family:
+    node.check_keys(["python_packages", "install"])
+    install = node.str_list("install")
+    if not install:
+        raise InputError(f"{node.source}: '{node.path('install')}' must list at least one command")
+    return Family(name=name, python_packages=node.str_list("python_packages"), install=install)
+
+
+def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distro:
+    node.check_keys(
+        ["family", "name", "libc", "python", "archs"],
+        ["images", "recipe", "python_executable", "supports_uv"],
+    )
+    fam = node.str("family")
+    if fam not in families:
+        raise InputError(
+            f"{node.source}: '{node.path('family')}': unknown family '{fam}'"
+            f"{did_you_mean(fam, families)}"
+        )
+    libc_node = node.child("libc")
+    libc_node.check_keys(["family", "version"])
+    libc_family = libc_node.str("family")
+    if libc_family not in LIBC_FAMILIES:
+        raise InputError(f"{node.source}: '{libc_node.path('family')}' must be one of {LIBC_FAMILIES}")
+    libc = Libc(
+        family=libc_family,
+        version=parse_version(libc_node.str("version"), f"{node.source}: {libc_node.path('version')}"),
+    )
+    python = node.str("python")
+    parse_version(python, f"{node.source}: {node.path('python')}")
+    archs = node.str_list("archs")
+    for arch in archs:
+        if arch not in ARCHES:
+            raise InputError(
+                f"{node.source}: '{node.path('archs')}': unknown arch '{arch}'{did_you_mean(arch, ARCHES)}"
+            )
+    images = node.str_map("images") if node.has("images") else {}
+    for arch in images:
+        if arch not in archs:
+            raise InputError(f"{node.source}: '{node.path('images')}.{arch}' is not in archs")
+    recipe = None
+    if node.has("recipe"):
+        rnode = node.child("recipe")
+        rnode.check_keys(["tool", "suite", "packages"], ["components"])
+        tool = rnode.str("tool")
+        if tool not in RECIPE_TOOLS:
+            raise InputError(f"{node.source}: '{rnode.path('tool')}' must be one of {RECIPE_TOOLS}")
+        recipe = Recipe(
+            tool=tool,
+            suite=rnode.str("suite"),
+            packages=rnode.str_list("packages"),
+            components=rnode.str_list("components", ("main",)),
+        )
+    if not images and recipe is None:
+        raise InputError(f"{node.source}: '{node.where}' needs 'images' or a 'recipe' (or both)")
+    return Distro(
+        id=distro_id,
+        name=node.str("name"),
+        family=families[fam],
+        libc=libc,
+        python=python,
+        python_executable=node.str("python_executable", "/usr/bin/python3"),
+        archs=archs,
+        images=images,
+        recipe=recipe,
+        supports_uv=node.bool("supports_uv", True),
+    )
+
+
+def load_catalog(path: Path) -> Catalog:
+    root = Node(path, "", load_yaml_file(path))
+    root.check_keys(["families", "distros"], ["schema"])
+    fam_root = root.child("families")
+    families = {str(k): _family(fam_root.child(str(k)), str(k)) for k in fam_root.value}
+    dist_root = root.child("distros")
+    distros: dict[str, Distro] = {}
+    for key in dist_root.value:
+        distro_id = str(key)
+        if not re.fullmatch(r"[a-z][a-z0-9.-]*", distro_id):
+            raise InputError(f"{path}: distro id '{distro_id}' must be lowercase letters, digits, '.', '-'")
+        distros[distro_id] = _distro(dist_root.child(distro_id), distro_id, families)
+    if not distros:
+        raise InputError(f"{path}: 'distros' is empty")
+    return Catalog(source=path, distros=distros)
+
+
+def default_catalog_path() -> Path:
+    """distros.yaml at the top of the checkout (the package lives in runner/)."""
+    return Path(__file__).resolve().parents[2] / "distros.yaml"

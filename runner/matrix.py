@@ -1,0 +1,142 @@
+"""The matrix: cells of distro x arch x Python x scenario, with predicted installability."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runner.config.catalog import Distro
+from runner.config.scenarios import Scenario
+from runner.errors import InputError
+from runner.inputs import Project, WheelFile
+from runner.tags import cell_tags, describe_tags, pick_wheel, platform_tags
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pick:
+    """What gets installed for one project in one cell, and what we predicted about it."""
+
+    project: str
+    wheel: WheelFile | None = None
+    requirement: str | None = None
+    fits: bool | None = None  # None: cannot tell before installing (a requirement)
+    reason: str = ""
+
+    @property
+    def install_arg(self) -> str:
+        """The wheel's file name or the requirement text (the host maps files to mounts)."""
+        if self.wheel is not None:
+            return self.wheel.filename
+        assert self.requirement is not None
+        return self.requirement
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    distro: Distro
+    arch: str
+    scenario: Scenario
+    emulated: bool
+    candidates: tuple[Pick, ...]
+    companions: tuple[Pick, ...] = ()
+
+    @property
+    def python(self) -> str:
+        return self.distro.python
+
+    @property
+    def image_key(self) -> tuple[str, str]:
+        return (self.distro.id, self.arch)
+
+    @property
+    def label(self) -> str:
+        return f"{self.distro.id}/{self.arch}/py{self.python}/{self.scenario.name}"
+
+    @property
+    def unfit(self) -> tuple[Pick, ...]:
+        """Picks predicted not installable (candidates and companions)."""
+        return tuple(p for p in (*self.candidates, *self.companions) if p.fits is False)
+
+
+def predict(project: Project, distro: Distro, arch: str) -> Pick:
+    if project.requirement is not None:
+        return Pick(project=project.name, requirement=project.requirement.text, fits=None)
+    accepted = cell_tags(distro.python_version, distro.libc, arch)
+    chosen = pick_wheel(project.wheels, accepted)
+    if chosen is not None:
+        return Pick(project=project.name, wheel=chosen, fits=True, reason=f"picked {chosen.filename}")
+    wants = f"cp{distro.python.replace('.', '')}, {platform_tags(distro.libc, arch)[0]} or older"
+    has = "; ".join(describe_tags(w) for w in project.wheels)
+    # The installer is still asked, to confirm the prediction; give it the closest wheel.
+    return Pick(
+        project=project.name,
+        wheel=project.wheels[0],
+        fits=False,
+        reason=f"no wheel of {project.name} fits {wants} (has: {has})",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    distro: Distro
+    arch: str
+    emulated: bool
+
+
+def select_targets(
+    distros: Sequence[Distro],
+    archs: Sequence[str],
+    pythons: Sequence[str],
+    host_arch: str,
+    runnable_archs: Sequence[str],
+) -> list[Target]:
+    """Distro x arch pairs to run; explicit choices that cannot run are input errors."""
+    targets: list[Target] = []
+    for distro in distros:
+        if pythons and distro.python not in pythons:
+            continue
+        for arch in archs or distro.archs:
+            if arch not in distro.archs:
+                if archs:
+                    continue
+                raise InputError(f"{distro.id} has no {arch} image in the catalog")
+            if arch not in runnable_archs:
+                if archs:
+                    raise InputError(
+                        f"this machine cannot run {arch} containers (no native support, no emulation)",
+                        hint="run `wheelmatrix doctor` for the command that enables QEMU emulation",
+                    )
+                continue
+            targets.append(Target(distro=distro, arch=arch, emulated=arch != host_arch))
+    if not targets:
+        raise InputError(
+            "the selection is empty: no distro/arch/Python combination matches "
+            f"(distros: {', '.join(d.id for d in distros)}; archs: {', '.join(archs) or 'any'}; "
+            f"pythons: {', '.join(pythons) or 'any'})",
+            hint="see `wheelmatrix distros` for what the catalog offers",
+        )
+    return targets
+
+
+def build_matrix(
+    targets: Sequence[Target],
+    scenarios: Sequence[Scenario],
+    candidates: Sequence[Project],
+    companions: Sequence[Project] = (),
+) -> list[Cell]:
+    cells: list[Cell] = []
+    for target in targets:
+        cand = tuple(predict(p, target.distro, target.arch) for p in candidates)
+        comp = tuple(predict(p, target.distro, target.arch) for p in companions)
+        for scenario in scenarios:
+            cells.append(
+                Cell(
+                    distro=target.distro,
+                    arch=target.arch,
+                    scenario=scenario,
+                    emulated=target.emulated,
+                    candidates=cand,
+                    companions=comp,
+                )
+            )
+    return cells

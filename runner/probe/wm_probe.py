@@ -1,0 +1,177 @@
+"""wheelmatrix probe: runs inside a cell's container. Stdlib only; Python 3.6 or newer.
+
+    wm_probe.py install PLAN_JSON   run installer steps, then resolve installed modules
+    wm_probe.py resolve DISTS_JSON  (with the venv's python) map distributions to modules
+    wm_probe.py run PLAN_JSON       run each check in a fresh interpreter, with a timeout
+
+Every result is printed on its own line, prefixed with the marker, as soon as it is known.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+
+MARK = "@@WM@@ "
+TAIL = 40
+GRACE_S = 5.0
+
+
+def emit(obj):
+    sys.stdout.write(MARK + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def tail(data, lines=TAIL):
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def signame(rc):
+    if rc is None or rc >= 0:
+        return None
+    try:
+        return signal.Signals(-rc).name
+    except ValueError:
+        return "signal %d" % -rc
+
+
+def run_one(argv, env, timeout, cwd="/"):
+    """Run argv; on timeout send SIGABRT (faulthandler dumps the stack), then SIGKILL."""
+    start = time.time()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill(proc, signal.SIGABRT)
+        try:
+            out, _ = proc.communicate(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+            _kill(proc, signal.SIGKILL)
+            out, _ = proc.communicate()
+    return {
+        "rc": proc.returncode,
+        "signal": signame(proc.returncode),
+        "timed_out": timed_out,
+        "tail": tail(out),
+        "duration_s": round(time.time() - start, 3),
+    }
+
+
+def _kill(proc, sig):
+    try:
+        os.killpg(proc.pid, sig)
+    except OSError:
+        pass
+
+
+def cmd_install(plan):
+    env = dict(os.environ)
+    env.update(plan.get("env", {}))
+    ok = True
+    for step in plan["steps"]:
+        res = run_one(step["argv"], env, plan.get("timeout", 1800))
+        res["name"] = step["name"]
+        res["expect_failure"] = bool(step.get("expect_failure"))
+        emit({"step": res})
+        if res["rc"] != 0 and not step.get("expect_failure"):
+            ok = False
+            break
+    if ok and plan.get("resolve"):
+        r = plan["resolve"]
+        res = run_one([r["python"], os.path.abspath(__file__), "resolve", json.dumps(r["dists"])],
+                      env, 300)
+        modules = None
+        for line in res["tail"].splitlines():
+            if line.startswith(MARK):
+                modules = json.loads(line[len(MARK):]).get("modules")
+        emit({"resolved": modules, "resolve_rc": res["rc"], "resolve_tail": res["tail"]})
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def modules_of(dist_info):
+    top = os.path.join(dist_info, "top_level.txt")
+    if os.path.exists(top):
+        with open(top) as fh:
+            found = [ln.strip().split("/")[0] for ln in fh if ln.strip()]
+        found = [m for m in found if IDENT.match(m)]
+        if found:
+            return sorted(set(found))
+    out = set()
+    record = os.path.join(dist_info, "RECORD")
+    if os.path.exists(record):
+        with open(record) as fh:
+            for line in fh:
+                path = line.rsplit(",", 2)[0].strip('"')
+                head, sep, _rest = path.partition("/")
+                if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
+                    continue
+                if sep and path.endswith((".py", ".so")) and IDENT.match(head):
+                    out.add(head)
+                elif not sep and path.endswith((".py", ".so")):
+                    stem = head.split(".", 1)[0]
+                    if IDENT.match(stem):
+                        out.add(stem)
+    return sorted(out)
+
+
+def cmd_resolve(dists):
+    wanted = {canonical(d) for d in dists}
+    found = {}
+    dirs = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        for entry in os.listdir(d):
+            if not entry.endswith(".dist-info"):
+                continue
+            name = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
+            if name in wanted:
+                found[name] = modules_of(os.path.join(d, entry))
+    emit({"modules": found})
+
+
+def cmd_run(plan):
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(plan.get("env", {}))
+    for check in plan["checks"]:
+        argv = [plan["python"], "-I", "-X", "faulthandler", "-c", check["code"]]
+        res = run_one(argv, env, plan["timeout"])
+        res["id"] = check["id"]
+        emit({"check": res})
+
+
+def main(argv):
+    cmd, arg = argv[1], json.loads(argv[2])
+    if cmd == "install":
+        cmd_install(arg)
+    elif cmd == "resolve":
+        cmd_resolve(arg)
+    elif cmd == "run":
+        cmd_run(arg)
+    else:
+        sys.exit("unknown command %r" % cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

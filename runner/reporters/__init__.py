@@ -1,0 +1,1 @@
+"""Reporters turn results into a terminal table, JSON, JUnit XML."""

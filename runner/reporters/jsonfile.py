@@ -1,0 +1,31 @@
+"""JSON report: an object with a `results` list, one entry per check."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from runner import __version__
+from runner.results import CheckResult, Status, exit_code
+
+
+def write_json(path: Path, results: Sequence[CheckResult], run: Mapping[str, Any]) -> None:
+    counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
+    doc = {
+        "tool": "wheelmatrix",
+        "version": __version__,
+        "run": dict(run),
+        "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
+        "results": [r.to_json() for r in results],
+    }
+    _atomic_write(path, json.dumps(doc, indent=2) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,39 @@
+"""JUnit XML: one testcase per check, one testsuite per distro/arch/Python/scenario."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from runner.reporters.jsonfile import _atomic_write
+from runner.results import CheckResult, Status
+
+
+def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
+    root = ET.Element("testsuites", name="wheelmatrix")
+    suites: dict[str, ET.Element] = {}
+    for r in results:
+        key = f"{r.distro}.{r.arch}.py{r.python}.{r.scenario}"
+        suite = suites.get(key)
+        if suite is None:
+            suite = suites[key] = ET.SubElement(root, "testsuite", name=key)
+        case = ET.SubElement(suite, "testcase", classname=key, name=r.check, time=f"{r.duration_s:.3f}")
+        output = str(r.evidence.get("output_tail") or r.evidence.get("installer_output") or "")
+        if r.status in (Status.FAILED, Status.CRASHED, Status.TIMED_OUT):
+            el = ET.SubElement(case, "failure", type=r.status.value, message=r.detail)
+            el.text = output
+        elif r.status is Status.ERROR:
+            el = ET.SubElement(case, "error", type="error", message=r.detail)
+            el.text = output
+        elif r.status is Status.NOT_INSTALLABLE:
+            ET.SubElement(case, "skipped", message=f"not-installable: {r.detail}")
+    for suite in suites.values():
+        cases = list(suite)
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+        suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
+        suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
+        suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
+    ET.indent(root)
+    _atomic_write(path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
