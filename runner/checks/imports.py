@@ -69,12 +69,14 @@ def last_exception(output: str) -> str:
 
 
 def innermost_frame(output: str) -> str | None:
-    """The most recent Python frame faulthandler printed ('File "x.py", line 3 in f')."""
-    for line in output.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("File "):
-            return stripped  # faulthandler prints the most recent call first
-    return None
+    """The most recent Python frame faulthandler printed ('File "x.py", line 3 in f').
+
+    faulthandler prints the most recent call first; importlib's own frozen frames are passed
+    over so that the frame names the package code (e.g. the __init__.py being imported).
+    """
+    frames = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("File ")]
+    own = [f for f in frames if not f.startswith('File "<frozen')]
+    return (own or frames or [None])[0]
 
 
 def classify(outcome: Mapping[str, Any], timeout_s: float) -> tuple[Status, str]:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one command that sets up a fresh Debian machine and runs the whole test suite.
+# .ci/run calls exactly this. Needs root (or sudo) for the host set-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WHEELMATRIX_TEST_DEPS=1 bash scripts/setup-host.sh
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+# pytest exits 5 when it collected no test: that must never pass for success.
+set +e
+.venv/bin/python -m pytest -n "${WHEELMATRIX_TEST_WORKERS:-2}" --dist loadgroup "$@" tests
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "scripts/test.sh: pytest ran no test; treating that as a failure" >&2
+  exit 1
+fi
+exit "$rc"

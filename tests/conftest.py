@@ -1,0 +1,80 @@
+"""Shared fixtures. Integration tests use the real engine, real images and real wheels."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.wheels import Fixture, build_all
+
+REPO = Path(__file__).resolve().parents[1]
+DEBIAN = ("debian-11", "debian-12", "debian-13")
+ARCHS = ("x86_64", "aarch64")
+MATRIX = [a for d in DEBIAN for a in ("--distro", d)] + [a for x in ARCHS for a in ("--arch", x)]
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
+    return build_all(tmp_path_factory.mktemp("wheels"))
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] | None
+
+    def results(self, check: str | None = None) -> list[dict[str, Any]]:
+        assert self.report is not None, f"no JSON report; stderr:\n{self.stderr}\nstdout:\n{self.stdout}"
+        return [r for r in self.report["results"] if check is None or r["check"] == check]
+
+    def by_cell(self, check: str) -> dict[tuple[str, str], dict[str, Any]]:
+        out = {(r["distro"], r["arch"]): r for r in self.results(check)}
+        return out
+
+    def explain(self) -> str:
+        return self.stdout[-6000:] + "\n" + self.stderr[-3000:]
+
+
+def wheelmatrix(*args: str | Path, tmp: Path, timeout: float = 1800) -> Run:
+    """Run the real CLI in a subprocess, as a user would."""
+    report = tmp / f"report-{os.getpid()}-{len(list(tmp.glob('report-*')))}.json"
+    cmd = [sys.executable, "-m", "runner", "validate", *map(str, args), "--json", str(report)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    doc = json.loads(report.read_text()) if report.exists() else None
+    return Run(proc.returncode, proc.stdout, proc.stderr, doc)
+
+
+def _worker_index() -> int:
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) if name.startswith("gw") and name[2:].isdigit() else 0
+
+
+@pytest.fixture(scope="session")
+def debian_images() -> Iterator[None]:
+    """Build (or find cached) the six Debian images once per session, before the tests use them.
+
+    Images are cached by content tag across sessions; host-wide file locks make concurrent
+    xdist workers wait for one another instead of building twice. Each worker starts at a
+    different image so that two workers build two images at once.
+    """
+    from runner.backends.docker import connect
+    from runner.backends.images import prepare
+    from runner.config.catalog import default_catalog_path, load_catalog
+
+    catalog = load_catalog(default_catalog_path())
+    client = connect()
+    todo = [(d, a) for a in reversed(ARCHS) for d in DEBIAN]
+    shift = _worker_index() % len(todo)
+    for distro_id, arch in todo[shift:] + todo[:shift]:
+        prepare(client, catalog.get(distro_id), arch, lambda msg: None)
+    yield

@@ -1,0 +1,124 @@
+"""End to end: the real CLI, a real engine, Debian 11/12/13 images on x86_64 and aarch64 (QEMU),
+and fixture wheels built in the test session for each failure class the runner tells apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEBIAN, MATRIX, wheelmatrix
+from tests.fixtures.wheels import Fixture
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
+CELLS = [(d, a) for d in DEBIAN for a in ("x86_64", "aarch64")]
+PYTHON = {"debian-11": "3.9", "debian-12": "3.11", "debian-13": "3.13"}
+
+
+def _paths(*fixtures: Fixture) -> list[Path]:
+    return [w for f in fixtures for w in f.wheels]
+
+
+def test_pure_wheel_passes_everywhere(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["pure"]), *MATRIX, "--jobs", "2", tmp=tmp_path)
+    assert run.rc == 0, run.explain()
+    got = run.by_cell("import wmpure")
+    assert set(got) == set(CELLS)
+    for (distro, arch), res in got.items():
+        assert res["status"] == "passed", res
+        assert res["python"] == PYTHON[distro]
+        assert res["scenario"] == "import"
+        assert res["duration_s"] > 0
+    assert run.report is not None and run.report["summary"]["exit_code"] == 0
+
+
+def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    junit = tmp_path / "report.xml"
+    run = wheelmatrix(*_paths(wheels["newglibc"]), *MATRIX, "--junit", junit, tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    got = run.by_cell("import wmnewglibc")
+    assert set(got) == set(CELLS)
+    for (distro, arch), res in got.items():
+        # each cell got the wheel built for its own arch
+        assert res["wheels"] == [f"wmnewglibc-1.0-cp39-abi3-manylinux_2_17_{arch}.whl"]
+        if distro == "debian-11":
+            assert res["status"] == "failed", res
+            assert "GLIBC_2.36" in res["detail"] and "ImportError" in res["detail"], res
+        else:
+            assert res["status"] == "passed", res
+    xml = junit.read_text()
+    assert xml.count("<testcase ") == 6
+    assert xml.count("<failure ") == 2 and "GLIBC_2.36" in xml
+
+
+def test_crash_in_init_is_reported_with_signal(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["initcrash"]), *MATRIX, tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    got = run.by_cell("import wmcrash")
+    assert set(got) == set(CELLS)
+    for res in got.values():
+        assert res["status"] == "crashed", res
+        assert res["detail"].startswith("SIGSEGV"), res
+        assert res["evidence"]["signal"] == "SIGSEGV"
+        assert "Fatal Python error: Segmentation fault" in res["evidence"]["output_tail"]
+    assert "crashed" in run.stdout and "SIGSEGV" in run.stdout
+
+
+def test_hanging_import_times_out_without_blocking_other_cells(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    run = wheelmatrix(*_paths(wheels["hang"], wheels["pure"]), *MATRIX, "--timeout", "8", tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    hung = run.by_cell("import wmhang")
+    fine = run.by_cell("import wmpure")
+    assert set(hung) == set(fine) == set(CELLS)
+    for res in hung.values():
+        assert res["status"] == "timed-out", res
+        assert "did not finish within 8 s" in res["detail"]
+        assert "wmhang/__init__.py" in res["detail"], res  # where it was stuck
+        assert 8 <= res["duration_s"] < 30
+    assert all(r["status"] == "passed" for r in fine.values())
+
+
+def test_symbol_collision_crashes_in_one_import_order_only(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    companions = [a for w in wheels["collb"].wheels for a in ("--with", str(w))]
+    run = wheelmatrix(*_paths(wheels["colla"]), *companions, *MATRIX, tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    alone = run.by_cell("import wmcolla")
+    first = run.by_cell("import wmcolla, wmcollb")
+    last = run.by_cell("import wmcollb, wmcolla")
+    assert set(alone) == set(first) == set(last) == set(CELLS)
+    for cell in CELLS:
+        assert alone[cell]["status"] == "passed", alone[cell]
+        assert first[cell]["status"] == "crashed" and first[cell]["detail"].startswith("SIGSEGV"), first[cell]
+        assert last[cell]["status"] == "passed", last[cell]
+
+
+def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["foreign"]), *MATRIX, tmp=tmp_path)
+    assert run.rc == 0, run.explain()
+    got = run.by_cell("install wmforeign")
+    assert set(got) == set(CELLS)
+    for res in got.values():
+        assert res["status"] == "not-installable", res
+        assert "no wheel of wmforeign fits" in res["detail"] and "win_amd64" in res["detail"]
+        assert "installer refused it" in res["detail"], res  # prediction confirmed by uv
+
+
+def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["missinglib"]), "--distro", "debian-12", "--distro", "debian-13",
+                      "--arch", "x86_64", "--arch", "aarch64", tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    for res in run.by_cell("import wmmissing").values():
+        assert res["status"] == "failed", res
+        assert "libwmabsent.so.1" in res["detail"], res
+
+
+def test_pip_installer_gives_the_same_verdict(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["newglibc"], wheels["pure"]), "--installer", "pip",
+                      "--distro", "debian-11", "--distro", "debian-12", "--arch", "x86_64", tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    got = run.by_cell("import wmnewglibc")
+    assert got[("debian-11", "x86_64")]["status"] == "failed"
+    assert got[("debian-12", "x86_64")]["status"] == "passed"
+    assert all(r["installer"] == "pip" for r in run.results())
