@@ -1,0 +1,254 @@
+"""Host-only checks of the fixture wheel builder (tests/fixtures/wheels.py)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import platform
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from packaging.tags import parse_tag
+from packaging.utils import parse_wheel_filename
+
+from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler, write_wheel
+
+HAVE_AARCH64 = find_compiler("aarch64") is not None
+BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
+NATIVE_KEYS = ("newglibc", "initcrash", "colla", "collb", "missinglib")
+OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib")
+E_MACHINE = {"x86_64": 62, "aarch64": 183}  # EM_X86_64, EM_AARCH64
+SIGSEGV_RC = -signal.SIGSEGV
+HOST_ARCH = platform.machine()
+
+needs_readelf = pytest.mark.skipif(shutil.which("readelf") is None, reason="readelf missing")
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
+    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
+
+
+@pytest.fixture(params=ARCHES)
+def arch(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    if value not in BUILT_ARCHES:
+        pytest.skip(f"{value}-linux-gnu-gcc is not installed")
+    return value
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wheel_for(fixture: Fixture, arch: str) -> Path:
+    (wheel,) = [w for w in fixture.wheels if w.name.endswith(f"_{arch}.whl")]
+    return wheel
+
+
+def shared_objects(wheel: Path, dest: Path) -> Iterator[Path]:
+    """Extract the .so members of ``wheel`` into ``dest`` and yield their paths."""
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if name.endswith(".so"):
+                yield Path(archive.extract(name, dest))
+
+
+def readelf(*args: str | Path) -> str:
+    return subprocess.run(
+        ["readelf", "-W", *map(str, args)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def run_imports(
+    tmp_path: Path, fixtures: list[Fixture], code: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """Unpack the host-arch wheels of ``fixtures`` and run ``code`` with the host Python."""
+    suffixes = (f"_{HOST_ARCH}.whl", "-any.whl")
+    site = tmp_path / "site"
+    for fixture in fixtures:
+        (wheel,) = [w for w in fixture.wheels if w.name.endswith(suffixes)]
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def assert_valid_wheel(wheel: Path, project: str) -> None:
+    name, version, _, tags = parse_wheel_filename(wheel.name)
+    assert name == project and str(version) == "1.0"
+    dist_info = f"{project}-1.0.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        members = {info.filename: info for info in archive.infolist()}
+        metadata = archive.read(f"{dist_info}/METADATA").decode()
+        wheel_meta = archive.read(f"{dist_info}/WHEEL").decode()
+        record = list(csv.reader(io.StringIO(archive.read(f"{dist_info}/RECORD").decode())))
+        assert {row[0] for row in record} == set(members)
+        for path, digest, size in record:
+            if path == f"{dist_info}/RECORD":
+                assert (digest, size) == ("", "")
+                continue
+            data = archive.read(path)
+            assert (digest, size) == (record_hash(data), str(len(data))), path
+            mode = stat.S_IMODE(members[path].external_attr >> 16)
+            assert mode == (0o755 if path.endswith(".so") else 0o644), path
+    assert f"Name: {project}\nVersion: 1.0\n" in metadata
+    assert "Wheel-Version: 1.0\n" in wheel_meta
+    assert set(re.findall(r"^Tag: (\S+)$", wheel_meta, re.M)) == {str(t) for t in tags}
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
+    expected = {
+        "pure", "newglibc", "initcrash", "hang", "colla", "collb",
+        "foreign", "notawheel", "missinglib",
+    }  # fmt: skip
+    assert set(fixtures) == expected
+    for key in NATIVE_KEYS:
+        assert len(fixtures[key].wheels) == len(BUILT_ARCHES)
+    for fixture in fixtures.values():
+        assert fixture.wheels and all(w.is_file() for w in fixture.wheels)
+
+
+def test_wheels_are_valid(fixtures: dict[str, Fixture]) -> None:
+    for key, fixture in fixtures.items():
+        for wheel in fixture.wheels:
+            if key == "notawheel":
+                parse_wheel_filename(wheel.name)
+                assert not zipfile.is_zipfile(wheel)
+            else:
+                assert_valid_wheel(wheel, fixture.project)
+
+
+def test_tags(fixtures: dict[str, Fixture], arch: str) -> None:
+    for key in NATIVE_KEYS:
+        tags = parse_wheel_filename(wheel_for(fixtures[key], arch).name)[3]
+        assert tags == parse_tag(f"cp39-abi3-manylinux_2_17_{arch}")
+    (foreign,) = fixtures["foreign"].wheels
+    assert parse_wheel_filename(foreign.name)[3] == parse_tag("cp311-cp311-win_amd64")
+
+
+def test_extensions_match_arch(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
+    for key in NATIVE_KEYS:
+        (so_file,) = shared_objects(wheel_for(fixtures[key], arch), tmp_path / key)
+        assert so_file.name.endswith(".abi3.so")
+        header = so_file.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF"
+        assert int.from_bytes(header[18:20], "little") == E_MACHINE[arch], key
+
+
+def test_build_is_deterministic_and_cached(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    again = build_all(tmp_path / "again", arches=BUILT_ARCHES)
+    for key, fixture in fixtures.items():
+        assert [w.name for w in again[key].wheels] == [w.name for w in fixture.wheels]
+        for first, second in zip(fixture.wheels, again[key].wheels, strict=True):
+            assert first.read_bytes() == second.read_bytes(), first.name
+    mtimes = [w.stat().st_mtime_ns for f in again.values() for w in f.wheels]
+    assert build_all(tmp_path / "again", arches=BUILT_ARCHES) == again
+    assert [w.stat().st_mtime_ns for f in again.values() for w in f.wheels] == mtimes
+
+
+def test_write_wheel_rejects_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        write_wheel(tmp_path, "wmx", "1.0", "py3-none-any", {"../evil.py": b""}, purelib=True)
+
+
+# --------------------------------------------------------------------------- ELF properties
+
+
+@needs_readelf
+def test_newglibc_needs_glibc_2_36(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
+    (so_file,) = shared_objects(wheel_for(fixtures["newglibc"], arch), tmp_path)
+    assert re.search(r"\barc4random@GLIBC_2\.36\b", readelf("--dyn-syms", so_file))
+
+
+@needs_readelf
+def test_other_extensions_need_only_old_glibc(
+    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
+) -> None:
+    for key in OLD_GLIBC_KEYS:
+        for so_file in shared_objects(wheel_for(fixtures[key], arch), tmp_path / key):
+            versions = re.findall(r"GLIBC_(\d+)\.(\d+)", readelf("-V", so_file))
+            assert all((int(a), int(b)) <= (2, 17) for a, b in versions), (key, versions)
+
+
+@needs_readelf
+def test_collb_calls_wm_shared_state_through_plt(
+    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
+) -> None:
+    for key in ("colla", "collb"):
+        (so_file,) = shared_objects(wheel_for(fixtures[key], arch), tmp_path / key)
+        relocations = readelf("-r", so_file)
+        assert re.search(r"R_(X86_64|AARCH64)_JUMP_SLOT\s+\S+\s+wm_shared_state\b", relocations)
+        symbols = readelf("--dyn-syms", so_file)
+        assert re.search(r"FUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+wm_shared_state$", symbols, re.M)
+
+
+@needs_readelf
+def test_missinglib_needs_unshipped_library(
+    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
+) -> None:
+    wheel = wheel_for(fixtures["missinglib"], arch)
+    (so_file,) = shared_objects(wheel, tmp_path)
+    assert "Shared library: [libwmabsent.so.1]" in readelf("-d", so_file)
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [n for n in archive.namelist() if "libwmabsent" in n]
+
+
+# --------------------------------------------------------------------------- host behaviour
+
+
+def test_pure_imports(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    proc = run_imports(tmp_path, [fixtures["pure"]], "import wmpure; print(wmpure.VALUE)")
+    assert (proc.returncode, proc.stdout) == (0, "42\n"), proc.stderr
+
+
+def test_newglibc_imports_on_host_glibc(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    proc = run_imports(tmp_path, [fixtures["newglibc"]], "import wmnewglibc")
+    assert proc.returncode == 0, proc.stderr  # host is Debian 12 (glibc 2.36)
+
+
+def test_initcrash_segfaults(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    proc = run_imports(tmp_path, [fixtures["initcrash"]], "import wmcrash")
+    assert proc.returncode == SIGSEGV_RC, proc.stderr
+
+
+def test_collision_depends_on_import_order(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    pair = [fixtures["colla"], fixtures["collb"]]
+    crash = run_imports(tmp_path, pair, "import wmcolla, wmcollb")
+    assert crash.returncode == SIGSEGV_RC, crash.stderr
+    fine = run_imports(tmp_path, pair, "import wmcollb, wmcolla; print(wmcollb._b.STATE)")
+    assert (fine.returncode, fine.stdout) == (0, "7\n"), fine.stderr
+
+
+def test_missinglib_import_error(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    proc = run_imports(tmp_path, [fixtures["missinglib"]], "import wmmissing")
+    assert proc.returncode == 1
+    assert "ImportError: libwmabsent.so.1: cannot open shared object file" in proc.stderr
+
+
+def test_hang_never_finishes_importing(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_imports(tmp_path, [fixtures["hang"]], "import wmhang", timeout=2)
