@@ -38,7 +38,10 @@ def timed(cmd: list[str], check: bool = True) -> float:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if check and proc.returncode != 0:
-        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
     return elapsed
 
 
@@ -49,7 +52,9 @@ def wheelmatrix(*args: str) -> list[str]:
 def loop_cell(image: str) -> list[str]:
     ca = ca_bundle()
     mount = ["-v", f"{ca}:/ca.crt:ro", "-e", "PIP_CERT=/ca.crt", "-e", "SSL_CERT_FILE=/ca.crt"] if ca else []
-    script = "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q numpy && /tmp/v/bin/python -c 'import numpy'"
+    script = (
+        "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q numpy && /tmp/v/bin/python -c 'import numpy'"
+    )
     return ["docker", "run", "--rm", *mount, image, "sh", "-c", script]
 
 

@@ -6,7 +6,6 @@ import argparse
 import os
 import re
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -72,21 +71,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="install and import wheels in every cell of the matrix")
     v.add_argument("inputs", nargs="+", metavar="WHEEL_OR_REQ", help="wheel files or requirements to test")
-    v.add_argument("--with", dest="companions", action="append", default=[], metavar="REQ",
-                   help="companion to install next to the candidates (requirement or wheel); repeatable")
-    v.add_argument("--find-links", action="append", default=[], type=Path, metavar="DIR",
-                   help="extra directory of wheels for the installer; repeatable")
+    v.add_argument(
+        "--with",
+        dest="companions",
+        action="append",
+        default=[],
+        metavar="REQ",
+        help="companion to install next to the candidates (requirement or wheel); repeatable",
+    )
+    v.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="extra directory of wheels for the installer; repeatable",
+    )
     v.add_argument("--distro", action="append", default=[], metavar="ID", help="distro id; repeatable")
     v.add_argument("--arch", action="append", default=[], choices=ARCHES, help="arch; repeatable")
-    v.add_argument("--python", action="append", default=[], type=_python_version, metavar="X.Y",
-                   help="only distros providing this Python; repeatable")
+    v.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        type=_python_version,
+        metavar="X.Y",
+        help="only distros providing this Python; repeatable",
+    )
     v.add_argument("--scenario", action="append", default=[], metavar="NAME", help="scenario; repeatable")
-    v.add_argument("--installer", choices=("uv", "pip"), default="uv",
-                   help="uv (default, fast, shared cache) or the image's own pip (fidelity)")
+    v.add_argument(
+        "--installer",
+        choices=("uv", "pip"),
+        default="uv",
+        help="uv (default, fast, shared cache) or the image's own pip (fidelity)",
+    )
     v.add_argument("--offline", action="store_true", help="install only from --find-links directories")
     v.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 2, help="cells in parallel")
-    v.add_argument("--timeout", type=_positive_float, default=120.0, metavar="S",
-                   help="per-check timeout in seconds (default 120)")
+    v.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=120.0,
+        metavar="S",
+        help="per-check timeout in seconds (default 120)",
+    )
     v.add_argument("--memory", type=_memory, default="4g", help="memory limit per container (default 4g)")
     v.add_argument("--pids", type=_positive_int, default=1024, help="process limit per container")
     v.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
@@ -110,11 +136,14 @@ def _select_distros(catalog: Catalog, ids: Sequence[str], client_images: set[str
     out = []
     have_mmdebstrap = any((Path(p) / "mmdebstrap").exists() for p in os.environ.get("PATH", "").split(":"))
     for distro in catalog.distros.values():
-        if distro.recipe is not None and have_mmdebstrap:
-            out.append(distro)
-        elif client_images is not None and any(
-            image_tag(distro, a, debian_mirror() if distro.recipe else None) in client_images
-            for a in distro.archs
+        if (
+            distro.recipe is not None
+            and have_mmdebstrap
+            or client_images is not None
+            and any(
+                image_tag(distro, a, debian_mirror() if distro.recipe else None) in client_images
+                for a in distro.archs
+            )
         ):
             out.append(distro)
         elif client_images is None:
@@ -150,8 +179,13 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
     run_id = uuid.uuid4().hex[:12]
     options = CellOptions(
-        installer=args.installer, offline=args.offline, find_links=tuple(args.find_links),
-        timeout_s=args.timeout, memory=args.memory, pids=args.pids, index=index_settings(),
+        installer=args.installer,
+        offline=args.offline,
+        find_links=tuple(args.find_links),
+        timeout_s=args.timeout,
+        memory=args.memory,
+        pids=args.pids,
+        index=index_settings(),
     )
     backend = DockerBackend(client, options, run_id)
     reaped = backend.reap_stale()
@@ -170,12 +204,17 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     results = log.results
     log.close()
     order = {c.label: i for i, c in enumerate(cells)}
-    results.sort(key=lambda r: (order.get(f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}", 0)))
+    results.sort(key=lambda r: order.get(f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}", 0))
     render_table(console, results)
     run_info: dict[str, Any] = {
-        "id": run_id, "started": started, "duration_s": round(time.time() - started, 3),
-        "installer": args.installer, "interrupted": interrupted, "cells": len(cells),
-        "inputs": list(args.inputs), "companions": list(args.companions),
+        "id": run_id,
+        "started": started,
+        "duration_s": round(time.time() - started, 3),
+        "installer": args.installer,
+        "interrupted": interrupted,
+        "cells": len(cells),
+        "inputs": list(args.inputs),
+        "companions": list(args.companions),
     }
     if args.json:
         write_json(args.json, results, run_info)
@@ -220,8 +259,9 @@ def cmd_distros(args: argparse.Namespace, console: Console) -> int:
     for col in ("id", "name", "libc", "python", "archs", "local recipe"):
         table.add_column(col)
     for d in catalog.distros.values():
-        table.add_row(d.id, d.name, str(d.libc), d.python, ", ".join(d.archs),
-                      d.recipe.suite if d.recipe else "-")
+        table.add_row(
+            d.id, d.name, str(d.libc), d.python, ", ".join(d.archs), d.recipe.suite if d.recipe else "-"
+        )
     console.print(table)
     return 0
 
@@ -241,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "distros":
             return cmd_distros(args, console)
     except WheelmatrixError as exc:
-        err.print(f"wheelmatrix: error: {exc}", style="bold red" if exc.exit_code != 2 else None, markup=False)
+        err.print(
+            f"wheelmatrix: error: {exc}", style="bold red" if exc.exit_code != 2 else None, markup=False
+        )
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("wheelmatrix: interrupted", markup=False)
@@ -249,8 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        err.print(f"wheelmatrix: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                  markup=False)
+        err.print(
+            f"wheelmatrix: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            markup=False,
+        )
         return EXIT_INFRASTRUCTURE
     parser.error(f"unknown command{did_you_mean(str(args.command), ['validate', 'doctor', 'distros'])}")
     return 2

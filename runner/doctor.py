@@ -26,14 +26,21 @@ def doctor(console: Console) -> int:
         client = docker.from_env(timeout=10)
         info = client.info()
         version = client.version()
-        table.add_row("engine", f"[green]ok[/] {version.get('Version')} (API {version.get('ApiVersion')}), "
-                      f"{info.get('Driver')}, cgroup v{info.get('CgroupVersion', '?')}", "")
+        table.add_row(
+            "engine",
+            f"[green]ok[/] {version.get('Version')} (API {version.get('ApiVersion')}), "
+            f"{info.get('Driver')}, cgroup v{info.get('CgroupVersion', '?')}",
+            "",
+        )
         docker_root = Path(info.get("DockerRootDir", "/var/lib/docker"))
     except Exception as exc:
         essential_ok = False
         docker_root = Path("/")
-        table.add_row("engine", f"[red]missing[/] ({type(exc).__name__})",
-                      f"{SETUP}  (or set DOCKER_HOST to a running engine)")
+        table.add_row(
+            "engine",
+            f"[red]missing[/] ({type(exc).__name__})",
+            f"{SETUP}  (or set DOCKER_HOST to a running engine)",
+        )
 
     native = host_arch()
     for arch in ("x86_64", "aarch64"):
@@ -42,25 +49,40 @@ def doctor(console: Console) -> int:
         elif binfmt_enabled(arch):
             table.add_row(f"{arch} containers", "[green]emulated[/] (QEMU via binfmt_misc)", "")
         else:
-            table.add_row(f"{arch} containers", "[yellow]unavailable[/] (no binfmt_misc entry for QEMU)", SETUP)
+            table.add_row(
+                f"{arch} containers", "[yellow]unavailable[/] (no binfmt_misc entry for QEMU)", SETUP
+            )
 
     mmdebstrap = shutil.which("mmdebstrap")
-    table.add_row("local Debian images", "[green]mmdebstrap found[/]" if mmdebstrap else
-                  "[yellow]mmdebstrap missing[/] (needed when no registry is reachable)",
-                  "" if mmdebstrap else SETUP)
+    table.add_row(
+        "local Debian images",
+        "[green]mmdebstrap found[/]"
+        if mmdebstrap
+        else "[yellow]mmdebstrap missing[/] (needed when no registry is reachable)",
+        "" if mmdebstrap else SETUP,
+    )
     for label, path in (("cache", cache_dir()), ("engine storage", docker_root)):
         try:
             gib = free_disk_gib(path)
             state = f"{gib:.1f} GiB free at {path}"
-            table.add_row(f"disk ({label})", ("[green]" if gib > 10 else "[yellow]") + state + "[/]",
-                          "" if gib > 10 else "free space: a Debian image is ~250 MB, uv cache grows")
+            table.add_row(
+                f"disk ({label})",
+                ("[green]" if gib > 10 else "[yellow]") + state + "[/]",
+                "" if gib > 10 else "free space: a Debian image is ~250 MB, uv cache grows",
+            )
         except OSError:
             table.add_row(f"disk ({label})", f"[yellow]unknown[/] ({path})", "")
     ca = ca_bundle()
-    table.add_row("CA bundle", f"[green]{ca}[/]" if ca else "[yellow]none found[/]",
-                  "" if ca else "set SSL_CERT_FILE to your CA bundle")
+    table.add_row(
+        "CA bundle",
+        f"[green]{ca}[/]" if ca else "[yellow]none found[/]",
+        "" if ca else "set SSL_CERT_FILE to your CA bundle",
+    )
     idx = index_settings()
-    table.add_row("package index", idx.index_url or "default (PyPI)",
-                  "proxies: " + ", ".join(idx.proxy_env) if idx.proxy_env else "")
+    table.add_row(
+        "package index",
+        idx.index_url or "default (PyPI)",
+        "proxies: " + ", ".join(idx.proxy_env) if idx.proxy_env else "",
+    )
     console.print(table)
     return EXIT_OK if essential_ok else EXIT_INFRASTRUCTURE

@@ -47,7 +47,9 @@ def runnable_archs() -> list[str]:
 
 def cache_dir() -> Path:
     env = os.environ.get("WHEELMATRIX_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wheelmatrix"
+    base = (
+        Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wheelmatrix"
+    )
     base.mkdir(parents=True, exist_ok=True)
     return base
 
@@ -75,8 +77,12 @@ def ca_bundle() -> Path | None:
 
 def _pip_config() -> configparser.ConfigParser:
     cfg = configparser.ConfigParser()
-    files = ["/etc/pip.conf", "/etc/xdg/pip/pip.conf", str(Path.home() / ".pip/pip.conf"),
-             str(Path.home() / ".config/pip/pip.conf")]
+    files = [
+        "/etc/pip.conf",
+        "/etc/xdg/pip/pip.conf",
+        str(Path.home() / ".pip/pip.conf"),
+        str(Path.home() / ".config/pip/pip.conf"),
+    ]
     if os.environ.get("PIP_CONFIG_FILE"):
         files.append(os.environ["PIP_CONFIG_FILE"])
     cfg.read([f for f in files if Path(f).is_file()])
@@ -119,7 +125,7 @@ def elf_info(path: Path) -> tuple[int, bool]:
         if head[:4] != b"\x7fELF" or head[4] != 2:
             raise ValueError(f"{path} is not a 64-bit ELF file")
         e_machine = struct.unpack_from("<H", head, 18)[0]
-        e_phoff, = struct.unpack_from("<Q", head, 32)
+        (e_phoff,) = struct.unpack_from("<Q", head, 32)
         e_phentsize, e_phnum = struct.unpack_from("<HH", head, 54)
         fh.seek(e_phoff)
         table = fh.read(e_phentsize * e_phnum)
@@ -135,8 +141,20 @@ def uv_binary(arch: str) -> Path:
         if existing:
             return existing[-1]
         with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                   "--only-binary=:all:", "--platform", _UV_PLATFORM[arch], "--dest", tmp, "uv"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--platform",
+                _UV_PLATFORM[arch],
+                "--dest",
+                tmp,
+                "uv",
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             wheels = list(Path(tmp).glob("uv-*.whl"))
             if proc.returncode != 0 or not wheels:
@@ -175,8 +193,10 @@ def debian_mirror() -> str:
                 if _
             )
             suites = fields.get("Suites", "").split()
-            if "deb" in fields.get("Types", "").split() and suites and not all(
-                s.endswith("-security") for s in suites
+            if (
+                "deb" in fields.get("Types", "").split()
+                and suites
+                and not all(s.endswith("-security") for s in suites)
             ):
                 uris += fields.get("URIs", "").split()
     legacy = Path("/etc/apt/sources.list")

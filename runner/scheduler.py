@@ -17,6 +17,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from runner.backends.base import Backend
 from runner.errors import WheelmatrixError
@@ -69,10 +70,10 @@ class Scheduler:
         for group in by_image.values():
             first = group[0]
             prio = _PRIO_IMAGE_EMULATED if first.emulated else _PRIO_IMAGE
-            self._submit(prio, _Task(f"image {first.distro.id}/{first.arch}",
-                                     lambda g=group: self._prepare(g)))  # type: ignore[misc]
-        workers = [threading.Thread(target=self._work, name=f"wm-worker-{i}", daemon=True)
-                   for i in range(self.jobs)]
+            self._submit(prio, _Task(f"image {first.distro.id}/{first.arch}", partial(self._prepare, group)))
+        workers = [
+            threading.Thread(target=self._work, name=f"wm-worker-{i}", daemon=True) for i in range(self.jobs)
+        ]
         for w in workers:
             w.start()
         try:
@@ -143,15 +144,18 @@ class Scheduler:
         self._on_event("image-done", name)
         prio = _PRIO_CELL_EMULATED if first.emulated else _PRIO_CELL
         for cell in group:
-            self._submit(prio, _Task(cell.label, lambda c=cell: self._run_cell(c, image)))  # type: ignore[misc]
+            self._submit(prio, _Task(cell.label, partial(self._run_cell, cell, image)))
 
     def _run_cell(self, cell: Cell, image: str) -> None:
         self._on_event("cell-start", cell.label)
         try:
             results = self.backend.run_cell(cell, image, self.cancelled)
         except Exception as exc:  # a bug: keep the traceback as evidence, keep going
-            results = [_error(cell, "run cell", f"{type(exc).__name__}: {exc}",
-                              {"traceback": traceback.format_exc()})]
+            results = [
+                _error(
+                    cell, "run cell", f"{type(exc).__name__}: {exc}", {"traceback": traceback.format_exc()}
+                )
+            ]
         for result in results:
             self._emit(result)
         self._on_event("cell-done", cell.label)
@@ -163,6 +167,12 @@ class Scheduler:
 
 def _error(cell: Cell, check: str, detail: str, evidence: dict[str, str] | None = None) -> CheckResult:
     return CheckResult(
-        distro=cell.distro.id, arch=cell.arch, python=cell.python, scenario=cell.scenario.name,
-        check=check, status=Status.ERROR, detail=detail, evidence=evidence or {},
+        distro=cell.distro.id,
+        arch=cell.arch,
+        python=cell.python,
+        scenario=cell.scenario.name,
+        check=check,
+        status=Status.ERROR,
+        detail=detail,
+        evidence=evidence or {},
     )

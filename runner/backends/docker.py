@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -176,13 +177,24 @@ class _CellRun:
         self.wheels = tuple(p.wheel.filename for p in (*cell.candidates, *cell.companions) if p.wheel)
 
     def result(
-        self, check: str, status: Status, detail: str, duration: float = 0.0,
+        self,
+        check: str,
+        status: Status,
+        detail: str,
+        duration: float = 0.0,
         evidence: Mapping[str, Any] | None = None,
     ) -> CheckResult:
         return CheckResult(
-            distro=self.cell.distro.id, arch=self.cell.arch, python=self.cell.python,
-            scenario=self.cell.scenario.name, check=check, status=status, detail=detail,
-            duration_s=duration, installer=self.installer, wheels=self.wheels,
+            distro=self.cell.distro.id,
+            arch=self.cell.arch,
+            python=self.cell.python,
+            scenario=self.cell.scenario.name,
+            check=check,
+            status=status,
+            detail=detail,
+            duration_s=duration,
+            installer=self.installer,
+            wheels=self.wheels,
             evidence=dict(evidence or {}),
         )
 
@@ -194,14 +206,25 @@ class _CellRun:
     def execute(self) -> list[CheckResult]:
         opts = self.b.options
         labels = {
-            images.LABEL_MANAGED: "true", images.LABEL_KIND: "cell", LABEL_RUN: self.b.run_id,
-            LABEL_PID: str(os.getpid()), LABEL_HOST: socket.gethostname(),
+            images.LABEL_MANAGED: "true",
+            images.LABEL_KIND: "cell",
+            LABEL_RUN: self.b.run_id,
+            LABEL_PID: str(os.getpid()),
+            LABEL_HOST: socket.gethostname(),
         }
         self.container = self.b.client.containers.create(
-            self.image, ["tail", "-f", "/dev/null"], labels=labels, init=True,
-            mounts=self.b._mounts(self.cell), network_mode="bridge", cap_drop=["ALL"],
-            security_opt=["no-new-privileges:true"], pids_limit=opts.pids, mem_limit=opts.memory,
-            working_dir="/tmp", environment={"PYTHONDONTWRITEBYTECODE": "1"},
+            self.image,
+            ["tail", "-f", "/dev/null"],
+            labels=labels,
+            init=True,
+            mounts=self.b._mounts(self.cell),
+            network_mode="bridge",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            pids_limit=opts.pids,
+            mem_limit=opts.memory,
+            working_dir="/tmp",
+            environment={"PYTHONDONTWRITEBYTECODE": "1"},
         )
         self.b._track(self.container)
         self.container.start()
@@ -220,8 +243,9 @@ class _CellRun:
         links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
 
         def argv(args: Sequence[str]) -> tuple[str, ...]:
-            return install_argv(self.installer, args, index=opts.index, find_links=links,
-                                offline=opts.offline)
+            return install_argv(
+                self.installer, args, index=opts.index, find_links=links, offline=opts.offline
+            )
 
         def arg(p: Pick) -> str:
             return f"{WHEELS_DIR}/{p.wheel.filename}" if p.wheel else str(p.requirement)
@@ -234,17 +258,25 @@ class _CellRun:
         if fit:
             steps.append(Step(name="install", argv=argv([arg(p) for p in fit])))
         plan = {
-            "steps": [{"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps],
+            "steps": [
+                {"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps
+            ],
             "env": installer_env(self.installer, opts.index, opts.offline),
             "timeout": opts.install_timeout_s,
             "resolve": {"python": VENV_PYTHON, "dists": [p.project for p in fit]} if fit else None,
         }
-        records = self._probe("install", plan, user=f"{os.getuid()}:{os.getgid()}",
-                              budget=opts.install_timeout_s * (len(steps) + 1))
+        records = self._probe(
+            "install",
+            plan,
+            user=f"{os.getuid()}:{os.getgid()}",
+            budget=opts.install_timeout_s * (len(steps) + 1),
+        )
         by_step = {r["step"]["name"]: r["step"] for r in records if "step" in r}
         venv = by_step.get("venv")
         if venv is None or venv["rc"] != 0:
-            detail = "could not create the virtual environment: " + (venv or {}).get("tail", "no output")[-300:]
+            detail = (
+                "could not create the virtual environment: " + (venv or {}).get("tail", "no output")[-300:]
+            )
             results.append(self.result("create venv", Status.ERROR, detail, evidence={"venv": venv}))
             return None
         for pick in unfit:
@@ -253,16 +285,30 @@ class _CellRun:
                 continue
             if rec["rc"] != 0:
                 status, said = classify_install_failure(rec["tail"])
-                detail = f"{pick.reason}; {said}" if status is Status.NOT_INSTALLABLE else (
-                    f"{pick.reason}; but the installer failed otherwise: {said}")
-                results.append(self.result(f"install {pick.project}", Status.NOT_INSTALLABLE if
-                                           status is Status.NOT_INSTALLABLE else status, detail,
-                                           rec["duration_s"], {"installer_output": rec["tail"]}))
+                detail = (
+                    f"{pick.reason}; {said}"
+                    if status is Status.NOT_INSTALLABLE
+                    else (f"{pick.reason}; but the installer failed otherwise: {said}")
+                )
+                results.append(
+                    self.result(
+                        f"install {pick.project}",
+                        Status.NOT_INSTALLABLE if status is Status.NOT_INSTALLABLE else status,
+                        detail,
+                        rec["duration_s"],
+                        {"installer_output": rec["tail"]},
+                    )
+                )
             else:
-                results.append(self.result(
-                    f"install {pick.project}", Status.ERROR,
-                    f"prediction said not installable ({pick.reason}) but {self.installer} installed it",
-                    rec["duration_s"], {"installer_output": rec["tail"]}))
+                results.append(
+                    self.result(
+                        f"install {pick.project}",
+                        Status.ERROR,
+                        f"prediction said not installable ({pick.reason}) but {self.installer} installed it",
+                        rec["duration_s"],
+                        {"installer_output": rec["tail"]},
+                    )
+                )
         if not fit:
             return None
         inst = by_step.get("install")
@@ -272,14 +318,20 @@ class _CellRun:
             return None
         if inst["rc"] != 0:
             status, detail = classify_install_failure(inst["tail"])
-            results.append(self.result(f"install {names}", status, detail, inst["duration_s"],
-                                       {"installer_output": inst["tail"]}))
+            results.append(
+                self.result(
+                    f"install {names}", status, detail, inst["duration_s"], {"installer_output": inst["tail"]}
+                )
+            )
             return None
         resolved = next((r for r in records if "resolved" in r), None)
         if resolved is None or resolved.get("resolved") is None:
             tail = (resolved or {}).get("resolve_tail", "")
-            results.append(self.result("resolve modules", Status.ERROR,
-                                       f"could not list installed modules: {tail[-300:]}"))
+            results.append(
+                self.result(
+                    "resolve modules", Status.ERROR, f"could not list installed modules: {tail[-300:]}"
+                )
+            )
             return None
         found: dict[str, list[str]] = resolved["resolved"]
         return found
@@ -307,13 +359,15 @@ class _CellRun:
         cands, comps = mods(cell.candidates), mods(cell.companions)
         results = [
             self.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
-            for p, m in (*cands, *comps) if not m
+            for p, m in (*cands, *comps)
+            if not m
         ]
         checks = plan_import_checks(cands, comps)
         if not checks:
             return results
         plan = {
-            "python": VENV_PYTHON, "timeout": opts.timeout_s,
+            "python": VENV_PYTHON,
+            "timeout": opts.timeout_s,
             "checks": [{"id": c.id, "code": c.code} for c in checks],
         }
         budget = (opts.timeout_s + 15) * len(checks) + 60
@@ -328,16 +382,24 @@ class _CellRun:
             reason = "stopped" if self.cancel.is_set() else "the probe gave no result (container died?)"
             return self.result(check.text, Status.ERROR, reason)
         status, detail = classify(rec, self.b.options.timeout_s)
-        evidence = {"returncode": rec["rc"], "signal": rec["signal"], "output_tail": rec["tail"],
-                    "modules": list(check.modules)}
+        evidence = {
+            "returncode": rec["rc"],
+            "signal": rec["signal"],
+            "output_tail": rec["tail"],
+            "modules": list(check.modules),
+        }
         return self.result(check.text, status, detail, rec["duration_s"], evidence)
 
-    def _probe(self, command: str, plan: Mapping[str, Any], *, user: str, budget: float) -> list[dict[str, Any]]:
+    def _probe(
+        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float
+    ) -> list[dict[str, Any]]:
         """Run the probe in the container; kill the container if it overruns its budget."""
         api = self.b.client.api
         exec_id = api.exec_create(
-            self.container.id, [self.cell.distro.python_executable, PROBE, command, json.dumps(plan)],
-            user=user, workdir="/tmp",
+            self.container.id,
+            [self.cell.distro.python_executable, PROBE, command, json.dumps(plan)],
+            user=user,
+            workdir="/tmp",
         )["Id"]
         watchdog = threading.Timer(budget, self._kill)
         watchdog.daemon = True
@@ -348,7 +410,7 @@ class _CellRun:
         finally:
             watchdog.cancel()
         text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
-        records = [json.loads(ln[len(MARK):]) for ln in text.splitlines() if ln.startswith(MARK)]
+        records = [json.loads(ln[len(MARK) :]) for ln in text.splitlines() if ln.startswith(MARK)]
         code = api.exec_inspect(exec_id).get("ExitCode")
         if code not in (0, None) and not records:
             raise InfrastructureError(
@@ -358,10 +420,8 @@ class _CellRun:
         return records
 
     def _kill(self) -> None:
-        try:
+        with contextlib.suppress(docker.errors.DockerException):
             self.container.kill()
-        except docker.errors.DockerException:
-            pass
 
 
 def _remove(container: Any) -> None:

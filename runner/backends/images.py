@@ -31,8 +31,12 @@ def image_tag(distro: Distro, arch: str, mirror: str | None) -> str:
         "python": distro.python_executable,
         "recipe": None
         if recipe is None
-        else {"suite": recipe.suite, "packages": recipe.packages, "components": recipe.components,
-              "mirror": mirror},
+        else {
+            "suite": recipe.suite,
+            "packages": recipe.packages,
+            "components": recipe.components,
+            "mirror": mirror,
+        },
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return f"wheelmatrix/{distro.id}:{arch}-{digest}"
@@ -121,9 +125,15 @@ def _build_recipe(
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         tarball = Path(tmp) / "rootfs.tar"
         cmd = [
-            "mmdebstrap", "--variant=minbase", "--quiet", f"--architectures={DEBIAN_ARCH[arch]}",
-            f"--include={','.join(recipe.packages)}", "--format=tar",
-            recipe.suite, str(tarball), source,
+            "mmdebstrap",
+            "--variant=minbase",
+            "--quiet",
+            f"--architectures={DEBIAN_ARCH[arch]}",
+            f"--include={','.join(recipe.packages)}",
+            "--format=tar",
+            recipe.suite,
+            str(tarball),
+            source,
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -142,8 +152,13 @@ def _build_recipe(
         with tarball.open("rb") as fh:
             resp = api._post(
                 api._url("/images/create"),
-                params={"fromSrc": "-", "repo": repo, "tag": version,
-                        "platform": DOCKER_PLATFORM[arch], "changes": changes},
+                params={
+                    "fromSrc": "-",
+                    "repo": repo,
+                    "tag": version,
+                    "platform": DOCKER_PLATFORM[arch],
+                    "changes": changes,
+                },
                 data=fh,
                 headers={"Content-Type": "application/tar"},
                 timeout=None,

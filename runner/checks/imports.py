@@ -76,7 +76,8 @@ def innermost_frame(output: str) -> str | None:
     """
     frames = [ln.strip() for ln in output.splitlines() if ln.strip().startswith("File ")]
     own = [f for f in frames if not f.startswith('File "<frozen')]
-    return (own or frames or [None])[0]
+    chosen = own or frames
+    return chosen[0] if chosen else None
 
 
 def classify(outcome: Mapping[str, Any], timeout_s: float) -> tuple[Status, str]:

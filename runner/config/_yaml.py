@@ -48,8 +48,7 @@ class Node:
         for key in self.value:
             if key not in allowed:
                 raise InputError(
-                    f"{self.source}: unknown key '{self.path(str(key))}'"
-                    f"{did_you_mean(str(key), allowed)}",
+                    f"{self.source}: unknown key '{self.path(str(key))}'{did_you_mean(str(key), allowed)}",
                     hint=f"allowed keys here: {', '.join(sorted(allowed))}",
                 )
         for key in required:
@@ -65,7 +64,7 @@ class Node:
     def child(self, key: str) -> Node:
         return Node(self.source, self.path(key), self.value[key])
 
-    def str(self, key: str, default: str | None = None) -> str:
+    def text(self, key: str, default: str | None = None) -> str:
         value = self.value.get(key, default)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)
@@ -73,23 +72,23 @@ class Node:
             raise InputError(f"{self.source}: '{self.path(key)}' must be a non-empty string")
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def flag(self, key: str, default: bool) -> bool:
         value = self.value.get(key, default)
         if not isinstance(value, bool):
             raise InputError(f"{self.source}: '{self.path(key)}' must be true or false")
         return value
 
-    def str_list(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def texts(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.value.get(key, list(default))
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise InputError(f"{self.source}: '{self.path(key)}' must be a list of strings")
         return tuple(value)
 
-    def str_map(self, key: str) -> dict[str, str]:
+    def text_map(self, key: str) -> dict[str, str]:
         node = self.child(key)
         out: dict[str, str] = {}
         for k in node.value:
-            out[str(k)] = node.str(str(k))
+            out[str(k)] = node.text(str(k))
         return out
 
 

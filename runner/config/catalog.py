@@ -92,10 +92,10 @@ class Catalog:
 
 def _family(node: Node, name: str) -> Family:
     node.check_keys(["python_packages", "install"])
-    install = node.str_list("install")
+    install = node.texts("install")
     if not install:
         raise InputError(f"{node.source}: '{node.path('install')}' must list at least one command")
-    return Family(name=name, python_packages=node.str_list("python_packages"), install=install)
+    return Family(name=name, python_packages=node.texts("python_packages"), install=install)
 
 
 def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distro:
@@ -103,30 +103,29 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
         ["family", "name", "libc", "python", "archs"],
         ["images", "recipe", "python_executable", "supports_uv"],
     )
-    fam = node.str("family")
+    fam = node.text("family")
     if fam not in families:
         raise InputError(
-            f"{node.source}: '{node.path('family')}': unknown family '{fam}'"
-            f"{did_you_mean(fam, families)}"
+            f"{node.source}: '{node.path('family')}': unknown family '{fam}'{did_you_mean(fam, families)}"
         )
     libc_node = node.child("libc")
     libc_node.check_keys(["family", "version"])
-    libc_family = libc_node.str("family")
+    libc_family = libc_node.text("family")
     if libc_family not in LIBC_FAMILIES:
         raise InputError(f"{node.source}: '{libc_node.path('family')}' must be one of {LIBC_FAMILIES}")
     libc = Libc(
         family=libc_family,
-        version=parse_version(libc_node.str("version"), f"{node.source}: {libc_node.path('version')}"),
+        version=parse_version(libc_node.text("version"), f"{node.source}: {libc_node.path('version')}"),
     )
-    python = node.str("python")
+    python = node.text("python")
     parse_version(python, f"{node.source}: {node.path('python')}")
-    archs = node.str_list("archs")
+    archs = node.texts("archs")
     for arch in archs:
         if arch not in ARCHES:
             raise InputError(
                 f"{node.source}: '{node.path('archs')}': unknown arch '{arch}'{did_you_mean(arch, ARCHES)}"
             )
-    images = node.str_map("images") if node.has("images") else {}
+    images = node.text_map("images") if node.has("images") else {}
     for arch in images:
         if arch not in archs:
             raise InputError(f"{node.source}: '{node.path('images')}.{arch}' is not in archs")
@@ -134,28 +133,28 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
     if node.has("recipe"):
         rnode = node.child("recipe")
         rnode.check_keys(["tool", "suite", "packages"], ["components"])
-        tool = rnode.str("tool")
+        tool = rnode.text("tool")
         if tool not in RECIPE_TOOLS:
             raise InputError(f"{node.source}: '{rnode.path('tool')}' must be one of {RECIPE_TOOLS}")
         recipe = Recipe(
             tool=tool,
-            suite=rnode.str("suite"),
-            packages=rnode.str_list("packages"),
-            components=rnode.str_list("components", ("main",)),
+            suite=rnode.text("suite"),
+            packages=rnode.texts("packages"),
+            components=rnode.texts("components", ("main",)),
         )
     if not images and recipe is None:
         raise InputError(f"{node.source}: '{node.where}' needs 'images' or a 'recipe' (or both)")
     return Distro(
         id=distro_id,
-        name=node.str("name"),
+        name=node.text("name"),
         family=families[fam],
         libc=libc,
         python=python,
-        python_executable=node.str("python_executable", "/usr/bin/python3"),
+        python_executable=node.text("python_executable", "/usr/bin/python3"),
         archs=archs,
         images=images,
         recipe=recipe,
-        supports_uv=node.bool("supports_uv", True),
+        supports_uv=node.flag("supports_uv", True),
     )
 
 

@@ -27,10 +27,10 @@ def load_scenarios(path: Path) -> dict[str, Scenario]:
     for key in node.value:
         sn = node.child(str(key))
         sn.check_keys(["kind", "description"])
-        kind = sn.str("kind")
+        kind = sn.text("kind")
         if kind not in KINDS:
             raise InputError(f"{path}: '{sn.path('kind')}': unknown kind '{kind}'{did_you_mean(kind, KINDS)}")
-        out[str(key)] = Scenario(name=str(key), kind=kind, description=sn.str("description"))
+        out[str(key)] = Scenario(name=str(key), kind=kind, description=sn.text("description"))
     return out
 
 

@@ -44,7 +44,11 @@ def run_one(argv, env, timeout, cwd="/"):
     """Run argv; on timeout send SIGABRT (faulthandler dumps the stack), then SIGKILL."""
     start = time.time()
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     timed_out = False
@@ -88,12 +92,11 @@ def cmd_install(plan):
             break
     if ok and plan.get("resolve"):
         r = plan["resolve"]
-        res = run_one([r["python"], os.path.abspath(__file__), "resolve", json.dumps(r["dists"])],
-                      env, 300)
+        res = run_one([r["python"], os.path.abspath(__file__), "resolve", json.dumps(r["dists"])], env, 300)
         modules = None
         for line in res["tail"].splitlines():
             if line.startswith(MARK):
-                modules = json.loads(line[len(MARK):]).get("modules")
+                modules = json.loads(line[len(MARK) :]).get("modules")
         emit({"resolved": modules, "resolve_rc": res["rc"], "resolve_tail": res["tail"]})
 
 

@@ -36,4 +36,6 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
         suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
     ET.indent(root)
-    _atomic_write(path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
+    _atomic_write(
+        path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )

@@ -29,9 +29,13 @@ class LiveProgress:
         self.enabled = console.is_terminal
         self._lock = threading.Lock()
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("{task.fields[last]}"),
-            console=console, transient=True,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=console,
+            transient=True,
         )
         self._task = self._progress.add_task("cells", total=total_cells, last="")
 
@@ -80,10 +84,12 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
         for r in problems:
             console.print(
                 f"  [{STYLE[r.status]}]{r.status.value:>15}[/] {r.row} [bold]{r.check}[/]: {r.detail}",
-                highlight=False, soft_wrap=True,
+                highlight=False,
+                soft_wrap=True,
             )
     counts = ", ".join(
-        f"{sum(1 for r in results if r.status is s)} {s.value}" for s in Status
+        f"{sum(1 for r in results if r.status is s)} {s.value}"
+        for s in Status
         if any(r.status is s for r in results)
     )
     console.print(f"{len(results)} checks: {counts}")

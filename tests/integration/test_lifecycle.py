@@ -14,8 +14,11 @@ import pytest
 from tests.conftest import REPO, wheelmatrix
 from tests.fixtures.wheels import Fixture
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images"),
-              pytest.mark.xdist_group("lifecycle")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.usefixtures("debian_images"),
+    pytest.mark.xdist_group("lifecycle"),
+]
 LABEL = "org.wheelmatrix.kind=cell"
 
 
@@ -42,8 +45,13 @@ def _wait_for_containers(pid: int, timeout: float = 120) -> list[str]:
 
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "runner", "validate", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", "validate", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_not_a_wheel_is_bad_input_and_starts_nothing(wheels: dict[str, Fixture], tmp_path: Path) -> None:
@@ -64,14 +72,17 @@ def test_not_a_wheel_is_bad_input_and_starts_nothing(wheels: dict[str, Fixture],
         (["--with", "numpy; rm -rf /"], "not a valid requirement"),
     ],
 )
-def test_bad_arguments_exit_2(wheels: dict[str, Fixture], tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_arguments_exit_2(
+    wheels: dict[str, Fixture], tmp_path: Path, args: list[str], message: str
+) -> None:
     run = wheelmatrix(*wheels["pure"].wheels, *args, tmp=tmp_path)
     assert run.rc == 2 and message in run.stderr, run.explain()
 
 
 def test_ctrl_c_removes_every_container(wheels: dict[str, Fixture]) -> None:
-    proc = _start([str(wheels["hang"].wheels[0]), "--distro", "debian-12", "--arch", "x86_64",
-                   "--timeout", "600"])
+    proc = _start(
+        [str(wheels["hang"].wheels[0]), "--distro", "debian-12", "--arch", "x86_64", "--timeout", "600"]
+    )
     try:
         ids = _wait_for_containers(proc.pid)
         proc.send_signal(signal.SIGINT)
@@ -88,8 +99,9 @@ def test_ctrl_c_removes_every_container(wheels: dict[str, Fixture]) -> None:
 def test_containers_of_a_killed_runner_are_reaped_at_next_start(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
-    proc = _start([str(wheels["hang"].wheels[0]), "--distro", "debian-12", "--arch", "x86_64",
-                   "--timeout", "600"])
+    proc = _start(
+        [str(wheels["hang"].wheels[0]), "--distro", "debian-12", "--arch", "x86_64", "--timeout", "600"]
+    )
     try:
         ids = _wait_for_containers(proc.pid)
     finally:

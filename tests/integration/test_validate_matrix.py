@@ -24,7 +24,7 @@ def test_pure_wheel_passes_everywhere(wheels: dict[str, Fixture], tmp_path: Path
     assert run.rc == 0, run.explain()
     got = run.by_cell("import wmpure")
     assert set(got) == set(CELLS)
-    for (distro, arch), res in got.items():
+    for (distro, _arch), res in got.items():
         assert res["status"] == "passed", res
         assert res["python"] == PYTHON[distro]
         assert res["scenario"] == "import"
@@ -32,7 +32,9 @@ def test_pure_wheel_passes_everywhere(wheels: dict[str, Fixture], tmp_path: Path
     assert run.report is not None and run.report["summary"]["exit_code"] == 0
 
 
-def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
     junit = tmp_path / "report.xml"
     run = wheelmatrix(*_paths(wheels["newglibc"]), *MATRIX, "--junit", junit, tmp=tmp_path)
     assert run.rc == 1, run.explain()
@@ -80,7 +82,9 @@ def test_hanging_import_times_out_without_blocking_other_cells(
     assert all(r["status"] == "passed" for r in fine.values())
 
 
-def test_symbol_collision_crashes_in_one_import_order_only(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+def test_symbol_collision_crashes_in_one_import_order_only(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
     companions = [a for w in wheels["collb"].wheels for a in ("--with", str(w))]
     run = wheelmatrix(*_paths(wheels["colla"]), *companions, *MATRIX, tmp=tmp_path)
     assert run.rc == 1, run.explain()
@@ -106,8 +110,18 @@ def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture
 
 
 def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["missinglib"]), "--distro", "debian-12", "--distro", "debian-13",
-                      "--arch", "x86_64", "--arch", "aarch64", tmp=tmp_path)
+    run = wheelmatrix(
+        *_paths(wheels["missinglib"]),
+        "--distro",
+        "debian-12",
+        "--distro",
+        "debian-13",
+        "--arch",
+        "x86_64",
+        "--arch",
+        "aarch64",
+        tmp=tmp_path,
+    )
     assert run.rc == 1, run.explain()
     for res in run.by_cell("import wmmissing").values():
         assert res["status"] == "failed", res
@@ -115,8 +129,18 @@ def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_pat
 
 
 def test_pip_installer_gives_the_same_verdict(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["newglibc"], wheels["pure"]), "--installer", "pip",
-                      "--distro", "debian-11", "--distro", "debian-12", "--arch", "x86_64", tmp=tmp_path)
+    run = wheelmatrix(
+        *_paths(wheels["newglibc"], wheels["pure"]),
+        "--installer",
+        "pip",
+        "--distro",
+        "debian-11",
+        "--distro",
+        "debian-12",
+        "--arch",
+        "x86_64",
+        tmp=tmp_path,
+    )
     assert run.rc == 1, run.explain()
     got = run.by_cell("import wmnewglibc")
     assert got[("debian-11", "x86_64")]["status"] == "failed"
