@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import time
 import uuid
@@ -127,27 +128,31 @@ def _catalog(args: argparse.Namespace) -> Catalog:
     return load_catalog(args.catalog or default_catalog_path())
 
 
-def _select_distros(catalog: Catalog, ids: Sequence[str], client_images: set[str] | None) -> list[Distro]:
+def _select_distros(catalog: Catalog, ids: Sequence[str], client: Any) -> list[Distro]:
+    """The distros asked for; by default every distro this machine can run.
+
+    A distro can run when its prepared image is already here, when it has a local recipe and
+    mmdebstrap is installed, or when the registry answers (asked once, only if needed).
+    """
     if ids:
         return [catalog.get(i) for i in dict.fromkeys(ids)]
     from runner.backends.images import image_tag
-    from runner.host import debian_mirror
 
+    have_mmdebstrap = shutil.which("mmdebstrap") is not None
+    local_tags = {t for img in client.images.list(filters={"label": "org.wheelmatrix.managed=true"})
+                  for t in img.tags}
+    registry_ok: bool | None = None
     out = []
-    have_mmdebstrap = any((Path(p) / "mmdebstrap").exists() for p in os.environ.get("PATH", "").split(":"))
     for distro in catalog.distros.values():
-        if (
-            distro.recipe is not None
-            and have_mmdebstrap
-            or client_images is not None
-            and any(
-                image_tag(distro, a, debian_mirror() if distro.recipe else None) in client_images
-                for a in distro.archs
-            )
-        ):
+        buildable = distro.recipe is not None and have_mmdebstrap
+        cached = any(image_tag(distro, a, None) in local_tags for a in distro.archs)
+        if buildable or cached:
             out.append(distro)
-        elif client_images is None:
-            out.append(distro)  # registry reachable: every distro can run
+            continue
+        if registry_ok is None:
+            registry_ok = _registry_reachable(client)
+        if registry_ok:
+            out.append(distro)
     return out
 
 
@@ -171,9 +176,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     from runner.backends.docker import CellOptions, DockerBackend, connect
 
     client = connect()
-    registry_ok = _registry_reachable(client)
-    known_tags = None if registry_ok else {t for img in client.images.list() for t in img.tags}
-    distros = _select_distros(catalog, args.distro, known_tags)
+    distros = _select_distros(catalog, args.distro, client)
     targets = select_targets(distros, args.arch, args.python, host_arch(), runnable_archs())
     cells = build_matrix(targets, scenarios, candidates, companions)
 
