@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -139,8 +140,9 @@ def _select_distros(catalog: Catalog, ids: Sequence[str], client: Any) -> list[D
     from runner.backends.images import image_tag
 
     have_mmdebstrap = shutil.which("mmdebstrap") is not None
-    local_tags = {t for img in client.images.list(filters={"label": "org.wheelmatrix.managed=true"})
-                  for t in img.tags}
+    local_tags = {
+        t for img in client.images.list(filters={"label": "org.wheelmatrix.managed=true"}) for t in img.tags
+    }
     registry_ok: bool | None = None
     out = []
     for distro in catalog.distros.values():
@@ -269,11 +271,17 @@ def cmd_distros(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _stderr(message: str) -> None:
+    """Errors go out whole, never folded: they name a path the user may copy."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=False, highlight=False)
-    err = Console(stderr=True, highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)  # logs: do not fold the table at 80 columns
     try:
         if args.command == "validate":
             return cmd_validate(args, console)
@@ -284,19 +292,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "distros":
             return cmd_distros(args, console)
     except WheelmatrixError as exc:
-        err.print(
-            f"wheelmatrix: error: {exc}", style="bold red" if exc.exit_code != 2 else None, markup=False
-        )
+        _stderr(f"wheelmatrix: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("wheelmatrix: interrupted", markup=False)
+        _stderr("wheelmatrix: interrupted")
         return 130
     except Exception as exc:
         if args.debug:
             raise
-        err.print(
-            f"wheelmatrix: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            markup=False,
+        _stderr(
+            f"wheelmatrix: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
         )
         return EXIT_INFRASTRUCTURE
     parser.error(f"unknown command{did_you_mean(str(args.command), ['validate', 'doctor', 'distros'])}")

@@ -96,7 +96,7 @@ _NOT_INSTALLABLE = re.compile(
     re.IGNORECASE,
 )
 _INFRA = re.compile(
-    r"certificate verify failed|invalid peer certificate|UnknownIssuer|tls|"
+    r"certificate verify failed|invalid peer certificate|UnknownIssuer|tls handshake|tls connection|SSLError|"
     r"Failed to fetch|Could not connect|connection (refused|reset)|Name or service not known|"
     r"Temporary failure in name resolution|dns error|timed out|No space left on device|"
     r"Permission denied|Read-only file system|exec format error|not found: .*uv",
@@ -108,10 +108,10 @@ def classify_install_failure(output: str) -> tuple[Status, str]:
     """An installer's non-zero exit: the platform refused it, the set conflicts, or infra broke."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     reason = _first_error_line(lines)
-    if _NOT_INSTALLABLE.search(output):
-        return Status.NOT_INSTALLABLE, f"installer refused it: {reason}"
     if _INFRA.search(output):
         return Status.ERROR, f"installer could not run: {reason}"
+    if _NOT_INSTALLABLE.search(output):
+        return Status.NOT_INSTALLABLE, f"installer refused it: {reason}"
     return Status.FAILED, f"install failed: {reason}"
 
 

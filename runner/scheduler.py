@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -78,7 +79,11 @@ class Scheduler:
             w.start()
         try:
             while not self._done.wait(0.2):
-                pass
+                if self.cancelled.is_set():  # cancel() from another thread: do not wait for cells
+                    break
+        except BaseException:  # Ctrl-C: stop handing out work; do not wait for running cells
+            self.cancelled.set()
+            raise
         finally:
             for _ in workers:
                 self._queue.put((99, next(self._seq), None))
@@ -109,10 +114,16 @@ class Scheduler:
             try:
                 if not self.cancelled.is_set():
                     task.fn()
+            except Exception:  # a broken sink or event hook must not kill the worker
+                self._on_event_safe("internal-error", f"{task.label}: {traceback.format_exc()}")
             finally:
                 self._finish_one()
                 if self.cancelled.is_set():
                     self._drain()
+
+    def _on_event_safe(self, kind: str, message: str) -> None:
+        with contextlib.suppress(Exception):
+            self._on_event(kind, message)
 
     def _drain(self) -> None:
         """After cancel: drop every queued task so `run` can return."""

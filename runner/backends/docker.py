@@ -81,6 +81,7 @@ class DockerBackend:
         self.run_id = run_id
         self._lock = threading.Lock()
         self._containers: dict[str, Any] = {}
+        self._closed = False
         self._uv: dict[str, Path] = {}
         self._ca = ca_bundle()
         self._uv_cache = cache_dir() / "uv-cache"
@@ -119,6 +120,7 @@ class DockerBackend:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             leftovers = list(self._containers.values())
             self._containers.clear()
         for c in leftovers:
@@ -157,7 +159,11 @@ class DockerBackend:
 
     def _track(self, container: Any) -> None:
         with self._lock:
-            self._containers[container.id] = container
+            if not self._closed:
+                self._containers[container.id] = container
+                return
+        _remove(container)  # created while the run was being closed
+        raise InfrastructureError("the run was stopped")
 
     def _untrack(self, container: Any) -> None:
         with self._lock:

@@ -66,7 +66,12 @@ class Node:
 
     def text(self, key: str, default: str | None = None) -> str:
         value = self.value.get(key, default)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float):
+            raise InputError(
+                f"{self.source}: '{self.path(key)}' is the number {value!r} in YAML; "
+                f'quote it ("{value}" may have lost a trailing zero)'
+            )
+        if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or not value:
             raise InputError(f"{self.source}: '{self.path(key)}' must be a non-empty string")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
 from runner.reporters.jsonfile import _atomic_write
 from runner.results import CheckResult, Status
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", text)
 
 
 def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
@@ -21,13 +28,13 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         case = ET.SubElement(suite, "testcase", classname=key, name=r.check, time=f"{r.duration_s:.3f}")
         output = str(r.evidence.get("output_tail") or r.evidence.get("installer_output") or "")
         if r.status in (Status.FAILED, Status.CRASHED, Status.TIMED_OUT):
-            el = ET.SubElement(case, "failure", type=r.status.value, message=r.detail)
-            el.text = output
+            el = ET.SubElement(case, "failure", type=r.status.value, message=_xml_text(r.detail))
+            el.text = _xml_text(output)
         elif r.status is Status.ERROR:
-            el = ET.SubElement(case, "error", type="error", message=r.detail)
-            el.text = output
+            el = ET.SubElement(case, "error", type="error", message=_xml_text(r.detail))
+            el.text = _xml_text(output)
         elif r.status is Status.NOT_INSTALLABLE:
-            ET.SubElement(case, "skipped", message=f"not-installable: {r.detail}")
+            ET.SubElement(case, "skipped", message=_xml_text(f"not-installable: {r.detail}"))
     for suite in suites.values():
         cases = list(suite)
         suite.set("tests", str(len(cases)))

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -83,7 +84,8 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
         console.print("[bold]Why:[/]")
         for r in problems:
             console.print(
-                f"  [{STYLE[r.status]}]{r.status.value:>15}[/] {r.row} [bold]{r.check}[/]: {r.detail}",
+                f"  [{STYLE[r.status]}]{r.status.value:>15}[/] {r.row} "
+                f"[bold]{escape(r.check)}[/]: {escape(r.detail)}",
                 highlight=False,
                 soft_wrap=True,
             )

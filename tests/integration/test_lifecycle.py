@@ -54,15 +54,23 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
     )
 
 
-def test_not_a_wheel_is_bad_input_and_starts_nothing(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    before = set(_cell_containers())
+def test_not_a_wheel_is_bad_input_and_starts_nothing(wheels: dict[str, Fixture]) -> None:
+    import docker
+
     broken = wheels["notawheel"].wheels[0]
-    run = wheelmatrix(*wheels["pure"].wheels, broken, "--distro", "debian-12", tmp=tmp_path)
-    assert run.rc == 2, run.explain()
-    assert str(broken) in run.stderr and "not a zip archive" in run.stderr
-    assert "Traceback" not in run.stderr
-    assert run.report is None  # nothing ran, nothing written
-    assert set(_cell_containers()) == before
+    since = int(time.time()) - 1
+    proc = _start([str(wheels["pure"].wheels[0]), str(broken), "--distro", "debian-12"])
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    assert str(broken) in err and "not a zip archive" in err
+    assert "Traceback" not in err
+    created = docker.from_env().events(
+        since=since,
+        until=int(time.time()) + 1,
+        decode=True,
+        filters={"type": "container", "event": "create", "label": f"org.wheelmatrix.pid={proc.pid}"},
+    )
+    assert list(created) == [], "bad input must not start any container"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,244 @@
+"""The distro catalog and scenario files (runner/config/): strict loading, helpful errors."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.config.catalog import Catalog, default_catalog_path, load_catalog
+from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
+from runner.errors import EXIT_BAD_INPUT, InputError
+
+ALL_IDS = {
+    "debian-11", "debian-12", "debian-13", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04",
+    "fedora-41", "alpine-3.20", "centos-7",
+}
+
+MINIMAL: dict[str, Any] = {
+    "schema": 1,
+    "families": {"debian": {"python_packages": ["python3"], "install": ["apt-get install -y {packages}"]}},
+    "distros": {
+        "mini-1": {
+            "name": "Mini 1",
+            "family": "debian",
+            "libc": {"family": "glibc", "version": "2.36"},
+            "python": "3.11",
+            "archs": ["x86_64"],
+            "images": {"x86_64": "mini:1"},
+        }
+    },
+}
+
+
+def write_yaml(tmp_path: Path, doc: Any) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def mutated(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    doc = copy.deepcopy(MINIMAL)
+    change(doc)
+    return doc
+
+
+def mini(doc: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = doc["distros"]["mini-1"]
+    return entry
+
+
+def catalog_error(path: Path) -> str:
+    with pytest.raises(InputError) as info:
+        load_catalog(path)
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    assert str(path) in info.value.message
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- the real catalog
+
+
+@pytest.fixture(scope="module")
+def real() -> Catalog:
+    return load_catalog(default_catalog_path())
+
+
+def test_real_catalog_has_every_distro(real: Catalog) -> None:
+    assert set(real.distros) == ALL_IDS
+    assert all(d.archs == ("x86_64", "aarch64") for d in real.distros.values())
+
+
+def test_real_catalog_debian_12(real: Catalog) -> None:
+    d = real.get("debian-12")
+    assert (d.libc.family, d.libc.version, str(d.libc)) == ("glibc", (2, 36), "glibc 2.36")
+    assert (d.python, d.python_version, d.python_executable) == ("3.11", (3, 11), "/usr/bin/python3")
+    assert d.recipe is not None
+    assert (d.recipe.tool, d.recipe.suite) == ("mmdebstrap", "bookworm")
+    assert "python3-venv" in d.recipe.packages
+    assert d.images == {"x86_64": "debian:12", "aarch64": "debian:12"}
+    script = d.family.install_script()
+    assert "python3 python3-venv" in script and "{packages}" not in script
+
+
+def test_real_catalog_odd_ones(real: Catalog) -> None:
+    assert real.get("alpine-3.20").libc.family == "musl"
+    assert real.get("centos-7").supports_uv is False
+    assert real.get("ubuntu-22.04").python == "3.10"
+    assert real.get("fedora-41").libc.version == (2, 40)
+
+
+def test_get_unknown_distro_suggests_the_close_one(real: Catalog) -> None:
+    with pytest.raises(InputError) as info:
+        real.get("debain-12")
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    assert "debain-12" in info.value.message
+    assert "did you mean 'debian-12'" in info.value.message
+
+
+# --------------------------------------------------------------------------- broken catalogs
+
+
+def test_minimal_catalog_loads(tmp_path: Path) -> None:
+    catalog = load_catalog(write_yaml(tmp_path, MINIMAL))
+    assert list(catalog.distros) == ["mini-1"]
+    assert catalog.get("mini-1").recipe is None
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    lines = yaml.safe_dump(MINIMAL, sort_keys=False).splitlines()
+    bad_line = next(i for i, ln in enumerate(lines) if ln.strip().startswith("name:")) + 1
+    lines[bad_line - 1] += ": oops: nested"
+    path = tmp_path / "catalog.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    message = catalog_error(path)
+    assert "invalid YAML" in message
+    assert f"line {bad_line}," in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "not found" in catalog_error(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("content", ["", "- just\n- a list\n"], ids=["empty", "list"])
+def test_top_level_must_be_a_mapping(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(content, encoding="utf-8")
+    assert "top level must be a mapping" in catalog_error(path)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda d: mini(d).update(pyton="3.11"),
+         ["unknown key 'distros.mini-1.pyton'", "did you mean 'python'"]),
+        (lambda d: mini(d)["libc"].update(versoin="2.36"),
+         ["distros.mini-1.libc.versoin", "did you mean 'version'"]),
+        (lambda d: d.update(familes={}), ["unknown key 'familes'", "did you mean 'families'"]),
+        (lambda d: mini(d).pop("python"), ["missing required key 'distros.mini-1.python'"]),
+    ],
+    ids=["distro-key", "libc-key", "top-key", "missing-key"],
+)
+def test_keys_are_checked(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None], expected: list[str]
+) -> None:
+    message = catalog_error(write_yaml(tmp_path, mutated(change)))
+    for text in expected:
+        assert text in message
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda d: mini(d).update(archs="x86_64"), "'distros.mini-1.archs' must be a list of strings"),
+        (lambda d: mini(d).update(supports_uv="yes"), "'distros.mini-1.supports_uv' must be true or false"),
+        (lambda d: mini(d).update(name=["x"]), "'distros.mini-1.name' must be a non-empty string"),
+        (lambda d: mini(d).update(libc="glibc 2.36"), "distros.mini-1.libc must be a mapping, got str"),
+        (lambda d: mini(d).update(python="three"), "is not a MAJOR.MINOR version"),
+        (lambda d: mini(d)["libc"].update(family="uclibc"), "'distros.mini-1.libc.family' must be one of"),
+        (lambda d: mini(d).update(images={"x86_64": ""}),
+         "'distros.mini-1.images.x86_64' must be a non-empty"),
+        (lambda d: mini(d).update(images={"aarch64": "mini:1"}),
+         "'distros.mini-1.images.aarch64' is not in archs"),
+        (lambda d: mini(d).pop("images"), "needs 'images' or a 'recipe'"),
+        (lambda d: d["families"]["debian"].update(install=[]), "must list at least one command"),
+    ],
+    ids=["archs", "bool", "name", "libc", "version", "libc-family", "image", "image-arch", "no-image",
+         "no-install"],
+)
+def test_wrong_values(tmp_path: Path, change: Callable[[dict[str, Any]], None], expected: str) -> None:
+    assert expected in catalog_error(write_yaml(tmp_path, mutated(change)))
+
+
+def test_unknown_family(tmp_path: Path) -> None:
+    message = catalog_error(write_yaml(tmp_path, mutated(lambda d: mini(d).update(family="debain"))))
+    assert "unknown family 'debain'" in message and "did you mean 'debian'" in message
+
+
+def test_unknown_arch(tmp_path: Path) -> None:
+    message = catalog_error(write_yaml(tmp_path, mutated(lambda d: mini(d).update(archs=["x86-64"]))))
+    assert "unknown arch 'x86-64'" in message and "did you mean 'x86_64'" in message
+
+
+def test_bad_distro_id(tmp_path: Path) -> None:
+    doc = mutated(lambda d: d["distros"].update({"Mini 2": d["distros"]["mini-1"]}))
+    assert "distro id 'Mini 2'" in catalog_error(write_yaml(tmp_path, doc))
+
+
+@pytest.mark.parametrize("field", ["python", "libc"])
+def test_unquoted_version_with_trailing_zero_is_not_silently_changed(tmp_path: Path, field: str) -> None:
+    path = tmp_path / "catalog.yaml"
+    text = yaml.safe_dump(MINIMAL, sort_keys=False)
+    text = text.replace("python: '3.11'", "python: 3.10").replace("version: '2.36'", "version: 2.40")
+    path.write_text(text, encoding="utf-8")
+    try:
+        distro = load_catalog(path).get("mini-1")
+    except InputError as exc:  # refusing the ambiguous number is fine too
+        assert str(path) in exc.message
+        return
+    if field == "python":
+        assert distro.python == "3.10"
+    else:
+        assert distro.libc.version == (2, 40)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_builtin_scenarios() -> None:
+    known = load_scenarios(default_scenarios_path())
+    assert list(known) == ["import"]
+    assert known["import"].kind == "import"
+    assert select_scenarios(known, []) == [known["import"]]
+    assert select_scenarios(known, ["import"]) == [known["import"]]
+
+
+def test_select_unknown_scenario() -> None:
+    known = load_scenarios(default_scenarios_path())
+    with pytest.raises(InputError) as info:
+        select_scenarios(known, ["imprt"])
+    assert info.value.exit_code == EXIT_BAD_INPUT
+    assert "unknown scenario 'imprt'" in info.value.message
+    assert "did you mean 'import'" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "doc, expected",
+    [
+        ({"scenarios": {"x": {"kind": "imprt", "description": "d"}}}, "did you mean 'import'"),
+        ({"scenarios": {"x": {"kind": "import"}}}, "missing required key 'scenarios.x.description'"),
+        ({"scenarios": {"x": {"kind": "import", "description": "d", "timeout": 3}}},
+         "unknown key 'scenarios.x.timeout'"),
+    ],
+    ids=["kind", "missing", "extra"],
+)
+def test_bad_scenario_file(tmp_path: Path, doc: dict[str, Any], expected: str) -> None:
+    path = write_yaml(tmp_path, doc)
+    with pytest.raises(InputError) as info:
+        load_scenarios(path)
+    assert str(path) in info.value.message and expected in info.value.message

@@ -1,0 +1,195 @@
+"""Results and reporters (runner/results.py, runner/reporters/): exit codes, JSON, JUnit, table."""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from runner.reporters.jsonfile import write_json
+from runner.reporters.junit import write_junit
+from runner.reporters.terminal import render_table
+from runner.results import CheckResult, ResultLog, Status, exit_code
+
+REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
+
+
+def result(status: Status, *, distro: str = "debian-12", arch: str = "x86_64", python: str = "3.11",
+           check: str = "import wmpure", detail: str = "", **extra: Any) -> CheckResult:
+    return CheckResult(distro=distro, arch=arch, python=python, scenario="import", check=check,
+                       status=status, detail=detail, **extra)
+
+
+def results_of(*statuses: Status) -> list[CheckResult]:
+    return [result(s, check=f"check {i}") for i, s in enumerate(statuses)]
+
+
+# A small but complete run: every status once, on two rows.
+RUN = [
+    result(Status.PASSED, duration_s=0.1234),
+    result(Status.FAILED, check="import wmnewglibc", distro="debian-11", python="3.9",
+           detail="ImportError: version `GLIBC_2.36' not found",
+           evidence={"output_tail": "Traceback ...\nImportError: version `GLIBC_2.36' not found"}),
+    result(Status.CRASHED, check="import wmcrash", detail="SIGSEGV; in File \"wmcrash/__init__.py\", line 1",
+           evidence={"output_tail": "Fatal Python error: Segmentation fault"}),
+    result(Status.TIMED_OUT, check="import wmhang", detail="did not finish within 5 s"),
+    result(Status.NOT_INSTALLABLE, check="install wmforeign", detail="no wheel of wmforeign fits cp311"),
+    result(Status.ERROR, check="prepare image", arch="aarch64", detail="pulling debian:12 failed",
+           wheels=("wmpure-1.0-py3-none-any.whl",), installer="uv"),
+]
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+@pytest.mark.parametrize(
+    "statuses, code",
+    [
+        ((), 0),
+        ((Status.PASSED,), 0),
+        ((Status.PASSED, Status.NOT_INSTALLABLE), 0),
+        ((Status.PASSED, Status.FAILED), 1),
+        ((Status.CRASHED,), 1),
+        ((Status.TIMED_OUT, Status.NOT_INSTALLABLE), 1),
+        ((Status.ERROR, Status.FAILED, Status.PASSED), 1),
+        ((Status.ERROR,), 3),
+        ((Status.ERROR, Status.PASSED, Status.NOT_INSTALLABLE), 3),
+    ],
+)
+def test_exit_code(statuses: Sequence[Status], code: int) -> None:
+    assert exit_code(results_of(*statuses)) == code
+
+
+def test_exit_code_accepts_a_generator() -> None:
+    assert exit_code(r for r in results_of(Status.PASSED, Status.CRASHED)) == 1
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_write_json(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "report.json"
+    write_json(path, RUN, {"id": "abc123", "cells": 3})
+
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert len(doc["results"]) == len(RUN)
+    for entry, res in zip(doc["results"], RUN, strict=True):
+        assert set(entry) >= REQUIRED_KEYS
+        assert entry["status"] == res.status.value
+        assert (entry["distro"], entry["arch"], entry["python"], entry["check"]) == (
+            res.distro, res.arch, res.python, res.check)
+        assert entry["detail"] == res.detail
+    assert doc["results"][0]["duration_s"] == 0.123
+    assert doc["results"][-1]["wheels"] == ["wmpure-1.0-py3-none-any.whl"]
+    assert doc["run"] == {"id": "abc123", "cells": 3}
+    assert doc["summary"]["checks"] == 6 and doc["summary"]["exit_code"] == 1
+    assert doc["summary"]["timed-out"] == 1 and doc["summary"]["passed"] == 1
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
+
+
+def test_result_log_streams_json_lines(tmp_path: Path) -> None:
+    stream = tmp_path / "runs" / "r1" / "results.jsonl"
+    log = ResultLog(stream)
+    for res in RUN[:3]:
+        log.add(res)
+    lines = stream.read_text(encoding="utf-8").splitlines()
+    log.close()
+    assert [json.loads(ln)["check"] for ln in lines] == [r.check for r in RUN[:3]]
+    assert log.results == RUN[:3]
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def junit(tmp_path: Path, results: Sequence[CheckResult]) -> ET.Element:
+    path = tmp_path / "junit.xml"
+    write_junit(path, results)
+    return ET.parse(path).getroot()
+
+
+def test_write_junit_one_testcase_per_check(tmp_path: Path) -> None:
+    root = junit(tmp_path, RUN)
+
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    assert len(cases) == len(root.findall(".//testcase")) == len(RUN)
+
+    def child_tags(name: str) -> list[str]:
+        return [el.tag for el in cases[name]]
+
+    assert child_tags("import wmpure") == []
+    assert child_tags("import wmnewglibc") == ["failure"]
+    assert child_tags("import wmcrash") == ["failure"]
+    assert child_tags("import wmhang") == ["failure"]
+    assert child_tags("install wmforeign") == ["skipped"]
+    assert child_tags("prepare image") == ["error"]
+
+    crash = cases["import wmcrash"].find("failure")
+    assert crash is not None
+    assert crash.get("type") == "crashed" and crash.get("message", "").startswith("SIGSEGV")
+    assert crash.text == "Fatal Python error: Segmentation fault"
+    skipped = cases["install wmforeign"].find("skipped")
+    assert skipped is not None and "no wheel of wmforeign" in skipped.get("message", "")
+
+
+def test_write_junit_suites_count_their_cases(tmp_path: Path) -> None:
+    root = junit(tmp_path, RUN)
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    main = suites["debian-12.x86_64.py3.11.import"]
+    counts = tuple(main.get(key) for key in ("tests", "failures", "errors", "skipped"))
+    assert counts == ("4", "2", "0", "1")
+    assert suites["debian-11.x86_64.py3.9.import"].get("failures") == "1"
+    assert suites["debian-12.aarch64.py3.11.import"].get("errors") == "1"
+
+
+def test_write_junit_survives_control_characters_in_output(tmp_path: Path) -> None:
+    noisy = result(Status.CRASHED, detail="SIGSEGV\x07", check="import wmcrash",
+                   evidence={"output_tail": "\x1b[31mboom\x1b[0m\x00"})
+    root = junit(tmp_path, [noisy])
+    failure = root.find(".//failure")
+    assert failure is not None and "boom" in (failure.text or "")
+
+
+# --------------------------------------------------------------------------- terminal table
+
+
+def table_text(results: Sequence[CheckResult]) -> str:
+    console = Console(record=True, width=200, file=io.StringIO(), color_system=None)
+    render_table(console, results)
+    return console.export_text()
+
+
+def test_render_table_rows_columns_and_reasons() -> None:
+    text = table_text(RUN)
+    lines = text.splitlines()
+
+    header = next(ln for ln in lines if "distro/arch/python" in ln)
+    for res in RUN:
+        assert res.check in header
+    rows = {ln.split()[1]: ln for ln in lines if ln.startswith("│ ")}
+    assert set(rows) == {"debian-11/x86_64/py3.9", "debian-12/aarch64/py3.11", "debian-12/x86_64/py3.11"}
+    assert "passed" in rows["debian-12/x86_64/py3.11"] and "crashed" in rows["debian-12/x86_64/py3.11"]
+    assert "failed" in rows["debian-11/x86_64/py3.9"]
+    # Every problem gets a one-line reason, passes do not.
+    for res in RUN[1:]:
+        assert any(res.status.value in ln and res.check in ln and res.detail in ln for ln in lines), res
+    assert "6 checks: 1 passed, 1 failed, 1 crashed, 1 timed-out, 1 not-installable, 1 error" in text
+
+
+def test_render_table_without_results() -> None:
+    assert table_text([]).strip() == "no results"
+
+
+@pytest.mark.parametrize(
+    "detail",
+    ["install failed: Because wmdemo[extra]==1.0 depends on numpy>=2",
+     "FileNotFoundError: [Errno 2] No such file or directory: '[/tmp/x]'"],
+    ids=["extra", "closing-tag"],
+)
+def test_render_table_shows_details_verbatim(detail: str) -> None:
+    assert detail in table_text([result(Status.FAILED, detail=detail)])
