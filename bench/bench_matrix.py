@@ -1,11 +1,15 @@
 """Benchmarks for issue 2, printed as ratios against baselines measured in the same run.
 
-1. Warm-cache wall time of `wheelmatrix validate numpy` over the 6-cell matrix
-   (debian-11/12/13 x x86_64/aarch64) against a plain sequential loop of
-   `docker run` + `python -m venv` + `pip install numpy` + `import numpy` per cell.
+The wheels under test are a real compiled project's wheels, downloaded once (PyYAML 6.0.2:
+one version with cp39, cp311 and cp313 wheels for x86_64 and aarch64, like a dist/ folder),
+so that both sides install the same files and neither depends on the index's latency.
+
+1. Warm-cache wall time of `wheelmatrix validate dist/*.whl` over the 6-cell matrix
+   (debian-11/12/13 x x86_64/aarch64) against a plain sequential loop of `docker run` +
+   `python -m venv` + `pip install` (the matching wheel, from the same folder) + import per cell.
    Target: the matrix is >= 10x faster than the loop.
-2. One warm cell (`wheelmatrix validate numpy` on debian-12/x86_64, the whole CLI process)
-   against a bare `docker run IMAGE python3 -c pass`. Target: <= 2x the bare container.
+2. One warm cell (debian-12/x86_64, the whole CLI process) against a bare
+   `docker run IMAGE python3 -c pass`. Target: <= 2x the bare container.
 
 Usage: python bench/bench_matrix.py [--repeat N] [--skip-loop]
 Nothing is asserted: machines are noisy; read the ratios.
@@ -17,6 +21,7 @@ import argparse
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,7 +31,6 @@ sys.path.insert(0, str(REPO))
 from runner.backends.docker import connect  # noqa: E402
 from runner.backends.images import prepare  # noqa: E402
 from runner.config.catalog import default_catalog_path, load_catalog  # noqa: E402
-from runner.host import ca_bundle  # noqa: E402
 
 CELLS = [(d, a) for d in ("debian-11", "debian-12", "debian-13") for a in ("x86_64", "aarch64")]
 MATRIX = [x for d in ("debian-11", "debian-12", "debian-13") for x in ("--distro", d)]
@@ -45,17 +49,45 @@ def timed(cmd: list[str], check: bool = True) -> float:
     return elapsed
 
 
-def wheelmatrix(*args: str) -> list[str]:
-    return [sys.executable, "-m", "runner", "validate", "numpy", *args]
+PROJECT, VERSION, MODULE = "pyyaml", "6.0.2", "yaml"
+DIST = Path(tempfile.gettempdir()) / "wheelmatrix-bench-dist"
+
+
+def download_wheels() -> list[Path]:
+    """One wheel per (Python, arch) of the matrix, like a project's dist/ folder."""
+    DIST.mkdir(exist_ok=True)
+    for py in ("3.9", "3.11", "3.13"):
+        for plat in ("manylinux_2_17_x86_64", "manylinux_2_17_aarch64"):
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                py,
+                "--platform",
+                plat,
+                "-d",
+                str(DIST),
+                f"{PROJECT}=={VERSION}",
+            ]
+            subprocess.run(cmd, check=True, capture_output=True)
+    return sorted(DIST.glob("*.whl"))
+
+
+def wheelmatrix(wheels: list[Path], *args: str) -> list[str]:
+    return [sys.executable, "-m", "runner", "validate", *map(str, wheels), *args]
 
 
 def loop_cell(image: str) -> list[str]:
-    ca = ca_bundle()
-    mount = ["-v", f"{ca}:/ca.crt:ro", "-e", "PIP_CERT=/ca.crt", "-e", "SSL_CERT_FILE=/ca.crt"] if ca else []
     script = (
-        "python3 -m venv /tmp/v && /tmp/v/bin/pip install -q numpy && /tmp/v/bin/python -c 'import numpy'"
+        f"python3 -m venv /tmp/v && /tmp/v/bin/pip install -q --no-index --find-links /dist "
+        f"{PROJECT}=={VERSION} && /tmp/v/bin/python -c 'import {MODULE}'"
     )
-    return ["docker", "run", "--rm", *mount, image, "sh", "-c", script]
+    return ["docker", "run", "--rm", "-v", f"{DIST}:/dist:ro", image, "sh", "-c", script]
 
 
 def main() -> None:
@@ -68,9 +100,10 @@ def main() -> None:
     client = connect()
     images = {(d, a): prepare(client, catalog.get(d), a, print) for d, a in CELLS}
 
-    print("warming the runner's cache (first run downloads numpy once per Python/arch)...")
-    timed(wheelmatrix(*MATRIX))
-    runner_matrix = min(timed(wheelmatrix(*MATRIX)) for _ in range(2))
+    wheels = download_wheels()
+    print(f"wheels: {', '.join(w.name for w in wheels)}")
+    timed(wheelmatrix(wheels, *MATRIX))  # warm-up
+    runner_matrix = min(timed(wheelmatrix(wheels, *MATRIX)) for _ in range(2))
     print(f"runner, 6-cell matrix, warm cache:       {runner_matrix:8.2f} s")
 
     if not args.skip_loop:
@@ -83,8 +116,8 @@ def main() -> None:
         print(f"RATIO matrix: loop / runner = {loop / runner_matrix:.1f}x faster (target >= 10x)")
 
     one = ["--distro", "debian-12", "--arch", "x86_64"]
-    timed(wheelmatrix(*one))
-    cell = statistics.median(timed(wheelmatrix(*one)) for _ in range(args.repeat))
+    timed(wheelmatrix(wheels, *one))
+    cell = statistics.median(timed(wheelmatrix(wheels, *one)) for _ in range(args.repeat))
     bare = statistics.median(
         timed(["docker", "run", "--rm", images[("debian-12", "x86_64")], "python3", "-c", "pass"])
         for _ in range(args.repeat)

@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="uv",
         help="uv (default, fast, shared cache) or the image's own pip (fidelity)",
     )
+    v.add_argument(
+        "--link-mode",
+        choices=("symlink", "copy"),
+        default="symlink",
+        help="uv: link installed files from the shared cache (fast, default) or copy them",
+    )
     v.add_argument("--offline", action="store_true", help="install only from --find-links directories")
     v.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 2, help="cells in parallel")
     v.add_argument(
@@ -185,6 +191,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     run_id = uuid.uuid4().hex[:12]
     options = CellOptions(
         installer=args.installer,
+        link_mode=args.link_mode,
         offline=args.offline,
         find_links=tuple(args.find_links),
         timeout_s=args.timeout,

@@ -37,14 +37,18 @@ class Step:
     expect_failure: bool = False
 
 
-def installer_env(installer: str, index: IndexSettings, offline: bool) -> dict[str, str]:
+def installer_env(
+    installer: str, index: IndexSettings, offline: bool, link_mode: str = "symlink"
+) -> dict[str, str]:
+    """Environment for the installer. uv links files from its shared cache (`symlink`, fast;
+    package code runs as nobody and cannot write the cache) or copies them (`copy`)."""
     env = {"HOME": "/tmp", "LANG": "C.UTF-8", **index.proxy_env}
     if index.has_ca_bundle:
         env.update(SSL_CERT_FILE=CA_BUNDLE, PIP_CERT=CA_BUNDLE, REQUESTS_CA_BUNDLE=CA_BUNDLE)
     if installer == "uv":
         env.update(
             UV_CACHE_DIR=UV_CACHE,
-            UV_LINK_MODE="copy",
+            UV_LINK_MODE=link_mode,
             UV_PYTHON_DOWNLOADS="never",
             UV_NO_PROGRESS="1",
             UV_NO_CONFIG="1",

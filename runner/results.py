@@ -42,6 +42,7 @@ class CheckResult:
     installer: str = ""
     wheels: tuple[str, ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    diagnosis: str = ""  # one line: why it broke (or what was predicted), from runner/diagnose.py
 
     @property
     def row(self) -> str:
@@ -59,6 +60,7 @@ class CheckResult:
             "duration_s": round(self.duration_s, 3),
             "installer": self.installer,
             "wheels": list(self.wheels),
+            "diagnosis": self.diagnosis,
             "evidence": dict(self.evidence),
         }
 

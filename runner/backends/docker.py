@@ -22,12 +22,13 @@ from runner.backends.base import Log
 from runner.checks.imports import ImportCheck, classify, plan_import_checks
 from runner.config.catalog import Distro
 from runner.errors import InfrastructureError
-from runner.host import ca_bundle, cache_dir, uv_binary
+from runner.host import ca_bundle, cache_dir, host_arch, uv_binary
 from runner.install import (
     CA_BUNDLE,
     FIND_LINKS_DIR,
     PROBE,
     UV_CACHE,
+    VENV,
     VENV_PYTHON,
     WHEELS_DIR,
     WM_ROOT,
@@ -51,6 +52,7 @@ NOBODY = "65534:65534"
 @dataclass(frozen=True, kw_only=True)
 class CellOptions:
     installer: str = "uv"
+    link_mode: str = "symlink"
     offline: bool = False
     find_links: tuple[Path, ...] = ()
     timeout_s: float = 120.0
@@ -93,7 +95,7 @@ class DockerBackend:
         if self._installer(distro) == "uv":
             with self._lock:
                 if arch not in self._uv:
-                    self._uv[arch] = uv_binary(arch)
+                    self._uv[arch] = uv_binary(_uv_arch(arch))
         return tag
 
     def _installer(self, distro: Distro) -> str:
@@ -267,9 +269,11 @@ class _CellRun:
             "steps": [
                 {"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps
             ],
-            "env": installer_env(self.installer, opts.index, opts.offline),
+            "env": installer_env(self.installer, opts.index, opts.offline, opts.link_mode),
             "timeout": opts.install_timeout_s,
-            "resolve": {"python": VENV_PYTHON, "dists": [p.project for p in fit]} if fit else None,
+            "resolve": {"site_packages": self._site_packages(), "dists": [p.project for p in fit]}
+            if fit
+            else None,
         }
         records = self._probe(
             "install",
@@ -332,15 +336,16 @@ class _CellRun:
             return None
         resolved = next((r for r in records if "resolved" in r), None)
         if resolved is None or resolved.get("resolved") is None:
-            tail = (resolved or {}).get("resolve_tail", "")
             results.append(
-                self.result(
-                    "resolve modules", Status.ERROR, f"could not list installed modules: {tail[-300:]}"
-                )
+                self.result("resolve modules", Status.ERROR, "the probe did not list installed modules")
             )
             return None
         found: dict[str, list[str]] = resolved["resolved"]
         return found
+
+    def _site_packages(self) -> list[str]:
+        version = f"python{self.cell.python}"
+        return [f"{VENV}/lib/{version}/site-packages", f"{VENV}/lib64/{version}/site-packages"]
 
     def _isolate(self) -> None:
         """Cut the container off the network before any package code runs."""
@@ -403,7 +408,7 @@ class _CellRun:
         api = self.b.client.api
         exec_id = api.exec_create(
             self.container.id,
-            [self.cell.distro.python_executable, PROBE, command, json.dumps(plan)],
+            [self.cell.distro.python_executable, "-I", "-S", PROBE, command, json.dumps(plan)],
             user=user,
             workdir="/tmp",
         )["Id"]
@@ -428,6 +433,18 @@ class _CellRun:
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
             self.container.kill()
+
+
+def _uv_arch(cell_arch: str) -> str:
+    """Which uv binary to mount: the host's own arch where it can run one.
+
+    uv is a static executable; one built for the host's arch runs natively inside a foreign-arch
+    container (the kernel runs it directly; only foreign binaries go through QEMU). uv takes the
+    platform to install for from the cell's interpreter, not from its own build, so the wheels
+    picked are the cell's; resolving, unpacking and copying then run at native speed.
+    """
+    native = host_arch()
+    return native if native in ("x86_64", "aarch64") else cell_arch
 
 
 def _remove(container: Any) -> None:

@@ -69,6 +69,15 @@ class Distro:
     images: Mapping[str, str] = field(default_factory=dict)  # arch -> registry reference
     recipe: Recipe | None = None
     supports_uv: bool = True
+    cxx: Mapping[str, str] = field(default_factory=dict)  # GLIBCXX / CXXABI -> highest version
+
+    @property
+    def symbol_versions(self) -> dict[str, str]:
+        """Highest symbol version per namespace this distro's libc and libstdc++ provide."""
+        out = dict(self.cxx)
+        if self.libc.family == "glibc":
+            out["GLIBC"] = f"{self.libc.version[0]}.{self.libc.version[1]}"
+        return out
 
     @property
     def python_version(self) -> tuple[int, int]:
@@ -101,7 +110,7 @@ def _family(node: Node, name: str) -> Family:
 def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distro:
     node.check_keys(
         ["family", "name", "libc", "python", "archs"],
-        ["images", "recipe", "python_executable", "supports_uv"],
+        ["images", "recipe", "python_executable", "supports_uv", "cxx"],
     )
     fam = node.text("family")
     if fam not in families:
@@ -155,7 +164,22 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
         images=images,
         recipe=recipe,
         supports_uv=node.flag("supports_uv", True),
+        cxx=_cxx(node),
     )
+
+
+def _cxx(node: Node) -> dict[str, str]:
+    if not node.has("cxx"):
+        return {}
+    cxx = node.text_map("cxx")
+    for key, value in cxx.items():
+        if key not in ("GLIBCXX", "CXXABI"):
+            raise InputError(f"{node.source}: '{node.path('cxx')}.{key}': only GLIBCXX and CXXABI are known")
+        if not re.fullmatch(r"\d+(\.\d+)+", value):
+            raise InputError(
+                f"{node.source}: '{node.path('cxx')}.{key}': '{value}' is not a version like 3.4.30"
+            )
+    return cxx
 
 
 def load_catalog(path: Path) -> Catalog:

@@ -1,7 +1,6 @@
 """wheelmatrix probe: runs inside a cell's container. Stdlib only; Python 3.6 or newer.
 
     wm_probe.py install PLAN_JSON   run installer steps, then resolve installed modules
-    wm_probe.py resolve DISTS_JSON  (with the venv's python) map distributions to modules
     wm_probe.py run PLAN_JSON       run each check in a fresh interpreter, with a timeout
 
 Every result is printed on its own line, prefixed with the marker, as soon as it is known.
@@ -13,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 
 MARK = "@@WM@@ "
@@ -92,12 +90,8 @@ def cmd_install(plan):
             break
     if ok and plan.get("resolve"):
         r = plan["resolve"]
-        res = run_one([r["python"], os.path.abspath(__file__), "resolve", json.dumps(r["dists"])], env, 300)
-        modules = None
-        for line in res["tail"].splitlines():
-            if line.startswith(MARK):
-                modules = json.loads(line[len(MARK) :]).get("modules")
-        emit({"resolved": modules, "resolve_rc": res["rc"], "resolve_tail": res["tail"]})
+        # Read the venv's site-packages directly: no extra (possibly emulated) interpreter.
+        emit({"resolved": resolve(r["site_packages"], r["dists"])})
 
 
 def canonical(name):
@@ -133,11 +127,11 @@ def modules_of(dist_info):
     return sorted(out)
 
 
-def cmd_resolve(dists):
+def resolve(site_dirs, dists):
+    """Map each wanted distribution (canonical name) to its top-level modules."""
     wanted = {canonical(d) for d in dists}
     found = {}
-    dirs = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    for d in dirs:
+    for d in site_dirs:
         if not os.path.isdir(d):
             continue
         for entry in os.listdir(d):
@@ -146,7 +140,7 @@ def cmd_resolve(dists):
             name = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
             if name in wanted:
                 found[name] = modules_of(os.path.join(d, entry))
-    emit({"modules": found})
+    return found
 
 
 def cmd_run(plan):
@@ -168,8 +162,6 @@ def main(argv):
     cmd, arg = argv[1], json.loads(argv[2])
     if cmd == "install":
         cmd_install(arg)
-    elif cmd == "resolve":
-        cmd_resolve(arg)
     elif cmd == "run":
         cmd_run(arg)
     else:

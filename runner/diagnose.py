@@ -1,0 +1,167 @@
+"""Explain results: confirm or refute static predictions, name order-dependent failures.
+
+A pure function of the matrix, the results and the static scans, so it is tested without
+containers. Each result may get a one-line `diagnosis`; the evidence keeps the details.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel
+from runner.inputs import Project
+from runner.matrix import Cell, Pick
+from runner.results import CheckResult, Status
+
+# Symbols every extension or DSO defines; two DSOs defining them is normal.
+BENIGN = ("PyInit_", "_init", "_fini", "_edata", "_end", "__bss_start", "_ITM_", "__gmon_start__")
+
+
+def static_scans(projects: Iterable[Project]) -> dict[str, WheelScan]:
+    """Judge every wheel file given (candidates and companions), before anything runs."""
+    out: dict[str, WheelScan] = {}
+    for project in projects:
+        for wheel in project.wheels:
+            out[wheel.filename] = judge_wheel(wheel.path, {t.platform for t in wheel.tags})
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction:
+    project: str
+    modules: tuple[str, ...]
+    finding: Finding
+
+
+def predict_cell(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Prediction]:
+    """What the static scan says will break in this cell, before it runs."""
+    out = []
+    for pick in _installed(cell):
+        assert pick.wheel is not None
+        scan = scans.get(pick.wheel.filename)
+        if scan is None:
+            continue
+        for gap in cell_gaps(scan, cell.distro.symbol_versions, cell.distro.id):
+            out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Collision:
+    symbol: str
+    files: tuple[str, ...]  # "project: path/in/wheel.so"
+
+
+def shared_exports(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Collision]:
+    """Global default-visibility symbols exported by more than one of the cell's wheels."""
+    owners: dict[str, list[str]] = {}
+    for pick in _installed(cell):
+        assert pick.wheel is not None
+        scan = scans.get(pick.wheel.filename)
+        for elf in scan.files if scan else ():
+            for sym in elf.exports:
+                if not sym.startswith(BENIGN):
+                    owners.setdefault(sym, []).append(elf.path)
+    return [Collision(symbol=s, files=tuple(f)) for s, f in sorted(owners.items()) if len(set(f)) > 1]
+
+
+def _installed(cell: Cell) -> list[Pick]:
+    return [p for p in (*cell.candidates, *cell.companions) if p.wheel is not None and p.fits is not False]
+
+
+def _key(r: CheckResult | Cell) -> tuple[str, str, str, str]:
+    if isinstance(r, Cell):
+        return (r.distro.id, r.arch, r.python, r.scenario.name)
+    return (r.distro, r.arch, r.python, r.scenario)
+
+
+def diagnose(
+    cells: Sequence[Cell], results: Sequence[CheckResult], scans: Mapping[str, WheelScan]
+) -> list[CheckResult]:
+    by_cell: dict[tuple[str, str, str, str], list[CheckResult]] = {}
+    for r in results:
+        by_cell.setdefault(_key(r), []).append(r)
+    out: list[CheckResult] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    for cell in cells:
+        key = _key(cell)
+        if key in seen:
+            continue
+        seen.add(key)
+        out += _diagnose_cell(cell, by_cell.pop(key, []), scans)
+    for rest in by_cell.values():
+        out += rest
+    return out
+
+
+def _diagnose_cell(
+    cell: Cell, results: list[CheckResult], scans: Mapping[str, WheelScan]
+) -> list[CheckResult]:
+    predictions = predict_cell(cell, scans)
+    collisions = shared_exports(cell, scans)
+    unshipped = [
+        f
+        for p in _installed(cell)
+        if p.wheel is not None and p.wheel.filename in scans
+        for f in scans[p.wheel.filename].findings
+        if f.kind == "unshipped-library"
+    ]
+    updated = []
+    for r in results:
+        modules = tuple(r.evidence.get("modules") or ())
+        relevant = [p for p in predictions if set(p.modules) & set(modules)]
+        diagnosis = ""
+        evidence = dict(r.evidence)
+        if relevant:
+            evidence["predicted"] = [p.finding.message for p in relevant]
+        if r.status is Status.FAILED:
+            hit = [p for p in relevant if p.finding.version and p.finding.version in r.detail]
+            lib = [f for f in unshipped if f.library and f.library in r.detail]
+            if hit:
+                diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
+            elif lib:
+                diagnosis = lib[0].message
+        elif r.status is Status.PASSED and relevant:
+            diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
+        updated.append(dataclasses.replace(r, diagnosis=diagnosis, evidence=evidence))
+    return _order_dependence(updated, collisions)
+
+
+def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision]) -> list[CheckResult]:
+    groups: dict[frozenset[str], list[CheckResult]] = {}
+    for r in results:
+        modules = r.evidence.get("modules") or []
+        if r.check.startswith("import ") and len(modules) > 1:
+            groups.setdefault(frozenset(modules), []).append(r)
+    lines: dict[int, str] = {}
+    for group in groups.values():
+        for bad, good in itertools.product(group, group):
+            if (
+                bad.status in (Status.CRASHED, Status.FAILED, Status.TIMED_OUT)
+                and good.status is Status.PASSED
+            ):
+                what = {Status.CRASHED: bad.detail.split(";")[0], Status.TIMED_OUT: "hangs"}.get(
+                    bad.status, "fails"
+                )
+                kind = {Status.CRASHED: "crash", Status.TIMED_OUT: "hang"}.get(bad.status, "failure")
+                line = f"order-dependent {kind}: `{bad.check}` {what}, `{good.check}` passes"
+                suspects = [c for c in collisions if _mentions(c, bad.evidence.get("modules") or [])]
+                if suspects:
+                    line += "; " + "; ".join(
+                        f"`{c.symbol}` is exported by both " + " and ".join(c.files) for c in suspects[:3]
+                    )
+                lines[id(bad)] = line
+    return [dataclasses.replace(r, diagnosis=lines[id(r)]) if id(r) in lines else r for r in results]
+
+
+def _mentions(collision: Collision, modules: Sequence[str]) -> bool:
+    tops = {Path(f).parts[0].split(".")[0] for f in collision.files}
+    return len(tops & set(modules)) > 1
+
+
+def scans_json(scans: Mapping[str, WheelScan]) -> list[dict[str, object]]:
+    return [s.to_json() for s in scans.values()]

@@ -1,0 +1,1 @@
+"""Static ELF analysis on the host (pyelftools): no container, no emulation."""

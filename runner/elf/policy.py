@@ -1,0 +1,253 @@
+"""Judge a wheel's ELF files against its platform tags and against a cell's libraries.
+
+Ceilings come from runner/data/policy.json (derived from auditwheel's policy files; see
+scripts/update-policy.py). Findings name the file, the symbol, the version and the library.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from runner.elf.scan import ElfInfo, Requirement, iter_wheel_elves, version_key
+
+POLICY_FILE = Path(__file__).resolve().parents[1] / "data" / "policy.json"
+# Namespaces a policy bounds (others come from libraries the wheel ships itself).
+BOUNDED = ("GLIBC", "GLIBCXX", "CXXABI", "GCC")
+_TAG = re.compile(r"^(manylinux|musllinux)_(\d+)_(\d+)_(\w+)$")
+_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy:
+    family: str  # manylinux | musllinux
+    name: str  # manylinux_2_17
+    version: tuple[int, int]
+    ceilings: Mapping[str, Mapping[str, str]]  # arch -> namespace -> max version
+    libs: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | cell-lacks
+    message: str
+    file: str | None = None
+    symbol: str | None = None
+    version: str | None = None
+    library: str | None = None
+    tag: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            k: getattr(self, k) for k in ("kind", "message", "file", "symbol", "version", "library", "tag")
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelScan:
+    wheel: str
+    files: tuple[ElfInfo, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "wheel": self.wheel,
+            "findings": [f.to_json() for f in self.findings],
+            "files": [
+                {
+                    "path": f.path,
+                    "machine": f.machine,
+                    "needed": list(f.needed),
+                    "rpath": list(f.rpath),
+                    "runpath": list(f.runpath),
+                    "requires": {r.label: list(r.symbols) for r in f.requirements},
+                    "exports": len(f.exports),
+                }
+                for f in self.files
+            ],
+        }
+
+
+@cache
+def policies() -> dict[str, Policy]:
+    doc = json.loads(POLICY_FILE.read_text())
+    out: dict[str, Policy] = {}
+    for family in ("manylinux", "musllinux"):
+        for name, entry in doc[family].items():
+            m = re.match(r"^\w+_(\d+)_(\d+)$", name)
+            assert m, name
+            out[name] = Policy(
+                family=family,
+                name=name,
+                version=(int(m.group(1)), int(m.group(2))),
+                ceilings=entry["ceilings"],
+                libs=frozenset(entry["libs"]),
+            )
+    return out
+
+
+def parse_platform(tag: str) -> tuple[str, tuple[int, int], str] | None:
+    """'manylinux_2_17_x86_64' / 'manylinux2014_x86_64' -> ('manylinux', (2, 17), 'x86_64')."""
+    for legacy, version in _LEGACY.items():
+        if tag.startswith(legacy + "_"):
+            return "manylinux", version, tag[len(legacy) + 1 :]
+    m = _TAG.match(tag)
+    if not m:
+        return None
+    return m.group(1), (int(m.group(2)), int(m.group(3))), m.group(4)
+
+
+def _policy_for(family: str, version: tuple[int, int]) -> Policy | None:
+    """The policy for a tag; a tag newer than any published policy uses the newest one."""
+    same = [p for p in policies().values() if p.family == family and p.version <= version]
+    return max(same, key=lambda p: p.version) if same else None
+
+
+def system_requirements(files: Sequence[ElfInfo]) -> list[tuple[ElfInfo, Requirement]]:
+    """Bounded-namespace requirements on libraries the wheel does not ship itself."""
+    shipped = {PurePosixPath(f.path).name for f in files} | {f.soname for f in files if f.soname}
+    return [
+        (f, r) for f in files for r in f.requirements if r.namespace in BOUNDED and r.library not in shipped
+    ]
+
+
+def _worst(reqs: Iterable[tuple[ElfInfo, Requirement]], namespace: str) -> tuple[ElfInfo, Requirement] | None:
+    found = [(f, r) for f, r in reqs if r.namespace == namespace]
+    return max(found, key=lambda fr: version_key(fr[1].version)) if found else None
+
+
+def _evidence(f: ElfInfo, r: Requirement) -> str:
+    sym = ", ".join(r.symbols[:3]) + (" ..." if len(r.symbols) > 3 else "")
+    return f"{r.label} ({sym or 'version reference'} in {f.path}, from {r.library})"
+
+
+def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
+    files = tuple(iter_wheel_elves(wheel))
+    findings: list[Finding] = []
+    platforms = sorted({t for t in tags})
+    reqs = system_requirements(files)
+    shipped = {PurePosixPath(f.path).name for f in files} | {f.soname for f in files if f.soname}
+    claimed: list[tuple[str, Policy, str]] = []
+    for tag in platforms:
+        parsed = parse_platform(tag)
+        if parsed is None:
+            continue
+        family, version, arch = parsed
+        policy = _policy_for(family, version)
+        if policy is not None:
+            claimed.append((tag, policy, arch))
+    for tag, policy, arch in claimed:
+        ceilings = policy.ceilings.get(arch, {})
+        if policy.family == "musllinux":
+            for f, r in reqs:
+                if r.namespace.startswith("GLIBC"):
+                    findings.append(
+                        Finding(
+                            kind="glibc-in-musllinux",
+                            tag=tag,
+                            file=f.path,
+                            symbol=(r.symbols or ("",))[0],
+                            version=r.label,
+                            library=r.library,
+                            message=f"tagged {tag} but needs glibc's {_evidence(f, r)}: "
+                            "musl has no symbol versions",
+                        )
+                    )
+        for namespace, ceiling in ceilings.items():
+            worst = _worst(reqs, namespace)
+            if worst and version_key(worst[1].version) > version_key(ceiling):
+                f, r = worst
+                findings.append(
+                    Finding(
+                        kind="over-claimed",
+                        tag=tag,
+                        file=f.path,
+                        symbol=(r.symbols or ("",))[0],
+                        version=r.label,
+                        library=r.library,
+                        message=f"tagged {tag} but needs {_evidence(f, r)}; {tag} allows at most "
+                        f"{namespace}_{ceiling}",
+                    )
+                )
+        for f in files:
+            for lib in f.needed:
+                if lib not in policy.libs and lib not in shipped and not lib.startswith(("libpython", "ld-")):
+                    findings.append(
+                        Finding(
+                            kind="unshipped-library",
+                            tag=tag,
+                            file=f.path,
+                            library=lib,
+                            message=f"{f.path} needs {lib}, which the wheel does not ship and {policy.name} "
+                            "does not allow (it is not on every system)",
+                        )
+                    )
+    findings.extend(_under_claims(claimed, reqs))
+    return WheelScan(wheel=wheel.name, files=files, findings=tuple(_dedupe(findings)))
+
+
+def _under_claims(
+    claimed: Sequence[tuple[str, Policy, str]], reqs: Sequence[tuple[ElfInfo, Requirement]]
+) -> list[Finding]:
+    out: list[Finding] = []
+    many = [(t, p, a) for t, p, a in claimed if p.family == "manylinux"]
+    if not many:
+        return out
+    lowest_tag, lowest, arch = min(many, key=lambda c: c[1].version)
+    fitting = [
+        p
+        for p in policies().values()
+        if p.family == "manylinux"
+        and arch in p.ceilings
+        and all(
+            version_key(r.version) <= version_key(p.ceilings[arch].get(r.namespace, "0"))
+            for _f, r in reqs
+            if r.namespace in p.ceilings[arch]
+        )
+    ]
+    if not fitting:
+        return out
+    best = min(fitting, key=lambda p: p.version)
+    if best.version < lowest.version:
+        needs = ", ".join(sorted({r.label for _f, r in reqs}, key=lambda s: s)) or "no versioned symbols"
+        out.append(
+            Finding(
+                kind="under-claimed",
+                tag=lowest_tag,
+                message=f"tagged {lowest_tag} but could be {best.name}_{arch} (needs only {needs}): "
+                "an older tag installs on more systems",
+            )
+        )
+    return out
+
+
+def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    seen: dict[tuple[object, ...], Finding] = {}
+    for f in findings:
+        key = (f.kind, f.file, f.version, f.library, f.message.split(" but ")[-1])
+        seen.setdefault(key, f)
+    return list(seen.values())
+
+
+def cell_gaps(scan: WheelScan, available: Mapping[str, str], where: str) -> list[Finding]:
+    """Required symbol versions the cell's libraries lack: a predicted failure for that cell."""
+    out = []
+    for namespace, have in available.items():
+        worst = _worst(system_requirements(scan.files), namespace)
+        if worst and version_key(worst[1].version) > version_key(have):
+            f, r = worst
+            out.append(
+                Finding(
+                    kind="cell-lacks",
+                    file=f.path,
+                    symbol=(r.symbols or ("",))[0],
+                    version=r.label,
+                    library=r.library,
+                    message=f"needs {_evidence(f, r)}; {where} has {namespace}_{have}",
+                )
+            )
+    return out

@@ -1,0 +1,165 @@
+"""Read what each ELF file in a wheel needs and exports.
+
+For every ELF member of a wheel: its machine, DT_NEEDED, RPATH/RUNPATH, the versioned symbols
+it requires (GLIBC_, GLIBCXX_, CXXABI_, GCC_, ...) with the symbols that require them, and the
+dynamic symbols it exports with default visibility.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+from elftools.elf.sections import SymbolTableSection
+
+_MACHINES = {
+    "EM_X86_64": "x86_64",
+    "EM_AARCH64": "aarch64",
+    "EM_386": "i686",
+    "EM_PPC64": "ppc64le",
+    "EM_S390": "s390x",
+    "EM_ARM": "armv7l",
+    "EM_RISCV": "riscv64",
+}
+_VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirement:
+    """One versioned symbol requirement: `symbol` needs `namespace`_`version` from `library`."""
+
+    library: str
+    namespace: str  # GLIBC, GLIBCXX, CXXABI, GCC, ...
+    version: str  # "2.36"
+    symbols: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.namespace}_{self.version}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ElfInfo:
+    path: str  # path inside the wheel
+    machine: str
+    needed: tuple[str, ...]
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    requirements: tuple[Requirement, ...]
+    exports: tuple[str, ...]
+    undefined: tuple[str, ...]
+    soname: str | None = None
+
+    def highest(self, namespace: str) -> Requirement | None:
+        reqs = [r for r in self.requirements if r.namespace == namespace]
+        return max(reqs, key=lambda r: version_key(r.version)) if reqs else None
+
+
+def is_elf(data: bytes) -> bool:
+    return data[:4] == b"\x7fELF"
+
+
+def scan_elf(path: str, data: bytes) -> ElfInfo:
+    elf = ELFFile(io.BytesIO(data))
+    needed: list[str] = []
+    rpath: list[str] = []
+    runpath: list[str] = []
+    soname = None
+    versions: dict[int, tuple[str, str]] = {}  # version index -> (library, version name)
+    versym: GNUVerSymSection | None = None
+    dynsym: SymbolTableSection | None = None
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            tags: Iterator[Any] = section.iter_tags()
+            for tag in tags:
+                kind = tag.entry.d_tag
+                if kind == "DT_NEEDED":
+                    needed.append(tag.needed)
+                elif kind == "DT_RPATH":
+                    rpath.extend(tag.rpath.split(":"))
+                elif kind == "DT_RUNPATH":
+                    runpath.extend(tag.runpath.split(":"))
+                elif kind == "DT_SONAME":
+                    soname = tag.soname
+        elif isinstance(section, GNUVerNeedSection):
+            for verneed, aux_iter in section.iter_versions():
+                for aux in aux_iter:
+                    versions[aux.entry["vna_other"]] = (str(verneed.name), str(aux.name))
+        elif isinstance(section, GNUVerSymSection):
+            versym = section
+        elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
+            dynsym = section
+    by_version: dict[tuple[str, str], list[str]] = {}
+    exports: list[str] = []
+    undefined: list[str] = []
+    if dynsym is not None:
+        for i, sym in enumerate(dynsym.iter_symbols()):
+            if not sym.name:
+                continue
+            bind = sym["st_info"]["bind"]
+            if sym["st_shndx"] == "SHN_UNDEF":
+                undefined.append(sym.name)
+                if versym is not None:
+                    ndx = versym.get_symbol(i)["ndx"]
+                    ndx = ndx if isinstance(ndx, int) else 0
+                    if ndx & 0x7FFF in versions:
+                        by_version.setdefault(versions[ndx & 0x7FFF], []).append(sym.name)
+            elif bind in ("STB_GLOBAL", "STB_WEAK", "STB_GNU_UNIQUE") and sym["st_other"]["visibility"] in (
+                "STV_DEFAULT",
+                "STV_PROTECTED",
+            ):
+                exports.append(sym.name)
+    for key in versions.values():
+        by_version.setdefault(key, [])
+    requirements = []
+    for (library, name), symbols in sorted(by_version.items()):
+        match = _VERSION.match(name)
+        if match:
+            requirements.append(
+                Requirement(
+                    library=library,
+                    namespace=match.group(1),
+                    version=match.group(2),
+                    symbols=tuple(sorted(symbols)),
+                )
+            )
+    return ElfInfo(
+        path=path,
+        machine=_MACHINES.get(elf["e_machine"], str(elf["e_machine"])),
+        needed=tuple(needed),
+        rpath=tuple(rpath),
+        runpath=tuple(runpath),
+        requirements=tuple(requirements),
+        exports=tuple(sorted(set(exports))),
+        undefined=tuple(sorted(set(undefined))),
+        soname=soname,
+    )
+
+
+def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
+    """Every ELF file inside a wheel (read in memory; nothing is extracted to disk)."""
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or info.file_size < 64:
+                continue
+            with zf.open(info) as fh:
+                if not is_elf(fh.read(4)):
+                    continue
+            data = zf.read(info)
+            try:
+                yield scan_elf(info.filename, data)
+            except ELFError:
+                continue  # ELF magic but not parseable: not a library we can reason about
