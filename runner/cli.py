@@ -19,13 +19,15 @@ from rich.console import Console
 from runner import __version__
 from runner.config.catalog import ARCHES, Catalog, Distro, default_catalog_path, load_catalog
 from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
+from runner.diagnose import diagnose, scans_json, static_scans
 from runner.errors import EXIT_INFRASTRUCTURE, InputError, WheelmatrixError, did_you_mean
 from runner.host import cache_dir, host_arch, index_settings, runnable_archs
 from runner.inputs import parse_inputs
 from runner.matrix import Cell, build_matrix, select_targets
 from runner.reporters.jsonfile import write_json
 from runner.reporters.junit import write_junit
-from runner.reporters.terminal import LiveProgress, render_table
+from runner.reporters.markdown import write_markdown
+from runner.reporters.terminal import LiveProgress, render_static, render_table
 from runner.results import ResultLog, exit_code
 
 
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--pids", type=_positive_int, default=1024, help="process limit per container")
     v.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
     v.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+    v.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary (CI step summary)")
 
     sub.add_parser("doctor", help="report the engine, emulation, disk and what is missing")
     sub.add_parser("distros", help="list the distro catalog")
@@ -180,6 +183,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise InputError("--offline needs at least one --find-links directory")
     for distro_id in args.distro:
         catalog.get(distro_id)
+    scans = static_scans([*candidates, *companions])  # on the host, before anything runs
 
     from runner.backends.docker import CellOptions, DockerBackend, connect
 
@@ -217,6 +221,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     log.close()
     order = {c.label: i for i, c in enumerate(cells)}
     results.sort(key=lambda r: order.get(f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}", 0))
+    results = diagnose(cells, results, scans)
+    render_static(console, scans)
     render_table(console, results)
     run_info: dict[str, Any] = {
         "id": run_id,
@@ -229,9 +235,11 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         "companions": list(args.companions),
     }
     if args.json:
-        write_json(args.json, results, run_info)
+        write_json(args.json, results, run_info, scans_json(scans))
     if args.junit:
         write_junit(args.junit, results)
+    if args.markdown:
+        write_markdown(args.markdown, results, scans)
     if interrupted:
         console.print(f"interrupted: {len(results)} results kept in {stream}", style="bold")
         return 130
@@ -285,7 +293,13 @@ def _stderr(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # Wheels may follow options (`validate a.whl --with x b.whl`): fold them back into inputs.
+    unknown = [e for e in extra if e.startswith("-")]
+    if unknown or (extra and args.command != "validate"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    if extra:
+        args.inputs = [*args.inputs, *extra]
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=200)  # logs: do not fold the table at 80 columns

@@ -213,12 +213,13 @@ def _under_claims(
         return out
     best = min(fitting, key=lambda p: p.version)
     if best.version < lowest.version:
-        needs = ", ".join(sorted({r.label for _f, r in reqs}, key=lambda s: s)) or "no versioned symbols"
+        labels = sorted({r.label for _f, r in reqs})
+        needs = f"needs only {', '.join(labels)}" if labels else "needs no versioned system symbols"
         out.append(
             Finding(
                 kind="under-claimed",
                 tag=lowest_tag,
-                message=f"tagged {lowest_tag} but could be {best.name}_{arch} (needs only {needs}): "
+                message=f"tagged {lowest_tag} but could be {best.name}_{arch} ({needs}): "
                 "an older tag installs on more systems",
             )
         )

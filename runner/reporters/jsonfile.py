@@ -12,7 +12,9 @@ from runner import __version__
 from runner.results import CheckResult, Status, exit_code
 
 
-def write_json(path: Path, results: Sequence[CheckResult], run: Mapping[str, Any]) -> None:
+def write_json(
+    path: Path, results: Sequence[CheckResult], run: Mapping[str, Any], static: Sequence[Any] = ()
+) -> None:
     counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
     doc = {
         "tool": "wheelmatrix",
@@ -20,6 +22,7 @@ def write_json(path: Path, results: Sequence[CheckResult], run: Mapping[str, Any
         "run": dict(run),
         "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
         "results": [r.to_json() for r in results],
+        "static_scan": list(static),
     }
     _atomic_write(path, json.dumps(doc, indent=2) + "\n")
 

@@ -27,11 +27,12 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
             suite = suites[key] = ET.SubElement(root, "testsuite", name=key)
         case = ET.SubElement(suite, "testcase", classname=key, name=r.check, time=f"{r.duration_s:.3f}")
         output = str(r.evidence.get("output_tail") or r.evidence.get("installer_output") or "")
+        message = f"{r.detail} => {r.diagnosis}" if r.diagnosis else r.detail
         if r.status in (Status.FAILED, Status.CRASHED, Status.TIMED_OUT):
-            el = ET.SubElement(case, "failure", type=r.status.value, message=_xml_text(r.detail))
+            el = ET.SubElement(case, "failure", type=r.status.value, message=_xml_text(message))
             el.text = _xml_text(output)
         elif r.status is Status.ERROR:
-            el = ET.SubElement(case, "error", type="error", message=_xml_text(r.detail))
+            el = ET.SubElement(case, "error", type="error", message=_xml_text(message))
             el.text = _xml_text(output)
         elif r.status is Status.NOT_INSTALLABLE:
             ET.SubElement(case, "skipped", message=_xml_text(f"not-installable: {r.detail}"))

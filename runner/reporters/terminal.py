@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from runner.elf.policy import WheelScan
 from runner.results import CheckResult, Status
 
 STYLE = {
@@ -79,7 +80,7 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
             values.append(f"[{STYLE[res.status]}]{res.status.value}[/]" if res else "-")
         table.add_row(row, *values)
     console.print(table)
-    problems = [r for r in results if r.status is not Status.PASSED]
+    problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]
     if problems:
         console.print("[bold]Why:[/]")
         for r in problems:
@@ -89,9 +90,25 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+            if r.diagnosis:
+                console.print(
+                    f"  {'':>15} [bold]=>[/] {escape(r.diagnosis)}", highlight=False, soft_wrap=True
+                )
     counts = ", ".join(
         f"{sum(1 for r in results if r.status is s)} {s.value}"
         for s in Status
         if any(r.status is s for r in results)
     )
     console.print(f"{len(results)} checks: {counts}")
+
+
+def render_static(console: Console, scans: Mapping[str, WheelScan]) -> None:
+    """What the static ELF scan found, before the matrix ran."""
+    findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
+    if not findings:
+        return
+    console.print("[bold]Static ELF scan:[/]")
+    for wheel, f in findings:
+        console.print(
+            f"  {escape(wheel)} [bold]{f.kind}[/]: {escape(f.message)}", highlight=False, soft_wrap=True
+        )

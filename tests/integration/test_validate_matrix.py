@@ -35,8 +35,10 @@ def test_pure_wheel_passes_everywhere(wheels: dict[str, Fixture], tmp_path: Path
 def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
-    junit = tmp_path / "report.xml"
-    run = wheelmatrix(*_paths(wheels["newglibc"]), *MATRIX, "--junit", junit, tmp=tmp_path)
+    junit, markdown = tmp_path / "report.xml", tmp_path / "summary.md"
+    run = wheelmatrix(
+        *_paths(wheels["newglibc"]), *MATRIX, "--junit", junit, "--markdown", markdown, tmp=tmp_path
+    )
     assert run.rc == 1, run.explain()
     got = run.by_cell("import wmnewglibc")
     assert set(got) == set(CELLS)
@@ -46,11 +48,24 @@ def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
         if distro == "debian-11":
             assert res["status"] == "failed", res
             assert "GLIBC_2.36" in res["detail"] and "ImportError" in res["detail"], res
+            # predicted from the static scan before the run, then confirmed by it
+            assert res["diagnosis"].startswith("predicted and confirmed: needs GLIBC_2.36"), res
+            assert "arc4random" in res["diagnosis"] and "wmnewglibc/_native.abi3.so" in res["diagnosis"]
         else:
             assert res["status"] == "passed", res
+            assert res["diagnosis"] == ""
+    assert run.report is not None
+    (scan,) = [s for s in run.report["static_scan"] if s["wheel"].endswith("x86_64.whl")]
+    over = [f for f in scan["findings"] if f["kind"] == "over-claimed"]
+    assert over and over[0]["version"] == "GLIBC_2.36" and over[0]["symbol"] == "arc4random"
+    assert over[0]["file"] == "wmnewglibc/_native.abi3.so" and over[0]["library"] == "libc.so.6"
     xml = junit.read_text()
     assert xml.count("<testcase ") == 6
-    assert xml.count("<failure ") == 2 and "GLIBC_2.36" in xml
+    assert xml.count("<failure ") == 2 and "GLIBC_2.36" in xml and "predicted and confirmed" in xml
+    md = markdown.read_text()
+    assert "| debian-11/aarch64/py3.9 | ❌ failed |" in md
+    assert "diagnosis: predicted and confirmed: needs GLIBC_2.36" in md
+    assert "over-claimed" in md and "arc4random" in md
 
 
 def test_crash_in_init_is_reported_with_signal(wheels: dict[str, Fixture], tmp_path: Path) -> None:
@@ -96,6 +111,10 @@ def test_symbol_collision_crashes_in_one_import_order_only(
         assert alone[cell]["status"] == "passed", alone[cell]
         assert first[cell]["status"] == "crashed" and first[cell]["detail"].startswith("SIGSEGV"), first[cell]
         assert last[cell]["status"] == "passed", last[cell]
+        diagnosis = first[cell]["diagnosis"]
+        assert diagnosis.startswith("order-dependent crash: `import wmcolla, wmcollb` SIGSEGV"), diagnosis
+        assert "`import wmcollb, wmcolla` passes" in diagnosis
+        assert "`wm_shared_state` is exported by both wmcolla/_a.abi3.so and wmcollb/_b.abi3.so" in diagnosis
 
 
 def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture], tmp_path: Path) -> None:
@@ -126,6 +145,10 @@ def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_pat
     for res in run.by_cell("import wmmissing").values():
         assert res["status"] == "failed", res
         assert "libwmabsent.so.1" in res["detail"], res
+        assert (
+            "wmmissing/_native.abi3.so needs libwmabsent.so.1, which the wheel does not ship"
+            in res["diagnosis"]
+        )
 
 
 def test_pip_installer_gives_the_same_verdict(wheels: dict[str, Fixture], tmp_path: Path) -> None:

@@ -1,0 +1,66 @@
+"""Markdown summary for a CI step summary: the matrix, the failures with their diagnosis,
+and what the static scan found."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from runner.elf.policy import WheelScan
+from runner.reporters.jsonfile import _atomic_write
+from runner.results import CheckResult, Status
+
+ICON = {
+    Status.PASSED: "✅ passed",
+    Status.FAILED: "❌ failed",
+    Status.CRASHED: "💥 crashed",
+    Status.TIMED_OUT: "⏱ timed-out",
+    Status.NOT_INSTALLABLE: "➖ not-installable",
+    Status.ERROR: "⚠️ error",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> str:
+    lines = ["## wheelmatrix", ""]
+    counts = ", ".join(
+        f"{sum(1 for r in results if r.status is s)} {s.value}"
+        for s in Status
+        if any(r.status is s for r in results)
+    )
+    lines += [f"{len(results)} checks: {counts or 'none'}", ""]
+    columns: dict[str, None] = {}
+    rows: dict[str, dict[str, CheckResult]] = {}
+    for r in results:
+        col = r.check if r.scenario == "import" else f"{r.scenario}: {r.check}"
+        columns.setdefault(col, None)
+        rows.setdefault(r.row, {})[col] = r
+    if rows:
+        lines.append("| distro/arch/python | " + " | ".join(f"`{_cell(c)}`" for c in columns) + " |")
+        lines.append("|---" * (len(columns) + 1) + "|")
+        for row, cells in sorted(rows.items()):
+            values = [ICON[cells[c].status] if c in cells else "" for c in columns]
+            lines.append(f"| {row} | " + " | ".join(values) + " |")
+        lines.append("")
+    problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]
+    if problems:
+        lines += ["### Why", ""]
+        for r in problems:
+            lines.append(f"- **{ICON[r.status]}** {r.row} `{_cell(r.check)}`: {_cell(r.detail) or 'ok'}")
+            if r.diagnosis:
+                lines.append(f"  - diagnosis: {_cell(r.diagnosis)}")
+        lines.append("")
+    findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
+    if findings:
+        lines += ["### Static ELF scan", ""]
+        lines += [f"- `{wheel}` **{f.kind}**: {_cell(f.message)}" for wheel, f in findings]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_markdown(path: object, results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> None:
+    from pathlib import Path
+
+    _atomic_write(Path(str(path)), render_markdown(results, scans) + "\n")
