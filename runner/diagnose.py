@@ -127,7 +127,8 @@ def _diagnose_cell(
                 diagnosis = lib[0].message
         elif r.status is Status.PASSED and relevant:
             diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
-        updated.append(dataclasses.replace(r, diagnosis=diagnosis, evidence=evidence))
+        combined = "; ".join(d for d in (diagnosis, r.diagnosis) if d)
+        updated.append(dataclasses.replace(r, diagnosis=combined, evidence=evidence))
     return _order_dependence(updated, collisions)
 
 
@@ -154,7 +155,7 @@ def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision
                     line += "; " + "; ".join(
                         f"`{c.symbol}` is exported by both " + " and ".join(c.files) for c in suspects[:3]
                     )
-                lines[id(bad)] = line
+                lines[id(bad)] = f"{line}; {bad.diagnosis}" if bad.diagnosis else line
     return [dataclasses.replace(r, diagnosis=lines[id(r)]) if id(r) in lines else r for r in results]
 
 

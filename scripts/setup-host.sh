@@ -13,6 +13,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 pkgs=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test ca-certificates)
 if [ "${WHEELMATRIX_TEST_DEPS:-0}" = 1 ]; then
   pkgs+=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  pkgs+=(g++ g++-aarch64-linux-gnu patchelf)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -20,6 +21,7 @@ from docker.types import Mount
 from runner.backends import images
 from runner.backends.base import Log
 from runner.checks.imports import ImportCheck, classify, plan_import_checks
+from runner.checks.symbols import interpret_smoke, native_summary
 from runner.config.catalog import Distro
 from runner.errors import InfrastructureError
 from runner.host import ca_bundle, cache_dir, host_arch, uv_binary
@@ -27,6 +29,8 @@ from runner.install import (
     CA_BUNDLE,
     FIND_LINKS_DIR,
     PROBE,
+    PROBE_DIR,
+    SYMBOLS_PROBE,
     UV_CACHE,
     VENV,
     VENV_PYTHON,
@@ -40,7 +44,8 @@ from runner.install import (
     venv_argv,
 )
 from runner.matrix import Cell, Pick
-from runner.probe import MARK, PROBE_PATH
+from runner.probe import MARK
+from runner.probe import PROBE_DIR as PROBE_DIR_HOST
 from runner.results import CheckResult, Status
 
 LABEL_RUN = "org.wheelmatrix.run"
@@ -145,7 +150,7 @@ class DockerBackend:
 
     def _mounts(self, cell: Cell) -> list[Mount]:
         installer = self._installer(cell.distro)
-        mounts = [Mount(PROBE, str(PROBE_PATH), type="bind", read_only=True)]
+        mounts = [Mount(PROBE_DIR, str(PROBE_DIR_HOST), type="bind", read_only=True)]
         if installer == "uv":
             mounts.append(Mount(f"{WM_ROOT}/bin/uv", str(self._uv[cell.arch]), type="bind", read_only=True))
             mounts.append(Mount(UV_CACHE, str(self._uv_cache), type="bind", read_only=False))
@@ -237,15 +242,21 @@ class _CellRun:
         self.b._track(self.container)
         self.container.start()
         results: list[CheckResult] = []
-        modules = self._install(results)
-        if modules is None or self.cancel.is_set():
+        installed = self._install(results)
+        if installed is None or self.cancel.is_set():
             return results
+        modules, files = installed
         self._isolate()
-        results += self._run_checks(modules)
+        if self.cell.scenario.kind == "symbols":
+            results += self._run_symbols(modules, files)
+        else:
+            results += self._run_checks(modules)
         return results
 
     # -- phase 1: install with network ---------------------------------------------------------
-    def _install(self, results: list[CheckResult]) -> dict[str, list[str]] | None:
+    def _install(
+        self, results: list[CheckResult]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
         opts = self.b.options
         cell = self.cell
         links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
@@ -340,8 +351,7 @@ class _CellRun:
                 self.result("resolve modules", Status.ERROR, "the probe did not list installed modules")
             )
             return None
-        found: dict[str, list[str]] = resolved["resolved"]
-        return found
+        return resolved["resolved"], resolved.get("files") or {}
 
     def _site_packages(self) -> list[str]:
         version = f"python{self.cell.python}"
@@ -354,20 +364,62 @@ class _CellRun:
             self.b.client.api.disconnect_container_from_network(self.container.id, net, force=True)
 
     # -- phase 2: checks, offline, as nobody ---------------------------------------------------
+    def _modules(
+        self, picks: Sequence[Pick], resolved: Mapping[str, Sequence[str]]
+    ) -> list[tuple[str, Sequence[str]]]:
+        return [
+            (p.project, resolved.get(p.project) or (p.wheel.modules if p.wheel else ()))
+            for p in picks
+            if p.fits is not False
+        ]
+
+    def _run_symbols(
+        self, resolved: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str]]
+    ) -> list[CheckResult]:
+        opts = self.b.options
+        cands = self._modules(self.cell.candidates, resolved)
+        comps = self._modules(self.cell.companions, resolved)
+        site_dirs = self._site_packages()
+        plan = {
+            "python": VENV_PYTHON,
+            "timeout": opts.timeout_s,
+            "site_dirs": site_dirs,
+            "modules": [m for _p, mods in (*cands, *comps) for m in mods],
+            "orders": [
+                [m for _p, mods in (*cands, *comps) for m in mods],
+                [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
+            ],
+            "files": {p: list(files.get(p, [])) for p, _m in cands},
+        }
+        started = time.monotonic()
+        records = self._probe(
+            "smoke", plan, user=NOBODY, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
+        )
+        took = time.monotonic() - started
+        return [
+            dataclasses.replace(
+                self.result(c.check, c.status, c.detail, took, c.evidence), diagnosis=c.diagnosis
+            )
+            for c in interpret_smoke([p for p, _m in cands], records, site_dirs)
+        ]
+
+    def _crash_evidence(self, check: ImportCheck) -> dict[str, Any]:
+        """Re-run a crashed check for native evidence: fault address, gdb, linker bindings."""
+        plan = {
+            "python": VENV_PYTHON,
+            "code": check.code,
+            "timeout": self.b.options.timeout_s,
+            "site_dirs": self._site_packages(),
+        }
+        budget = self.b.options.timeout_s * 4 + 60
+        records = self._probe("crash", plan, user=NOBODY, budget=budget, script=SYMBOLS_PROBE)
+        native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
+        return native
+
     def _run_checks(self, resolved: Mapping[str, Sequence[str]]) -> list[CheckResult]:
         opts = self.b.options
         cell = self.cell
-
-        def mods(picks: Sequence[Pick]) -> list[tuple[str, Sequence[str]]]:
-            out = []
-            for p in picks:
-                if p.fits is False:
-                    continue
-                names = resolved.get(p.project) or (p.wheel.modules if p.wheel else ())
-                out.append((p.project, names))
-            return out
-
-        cands, comps = mods(cell.candidates), mods(cell.companions)
+        cands, comps = self._modules(cell.candidates, resolved), self._modules(cell.companions, resolved)
         results = [
             self.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
             for p, m in (*cands, *comps)
@@ -393,22 +445,28 @@ class _CellRun:
             reason = "stopped" if self.cancel.is_set() else "the probe gave no result (container died?)"
             return self.result(check.text, Status.ERROR, reason)
         status, detail = classify(rec, self.b.options.timeout_s)
-        evidence = {
+        evidence: dict[str, Any] = {
             "returncode": rec["rc"],
             "signal": rec["signal"],
             "output_tail": rec["tail"],
             "modules": list(check.modules),
         }
-        return self.result(check.text, status, detail, rec["duration_s"], evidence)
+        result = self.result(check.text, status, detail, rec["duration_s"], evidence)
+        if status is Status.CRASHED and not self.cancel.is_set():
+            native = self._crash_evidence(check)
+            evidence["native"] = native
+            summary = native_summary(native, self._site_packages())
+            result = dataclasses.replace(result, evidence=evidence, diagnosis=summary)
+        return result
 
     def _probe(
-        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float
+        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = PROBE
     ) -> list[dict[str, Any]]:
         """Run the probe in the container; kill the container if it overruns its budget."""
         api = self.b.client.api
         exec_id = api.exec_create(
             self.container.id,
-            [self.cell.distro.python_executable, "-I", "-S", PROBE, command, json.dumps(plan)],
+            [self.cell.distro.python_executable, "-I", "-S", script, command, json.dumps(plan)],
             user=user,
             workdir="/tmp",
         )["Id"]

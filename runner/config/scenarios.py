@@ -9,7 +9,7 @@ from pathlib import Path
 from runner.config._yaml import Node, load_yaml_file
 from runner.errors import InputError, did_you_mean
 
-KINDS = ("import",)
+KINDS = ("import", "symbols")
 
 
 @dataclass(frozen=True, kw_only=True)

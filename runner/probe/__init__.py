@@ -2,5 +2,5 @@
 
 from pathlib import Path
 
-PROBE_PATH = Path(__file__).with_name("wm_probe.py")
+PROBE_DIR = Path(__file__).parent  # mounted read-only into every cell
 MARK = "@@WM@@ "

@@ -91,7 +91,8 @@ def cmd_install(plan):
     if ok and plan.get("resolve"):
         r = plan["resolve"]
         # Read the venv's site-packages directly: no extra (possibly emulated) interpreter.
-        emit({"resolved": resolve(r["site_packages"], r["dists"])})
+        modules, files = resolve(r["site_packages"], r["dists"])
+        emit({"resolved": modules, "files": files})
 
 
 def canonical(name):
@@ -128,9 +129,9 @@ def modules_of(dist_info):
 
 
 def resolve(site_dirs, dists):
-    """Map each wanted distribution (canonical name) to its top-level modules."""
+    """Each wanted distribution (canonical name) -> its top-level modules and its ELF files."""
     wanted = {canonical(d) for d in dists}
-    found = {}
+    modules, files = {}, {}
     for d in site_dirs:
         if not os.path.isdir(d):
             continue
@@ -139,8 +140,29 @@ def resolve(site_dirs, dists):
                 continue
             name = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
             if name in wanted:
-                found[name] = modules_of(os.path.join(d, entry))
-    return found
+                modules[name] = modules_of(os.path.join(d, entry))
+                files[name] = elf_files(d, os.path.join(d, entry))
+    return modules, files
+
+
+def elf_files(site_dir, dist_info):
+    out = []
+    record = os.path.join(dist_info, "RECORD")
+    if not os.path.exists(record):
+        return out
+    with open(record) as fh:
+        for line in fh:
+            path = line.rsplit(",", 2)[0].strip('"')
+            if ".so" not in os.path.basename(path) or ".dist-info/" in path:
+                continue
+            full = os.path.normpath(os.path.join(site_dir, path))
+            try:
+                with open(full, "rb") as elf:
+                    if elf.read(4) == b"\x7fELF":
+                        out.append(full)
+            except OSError:
+                continue
+    return sorted(out)
 
 
 def cmd_run(plan):

@@ -212,10 +212,10 @@ def test_unquoted_version_with_trailing_zero_is_not_silently_changed(tmp_path: P
 
 def test_builtin_scenarios() -> None:
     known = load_scenarios(default_scenarios_path())
-    assert list(known) == ["import"]
-    assert known["import"].kind == "import"
-    assert select_scenarios(known, []) == [known["import"]]
-    assert select_scenarios(known, ["import"]) == [known["import"]]
+    assert list(known) == ["import", "symbols"]
+    assert known["import"].kind == "import" and known["symbols"].kind == "symbols"
+    assert select_scenarios(known, []) == [known["import"], known["symbols"]]  # all by default
+    assert select_scenarios(known, ["symbols"]) == [known["symbols"]]
 
 
 def test_select_unknown_scenario() -> None:

@@ -23,15 +23,17 @@ from packaging.utils import parse_wheel_filename
 
 from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler, write_wheel
 
-HAVE_AARCH64 = find_compiler("aarch64") is not None
+HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
 BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
-NATIVE_KEYS = ("newglibc", "initcrash", "colla", "collb", "missinglib")
-OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib")
+NATIVE_KEYS = ("newglibc", "initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
+OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
+VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 E_MACHINE = {"x86_64": 62, "aarch64": 183}  # EM_X86_64, EM_AARCH64
 SIGSEGV_RC = -signal.SIGSEGV
 HOST_ARCH = platform.machine()
 
 needs_readelf = pytest.mark.skipif(shutil.which("readelf") is None, reason="readelf missing")
+needs_objdump = pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump missing")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
 def arch(request: pytest.FixtureRequest) -> str:
     value: str = request.param
     if value not in BUILT_ARCHES:
-        pytest.skip(f"{value}-linux-gnu-gcc is not installed")
+        pytest.skip(f"{value}-linux-gnu-gcc or -g++ is not installed")
     return value
 
 
@@ -67,6 +69,21 @@ def readelf(*args: str | Path) -> str:
     return subprocess.run(
         ["readelf", "-W", *map(str, args)], capture_output=True, text=True, check=True
     ).stdout
+
+
+def needed_versions(so_file: Path, prefix: str) -> list[tuple[int, ...]]:
+    """The ``<prefix>_x.y[.z]`` versions ``so_file`` needs (readelf -V, .gnu.version_r)."""
+    section = readelf("-V", so_file).split(".gnu.version_r", 1)[-1]
+    found = re.findall(rf"Name: {prefix}_([\d.]+)\b", section)
+    return sorted(tuple(map(int, v.split("."))) for v in found)
+
+
+def dynamic_tags(so_file: Path) -> dict[str, list[str]]:
+    """``readelf -d`` entries with a bracketed value, e.g. {"NEEDED": ["libc.so.6"], ...}."""
+    tags: dict[str, list[str]] = {}
+    for tag, value in re.findall(r"^\s*0x[0-9a-f]+ \((\w+)\)\s+[^[]*\[(.*)\]$", readelf("-d", so_file), re.M):
+        tags.setdefault(tag, []).append(value)
+    return tags
 
 
 def run_imports(
@@ -123,7 +140,7 @@ def assert_valid_wheel(wheel: Path, project: str) -> None:
 def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
     expected = {
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
-        "foreign", "notawheel", "missinglib",
+        "foreign", "notawheel", "missinglib", "cxxnew", "vendored",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:
@@ -217,6 +234,62 @@ def test_missinglib_needs_unshipped_library(
         assert not [n for n in archive.namelist() if "libwmabsent" in n]
 
 
+@needs_readelf
+def test_cxxnew_needs_glibcxx_3_4_29(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
+    (so_file,) = shared_objects(wheel_for(fixtures["cxxnew"], arch), tmp_path)
+    tags = dynamic_tags(so_file)
+    assert "libstdc++.so.6" in tags["NEEDED"], tags  # the system one, linked dynamically
+    assert "RUNPATH" not in tags and "RPATH" not in tags
+    glibcxx = needed_versions(so_file, "GLIBCXX")
+    assert max(glibcxx) in {(3, 4, 29), (3, 4, 30)}, glibcxx  # Debian 11 stops at 3.4.28
+    cxxabi = needed_versions(so_file, "CXXABI")
+    assert cxxabi and max(cxxabi) <= (1, 3, 13), cxxabi
+    symbols = readelf("--dyn-syms", so_file)
+    assert re.search(r"\bUND _ZSt28__throw_bad_array_new_lengthv@GLIBCXX_3\.4\.29\b", symbols)
+    assert re.search(r"FUNC\s+GLOBAL\s+DEFAULT\s+\d+\s+PyInit__native$", symbols, re.M)
+
+
+@needs_objdump
+def test_cxxnew_objdump_agrees(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
+    (so_file,) = shared_objects(wheel_for(fixtures["cxxnew"], arch), tmp_path)
+    table = subprocess.run(["objdump", "-T", so_file], capture_output=True, text=True, check=True).stdout
+    symbol = r"\*UND\*\s+\S+\s+\(GLIBCXX_3\.4\.29\)\s+_ZSt28__throw_bad_array_new_lengthv$"
+    assert re.search(symbol, table, re.M)
+    versions = {tuple(map(int, v.split("."))) for v in re.findall(r"\(GLIBCXX_([\d.]+)\)", table)}
+    assert max(versions) in {(3, 4, 29), (3, 4, 30)}, versions
+
+
+@needs_readelf
+def test_vendored_ships_renamed_libstdcxx(
+    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
+) -> None:
+    wheel = wheel_for(fixtures["vendored"], arch)
+    with zipfile.ZipFile(wheel) as archive:
+        libs = [n for n in archive.namelist() if "libstdc++" in n]
+        assert libs == [f"wmvendored.libs/{VENDORED_LIB}"]
+        lib = Path(archive.extract(libs[0], tmp_path))
+    (so_file,) = shared_objects(wheel, tmp_path)
+    assert so_file.relative_to(tmp_path) == Path("wmvendored/_native.abi3.so")
+    assert int.from_bytes(lib.read_bytes()[18:20], "little") == E_MACHINE[arch]
+
+    lib_tags = dynamic_tags(lib)
+    assert lib_tags["SONAME"] == [VENDORED_LIB]
+    assert "libc.so.6" in lib_tags["NEEDED"]
+    glibc = needed_versions(lib, "GLIBC")
+    assert max(glibc) <= (2, 36), glibc  # loads on Debian 12 (glibc 2.36) and 13
+
+    ext_tags = dynamic_tags(so_file)
+    assert VENDORED_LIB in ext_tags["NEEDED"], ext_tags
+    assert not [n for n in ext_tags["NEEDED"] if n.startswith("libstdc++.so")], ext_tags
+    assert ext_tags.get("RUNPATH", ext_tags.get("RPATH")) == ["$ORIGIN/../wmvendored.libs"], ext_tags
+    # Its C++ symbols are bound (by version need) to the vendored copy.
+    version_r = readelf("-V", so_file).split(".gnu.version_r", 1)[-1]
+    needs = rf"File: {re.escape(VENDORED_LIB)}\s+Cnt: \d+\n(\s+0x.*Name: GLIBCXX_[\d.]+.*\n)+"
+    assert re.search(needs, version_r), version_r
+    glibcxx = needed_versions(so_file, "GLIBCXX")
+    assert glibcxx and max(glibcxx) <= (3, 4, 30), glibcxx
+
+
 # --------------------------------------------------------------------------- host behaviour
 
 
@@ -241,6 +314,40 @@ def test_collision_depends_on_import_order(fixtures: dict[str, Fixture], tmp_pat
     assert crash.returncode == SIGSEGV_RC, crash.stderr
     fine = run_imports(tmp_path, pair, "import wmcollb, wmcolla; print(wmcollb._b.STATE)")
     assert (fine.returncode, fine.stdout) == (0, "7\n"), fine.stderr
+
+
+def test_cxxnew_imports_on_host(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    proc = run_imports(tmp_path, [fixtures["cxxnew"]], "import wmcxxnew; print(wmcxxnew._native.SUM)")
+    assert (proc.returncode, proc.stdout) == (0, "140\n"), proc.stderr  # host libstdc++ has 3.4.30
+
+
+LIBSTDCXX_MAPS = """
+import {modules}
+paths = sorted({{line.split(None, 5)[5].strip() for line in open("/proc/self/maps")
+                if len(line.split(None, 5)) == 6 and "libstdc++" in line}})
+print("\\n".join(paths))
+"""
+
+
+def test_vendored_imports_on_host(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    code = LIBSTDCXX_MAPS.format(modules="wmvendored") + "print(wmvendored._native.GREETING)"
+    proc = run_imports(tmp_path, [fixtures["vendored"]], code)
+    assert proc.returncode == 0, proc.stderr
+    *maps, greeting = proc.stdout.splitlines()
+    assert greeting == "wmvendored uses its own libstdc++"
+    assert str(tmp_path / "site" / "wmvendored.libs" / VENDORED_LIB) in maps, proc.stdout
+
+
+def test_vendored_and_system_libstdcxx_both_mapped(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    pair = [fixtures["vendored"], fixtures["cxxnew"]]
+    proc = run_imports(tmp_path, pair, LIBSTDCXX_MAPS.format(modules="wmvendored, wmcxxnew"))
+    assert proc.returncode == 0, proc.stderr
+    maps = proc.stdout.splitlines()
+    assert len(maps) == 2, maps
+    vendored = [m for m in maps if m.endswith(f"/wmvendored.libs/{VENDORED_LIB}")]
+    system = [m for m in maps if re.fullmatch(r"/usr/lib/\w+-linux-gnu/libstdc\+\+\.so\.6\.0\.\d+", m)]
+    assert len(vendored) == len(system) == 1, maps
+    assert Path(vendored[0]).resolve() != Path(system[0]).resolve()
 
 
 def test_missinglib_import_error(fixtures: dict[str, Fixture], tmp_path: Path) -> None:

@@ -1,0 +1,184 @@
+"""The symbols scenario and crash evidence: plans for the in-container probe, and how to read
+its records into checks with one-line details."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.results import Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymbolCheck:
+    check: str
+    status: Status
+    detail: str = ""
+    diagnosis: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+_ARCHIVE = re.compile(r"^.*/archive-v0/[^/]+/")  # uv's unpacked wheels (symlink installs)
+
+
+def short(path: str, site_dirs: Sequence[str]) -> str:
+    """A path of a wheel's file as the wheel names it (wmcolla/_a.abi3.so)."""
+    for d in site_dirs:
+        if path.startswith(d.rstrip("/") + "/"):
+            return path[len(d.rstrip("/")) + 1 :]
+    m = _ARCHIVE.match(path)
+    return path[m.end() :] if m else path
+
+
+def demangle(names: Sequence[str]) -> dict[str, str]:
+    """C++ names made readable with the host's c++filt when it is there."""
+    mangled = [n for n in names if n.startswith("_Z")]
+    tool = shutil.which("c++filt")
+    if not mangled or tool is None:
+        return {}
+    proc = subprocess.run([tool], input="\n".join(mangled), capture_output=True, text=True)
+    return dict(zip(mangled, proc.stdout.splitlines(), strict=False))
+
+
+def _sym(name: str, readable: Mapping[str, str]) -> str:
+    return f"`{readable[name]}` ({name})" if name in readable else f"`{name}`"
+
+
+def interpret_smoke(
+    projects: Sequence[str], records: Sequence[Mapping[str, Any]], site_dirs: Sequence[str]
+) -> list[SymbolCheck]:
+    files_rec = next((r["files"] for r in records if "files" in r), None)
+    loaded_rec = next((r for r in records if "loaded" in r), None)
+    out: list[SymbolCheck] = []
+    if files_rec is None:
+        return [
+            SymbolCheck(check="symbol smoke", status=Status.ERROR, detail="the symbol probe gave no result")
+        ]
+    for project in projects:
+        mine = {p: v for p, v in files_rec.items() if v["project"] == project}
+        if not mine:
+            continue
+        missing = [
+            f"{short(path, site_dirs)}: {lib} not found"
+            for path, info in mine.items()
+            for lib, where in (info["needed"] or {}).items()
+            if where is None
+        ]
+        resolved = {
+            short(path, site_dirs): info["needed"]
+            for path, info in mine.items()
+            if info["needed"] is not None
+        }
+        out.append(
+            SymbolCheck(
+                check=f"libraries of {project}",
+                status=Status.FAILED if missing else Status.PASSED,
+                detail="; ".join(missing),
+                evidence={"resolved": resolved},
+            )
+        )
+        unresolved = []
+        for path, info in mine.items():
+            for problem in info["unresolved"]:
+                if "version" in problem:
+                    unresolved.append(f"{short(path, site_dirs)}: version {problem['version']} not found")
+                else:
+                    unresolved.append(f"{short(path, site_dirs)}: undefined symbol {problem['symbol']}")
+        out.append(
+            SymbolCheck(
+                check=f"eager binding of {project}",
+                status=Status.FAILED if unresolved else Status.PASSED,
+                detail="; ".join(dict.fromkeys(unresolved)),
+                evidence={"unresolved": [p for info in mine.values() for p in info["unresolved"]]},
+            )
+        )
+    if loaded_rec is None or loaded_rec.get("loaded") is None:
+        why = (loaded_rec or {}).get("why", "no result")
+        out.append(
+            SymbolCheck(
+                check="loaded DSOs",
+                status=Status.FAILED,
+                detail=f"could not import the set to inspect it: {why}",
+            )
+        )
+        return out
+    dsos = loaded_rec["loaded"]
+    if loaded_rec.get("partial"):
+        out.append(
+            SymbolCheck(
+                check="loaded DSOs",
+                status=Status.PASSED,
+                detail="the set does not import together in either order; DSOs of each module loaded alone",
+                evidence={"loaded": [short(p, site_dirs) for p in dsos]},
+            )
+        )
+    runtimes: Mapping[str, list[str]] = loaded_rec.get("runtimes") or {}
+    note = "; ".join(
+        f"{len(paths)} copies of {name}: " + ", ".join(short(p, site_dirs) for p in paths)
+        for name, paths in runtimes.items()
+    )
+    out.append(
+        SymbolCheck(
+            check="duplicate runtimes",
+            status=Status.PASSED,
+            detail=note,
+            diagnosis=note,  # a hazard worth showing, not a failure by itself
+            evidence={"loaded": [short(p, site_dirs) for p in dsos], "runtimes": dict(runtimes)},
+        )
+    )
+    collisions: list[Mapping[str, Any]] = loaded_rec.get("collisions") or []
+    readable = demangle([c["symbol"] for c in collisions])
+    cxx = [c for c in collisions if c["cxx_runtime"]]
+    shown = (cxx + [c for c in collisions if not c["cxx_runtime"]])[:5]
+    parts = [
+        f"{_sym(c['symbol'], readable)} defined by " + " and ".join(short(f, site_dirs) for f in c["files"])
+        for c in shown
+    ]
+    detail = "; ".join(parts) + (
+        f" (+{len(collisions) - len(shown)} more)" if len(collisions) > len(shown) else ""
+    )
+    diagnosis = ""
+    if cxx:
+        names = ", ".join(_sym(c["symbol"], readable) for c in cxx[:3])
+        diagnosis = (
+            f"C++ runtime pieces are defined twice ({names}): the first DSO loaded wins, "
+            "which breaks std::call_once and exceptions across them"
+        )
+    out.append(
+        SymbolCheck(
+            check="symbol collisions",
+            status=Status.FAILED if collisions else Status.PASSED,
+            detail=detail,
+            diagnosis=diagnosis,
+            evidence={"collisions": [dict(c, readable=readable.get(c["symbol"])) for c in collisions[:200]]},
+        )
+    )
+    return out
+
+
+def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
+    """One line from a crash re-run: where it faulted and which bindings were interposed."""
+    bits = []
+    fault = native.get("fault") or {}
+    pc = fault.get("pc") or {}
+    if pc.get("dso"):
+        where = f"{pc['symbol']}+{pc['symbol_offset']}" if pc.get("symbol") else f"offset {pc.get('offset')}"
+        bits.append(
+            f"{fault.get('signal', 'fault')} at {where} in {short(pc['dso'], site_dirs)}"
+            f" (fault address {fault.get('fault_address')})"
+        )
+    for b in (native.get("bindings") or [])[:3]:
+        bits.append(
+            f"`{b['symbol']}` wanted by {short(b['wanted_by'], site_dirs)} was bound to "
+            f"{short(b['bound_to'], site_dirs)}"
+        )
+    if native.get("gdb_backtrace"):
+        bits.append(
+            "gdb: "
+            + " <- ".join(line.split(" in ")[-1].split(" (")[0] for line in native["gdb_backtrace"][:4])
+        )
+    return "; ".join(bits)

@@ -1,0 +1,377 @@
+"""wheelmatrix symbol probe: runs inside a cell's container. Stdlib only; Python 3.6+.
+
+    wm_symbols.py smoke PLAN_JSON   libraries and eager binding of each candidate's ELF files,
+                                    then the DSOs loaded by importing everything, duplicate
+                                    runtimes, and symbols defined by more than one DSO
+    wm_symbols.py crash PLAN_JSON   re-run a crashed check to collect native evidence:
+                                    faulting address -> DSO + nearest symbol, a gdb backtrace
+                                    when the image has gdb, and dynamic-linker bindings
+
+Results are printed as one marked JSON line each.
+"""
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+MARK = "@@WM@@ "
+CRASH_MARK = "@@WMCRASH@@ "
+RUNTIMES = [
+    ("libstdc++", r"libstdc\+\+"),
+    ("libgcc_s", r"libgcc_s"),
+    ("libgomp", r"libgomp"),
+    ("libgfortran", r"libgfortran"),
+    ("libquadmath", r"libquadmath"),
+    ("OpenBLAS", r"openblas"),
+    ("libcrypto", r"libcrypto"),
+    ("libssl", r"libssl"),
+    ("libz", r"libz[.-]"),
+    ("jemalloc", r"jemalloc"),
+]
+BENIGN = (
+    "PyInit_",
+    "_init",
+    "_fini",
+    "_edata",
+    "_end",
+    "__bss_start",
+    "_ITM_",
+    "__gmon_start__",
+    "__cxa_finalize",
+)
+# C++ runtime pieces whose duplication breaks std::call_once, exceptions and RTTI.
+CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callable)$")
+
+
+def emit(obj):
+    sys.stdout.write(MARK + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+# -- a small ELF reader: dynamic symbols of 64-bit little-endian files ---------------------------
+def dynsyms(path):
+    """{name: (bind, type)} of defined, default-visibility dynamic symbols; {} if unreadable."""
+    out = {}
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return out
+            shoff = struct.unpack_from("<Q", head, 40)[0]
+            shentsize, shnum = struct.unpack_from("<HH", head, 58)
+            fh.seek(shoff)
+            table = fh.read(shentsize * shnum)
+            sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+            for sec in sections:
+                if sec[1] != 11:  # SHT_DYNSYM
+                    continue
+                strtab = sections[sec[6]]
+                fh.seek(strtab[4])
+                names = fh.read(strtab[5])
+                fh.seek(sec[4])
+                data = fh.read(sec[5])
+                for off in range(0, len(data) - 23, 24):
+                    st_name, st_info, st_other, st_shndx = struct.unpack_from("<IBBH", data, off)
+                    if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
+                        continue
+                    bind, kind = st_info >> 4, st_info & 0xF
+                    if bind not in (1, 2, 10) or kind not in (0, 1, 2, 6, 10):
+                        continue
+                    end = names.find(b"\0", st_name)
+                    name = names[st_name:end].decode("ascii", "replace")
+                    if name:
+                        out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind)
+    except (OSError, struct.error, IndexError):
+        return {}
+    return out
+
+
+# -- smoke ---------------------------------------------------------------------------------------
+_PROVIDED = {}
+
+
+def interpreter_symbols(python):
+    """Symbols the interpreter process already provides (its executable and its libraries):
+    extension modules rely on them without listing them in DT_NEEDED (libm, libpython)."""
+    if python not in _PROVIDED:
+        exe = os.path.realpath(python)
+        names = set(dynsyms(exe))
+        libs, _problems = ldd(exe)
+        for lib in (libs or {}).values():
+            if lib:
+                names.update(dynsyms(lib))
+        _PROVIDED[python] = names
+    return _PROVIDED[python]
+
+
+def ldd(path, provided=()):
+    """{needed: resolved path or None}, [unresolved symbol lines] from `ldd -r`."""
+    tool = shutil.which("ldd")
+    if tool is None:
+        return None, []
+    proc = subprocess.run([tool, "-r", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    text = proc.stdout.decode("utf-8", "replace")
+    libs, problems = {}, []
+    for line in text.splitlines():
+        line = line.strip()
+        m = re.match(r"^(\S+) => (not found|\S+)", line)
+        if m:
+            libs[m.group(1)] = None if m.group(2) == "not found" else m.group(2)
+            continue
+        m = re.match(r"^undefined symbol: (\S+)\s+\((.*)\)", line)
+        if m:
+            if not m.group(1).startswith(("Py", "_Py")) and m.group(1) not in provided:
+                problems.append({"symbol": m.group(1), "file": m.group(2)})
+            continue
+        m = re.search(r"version `([^']+)' not found \(required by ([^)]+)\)", line)
+        if m:
+            problems.append({"version": m.group(1), "file": m.group(2), "line": line})
+    return libs, problems
+
+
+def loaded_dsos(python, modules, timeout):
+    code = "\n".join("import " + m for m in modules) + (
+        "\nimport json\npaths = []\n"
+        "for line in open('/proc/self/maps'):\n"
+        "    parts = line.split(None, 5)\n"
+        "    if len(parts) == 6 and '.so' in parts[5] and parts[5].strip() not in paths:\n"
+        "        paths.append(parts[5].strip())\n"
+        "print('@@DSOS@@' + json.dumps(paths))\n"
+    )
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            cwd="/",
+        )
+    except subprocess.TimeoutExpired:
+        return None, "importing timed out"
+    out = proc.stdout.decode("utf-8", "replace")
+    for line in out.splitlines():
+        if line.startswith("@@DSOS@@"):
+            return json.loads(line[len("@@DSOS@@") :]), None
+    return None, "import failed (rc %s): %s" % (proc.returncode, out.strip().splitlines()[-1:] or "")
+
+
+def runtime_copies(dsos):
+    found = {}
+    for path in dsos:
+        base = os.path.basename(path)
+        for name, pattern in RUNTIMES:
+            if re.search(pattern, base, re.IGNORECASE):
+                real = os.path.realpath(path)
+                found.setdefault(name, [])
+                if real not in found[name]:
+                    found[name].append(real)
+    return {k: v for k, v in found.items() if len(v) > 1}
+
+
+ARCHIVE = re.compile(r"^.*/archive-v0/[^/]+/")  # uv's unpacked wheels (symlink installs)
+
+
+def wheel_relative(path, site_dirs):
+    """'wmcolla/_a.abi3.so' for a file from a wheel (site-packages or uv's cache), else None."""
+    for d in site_dirs:
+        if path.startswith(d.rstrip("/") + "/"):
+            return path[len(d.rstrip("/")) + 1:]
+    m = ARCHIVE.match(path)
+    return path[m.end():] if m else None
+
+
+def collisions(dsos, site_dirs):
+    """Symbols defined by more than one loaded DSO, at least one of them shipped in a wheel."""
+    owners = {}
+    for path in dsos:
+        for name, (bind, _kind) in dynsyms(path).items():
+            if name.startswith(BENIGN):
+                continue
+            owners.setdefault(name, []).append((path, bind))
+    out = []
+    for name, defs in sorted(owners.items()):
+        paths = sorted({p for p, _b in defs})
+        if len(paths) < 2:
+            continue
+        from_wheels = [p for p in paths if wheel_relative(p, site_dirs)]
+        if not from_wheels:
+            continue
+        projects = {_project(p, site_dirs) for p in from_wheels}
+        strong = [p for p, b in defs if b == "global"]
+        unique = any(b == "unique" for _p, b in defs)
+        cxx = bool(CXX_RUNTIME.match(name))
+        systemwide = [p for p in paths if not wheel_relative(p, site_dirs)]
+        # What can really break: std::call_once's machinery defined by a wheel as well as by
+        # libstdc++ (the first copy loaded wins); a symbol of the wheels' own (no system
+        # library defines it) with strong or STB_GNU_UNIQUE definitions in two different
+        # wheels. Vague linkage (weak RTTI, template instances), runtime pieces that manylinux
+        # toolchains link statically into many wheels, and one wheel's own libraries defining
+        # the same symbols are normal.
+        cross = len({_project(p, site_dirs) for p in strong if wheel_relative(p, site_dirs)}) > 1
+        if not (cxx or (not systemwide and (cross or (unique and len(projects) > 1)))):
+            continue
+        out.append({"symbol": name, "files": paths, "cxx_runtime": cxx})
+    return out
+
+
+def _project(path, site_dirs):
+    rel = wheel_relative(path, site_dirs) or path
+    return re.sub(r"\.libs$", "", rel.split("/", 1)[0])
+
+
+def cmd_smoke(plan):
+    files = {}
+    for project, paths in plan["files"].items():
+        for path in paths:
+            # Vendored libraries (pkg.libs/) are resolved through the extension that loads them
+            # (its RPATH); checked alone they would seem to miss their siblings.
+            if re.search(r"\.libs/", path):
+                continue
+            libs, problems = ldd(path, interpreter_symbols(plan["python"]))
+            files[path] = {"project": project, "needed": libs, "unresolved": problems}
+    emit({"files": files})
+    # The whole set in the given order; if that fails (a crash is what we are here to explain),
+    # the other order; else every module alone, and the union of what loaded.
+    dsos, why, partial = None, None, False
+    for order in plan["orders"]:
+        dsos, why = loaded_dsos(plan["python"], order, plan["timeout"])
+        if dsos is not None:
+            break
+    if dsos is None:
+        union = []
+        for module in plan["modules"]:
+            got, _why = loaded_dsos(plan["python"], [module], plan["timeout"])
+            union += [p for p in got or [] if p not in union]
+        dsos, partial = (union, True) if union else (None, False)
+    if dsos is None:
+        emit({"loaded": None, "why": why})
+        return
+    emit({"loaded": dsos, "partial": partial, "runtimes": runtime_copies(dsos),
+          "collisions": collisions(dsos, plan["site_dirs"])})
+
+
+# -- crash ---------------------------------------------------------------------------------------
+HANDLER = r"""
+import ctypes, json, os, platform, signal
+_libc = ctypes.CDLL(None, use_errno=True)
+try:
+    _dladdr = _libc.dladdr
+except AttributeError:
+    _dladdr = ctypes.CDLL("libdl.so.2").dladdr
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p),
+                ("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]
+_PC_OFFSET = {"x86_64": 168, "aarch64": 440}.get(platform.machine())
+_HANDLER_T = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+def _where(addr):
+    info = _DlInfo()
+    if not addr or not _dladdr(ctypes.c_void_p(addr), ctypes.byref(info)):
+        return {"address": hex(addr or 0)}
+    return {"address": hex(addr), "dso": (info.fname or b"").decode(), "offset": hex(addr - (info.fbase or 0)),
+            "symbol": (info.sname or b"").decode() or None,
+            "symbol_offset": hex(addr - info.saddr) if info.saddr else None}
+def _on_fault(signum, siginfo, ucontext):
+    fault = ctypes.c_void_p.from_address(siginfo + 16).value
+    pc = ctypes.c_void_p.from_address(ucontext + _PC_OFFSET).value if _PC_OFFSET else None
+    record = {"signal": signal.Signals(signum).name, "fault_address": hex(fault or 0), "pc": _where(pc)}
+    os.write(2, ("\n@@WMCRASH@@ " + json.dumps(record) + "\n").encode())
+    _libc.signal(signum, ctypes.c_void_p(0))  # SIG_DFL: the faulting instruction kills us again
+_handler = _HANDLER_T(_on_fault)
+class _Sigaction(ctypes.Structure):
+    _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16), ("flags", ctypes.c_int),
+                ("restorer", ctypes.c_void_p)]
+for _sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
+    _act = _Sigaction()
+    _act.handler = ctypes.cast(_handler, ctypes.c_void_p).value
+    _act.flags = 0x4 | 0x80000000  # SA_SIGINFO | SA_RESETHAND
+    _libc.sigaction(_sig, ctypes.byref(_act), None)
+"""
+
+
+def cmd_crash(plan):
+    python, code, timeout = plan["python"], plan["code"], plan["timeout"]
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    record = {}
+    # 1. faulting address -> DSO and nearest symbol
+    proc = _run([python, "-I", "-c", HANDLER + "\n" + code], env, timeout)
+    for line in proc.splitlines():
+        if line.startswith(CRASH_MARK):
+            record["fault"] = json.loads(line[len(CRASH_MARK) :])
+    # 2. a native backtrace when the image has gdb
+    gdb = shutil.which("gdb")
+    if gdb:
+        out = _run(
+            [gdb, "-q", "-batch", "-ex", "run", "-ex", "bt 25", "--args", python, "-I", "-c", code],
+            env,
+            timeout * 2,
+        )
+        record["gdb_backtrace"] = [ln for ln in out.splitlines() if ln.startswith("#")][:25]
+    # 3. dynamic-linker bindings (glibc): which DSO each symbol of interest was bound to
+    log = "/tmp/wm-ld-debug"
+    benv = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
+    _run([python, "-I", "-c", code], benv, timeout)
+    record["bindings"] = _interposed(log, plan.get("site_dirs", []), plan.get("symbols", []))
+    emit({"crash": record})
+
+
+def _run(argv, env, timeout):
+    try:
+        proc = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd="/", timeout=timeout
+        )
+        return proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as exc:
+        return (exc.output or b"").decode("utf-8", "replace")
+
+
+BINDING = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: (?:normal|protected) symbol `([^']+)'")
+
+
+def _interposed(log_prefix, site_dirs, wanted):
+    """Bindings where a wheel's DSO wanted a symbol it defines itself but got another DSO's."""
+    out, seen, cache = [], set(), {}
+    folder, prefix = os.path.dirname(log_prefix), os.path.basename(log_prefix)
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith(prefix):
+            continue
+        with open(os.path.join(folder, name), errors="replace") as fh:
+            for line in fh:
+                m = BINDING.search(line)
+                if not m:
+                    continue
+                wanter, target, symbol = m.groups()
+                if wanter == target or (symbol, wanter, target) in seen:
+                    continue
+                if not any(wanter.startswith(d) for d in site_dirs) and symbol not in wanted:
+                    continue
+                own = cache.setdefault(wanter, dynsyms(wanter))
+                if symbol in own or symbol in wanted:
+                    seen.add((symbol, wanter, target))
+                    out.append(
+                        {
+                            "symbol": symbol,
+                            "wanted_by": wanter,
+                            "bound_to": target,
+                            "defined_by_wanter": symbol in own,
+                        }
+                    )
+        os.unlink(os.path.join(folder, name))
+    return out[:50]
+
+
+def main(argv):
+    cmd, arg = argv[1], json.loads(argv[2])
+    if cmd == "smoke":
+        cmd_smoke(arg)
+    elif cmd == "crash":
+        cmd_crash(arg)
+    else:
+        sys.exit("unknown command %r" % cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
