@@ -18,12 +18,13 @@ from rich.console import Console
 
 from runner import __version__
 from runner.config.catalog import ARCHES, Catalog, Distro, default_catalog_path, load_catalog
+from runner.config.known_problems import default_known_problems_path, load_known_problems
 from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
 from runner.diagnose import diagnose, scans_json, static_scans
 from runner.errors import EXIT_INFRASTRUCTURE, InputError, WheelmatrixError, did_you_mean
 from runner.host import cache_dir, host_arch, index_settings, runnable_archs
 from runner.inputs import parse_inputs
-from runner.matrix import Cell, build_matrix, select_targets
+from runner.matrix import Cell, CompanionSet, build_matrix, select_targets
 from runner.reporters.jsonfile import write_json
 from runner.reporters.junit import write_junit
 from runner.reporters.markdown import write_markdown
@@ -114,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="symlink",
         help="uv: link installed files from the shared cache (fast, default) or copy them",
     )
+    v.add_argument(
+        "--with-known-problems",
+        action="store_true",
+        help="also run each applicable known-problem set (scenarios/known-problems.yaml) as companions",
+    )
     v.add_argument("--offline", action="store_true", help="install only from --find-links directories")
     v.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 2, help="cells in parallel")
     v.add_argument(
@@ -183,6 +189,20 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise InputError("--offline needs at least one --find-links directory")
     for distro_id in args.distro:
         catalog.get(distro_id)
+    known = load_known_problems(default_known_problems_path())
+    extra_sets = (
+        [
+            CompanionSet(
+                name=k.id,
+                projects=tuple(parse_inputs(list(k.packages), role=f"known problem {k.id}")),
+                imports=k.imports,
+                applies=k.applies,
+            )
+            for k in known
+        ]
+        if args.with_known_problems
+        else []
+    )
     scans = static_scans([*candidates, *companions])  # on the host, before anything runs
 
     from runner.backends.docker import CellOptions, DockerBackend, connect
@@ -190,7 +210,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     client = connect()
     distros = _select_distros(catalog, args.distro, client)
     targets = select_targets(distros, args.arch, args.python, host_arch(), runnable_archs())
-    cells = build_matrix(targets, scenarios, candidates, companions)
+    cells = build_matrix(targets, scenarios, candidates, companions, extra_sets)
 
     run_id = uuid.uuid4().hex[:12]
     options = CellOptions(
@@ -220,8 +240,12 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     results = log.results
     log.close()
     order = {c.label: i for i, c in enumerate(cells)}
-    results.sort(key=lambda r: order.get(f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}", 0))
-    results = diagnose(cells, results, scans)
+    results.sort(
+        key=lambda r: order.get(
+            f"{r.distro}/{r.arch}/py{r.python}/{r.scenario}" + (f"+{r.variant}" if r.variant else ""), 0
+        )
+    )
+    results = diagnose(cells, results, scans, known)
     render_static(console, scans)
     render_table(console, results)
     run_info: dict[str, Any] = {

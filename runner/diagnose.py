@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.config.known_problems import KnownProblem
 from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel
 from runner.inputs import Project
 from runner.matrix import Cell, Pick
@@ -73,26 +74,29 @@ def _installed(cell: Cell) -> list[Pick]:
     return [p for p in (*cell.candidates, *cell.companions) if p.wheel is not None and p.fits is not False]
 
 
-def _key(r: CheckResult | Cell) -> tuple[str, str, str, str]:
+def _key(r: CheckResult | Cell) -> tuple[str, str, str, str, str]:
     if isinstance(r, Cell):
-        return (r.distro.id, r.arch, r.python, r.scenario.name)
-    return (r.distro, r.arch, r.python, r.scenario)
+        return (r.distro.id, r.arch, r.python, r.scenario.name, r.variant)
+    return (r.distro, r.arch, r.python, r.scenario, r.variant)
 
 
 def diagnose(
-    cells: Sequence[Cell], results: Sequence[CheckResult], scans: Mapping[str, WheelScan]
+    cells: Sequence[Cell],
+    results: Sequence[CheckResult],
+    scans: Mapping[str, WheelScan],
+    known: Sequence[KnownProblem] = (),
 ) -> list[CheckResult]:
-    by_cell: dict[tuple[str, str, str, str], list[CheckResult]] = {}
+    by_cell: dict[tuple[str, str, str, str, str], list[CheckResult]] = {}
     for r in results:
         by_cell.setdefault(_key(r), []).append(r)
     out: list[CheckResult] = []
-    seen: set[tuple[str, str, str, str]] = set()
+    seen: set[tuple[str, str, str, str, str]] = set()
     for cell in cells:
         key = _key(cell)
         if key in seen:
             continue
         seen.add(key)
-        out += _diagnose_cell(cell, by_cell.pop(key, []), scans)
+        out += _name_known(cell, _diagnose_cell(cell, by_cell.pop(key, []), scans), known)
     for rest in by_cell.values():
         out += rest
     return out
@@ -162,6 +166,20 @@ def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision
 def _mentions(collision: Collision, modules: Sequence[str]) -> bool:
     tops = {Path(f).parts[0].split(".")[0] for f in collision.files}
     return len(tops & set(modules)) > 1
+
+
+def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownProblem]) -> list[CheckResult]:
+    """A failure whose signature matches a catalog entry (installed in this cell) names it."""
+    projects = {p.project for p in (*cell.candidates, *cell.companions)}
+    out = []
+    for r in results:
+        for problem in known:
+            if problem.projects <= projects and problem.matches(r.status, f"{r.detail}\n{r.diagnosis}"):
+                named = f"known problem `{problem.id}`: {problem.root_cause.strip()} ({problem.reference})"
+                r = dataclasses.replace(r, diagnosis=f"{named}; {r.diagnosis}" if r.diagnosis else named)
+                break
+        out.append(r)
+    return out
 
 
 def scans_json(scans: Mapping[str, WheelScan]) -> list[dict[str, object]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from runner.config.catalog import Distro
@@ -39,6 +39,8 @@ class Cell:
     emulated: bool
     candidates: tuple[Pick, ...]
     companions: tuple[Pick, ...] = ()
+    variant: str = ""  # a known-problem set added as companions (--with-known-problems)
+    extra_imports: tuple[str, ...] = ()  # submodules that set wants imported too
 
     @property
     def python(self) -> str:
@@ -50,7 +52,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.distro.id}/{self.arch}/py{self.python}/{self.scenario.name}"
+        base = f"{self.distro.id}/{self.arch}/py{self.python}/{self.scenario.name}"
+        return f"{base}+{self.variant}" if self.variant else base
 
     @property
     def unfit(self) -> tuple[Pick, ...]:
@@ -118,25 +121,53 @@ def select_targets(
     return targets
 
 
+@dataclass(frozen=True, kw_only=True)
+class CompanionSet:
+    """Extra companions for some cells: a known-problem set, where it applies."""
+
+    name: str
+    projects: tuple[Project, ...]
+    imports: tuple[str, ...] = ()
+    applies: Callable[[Distro, str], bool] = lambda distro, arch: True
+
+
 def build_matrix(
     targets: Sequence[Target],
     scenarios: Sequence[Scenario],
     candidates: Sequence[Project],
     companions: Sequence[Project] = (),
+    extra_sets: Sequence[CompanionSet] = (),
 ) -> list[Cell]:
+    """Cells: target x scenario, plus target x scenario x each applicable extra set."""
     cells: list[Cell] = []
     for target in targets:
         cand = tuple(predict(p, target.distro, target.arch) for p in candidates)
-        comp = tuple(predict(p, target.distro, target.arch) for p in companions)
-        for scenario in scenarios:
-            cells.append(
-                Cell(
-                    distro=target.distro,
-                    arch=target.arch,
-                    scenario=scenario,
-                    emulated=target.emulated,
-                    candidates=cand,
-                    companions=comp,
+        variants: list[tuple[str, Sequence[Project], tuple[str, ...]]] = [("", companions, ())]
+        for extra in extra_sets:
+            if extra.applies(target.distro, target.arch):
+                names = {p.name for p in extra.projects}
+                # the set's own pins replace the user's companions of the same projects
+                merged = [p for p in companions if p.name not in names] + list(extra.projects)
+                variants.append(
+                    (
+                        extra.name,
+                        [p for p in merged if p.name not in {c.name for c in candidates}],
+                        extra.imports,
+                    )
                 )
-            )
+        for variant, comps, imports in variants:
+            comp = tuple(predict(p, target.distro, target.arch) for p in comps)
+            for scenario in scenarios:
+                cells.append(
+                    Cell(
+                        distro=target.distro,
+                        arch=target.arch,
+                        scenario=scenario,
+                        emulated=target.emulated,
+                        candidates=cand,
+                        companions=comp,
+                        variant=variant,
+                        extra_imports=imports,
+                    )
+                )
     return cells

@@ -43,10 +43,12 @@ class CheckResult:
     wheels: tuple[str, ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)
     diagnosis: str = ""  # one line: why it broke (or what was predicted), from runner/diagnose.py
+    variant: str = ""  # the known-problem set added as companions, if any
 
     @property
     def row(self) -> str:
-        return f"{self.distro}/{self.arch}/py{self.python}"
+        base = f"{self.distro}/{self.arch}/py{self.python}"
+        return f"{base} +{self.variant}" if self.variant else base
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class CheckResult:
             "installer": self.installer,
             "wheels": list(self.wheels),
             "diagnosis": self.diagnosis,
+            "variant": self.variant,
             "evidence": dict(self.evidence),
         }
 

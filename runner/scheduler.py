@@ -183,6 +183,7 @@ def _error(cell: Cell, check: str, detail: str, evidence: dict[str, str] | None 
         python=cell.python,
         scenario=cell.scenario.name,
         check=check,
+        variant=cell.variant,
         status=Status.ERROR,
         detail=detail,
         evidence=evidence or {},

@@ -206,6 +206,7 @@ class _CellRun:
             status=status,
             detail=detail,
             duration_s=duration,
+            variant=self.cell.variant,
             installer=self.installer,
             wheels=self.wheels,
             evidence=dict(evidence or {}),
@@ -379,6 +380,8 @@ class _CellRun:
         opts = self.b.options
         cands = self._modules(self.cell.candidates, resolved)
         comps = self._modules(self.cell.companions, resolved)
+        if self.cell.extra_imports:
+            comps.append(("imports", self.cell.extra_imports))
         site_dirs = self._site_packages()
         plan = {
             "python": VENV_PYTHON,
@@ -420,6 +423,8 @@ class _CellRun:
         opts = self.b.options
         cell = self.cell
         cands, comps = self._modules(cell.candidates, resolved), self._modules(cell.companions, resolved)
+        if cell.extra_imports:
+            comps.append(("imports", cell.extra_imports))
         results = [
             self.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
             for p, m in (*cands, *comps)

@@ -179,9 +179,9 @@ def wheel_relative(path, site_dirs):
     """'wmcolla/_a.abi3.so' for a file from a wheel (site-packages or uv's cache), else None."""
     for d in site_dirs:
         if path.startswith(d.rstrip("/") + "/"):
-            return path[len(d.rstrip("/")) + 1:]
+            return path[len(d.rstrip("/")) + 1 :]
     m = ARCHIVE.match(path)
-    return path[m.end():] if m else None
+    return path[m.end() :] if m else None
 
 
 def collisions(dsos, site_dirs):
@@ -250,8 +250,14 @@ def cmd_smoke(plan):
     if dsos is None:
         emit({"loaded": None, "why": why})
         return
-    emit({"loaded": dsos, "partial": partial, "runtimes": runtime_copies(dsos),
-          "collisions": collisions(dsos, plan["site_dirs"])})
+    emit(
+        {
+            "loaded": dsos,
+            "partial": partial,
+            "runtimes": runtime_copies(dsos),
+            "collisions": collisions(dsos, plan["site_dirs"]),
+        }
+    )
 
 
 # -- crash ---------------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ def test_offline_without_the_package_is_reported_not_blamed_on_infrastructure(
         "debian-12",
         "--arch",
         "x86_64",
+        "--scenario",
+        "import",
         tmp=tmp_path,
     )
     (res,) = run.results("install wmpure, wmnothere")

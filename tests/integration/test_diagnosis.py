@@ -1,0 +1,171 @@
+"""Issue 3 end to end: the static scan, the symbols scenario, crash evidence and the
+known-problem catalog, each asserted to name the right file, library, symbol and version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEBIAN, MATRIX, wheelmatrix
+from tests.fixtures.wheels import Fixture
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
+CELLS = [(d, a) for d in DEBIAN for a in ("x86_64", "aarch64")]
+
+
+def _paths(*fixtures: Fixture) -> list[Path]:
+    return [w for f in fixtures for w in f.wheels]
+
+
+def _with(fixture: Fixture) -> list[str]:
+    return [a for w in fixture.wheels for a in ("--with", str(w))]
+
+
+def test_cxx_extension_tagged_older_than_the_libstdcxx_it_needs(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    run = wheelmatrix(*_paths(wheels["cxxnew"]), *MATRIX, tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    assert run.report is not None
+    for scan in run.report["static_scan"]:
+        over_all = {f["version"]: f for f in scan["findings"] if f["kind"] == "over-claimed"}
+        assert set(over_all) == {"GLIBCXX_3.4.29", "CXXABI_1.3.9"}, over_all  # sized delete: CXXABI_1.3.9
+        over = over_all["GLIBCXX_3.4.29"]
+        assert over["version"] == "GLIBCXX_3.4.29" and over["library"] == "libstdc++.so.6", over
+        assert (
+            over["symbol"] == "_ZSt28__throw_bad_array_new_lengthv"
+            and over["file"] == "wmcxxnew/_native.abi3.so"
+        )
+        assert "allows at most GLIBCXX_3.4.19" in over["message"]
+    imports, binding = run.by_cell("import wmcxxnew"), run.by_cell("eager binding of wmcxxnew")
+    assert set(imports) == set(binding) == set(CELLS)
+    for (distro, _arch), res in imports.items():
+        if distro == "debian-11":
+            assert res["status"] == "failed" and "GLIBCXX_3.4.29" in res["detail"], res
+            assert res["diagnosis"].startswith("predicted and confirmed: needs GLIBCXX_3.4.29"), res
+            assert "debian-11 has GLIBCXX_3.4.28" in res["diagnosis"]
+            bind = binding[(distro, _arch)]
+            assert bind["status"] == "failed", bind
+            assert bind["detail"] == "wmcxxnew/_native.abi3.so: version GLIBCXX_3.4.29 not found", bind
+        else:
+            assert res["status"] == "passed" and binding[(distro, _arch)]["status"] == "passed"
+
+
+def test_unshipped_library_is_named_by_the_symbols_scenario(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    run = wheelmatrix(
+        *_paths(wheels["missinglib"]), "--distro", "debian-12", "--scenario", "symbols", tmp=tmp_path
+    )
+    assert run.rc == 1, run.explain()
+    libs = run.by_cell("libraries of wmmissing")
+    assert len(libs) == 2
+    for res in libs.values():
+        assert res["status"] == "failed"
+        assert res["detail"] == "wmmissing/_native.abi3.so: libwmabsent.so.1 not found", res
+        assert "which the wheel does not ship" in res["diagnosis"]
+
+
+def test_colliding_symbols_and_the_binding_that_crashes(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(*_paths(wheels["colla"]), *_with(wheels["collb"]), *MATRIX, tmp=tmp_path)
+    assert run.rc == 1, run.explain()
+    collisions = run.by_cell("symbol collisions")
+    crashes = run.by_cell("import wmcolla, wmcollb")
+    assert set(collisions) == set(crashes) == set(CELLS)
+    for cell in CELLS:
+        col = collisions[cell]
+        assert col["status"] == "failed", col
+        assert "`wm_shared_state` defined by" in col["detail"]
+        assert "wmcolla/_a.abi3.so" in col["detail"] and "wmcollb/_b.abi3.so" in col["detail"]
+        crash = crashes[cell]
+        assert crash["status"] == "crashed"
+        native = crash["evidence"]["native"]
+        assert native["fault"]["pc"]["symbol"] == "PyInit__b", native
+        assert native["fault"]["pc"]["dso"].endswith("wmcollb/_b.abi3.so")
+        assert (
+            "`wm_shared_state` wanted by wmcollb/_b.abi3.so was bound to wmcolla/_a.abi3.so"
+            in crash["diagnosis"]
+        )
+
+
+def test_crash_in_init_maps_the_fault_to_its_function(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(
+        *_paths(wheels["initcrash"]), "--distro", "debian-13", "--scenario", "import", tmp=tmp_path
+    )
+    assert run.rc == 1, run.explain()
+    for res in run.by_cell("import wmcrash").values():
+        assert res["status"] == "crashed"
+        assert res["diagnosis"].startswith("SIGSEGV at PyInit__native+0x"), res
+        assert "in wmcrash/_native.abi3.so (fault address 0x0)" in res["diagnosis"]
+
+
+def test_second_copy_of_a_runtime_is_named(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(
+        *_paths(wheels["vendored"]),
+        *_with(wheels["cxxnew"]),
+        "--distro",
+        "debian-12",
+        "--distro",
+        "debian-13",
+        "--scenario",
+        "symbols",
+        tmp=tmp_path,
+    )
+    got = run.by_cell("duplicate runtimes")
+    assert len(got) == 4, run.explain()
+    for res in got.values():
+        assert res["status"] == "passed"  # a hazard to show, not a failure by itself
+        assert res["diagnosis"].startswith("2 copies of libstdc++: "), res
+        assert "wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30" in res["diagnosis"]
+        assert "/usr/lib/" in res["diagnosis"]
+
+
+def test_known_problems_reproduce_and_are_named(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(
+        *_paths(wheels["pure"]),
+        "--with-known-problems",
+        "--distro",
+        "debian-11",
+        "--distro",
+        "debian-12",
+        tmp=tmp_path,
+    )
+    assert run.rc == 1, run.explain()
+    abi = [
+        r for r in run.results() if r["variant"] == "numpy2-abi-pandas20" and r["check"].startswith("import")
+    ]
+    assert len([r for r in abi if r["status"] == "failed"]) >= 8, abi  # 2 orders x 4 cells
+    for r in abi:
+        if r["status"] == "failed":
+            assert "numpy.dtype size changed" in r["detail"]
+            assert r["diagnosis"].startswith("known problem `numpy2-abi-pandas20`"), r
+    blas = [
+        r for r in run.results("duplicate runtimes") if r["variant"] == "duplicate-openblas-numpy126-scipy113"
+    ]
+    assert len(blas) == 4
+    for r in blas:
+        assert r["diagnosis"].startswith("known problem `duplicate-openblas-numpy126-scipy113`"), r
+        assert "2 copies of OpenBLAS" in r["diagnosis"]
+        assert "numpy.libs/libopenblas64_p" in r["diagnosis"] and "scipy.libs/libopenblasp" in r["diagnosis"]
+    # the user's own candidate is untouched by the sets
+    assert all(r["status"] == "passed" for r in run.results("import wmpure"))
+
+
+def test_healthy_popular_wheels_raise_no_false_alarm(tmp_path: Path) -> None:
+    run = wheelmatrix(
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "--distro",
+        "debian-12",
+        "--distro",
+        "debian-13",
+        "--arch",
+        "x86_64",
+        tmp=tmp_path,
+    )
+    assert run.rc == 0, run.explain()
+    for r in run.results():
+        assert r["status"] == "passed", r
+        assert r["diagnosis"] == "", r
