@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -134,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
     v.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
     v.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary (CI step summary)")
+
+    sc = sub.add_parser("scan", help="static ELF scan of wheels against their platform tags (no containers)")
+    sc.add_argument("wheels", nargs="+", type=Path, metavar="WHEEL")
+    sc.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the findings and per-file evidence as JSON"
+    )
 
     sub.add_parser("doctor", help="report the engine, emulation, disk and what is missing")
     sub.add_parser("distros", help="list the distro catalog")
@@ -295,6 +302,37 @@ def _registry_reachable(client: Any) -> bool:
         return False
 
 
+def cmd_scan(args: argparse.Namespace, console: Console) -> int:
+    """Exit 1 when a wheel over-claims its tag or needs a library it neither ships nor may assume."""
+    projects = parse_inputs([str(w) for w in args.wheels], role="wheel")
+    scans = static_scans(projects)
+    for scan in scans.values():
+        needs = sorted(
+            {
+                r.label
+                for f in scan.files
+                for r in f.requirements
+                if r.namespace in ("GLIBC", "GLIBCXX", "CXXABI")
+            },
+            key=lambda label: (label.split("_")[0], tuple(int(x) for x in label.split("_")[-1].split("."))),
+        )
+        top = {}
+        for label in needs:
+            top[label.split("_")[0]] = label
+        console.print(
+            f"[bold]{scan.wheel}[/]: {len(scan.files)} ELF files; needs at most "
+            f"{', '.join(top.values()) or 'no versioned symbols'}",
+            highlight=False,
+        )
+    render_static(console, scans)
+    if args.json:
+        from runner.reporters.jsonfile import _atomic_write
+
+        _atomic_write(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")
+    serious = {"over-claimed", "unshipped-library", "glibc-in-musllinux"}
+    return 1 if any(f.kind in serious for s in scans.values() for f in s.findings) else 0
+
+
 def cmd_distros(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -320,10 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # Wheels may follow options (`validate a.whl --with x b.whl`): fold them back into inputs.
     unknown = [e for e in extra if e.startswith("-")]
-    if unknown or (extra and args.command != "validate"):
+    if unknown or (extra and args.command not in ("validate", "scan")):
         parser.error(f"unrecognized arguments: {' '.join(unknown or extra)}")
-    if extra:
+    if extra and args.command == "validate":
         args.inputs = [*args.inputs, *extra]
+    elif extra:
+        args.wheels = [*args.wheels, *map(Path, extra)]
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=200)  # logs: do not fold the table at 80 columns
@@ -336,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return doctor(console)
         if args.command == "distros":
             return cmd_distros(args, console)
+        if args.command == "scan":
+            return cmd_scan(args, console)
     except WheelmatrixError as exc:
         _stderr(f"wheelmatrix: error: {exc}")
         return exc.exit_code
