@@ -97,9 +97,10 @@ def main() -> None:
             key = tuple(int(x) for x in version.split("."))
             if ns in ("GLIBC", "GLIBCXX", "CXXABI") and (ns not in highest or key > highest[ns][0]):
                 highest[ns] = (key, label, f["path"], (symbols or ["?"])[0])
+    kinds = ", ".join(sorted({x["kind"] for x in doc["findings"]})) or "none"
     print(
         f"wheelmatrix reports: {len(files)} ELF files, {exports} exported dynamic symbols, "
-        f"{len(doc['findings'])} findings ({', '.join(sorted({x['kind'] for x in doc['findings']})) or 'none'})"
+        f"{len(doc['findings'])} findings ({kinds})"
     )
     for _key, label, path, symbol in highest.values():
         print(f"  highest {label}: needed by {symbol} in {path}")
