@@ -4,11 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WHEELMATRIX_TEST_DEPS=1 bash scripts/setup-host.sh
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+bash scripts/bootstrap.sh
 
 # pytest exits 5 when it collected no test: that must never pass for success.
 set +e

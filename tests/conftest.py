@@ -21,6 +21,16 @@ ARCHS = ("x86_64", "aarch64")
 MATRIX = [a for d in DEBIAN for a in ("--distro", d)] + [a for x in ARCHS for a in ("--arch", x)]
 
 
+def paths(*fixtures: Fixture) -> list[Path]:
+    """Every wheel file of the given fixtures (one per arch for native ones)."""
+    return [w for f in fixtures for w in f.wheels]
+
+
+def with_args(fixture: Fixture) -> list[str]:
+    """`--with WHEEL` for each wheel of a fixture: a companion in every arch's cells."""
+    return [a for w in fixture.wheels for a in ("--with", str(w))]
+
+
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
     return build_all(tmp_path_factory.mktemp("wheels"))

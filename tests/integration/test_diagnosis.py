@@ -7,25 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN, MATRIX, wheelmatrix
+from tests.conftest import DEBIAN, MATRIX, paths, wheelmatrix, with_args
 from tests.fixtures.wheels import Fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 CELLS = [(d, a) for d in DEBIAN for a in ("x86_64", "aarch64")]
 
 
-def _paths(*fixtures: Fixture) -> list[Path]:
-    return [w for f in fixtures for w in f.wheels]
-
-
-def _with(fixture: Fixture) -> list[str]:
-    return [a for w in fixture.wheels for a in ("--with", str(w))]
-
-
 def test_cxx_extension_tagged_older_than_the_libstdcxx_it_needs(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
-    run = wheelmatrix(*_paths(wheels["cxxnew"]), *MATRIX, tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["cxxnew"]), *MATRIX, tmp=tmp_path)
     assert run.rc == 1, run.explain()
     assert run.report is not None
     for scan in run.report["static_scan"]:
@@ -56,7 +48,7 @@ def test_unshipped_library_is_named_by_the_symbols_scenario(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
     run = wheelmatrix(
-        *_paths(wheels["missinglib"]), "--distro", "debian-12", "--scenario", "symbols", tmp=tmp_path
+        *paths(wheels["missinglib"]), "--distro", "debian-12", "--scenario", "symbols", tmp=tmp_path
     )
     assert run.rc == 1, run.explain()
     libs = run.by_cell("libraries of wmmissing")
@@ -68,7 +60,7 @@ def test_unshipped_library_is_named_by_the_symbols_scenario(
 
 
 def test_colliding_symbols_and_the_binding_that_crashes(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["colla"]), *_with(wheels["collb"]), *MATRIX, tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["colla"]), *with_args(wheels["collb"]), *MATRIX, tmp=tmp_path)
     assert run.rc == 1, run.explain()
     collisions = run.by_cell("symbol collisions")
     crashes = run.by_cell("import wmcolla, wmcollb")
@@ -91,7 +83,7 @@ def test_colliding_symbols_and_the_binding_that_crashes(wheels: dict[str, Fixtur
 
 def test_crash_in_init_maps_the_fault_to_its_function(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
-        *_paths(wheels["initcrash"]), "--distro", "debian-13", "--scenario", "import", tmp=tmp_path
+        *paths(wheels["initcrash"]), "--distro", "debian-13", "--scenario", "import", tmp=tmp_path
     )
     assert run.rc == 1, run.explain()
     for res in run.by_cell("import wmcrash").values():
@@ -102,8 +94,8 @@ def test_crash_in_init_maps_the_fault_to_its_function(wheels: dict[str, Fixture]
 
 def test_second_copy_of_a_runtime_is_named(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
-        *_paths(wheels["vendored"]),
-        *_with(wheels["cxxnew"]),
+        *paths(wheels["vendored"]),
+        *with_args(wheels["cxxnew"]),
         "--distro",
         "debian-12",
         "--distro",
@@ -123,7 +115,7 @@ def test_second_copy_of_a_runtime_is_named(wheels: dict[str, Fixture], tmp_path:
 
 def test_known_problems_reproduce_and_are_named(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
-        *_paths(wheels["pure"]),
+        *paths(wheels["pure"]),
         "--with-known-problems",
         "--distro",
         "debian-11",

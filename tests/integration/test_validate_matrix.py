@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEBIAN, MATRIX, wheelmatrix
+from tests.conftest import DEBIAN, MATRIX, paths, wheelmatrix, with_args
 from tests.fixtures.wheels import Fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
@@ -15,12 +15,8 @@ CELLS = [(d, a) for d in DEBIAN for a in ("x86_64", "aarch64")]
 PYTHON = {"debian-11": "3.9", "debian-12": "3.11", "debian-13": "3.13"}
 
 
-def _paths(*fixtures: Fixture) -> list[Path]:
-    return [w for f in fixtures for w in f.wheels]
-
-
 def test_pure_wheel_passes_everywhere(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["pure"]), *MATRIX, "--jobs", "2", tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["pure"]), *MATRIX, "--jobs", "2", tmp=tmp_path)
     assert run.rc == 0, run.explain()
     got = run.by_cell("import wmpure")
     assert set(got) == set(CELLS)
@@ -37,7 +33,7 @@ def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
 ) -> None:
     junit, markdown = tmp_path / "report.xml", tmp_path / "summary.md"
     run = wheelmatrix(
-        *_paths(wheels["newglibc"]),
+        *paths(wheels["newglibc"]),
         *MATRIX,
         "--junit",
         junit,
@@ -77,7 +73,7 @@ def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
 
 
 def test_crash_in_init_is_reported_with_signal(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["initcrash"]), *MATRIX, tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["initcrash"]), *MATRIX, tmp=tmp_path)
     assert run.rc == 1, run.explain()
     got = run.by_cell("import wmcrash")
     assert set(got) == set(CELLS)
@@ -92,7 +88,7 @@ def test_crash_in_init_is_reported_with_signal(wheels: dict[str, Fixture], tmp_p
 def test_hanging_import_times_out_without_blocking_other_cells(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
-    run = wheelmatrix(*_paths(wheels["hang"], wheels["pure"]), *MATRIX, "--timeout", "8", tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["hang"], wheels["pure"]), *MATRIX, "--timeout", "8", tmp=tmp_path)
     assert run.rc == 1, run.explain()
     hung = run.by_cell("import wmhang")
     fine = run.by_cell("import wmpure")
@@ -108,8 +104,8 @@ def test_hanging_import_times_out_without_blocking_other_cells(
 def test_symbol_collision_crashes_in_one_import_order_only(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
-    companions = [a for w in wheels["collb"].wheels for a in ("--with", str(w))]
-    run = wheelmatrix(*_paths(wheels["colla"]), *companions, *MATRIX, tmp=tmp_path)
+    companions = with_args(wheels["collb"])
+    run = wheelmatrix(*paths(wheels["colla"]), *companions, *MATRIX, tmp=tmp_path)
     assert run.rc == 1, run.explain()
     alone = run.by_cell("import wmcolla")
     first = run.by_cell("import wmcolla, wmcollb")
@@ -126,7 +122,7 @@ def test_symbol_collision_crashes_in_one_import_order_only(
 
 
 def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*_paths(wheels["foreign"]), *MATRIX, tmp=tmp_path)
+    run = wheelmatrix(*paths(wheels["foreign"]), *MATRIX, tmp=tmp_path)
     assert run.rc == 0, run.explain()
     got = run.by_cell("install wmforeign")
     assert set(got) == set(CELLS)
@@ -138,7 +134,7 @@ def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture
 
 def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
-        *_paths(wheels["missinglib"]),
+        *paths(wheels["missinglib"]),
         "--distro",
         "debian-12",
         "--distro",
@@ -161,7 +157,7 @@ def test_missing_shared_library_fails_import(wheels: dict[str, Fixture], tmp_pat
 
 def test_pip_installer_gives_the_same_verdict(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
-        *_paths(wheels["newglibc"], wheels["pure"]),
+        *paths(wheels["newglibc"], wheels["pure"]),
         "--installer",
         "pip",
         "--distro",
