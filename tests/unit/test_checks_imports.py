@@ -112,8 +112,10 @@ def test_classify_failed_keeps_the_exception_line() -> None:
 
 
 def test_classify_failed_exception_followed_by_noise() -> None:
-    tail = "Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n" \
-           "ModuleNotFoundError: No module named 'numpy'\n\n"
+    tail = (
+        'Traceback (most recent call last):\n  File "<string>", line 1, in <module>\n'
+        "ModuleNotFoundError: No module named 'numpy'\n\n"
+    )
     assert classify(outcome(1, tail), 30) == (Status.FAILED, "ModuleNotFoundError: No module named 'numpy'")
 
 
@@ -136,7 +138,7 @@ def test_classify_timeout_mentions_the_timeout_and_the_stuck_frame() -> None:
     status, detail = classify(outcome(-6, HANG_TAIL, signal="SIGABRT", timed_out=True), 7.5)
     assert status is Status.TIMED_OUT
     assert "7.5 s" in detail
-    assert "wmhang/__init__.py\", line 4" in detail
+    assert 'wmhang/__init__.py", line 4' in detail
     assert "SIGABRT" not in detail
 
 

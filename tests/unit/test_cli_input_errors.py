@@ -35,8 +35,10 @@ def not_a_wheel(tmp: Path) -> tuple[list[str], list[str]]:
 
 
 def unknown_distro(tmp: Path) -> tuple[list[str], list[str]]:
-    return ["validate", "wmpure>=1", "--distro", "debain-12"], ["unknown distro 'debain-12'",
-                                                                 "did you mean 'debian-12'"]
+    return ["validate", "wmpure>=1", "--distro", "debain-12"], [
+        "unknown distro 'debain-12'",
+        "did you mean 'debian-12'",
+    ]
 
 
 def shell_requirement(tmp: Path) -> tuple[list[str], list[str]]:
@@ -72,8 +74,17 @@ def candidate_and_companion(tmp: Path) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize(
     "case",
-    [not_a_wheel, unknown_distro, shell_requirement, shell_companion, invalid_catalog,
-     offline_without_find_links, missing_find_links, unknown_scenario, candidate_and_companion],
+    [
+        not_a_wheel,
+        unknown_distro,
+        shell_requirement,
+        shell_companion,
+        invalid_catalog,
+        offline_without_find_links,
+        missing_find_links,
+        unknown_scenario,
+        candidate_and_companion,
+    ],
     ids=lambda f: f.__name__,
 )
 def test_bad_input_exits_2_naming_the_input(
@@ -93,8 +104,12 @@ def test_bad_input_exits_2_naming_the_input(
 
 @pytest.mark.parametrize(
     "argv",
-    [["validate", "wmpure", "--jobs", "0"], ["validate", "wmpure", "--python", "3"],
-     ["validate", "wmpure", "--arch", "armv7"], ["validate"]],
+    [
+        ["validate", "wmpure", "--jobs", "0"],
+        ["validate", "wmpure", "--python", "3"],
+        ["validate", "wmpure", "--arch", "armv7"],
+        ["validate"],
+    ],
     ids=["jobs", "python", "arch", "no-input"],
 )
 def test_bad_options_are_refused_by_argparse(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,8 +15,15 @@ from runner.config.scenarios import default_scenarios_path, load_scenarios, sele
 from runner.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
-    "debian-11", "debian-12", "debian-13", "ubuntu-20.04", "ubuntu-22.04", "ubuntu-24.04",
-    "fedora-41", "alpine-3.20", "centos-7",
+    "debian-11",
+    "debian-12",
+    "debian-13",
+    "ubuntu-20.04",
+    "ubuntu-22.04",
+    "ubuntu-24.04",
+    "fedora-41",
+    "alpine-3.20",
+    "centos-7",
 }
 
 MINIMAL: dict[str, Any] = {
@@ -135,10 +142,14 @@ def test_top_level_must_be_a_mapping(tmp_path: Path, content: str) -> None:
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (lambda d: mini(d).update(pyton="3.11"),
-         ["unknown key 'distros.mini-1.pyton'", "did you mean 'python'"]),
-        (lambda d: mini(d)["libc"].update(versoin="2.36"),
-         ["distros.mini-1.libc.versoin", "did you mean 'version'"]),
+        (
+            lambda d: mini(d).update(pyton="3.11"),
+            ["unknown key 'distros.mini-1.pyton'", "did you mean 'python'"],
+        ),
+        (
+            lambda d: mini(d)["libc"].update(versoin="2.36"),
+            ["distros.mini-1.libc.versoin", "did you mean 'version'"],
+        ),
         (lambda d: d.update(familes={}), ["unknown key 'familes'", "did you mean 'families'"]),
         (lambda d: mini(d).pop("python"), ["missing required key 'distros.mini-1.python'"]),
     ],
@@ -161,15 +172,29 @@ def test_keys_are_checked(
         (lambda d: mini(d).update(libc="glibc 2.36"), "distros.mini-1.libc must be a mapping, got str"),
         (lambda d: mini(d).update(python="three"), "is not a MAJOR.MINOR version"),
         (lambda d: mini(d)["libc"].update(family="uclibc"), "'distros.mini-1.libc.family' must be one of"),
-        (lambda d: mini(d).update(images={"x86_64": ""}),
-         "'distros.mini-1.images.x86_64' must be a non-empty"),
-        (lambda d: mini(d).update(images={"aarch64": "mini:1"}),
-         "'distros.mini-1.images.aarch64' is not in archs"),
+        (
+            lambda d: mini(d).update(images={"x86_64": ""}),
+            "'distros.mini-1.images.x86_64' must be a non-empty",
+        ),
+        (
+            lambda d: mini(d).update(images={"aarch64": "mini:1"}),
+            "'distros.mini-1.images.aarch64' is not in archs",
+        ),
         (lambda d: mini(d).pop("images"), "needs 'images' or a 'recipe'"),
         (lambda d: d["families"]["debian"].update(install=[]), "must list at least one command"),
     ],
-    ids=["archs", "bool", "name", "libc", "version", "libc-family", "image", "image-arch", "no-image",
-         "no-install"],
+    ids=[
+        "archs",
+        "bool",
+        "name",
+        "libc",
+        "version",
+        "libc-family",
+        "image",
+        "image-arch",
+        "no-image",
+        "no-install",
+    ],
 )
 def test_wrong_values(tmp_path: Path, change: Callable[[dict[str, Any]], None], expected: str) -> None:
     assert expected in catalog_error(write_yaml(tmp_path, mutated(change)))
@@ -232,8 +257,10 @@ def test_select_unknown_scenario() -> None:
     [
         ({"scenarios": {"x": {"kind": "imprt", "description": "d"}}}, "did you mean 'import'"),
         ({"scenarios": {"x": {"kind": "import"}}}, "missing required key 'scenarios.x.description'"),
-        ({"scenarios": {"x": {"kind": "import", "description": "d", "timeout": 3}}},
-         "unknown key 'scenarios.x.timeout'"),
+        (
+            {"scenarios": {"x": {"kind": "import", "description": "d", "timeout": 3}}},
+            "unknown key 'scenarios.x.timeout'",
+        ),
     ],
     ids=["kind", "missing", "extra"],
 )

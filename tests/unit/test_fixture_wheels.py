@@ -224,9 +224,7 @@ def test_collb_calls_wm_shared_state_through_plt(
 
 
 @needs_readelf
-def test_missinglib_needs_unshipped_library(
-    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
-) -> None:
+def test_missinglib_needs_unshipped_library(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
     wheel = wheel_for(fixtures["missinglib"], arch)
     (so_file,) = shared_objects(wheel, tmp_path)
     assert "Shared library: [libwmabsent.so.1]" in readelf("-d", so_file)
@@ -260,9 +258,7 @@ def test_cxxnew_objdump_agrees(fixtures: dict[str, Fixture], arch: str, tmp_path
 
 
 @needs_readelf
-def test_vendored_ships_renamed_libstdcxx(
-    fixtures: dict[str, Fixture], arch: str, tmp_path: Path
-) -> None:
+def test_vendored_ships_renamed_libstdcxx(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:
     wheel = wheel_for(fixtures["vendored"], arch)
     with zipfile.ZipFile(wheel) as archive:
         libs = [n for n in archive.namelist() if "libstdc++" in n]

@@ -16,8 +16,13 @@ from tests.fixtures.wheels import write_wheel
 PKG_FILES = {"wmdemo/__init__.py": b"VALUE = 1\n", "wmdemo/_native.abi3.so": b"\x7fELF"}
 
 
-def build(dest: Path, project: str = "wmdemo", version: str = "1.0", tag: str = "py3-none-any",
-          files: Mapping[str, bytes] = PKG_FILES) -> Path:
+def build(
+    dest: Path,
+    project: str = "wmdemo",
+    version: str = "1.0",
+    tag: str = "py3-none-any",
+    files: Mapping[str, bytes] = PKG_FILES,
+) -> Path:
     return write_wheel(dest, project, version, tag, dict(files), purelib=tag.endswith("-any"))
 
 
@@ -47,8 +52,12 @@ def input_error(fn: Callable[..., object], *args: object, **kwargs: object) -> I
 
 
 def test_read_valid_wheel(tmp_path: Path) -> None:
-    path = build(tmp_path, project="WM.Demo-Pkg", tag="cp39-abi3-manylinux_2_17_x86_64",
-                 files={"wm_demo_pkg/__init__.py": b""})
+    path = build(
+        tmp_path,
+        project="WM.Demo-Pkg",
+        tag="cp39-abi3-manylinux_2_17_x86_64",
+        files={"wm_demo_pkg/__init__.py": b""},
+    )
     wf = read_wheel(path)
 
     assert wf.project == "wm-demo-pkg"
@@ -60,9 +69,12 @@ def test_read_valid_wheel(tmp_path: Path) -> None:
 
 
 def test_modules_come_from_top_level_txt(tmp_path: Path) -> None:
-    path = rewrite(build(tmp_path), {
-        "wmdemo-1.0.dist-info/top_level.txt": b"alpha\nbeta/sub\n\n_private\nnot-an-identifier\nalpha\n",
-    })
+    path = rewrite(
+        build(tmp_path),
+        {
+            "wmdemo-1.0.dist-info/top_level.txt": b"alpha\nbeta/sub\n\n_private\nnot-an-identifier\nalpha\n",
+        },
+    )
     assert read_wheel(path).modules == ("alpha", "beta", "_private")
 
 
@@ -109,9 +121,12 @@ def test_zip_without_dist_info(tmp_path: Path) -> None:
 
 
 def test_metadata_name_does_not_match_file_name(tmp_path: Path) -> None:
-    path = rewrite(build(tmp_path), {
-        "wmdemo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: somethingelse\nVersion: 1.0\n",
-    })
+    path = rewrite(
+        build(tmp_path),
+        {
+            "wmdemo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: somethingelse\nVersion: 1.0\n",
+        },
+    )
     err = input_error(read_wheel, path)
     assert str(path) in err.message
     assert "somethingelse" in err.message and "wmdemo" in err.message
@@ -139,7 +154,14 @@ def test_parse_requirement_keeps_the_normalised_text() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["numpy && rm -rf /", "numpy; rm -rf /", "$(reboot)", "`reboot`", "numpy | sh", "pkg @ file:///etc/passwd"],
+    [
+        "numpy && rm -rf /",
+        "numpy; rm -rf /",
+        "$(reboot)",
+        "`reboot`",
+        "numpy | sh",
+        "pkg @ file:///etc/passwd",
+    ],
 )
 def test_parse_requirement_rejects_shell_and_local_urls(text: str) -> None:
     err = input_error(parse_requirement, text)
@@ -151,8 +173,11 @@ def test_parse_requirement_rejects_shell_and_local_urls(text: str) -> None:
 
 def test_parse_inputs_groups_wheels_of_one_project(tmp_path: Path) -> None:
     x86 = build(tmp_path, tag="cp39-abi3-manylinux_2_17_x86_64")
-    arm = build(tmp_path, tag="cp39-abi3-manylinux_2_17_aarch64",
-                files={"wmdemo/__init__.py": b"", "wmdemo_extra.py": b""})
+    arm = build(
+        tmp_path,
+        tag="cp39-abi3-manylinux_2_17_aarch64",
+        files={"wmdemo/__init__.py": b"", "wmdemo_extra.py": b""},
+    )
     other = build(tmp_path, project="wmother", files={"wmother/__init__.py": b""})
 
     projects = parse_inputs([str(x86), "numpy>=1.26", str(arm), str(other)], role="candidate")

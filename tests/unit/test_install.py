@@ -66,7 +66,14 @@ def test_offline_uses_no_index_and_only_find_links(installer: str) -> None:
 
 def test_venv_argv() -> None:
     assert venv_argv("uv", "/usr/bin/python3") == (
-        UV_BIN, "venv", "--quiet", "--no-project", "--python", "/usr/bin/python3", VENV)
+        UV_BIN,
+        "venv",
+        "--quiet",
+        "--no-project",
+        "--python",
+        "/usr/bin/python3",
+        VENV,
+    )
     assert venv_argv("pip", "/usr/bin/python3") == ("/usr/bin/python3", "-m", "venv", VENV)
 
 
@@ -83,6 +90,7 @@ def test_installer_env() -> None:
 
 # --------------------------------------------------------------------------- failures
 
+
 def output(*lines: str) -> str:
     """Installer output, one argument per line (long lines are split only in the source)."""
     return "\n".join(lines)
@@ -93,8 +101,7 @@ UV_PATH_INCOMPATIBLE = output(
     "  Caused by: A path dependency is incompatible with the current platform: "
     "/opt/wheelmatrix/wheels/wmforeign-1.0-cp311-cp311-win_amd64.whl",
     "",
-    "hint: The wheel is compatible with Windows (`win_amd64`), but you're on Linux "
-    "(`manylinux_2_36_x86_64`)",
+    "hint: The wheel is compatible with Windows (`win_amd64`), but you're on Linux (`manylinux_2_36_x86_64`)",
 )
 UV_NO_MATCHING_TAG = output(
     "  × No solution found when resolving dependencies:",
@@ -138,14 +145,24 @@ PIP_CONFLICT = output(
         (UV_PATH_INCOMPATIBLE, Status.NOT_INSTALLABLE, "A path dependency is incompatible"),
         (UV_NO_MATCHING_TAG, Status.NOT_INSTALLABLE, "No solution found"),
         (PIP_UNSUPPORTED, Status.NOT_INSTALLABLE, "is not a supported wheel on this platform"),
-        ("ERROR: certificate verify failed: unable to get local issuer certificate",
-         Status.ERROR, "certificate verify failed"),
+        (
+            "ERROR: certificate verify failed: unable to get local issuer certificate",
+            Status.ERROR,
+            "certificate verify failed",
+        ),
         (UV_CERT, Status.ERROR, "Request failed after 3 retries"),
         (UV_CONFLICT, Status.FAILED, "No solution found when resolving dependencies"),
         (PIP_CONFLICT, Status.FAILED, "ERROR: Cannot install numpy<2 and wmcolla==1.0"),
     ],
-    ids=["uv-path-platform", "uv-no-matching-tag", "pip-unsupported", "cert", "uv-cert",
-         "uv-conflict", "pip-resolution-impossible"],
+    ids=[
+        "uv-path-platform",
+        "uv-no-matching-tag",
+        "pip-unsupported",
+        "cert",
+        "uv-cert",
+        "uv-conflict",
+        "pip-resolution-impossible",
+    ],
 )
 def test_classify_install_failure(text: str, status: Status, reason: str) -> None:
     got_status, detail = classify_install_failure(text)

@@ -46,8 +46,13 @@ def scenario(name: str = "import") -> Scenario:
     return Scenario(name=name, kind="import", description=f"scenario {name}")
 
 
-def targets(catalog: Catalog, *ids: str, archs: Sequence[str] = (), pythons: Sequence[str] = (),
-            runnable: Sequence[str] = BOTH) -> list[Target]:
+def targets(
+    catalog: Catalog,
+    *ids: str,
+    archs: Sequence[str] = (),
+    pythons: Sequence[str] = (),
+    runnable: Sequence[str] = BOTH,
+) -> list[Target]:
     return select_targets([catalog.get(i) for i in ids], archs, pythons, "x86_64", runnable)
 
 
@@ -109,8 +114,9 @@ def test_select_targets_skips_archs_the_host_cannot_run_when_not_asked(catalog: 
 
 
 def test_select_targets_python_filter(catalog: Catalog) -> None:
-    found = targets(catalog, "debian-11", "debian-12", "debian-13",
-                    pythons=["3.11", "3.13"], archs=["x86_64"])
+    found = targets(
+        catalog, "debian-11", "debian-12", "debian-13", pythons=["3.11", "3.13"], archs=["x86_64"]
+    )
     assert [t.distro.id for t in found] == ["debian-12", "debian-13"]
 
 

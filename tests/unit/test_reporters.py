@@ -20,10 +20,26 @@ from runner.results import CheckResult, ResultLog, Status, exit_code
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 
 
-def result(status: Status, *, distro: str = "debian-12", arch: str = "x86_64", python: str = "3.11",
-           check: str = "import wmpure", detail: str = "", **extra: Any) -> CheckResult:
-    return CheckResult(distro=distro, arch=arch, python=python, scenario="import", check=check,
-                       status=status, detail=detail, **extra)
+def result(
+    status: Status,
+    *,
+    distro: str = "debian-12",
+    arch: str = "x86_64",
+    python: str = "3.11",
+    check: str = "import wmpure",
+    detail: str = "",
+    **extra: Any,
+) -> CheckResult:
+    return CheckResult(
+        distro=distro,
+        arch=arch,
+        python=python,
+        scenario="import",
+        check=check,
+        status=status,
+        detail=detail,
+        **extra,
+    )
 
 
 def results_of(*statuses: Status) -> list[CheckResult]:
@@ -33,15 +49,30 @@ def results_of(*statuses: Status) -> list[CheckResult]:
 # A small but complete run: every status once, on two rows.
 RUN = [
     result(Status.PASSED, duration_s=0.1234),
-    result(Status.FAILED, check="import wmnewglibc", distro="debian-11", python="3.9",
-           detail="ImportError: version `GLIBC_2.36' not found",
-           evidence={"output_tail": "Traceback ...\nImportError: version `GLIBC_2.36' not found"}),
-    result(Status.CRASHED, check="import wmcrash", detail="SIGSEGV; in File \"wmcrash/__init__.py\", line 1",
-           evidence={"output_tail": "Fatal Python error: Segmentation fault"}),
+    result(
+        Status.FAILED,
+        check="import wmnewglibc",
+        distro="debian-11",
+        python="3.9",
+        detail="ImportError: version `GLIBC_2.36' not found",
+        evidence={"output_tail": "Traceback ...\nImportError: version `GLIBC_2.36' not found"},
+    ),
+    result(
+        Status.CRASHED,
+        check="import wmcrash",
+        detail='SIGSEGV; in File "wmcrash/__init__.py", line 1',
+        evidence={"output_tail": "Fatal Python error: Segmentation fault"},
+    ),
     result(Status.TIMED_OUT, check="import wmhang", detail="did not finish within 5 s"),
     result(Status.NOT_INSTALLABLE, check="install wmforeign", detail="no wheel of wmforeign fits cp311"),
-    result(Status.ERROR, check="prepare image", arch="aarch64", detail="pulling debian:12 failed",
-           wheels=("wmpure-1.0-py3-none-any.whl",), installer="uv"),
+    result(
+        Status.ERROR,
+        check="prepare image",
+        arch="aarch64",
+        detail="pulling debian:12 failed",
+        wheels=("wmpure-1.0-py3-none-any.whl",),
+        installer="uv",
+    ),
 ]
 
 
@@ -83,7 +114,11 @@ def test_write_json(tmp_path: Path) -> None:
         assert set(entry) >= REQUIRED_KEYS
         assert entry["status"] == res.status.value
         assert (entry["distro"], entry["arch"], entry["python"], entry["check"]) == (
-            res.distro, res.arch, res.python, res.check)
+            res.distro,
+            res.arch,
+            res.python,
+            res.check,
+        )
         assert entry["detail"] == res.detail
     assert doc["results"][0]["duration_s"] == 0.123
     assert doc["results"][-1]["wheels"] == ["wmpure-1.0-py3-none-any.whl"]
@@ -148,8 +183,12 @@ def test_write_junit_suites_count_their_cases(tmp_path: Path) -> None:
 
 
 def test_write_junit_survives_control_characters_in_output(tmp_path: Path) -> None:
-    noisy = result(Status.CRASHED, detail="SIGSEGV\x07", check="import wmcrash",
-                   evidence={"output_tail": "\x1b[31mboom\x1b[0m\x00"})
+    noisy = result(
+        Status.CRASHED,
+        detail="SIGSEGV\x07",
+        check="import wmcrash",
+        evidence={"output_tail": "\x1b[31mboom\x1b[0m\x00"},
+    )
     root = junit(tmp_path, [noisy])
     failure = root.find(".//failure")
     assert failure is not None and "boom" in (failure.text or "")
@@ -187,8 +226,10 @@ def test_render_table_without_results() -> None:
 
 @pytest.mark.parametrize(
     "detail",
-    ["install failed: Because wmdemo[extra]==1.0 depends on numpy>=2",
-     "FileNotFoundError: [Errno 2] No such file or directory: '[/tmp/x]'"],
+    [
+        "install failed: Because wmdemo[extra]==1.0 depends on numpy>=2",
+        "FileNotFoundError: [Errno 2] No such file or directory: '[/tmp/x]'",
+    ],
     ids=["extra", "closing-tag"],
 )
 def test_render_table_shows_details_verbatim(detail: str) -> None:

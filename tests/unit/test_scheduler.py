@@ -59,8 +59,16 @@ class FakeBackend:
         if hook is not None:
             hook(cell, cancel)
         self._record("run-end", cell.label, image)
-        return [CheckResult(distro=cell.distro.id, arch=cell.arch, python=cell.python,
-                            scenario=cell.scenario.name, check="import wmpure", status=Status.PASSED)]
+        return [
+            CheckResult(
+                distro=cell.distro.id,
+                arch=cell.arch,
+                python=cell.python,
+                scenario=cell.scenario.name,
+                check="import wmpure",
+                status=Status.PASSED,
+            )
+        ]
 
     def close(self) -> None:
         self.closed.set()
@@ -75,11 +83,13 @@ def catalog() -> Catalog:
     return load_catalog(default_catalog_path())
 
 
-def make_cells(catalog: Catalog, distros: Sequence[str], archs: Sequence[str] = ("x86_64", "aarch64"),
-               scenarios: int = 1) -> list[Cell]:
+def make_cells(
+    catalog: Catalog, distros: Sequence[str], archs: Sequence[str] = ("x86_64", "aarch64"), scenarios: int = 1
+) -> list[Cell]:
     """Real cells: host x86_64, aarch64 emulated; `scenarios` scenarios s0, s1, ... per image."""
-    targets = select_targets([catalog.get(d) for d in distros], list(archs), [], "x86_64",
-                             ["x86_64", "aarch64"])
+    targets = select_targets(
+        [catalog.get(d) for d in distros], list(archs), [], "x86_64", ["x86_64", "aarch64"]
+    )
     spec = RequirementSpec(text="wmpure", project=canonicalize_name("wmpure"))
     return build_matrix(
         targets,
@@ -102,8 +112,12 @@ class Run:
         return time.monotonic() - start
 
 
-def start(backend: FakeBackend, cells: Sequence[Cell], jobs: int,
-          on_result: Callable[[CheckResult], None] | None = None) -> Run:
+def start(
+    backend: FakeBackend,
+    cells: Sequence[Cell],
+    jobs: int,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Run:
     """Scheduler.run in a thread, so that a hang fails the test instead of freezing it."""
     results: list[CheckResult] = []
     events: list[tuple[str, str]] = []
@@ -175,6 +189,7 @@ def test_a_hanging_cell_does_not_block_the_others(catalog: Catalog) -> None:
     release = threading.Event()
     others_done = threading.Event()
     cells = make_cells(catalog, ["debian-12"], archs=["x86_64"], scenarios=5)
+
     def hang(cell: Cell, cancel: threading.Event) -> None:
         release.wait(30)
 
@@ -198,8 +213,10 @@ def test_a_hanging_cell_does_not_block_the_others(catalog: Catalog) -> None:
 @pytest.mark.parametrize(
     "error, reason",
     [
-        (InfrastructureError("pulling debian:11 failed: manifest unknown", hint="check the registry"),
-         "pulling debian:11 failed: manifest unknown"),
+        (
+            InfrastructureError("pulling debian:11 failed: manifest unknown", hint="check the registry"),
+            "pulling debian:11 failed: manifest unknown",
+        ),
         (OSError(28, "No space left on device"), "OSError: [Errno 28] No space left on device"),
     ],
     ids=["wheelmatrix-error", "other-exception"],
