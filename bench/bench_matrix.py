@@ -34,7 +34,7 @@ from runner.config.catalog import default_catalog_path, load_catalog  # noqa: E4
 
 CELLS = [(d, a) for d in ("debian-11", "debian-12", "debian-13") for a in ("x86_64", "aarch64")]
 MATRIX = [x for d in ("debian-11", "debian-12", "debian-13") for x in ("--distro", d)]
-MATRIX += ["--arch", "x86_64", "--arch", "aarch64"]
+MATRIX += ["--arch", "x86_64", "--arch", "aarch64", "--scenario", "import"]
 
 
 def timed(cmd: list[str], check: bool = True) -> float:
@@ -115,7 +115,7 @@ def main() -> None:
         print(f"sequential docker-run + venv + pip loop: {loop:8.2f} s")
         print(f"RATIO matrix: loop / runner = {loop / runner_matrix:.1f}x faster (target >= 10x)")
 
-    one = ["--distro", "debian-12", "--arch", "x86_64"]
+    one = ["--distro", "debian-12", "--arch", "x86_64", "--scenario", "import"]
     timed(wheelmatrix(wheels, *one))
     cell = statistics.median(timed(wheelmatrix(wheels, *one)) for _ in range(args.repeat))
     bare = statistics.median(

@@ -60,7 +60,12 @@ def load_known_problems(path: Path) -> list[KnownProblem]:
             raise InputError(f"{path}: '{entry.path('libc')}' must list {LIBC_FAMILIES}")
         packages = entry.texts("packages")
         for req in packages:
-            parse_requirement(req)
+            try:
+                parse_requirement(req)
+            except InputError as exc:
+                raise InputError(
+                    f"{path}: '{entry.path('packages')}': {exc.message}", hint=exc.hint
+                ) from None
         sig = entry.child("signature")
         sig.check_keys(["status", "pattern"])
         try:

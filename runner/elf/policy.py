@@ -141,7 +141,12 @@ def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
         if policy is not None:
             claimed.append((tag, policy, arch))
     for tag, policy, arch in claimed:
-        ceilings = policy.ceilings.get(arch, {})
+        ceilings = dict(policy.ceilings.get(arch, {}))
+        parsed = parse_platform(tag)
+        if policy.family == "manylinux" and "GLIBC" in ceilings and parsed is not None:
+            # PEP 600: manylinux_X_Y allows glibc X.Y even where no policy was published for it
+            major, minor = parsed[1]
+            ceilings["GLIBC"] = max(ceilings["GLIBC"], f"{major}.{minor}", key=version_key)
         if policy.family == "musllinux":
             for f, r in reqs:
                 if r.namespace.startswith("GLIBC"):
@@ -229,7 +234,8 @@ def _under_claims(
 def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
     seen: dict[tuple[object, ...], Finding] = {}
     for f in findings:
-        key = (f.kind, f.file, f.version, f.library, f.message.split(" but ")[-1])
+        # alias tags (manylinux_2_17_x86_64.manylinux2014_x86_64) say the same thing once
+        key = (f.kind, f.file, f.version, f.library, f.message.split(" but ")[-1].replace(f.tag or "", ""))
         seen.setdefault(key, f)
     return list(seen.values())
 

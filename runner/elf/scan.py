@@ -161,5 +161,5 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
             data = zf.read(info)
             try:
                 yield scan_elf(info.filename, data)
-            except ELFError:
+            except (ELFError, OverflowError, ValueError):
                 continue  # ELF magic but not parseable: not a library we can reason about

@@ -1,0 +1,362 @@
+"""Diagnosis (runner/diagnose.py): real cells from the catalog, real static scans of fixture
+wheels, hand-made check results."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+
+import pytest
+
+from runner.config.catalog import Catalog, default_catalog_path, load_catalog
+from runner.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
+from runner.config.scenarios import Scenario
+from runner.diagnose import diagnose, predict_cell, shared_exports, static_scans
+from runner.elf.policy import WheelScan
+from runner.inputs import Project, parse_inputs
+from runner.matrix import Cell, build_matrix, select_targets
+from runner.results import CheckResult, Status
+from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler
+
+HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
+BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
+IMPORT = Scenario(name="import", kind="import", description="import everything")
+NEWGLIBC_DETAIL = (
+    "ImportError: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.36' not found "
+    "(required by /venv/lib/python3.9/site-packages/wmnewglibc/_native.abi3.so)"
+)
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
+    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(default_catalog_path())
+
+
+@pytest.fixture(scope="module")
+def known() -> list[KnownProblem]:
+    return load_known_problems(default_known_problems_path())
+
+
+def projects(*fixtures: Fixture, role: str = "candidate") -> list[Project]:
+    return parse_inputs([str(w) for f in fixtures for w in f.wheels], role=role)
+
+
+def cells_for(
+    catalog: Catalog,
+    candidates: Sequence[Project],
+    companions: Sequence[Project] = (),
+    distros: Sequence[str] = ("debian-11", "debian-12"),
+) -> dict[str, Cell]:
+    targets = select_targets([catalog.get(d) for d in distros], ["x86_64"], [], "x86_64", ["x86_64"])
+    return {c.distro.id: c for c in build_matrix(targets, [IMPORT], candidates, companions)}
+
+
+def result(
+    cell: Cell,
+    check: str,
+    status: Status,
+    detail: str = "",
+    modules: Sequence[str] | None = None,
+    diagnosis: str = "",
+) -> CheckResult:
+    if modules is None:
+        modules = [m.strip() for m in check.removeprefix("import ").split(",")]
+    return CheckResult(
+        distro=cell.distro.id,
+        arch=cell.arch,
+        python=cell.python,
+        scenario=cell.scenario.name,
+        check=check,
+        status=status,
+        detail=detail,
+        evidence={"modules": list(modules)},
+        diagnosis=diagnosis,
+    )
+
+
+def by_check(results: Sequence[CheckResult], cell: Cell) -> dict[str, CheckResult]:
+    return {r.check: r for r in results if r.distro == cell.distro.id}
+
+
+# --------------------------------------------------------------------------- static scans
+
+
+def test_static_scans_cover_every_wheel_file(fixtures: dict[str, Fixture]) -> None:
+    given = projects(fixtures["newglibc"], fixtures["pure"])
+    scans = static_scans(given)
+    assert set(scans) == {w.name for key in ("newglibc", "pure") for w in fixtures[key].wheels}
+    for name, scan in scans.items():
+        assert isinstance(scan, WheelScan) and scan.wheel == name
+
+
+def test_prediction_for_the_cell_with_the_older_glibc(fixtures: dict[str, Fixture], catalog: Catalog) -> None:
+    given = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, given)
+    scans = static_scans(given)
+
+    (pred,) = predict_cell(cells["debian-11"], scans)
+    assert pred.project == "wmnewglibc" and pred.modules == ("wmnewglibc",)
+    assert pred.finding.version == "GLIBC_2.36"
+    assert "debian-11 has GLIBC_2.31" in pred.finding.message
+    assert predict_cell(cells["debian-12"], scans) == []
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def test_predicted_and_confirmed(fixtures: dict[str, Fixture], catalog: Catalog) -> None:
+    given = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, given)
+    failed = result(cells["debian-11"], "import wmnewglibc", Status.FAILED, NEWGLIBC_DETAIL)
+
+    (out,) = diagnose(list(cells.values()), [failed], static_scans(given))
+
+    assert out.diagnosis.startswith("predicted and confirmed: needs GLIBC_2.36 (arc4random in ")
+    assert "wmnewglibc/_native.abi3.so, from libc.so.6" in out.diagnosis
+    assert out.diagnosis.endswith("debian-11 has GLIBC_2.31")
+    assert out.evidence["predicted"] == [out.diagnosis.removeprefix("predicted and confirmed: ")]
+    assert out.evidence["modules"] == ["wmnewglibc"]
+    assert (out.status, out.detail) == (Status.FAILED, NEWGLIBC_DETAIL)
+
+
+def test_failure_that_does_not_name_the_version_is_not_confirmed(
+    fixtures: dict[str, Fixture], catalog: Catalog
+) -> None:
+    given = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, given)
+    failed = result(cells["debian-11"], "import wmnewglibc", Status.FAILED, "RuntimeError: something else")
+
+    (out,) = diagnose(list(cells.values()), [failed], static_scans(given))
+
+    assert out.diagnosis == ""
+    assert len(out.evidence["predicted"]) == 1  # the prediction is still kept as evidence
+
+
+def test_predicted_failure_did_not_happen(fixtures: dict[str, Fixture], catalog: Catalog) -> None:
+    given = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, given)
+    passed_11 = result(cells["debian-11"], "import wmnewglibc", Status.PASSED)
+    passed_12 = result(cells["debian-12"], "import wmnewglibc", Status.PASSED)
+
+    out = diagnose(list(cells.values()), [passed_11, passed_12], static_scans(given))
+
+    d11, d12 = by_check(out, cells["debian-11"]), by_check(out, cells["debian-12"])
+    assert d11["import wmnewglibc"].diagnosis.startswith("predicted failure did not happen: needs GLIBC_2.36")
+    assert d12["import wmnewglibc"].diagnosis == ""
+    assert "predicted" not in d12["import wmnewglibc"].evidence
+
+
+def test_predictions_only_concern_the_checks_that_import_the_module(
+    fixtures: dict[str, Fixture], catalog: Catalog
+) -> None:
+    given = projects(fixtures["newglibc"], fixtures["pure"])
+    cells = cells_for(catalog, given)
+    other = result(cells["debian-11"], "import wmpure", Status.FAILED, "GLIBC_2.36 everywhere")
+
+    (out,) = diagnose(list(cells.values()), [other], static_scans(given))
+
+    assert out.diagnosis == ""
+    assert "predicted" not in out.evidence
+
+
+def test_existing_diagnosis_is_kept_and_appended(fixtures: dict[str, Fixture], catalog: Catalog) -> None:
+    given = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, given)
+    failed = result(
+        cells["debian-11"], "import wmnewglibc", Status.FAILED, NEWGLIBC_DETAIL, diagnosis="earlier note"
+    )
+
+    (out,) = diagnose(list(cells.values()), [failed], static_scans(given))
+
+    assert out.diagnosis.startswith("predicted and confirmed: needs GLIBC_2.36")
+    assert out.diagnosis.endswith("; earlier note")
+
+
+# --------------------------------------------------------------------------- unshipped libraries
+
+
+def test_unshipped_library(fixtures: dict[str, Fixture], catalog: Catalog) -> None:
+    given = projects(fixtures["missinglib"])
+    cells = cells_for(catalog, given, distros=["debian-12"])
+    detail = "ImportError: libwmabsent.so.1: cannot open shared object file: No such file or directory"
+    failed = result(cells["debian-12"], "import wmmissing", Status.FAILED, detail)
+    passed = result(cells["debian-12"], "import wmmissing", Status.PASSED, modules=["wmmissing"])
+
+    out = diagnose(list(cells.values()), [failed, passed], static_scans(given))
+
+    assert out[0].diagnosis == (
+        "wmmissing/_native.abi3.so needs libwmabsent.so.1, which the wheel does not ship and "
+        "manylinux_2_17 does not allow (it is not on every system)"
+    )
+    assert out[1].diagnosis == ""
+
+
+# --------------------------------------------------------------------------- order dependence
+
+
+@pytest.fixture
+def collision_cells(
+    fixtures: dict[str, Fixture], catalog: Catalog
+) -> tuple[dict[str, Cell], dict[str, WheelScan]]:
+    cands = projects(fixtures["colla"])
+    comps = projects(fixtures["collb"], role="companion")
+    return cells_for(catalog, cands, comps, distros=["debian-12"]), static_scans([*cands, *comps])
+
+
+def test_shared_exports_from_real_scans(
+    collision_cells: tuple[dict[str, Cell], dict[str, WheelScan]],
+) -> None:
+    cells, scans = collision_cells
+    (collision,) = shared_exports(cells["debian-12"], scans)  # PyInit_* and friends are benign
+    assert collision.symbol == "wm_shared_state"
+    assert collision.files == ("wmcolla/_a.abi3.so", "wmcollb/_b.abi3.so")
+
+
+def test_order_dependent_crash_names_both_files_and_the_symbol(
+    collision_cells: tuple[dict[str, Cell], dict[str, WheelScan]],
+) -> None:
+    cells, scans = collision_cells
+    cell = cells["debian-12"]
+    native = "SIGSEGV at PyInit__b+0x14 in wmcollb/_b.abi3.so (fault address 0x0)"
+    results = [
+        result(cell, "import wmcolla", Status.PASSED),
+        result(cell, "import wmcollb", Status.PASSED),
+        result(
+            cell,
+            "import wmcolla, wmcollb",
+            Status.CRASHED,
+            "SIGSEGV; Fatal Python error: Segmentation fault; in <module>",
+            diagnosis=native,
+        ),
+        result(cell, "import wmcollb, wmcolla", Status.PASSED),
+    ]
+
+    out = by_check(diagnose([cell], results, scans), cell)
+
+    assert out["import wmcolla, wmcollb"].diagnosis == (
+        "order-dependent crash: `import wmcolla, wmcollb` SIGSEGV, `import wmcollb, wmcolla` passes; "
+        "`wm_shared_state` is exported by both wmcolla/_a.abi3.so and wmcollb/_b.abi3.so; " + native
+    )
+    assert out["import wmcollb, wmcolla"].diagnosis == ""
+    assert out["import wmcolla"].diagnosis == out["import wmcollb"].diagnosis == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (Status.TIMED_OUT, "order-dependent hang: `import wmcolla, wmcollb` hangs"),
+        (Status.FAILED, "order-dependent failure: `import wmcolla, wmcollb` fails"),
+    ],
+)
+def test_order_dependent_hang_and_failure(
+    collision_cells: tuple[dict[str, Cell], dict[str, WheelScan]], status: Status, words: str
+) -> None:
+    cells, scans = collision_cells
+    cell = cells["debian-12"]
+    results = [
+        result(cell, "import wmcolla, wmcollb", status, "did not finish / ValueError"),
+        result(cell, "import wmcollb, wmcolla", Status.PASSED),
+    ]
+
+    out = by_check(diagnose([cell], results, scans), cell)
+
+    assert out["import wmcolla, wmcollb"].diagnosis.startswith(words + ", `import wmcollb, wmcolla` passes")
+
+
+def test_both_orders_failing_is_not_order_dependent(
+    collision_cells: tuple[dict[str, Cell], dict[str, WheelScan]],
+) -> None:
+    cells, scans = collision_cells
+    cell = cells["debian-12"]
+    results = [
+        result(cell, "import wmcolla, wmcollb", Status.CRASHED, "SIGSEGV"),
+        result(cell, "import wmcollb, wmcolla", Status.CRASHED, "SIGSEGV"),
+    ]
+    out = diagnose([cell], results, scans)
+    assert [r.diagnosis for r in out] == ["", ""]
+
+
+def test_results_of_unknown_cells_pass_through(
+    collision_cells: tuple[dict[str, Cell], dict[str, WheelScan]],
+) -> None:
+    cells, scans = collision_cells
+    stray = CheckResult(
+        distro="debian-99",
+        arch="x86_64",
+        python="3.99",
+        scenario="import",
+        check="import x",
+        status=Status.FAILED,
+    )
+    assert diagnose(list(cells.values()), [stray], scans) == [stray]
+
+
+# --------------------------------------------------------------------------- known problems
+
+
+def pandas_cell(catalog: Catalog, fixtures: dict[str, Fixture], packages: Sequence[str]) -> Cell:
+    comps = parse_inputs(list(packages), role="companion")
+    return cells_for(catalog, projects(fixtures["pure"]), comps, distros=["debian-12"])["debian-12"]
+
+
+PANDAS_DETAIL = "ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96"
+
+
+def test_known_problem_is_named(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    cell = pandas_cell(catalog, fixtures, ["pandas==2.0.3", "numpy==2.0.2"])
+    failed = result(cell, "import wmpure, pandas, numpy", Status.FAILED, PANDAS_DETAIL, diagnosis="more")
+
+    (out,) = diagnose([cell], [failed], {}, known)
+
+    problem = next(k for k in known if k.id == "numpy2-abi-pandas20")
+    assert out.diagnosis.startswith("known problem `numpy2-abi-pandas20`: pandas 2.0.3's extensions")
+    assert f"({problem.reference})" in out.diagnosis
+    assert out.diagnosis.endswith("; more")
+
+
+def test_known_problem_matched_by_the_diagnosis(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    cell = pandas_cell(catalog, fixtures, ["numpy==1.26.4", "scipy==1.13.1"])
+    note = "2 copies of OpenBLAS: numpy.libs/libopenblas64_p-r0.so, scipy.libs/libopenblasp-r0.so"
+    dup = result(cell, "duplicate runtimes", Status.PASSED, note, modules=[], diagnosis=note)
+
+    (out,) = diagnose([cell], [dup], {}, known)
+
+    assert out.diagnosis.startswith("known problem `duplicate-openblas-numpy126-scipy113`: ")
+    assert "scipy/scipy#15129" in out.diagnosis
+    assert out.diagnosis.endswith("; " + note)
+
+
+def test_known_problem_not_named_when_a_project_is_missing(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    cell = pandas_cell(catalog, fixtures, ["numpy==2.0.2"])
+    failed = result(cell, "import wmpure, numpy", Status.FAILED, PANDAS_DETAIL)
+    (out,) = diagnose([cell], [failed], {}, known)
+    assert out.diagnosis == ""
+
+
+def test_known_problem_not_named_when_the_status_differs(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    cell = pandas_cell(catalog, fixtures, ["pandas==2.0.3", "numpy==2.0.2"])
+    crashed = result(cell, "import wmpure, pandas, numpy", Status.CRASHED, PANDAS_DETAIL)
+    (out,) = diagnose([cell], [crashed], {}, known)
+    assert out.diagnosis == ""
+
+
+def test_known_problem_not_named_when_the_pattern_differs(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    cell = pandas_cell(catalog, fixtures, ["pandas==2.0.3", "numpy==2.0.2"])
+    failed = result(cell, "import wmpure, pandas, numpy", Status.FAILED, "ModuleNotFoundError: pytz")
+    (out,) = diagnose([cell], [failed], {}, known)
+    assert out.diagnosis == ""

@@ -1,0 +1,322 @@
+"""Reading the symbol probe's records (runner/checks/symbols.py) into checks, no container needed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from runner.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
+from runner.results import Status
+
+SITE = "/venv/lib/python3.11/site-packages"
+SITES = [SITE + "/", "/usr/lib/python3/dist-packages"]
+UV = "/root/.cache/uv/archive-v0/Xy3kQz9_a1b2c3"
+
+
+def files_record(**files: Mapping[str, Any]) -> dict[str, Any]:
+    return {"files": files}
+
+
+def so(
+    project: str, needed: Mapping[str, str | None] | None = None, unresolved: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
+    return {"project": project, "needed": needed, "unresolved": list(unresolved)}
+
+
+def loaded(
+    dsos: Sequence[str] = (),
+    runtimes: Mapping[str, list[str]] | None = None,
+    collisions: Sequence[Mapping[str, Any]] = (),
+    partial: bool = False,
+) -> dict[str, Any]:
+    return {
+        "loaded": list(dsos),
+        "partial": partial,
+        "runtimes": runtimes or {},
+        "collisions": list(collisions),
+    }
+
+
+def by_check(checks: Sequence[SymbolCheck]) -> dict[str, SymbolCheck]:
+    out = {c.check: c for c in checks}
+    assert len(out) == len(checks), [c.check for c in checks]
+    return out
+
+
+def smoke(projects: Sequence[str], *records: Mapping[str, Any]) -> dict[str, SymbolCheck]:
+    return by_check(interpret_smoke(projects, records, SITES))
+
+
+# --------------------------------------------------------------------------- short
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (f"{SITE}/wmcolla/_a.abi3.so", "wmcolla/_a.abi3.so"),
+        ("/usr/lib/python3/dist-packages/numpy.libs/libopenblas.so", "numpy.libs/libopenblas.so"),
+        (f"{UV}/wmcolla/_a.abi3.so", "wmcolla/_a.abi3.so"),
+        ("/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"),
+        (SITE + "-other/x.so", SITE + "-other/x.so"),  # a prefix that is not the directory
+    ],
+)
+def test_short(path: str, expected: str) -> None:
+    assert short(path, SITES) == expected
+
+
+# --------------------------------------------------------------------------- libraries
+
+
+def test_missing_library_from_site_packages() -> None:
+    records = [
+        files_record(
+            **{
+                f"{SITE}/wmmissing/_native.abi3.so": so(
+                    "wmmissing", {"libwmabsent.so.1": None, "libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6"}
+                )
+            }
+        ),
+        loaded([f"{SITE}/wmmissing/_native.abi3.so"]),
+    ]
+    checks = smoke(["wmmissing"], *records)
+
+    libs = checks["libraries of wmmissing"]
+    assert libs.status is Status.FAILED
+    assert libs.detail == "wmmissing/_native.abi3.so: libwmabsent.so.1 not found"
+    assert libs.evidence["resolved"] == {
+        "wmmissing/_native.abi3.so": {
+            "libwmabsent.so.1": None,
+            "libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6",
+        }
+    }
+    assert checks["eager binding of wmmissing"].status is Status.PASSED
+
+
+def test_missing_library_from_the_uv_cache() -> None:
+    records = [
+        files_record(**{f"{UV}/wmmissing/_native.abi3.so": so("wmmissing", {"libwmabsent.so.1": None})})
+    ]
+    libs = smoke(["wmmissing"], *records)["libraries of wmmissing"]
+    assert libs.status is Status.FAILED
+    assert libs.detail == "wmmissing/_native.abi3.so: libwmabsent.so.1 not found"
+
+
+def test_all_libraries_found() -> None:
+    records = [files_record(**{f"{SITE}/wmpure/_x.so": so("wmpure", {"libc.so.6": "/lib/libc.so.6"})})]
+    libs = smoke(["wmpure"], *records)["libraries of wmpure"]
+    assert (libs.status, libs.detail) == (Status.PASSED, "")
+
+
+def test_projects_without_files_get_no_library_checks() -> None:
+    records = [files_record(**{f"{SITE}/wma/_a.so": so("wma", {})}), loaded()]
+    checks = smoke(["wma", "wmpure"], *records)
+    assert "libraries of wma" in checks
+    assert "libraries of wmpure" not in checks and "eager binding of wmpure" not in checks
+
+
+def test_no_files_record_is_an_error() -> None:
+    (check,) = interpret_smoke(["wmx"], [], SITES)
+    assert check.status is Status.ERROR
+    assert check.detail == "the symbol probe gave no result"
+
+
+# --------------------------------------------------------------------------- eager binding
+
+
+def test_unresolved_version_and_symbol() -> None:
+    path = f"{SITE}/wmcxxnew/_native.abi3.so"
+    problems = [
+        {"version": "GLIBCXX_3.4.29", "file": path, "line": "version `GLIBCXX_3.4.29' not found"},
+        {"version": "GLIBCXX_3.4.29", "file": path, "line": "the same again"},
+        {"symbol": "wm_missing_fn", "file": path},
+    ]
+    records = [
+        files_record(**{path: so("wmcxxnew", {"libstdc++.so.6": "/usr/lib/libstdc++.so.6"}, problems)})
+    ]
+
+    binding = smoke(["wmcxxnew"], *records)["eager binding of wmcxxnew"]
+
+    assert binding.status is Status.FAILED
+    assert binding.detail == (
+        "wmcxxnew/_native.abi3.so: version GLIBCXX_3.4.29 not found; "
+        "wmcxxnew/_native.abi3.so: undefined symbol wm_missing_fn"
+    )
+    assert binding.evidence["unresolved"] == problems
+
+
+# --------------------------------------------------------------------------- loaded DSOs
+
+
+def test_duplicate_runtimes_pass_with_a_diagnosis() -> None:
+    copies = [
+        f"{SITE}/wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30",
+        "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30",
+    ]
+    records = [files_record(), loaded(copies, runtimes={"libstdc++": copies})]
+
+    dup = smoke([], *records)["duplicate runtimes"]
+
+    assert dup.status is Status.PASSED
+    expected = (
+        "2 copies of libstdc++: wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30, "
+        "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30"
+    )
+    assert dup.diagnosis == dup.detail == expected
+    assert dup.evidence["loaded"][0] == "wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30"
+    assert dup.evidence["runtimes"] == {"libstdc++": copies}
+
+
+def test_no_duplicate_runtimes_no_diagnosis() -> None:
+    dup = smoke([], files_record(), loaded(["/lib/libc.so.6"]))["duplicate runtimes"]
+    assert (dup.status, dup.detail, dup.diagnosis) == (Status.PASSED, "", "")
+
+
+def test_collisions_fail_and_name_both_files() -> None:
+    collision = {
+        "symbol": "wm_shared_state",
+        "files": [f"{SITE}/wmcolla/_a.abi3.so", f"{UV}/wmcollb/_b.abi3.so"],
+        "cxx_runtime": False,
+    }
+    checks = smoke([], files_record(), loaded(collisions=[collision]))
+
+    col = checks["symbol collisions"]
+    assert col.status is Status.FAILED
+    assert col.detail == "`wm_shared_state` defined by wmcolla/_a.abi3.so and wmcollb/_b.abi3.so"
+    assert col.diagnosis == ""
+    assert col.evidence["collisions"][0]["symbol"] == "wm_shared_state"
+
+
+def test_no_collisions_pass() -> None:
+    col = smoke([], files_record(), loaded(["/lib/libc.so.6"]))["symbol collisions"]
+    assert (col.status, col.detail, col.diagnosis) == (Status.PASSED, "", "")
+
+
+def test_cxx_runtime_collision_explains_call_once() -> None:
+    cxx = {
+        "symbol": "__once_proxy",
+        "files": [f"{SITE}/wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30", "/usr/lib/libstdc++.so.6"],
+        "cxx_runtime": True,
+    }
+    plain = {"symbol": "wm_other", "files": [f"{SITE}/a/x.so", f"{SITE}/b/y.so"], "cxx_runtime": False}
+    col = smoke([], files_record(), loaded(collisions=[plain, cxx]))["symbol collisions"]
+
+    assert col.status is Status.FAILED
+    assert "std::call_once" in col.diagnosis
+    assert "`__once_proxy`" in col.diagnosis
+    # C++ runtime collisions are shown first
+    assert col.detail.startswith(
+        "`__once_proxy` defined by wmvendored.libs/libstdc++-wm0a1b2c.so.6.0.30 and "
+    )
+    assert "`wm_other` defined by a/x.so and b/y.so" in col.detail
+
+
+def test_many_collisions_are_summarised() -> None:
+    many = [
+        {"symbol": f"wm_sym{i}", "files": [f"{SITE}/a/x.so", f"{SITE}/b/y.so"], "cxx_runtime": False}
+        for i in range(7)
+    ]
+    col = smoke([], files_record(), loaded(collisions=many))["symbol collisions"]
+    assert col.detail.count("defined by") == 5
+    assert col.detail.endswith(" (+2 more)")
+    assert len(col.evidence["collisions"]) == 7
+
+
+@pytest.mark.skipif(shutil.which("c++filt") is None, reason="c++filt missing")
+def test_mangled_names_are_made_readable() -> None:
+    cxx = {
+        "symbol": "_ZSt9terminatev",
+        "files": [f"{SITE}/a.libs/libstdc++-x.so.6", "/usr/lib/libstdc++.so.6"],
+        "cxx_runtime": True,
+    }
+    col = smoke([], files_record(), loaded(collisions=[cxx]))["symbol collisions"]
+    assert "`std::terminate()` (_ZSt9terminatev)" in col.detail
+    assert col.evidence["collisions"][0]["readable"] == "std::terminate()"
+
+
+def test_nothing_loaded_fails_with_the_reason() -> None:
+    records = [files_record(), {"loaded": None, "why": "import failed (rc 1): ['ImportError: boom']"}]
+    checks = smoke([], *records)
+    dsos = checks["loaded DSOs"]
+    assert dsos.status is Status.FAILED
+    assert (
+        dsos.detail == "could not import the set to inspect it: import failed (rc 1): ['ImportError: boom']"
+    )
+    assert "symbol collisions" not in checks and "duplicate runtimes" not in checks
+
+
+def test_no_loaded_record_fails() -> None:
+    dsos = smoke([], files_record())["loaded DSOs"]
+    assert dsos.status is Status.FAILED
+    assert dsos.detail == "could not import the set to inspect it: no result"
+
+
+def test_partial_load_passes_with_a_note() -> None:
+    records = [
+        files_record(),
+        loaded([f"{SITE}/wmcolla/_a.abi3.so", f"{SITE}/wmcollb/_b.abi3.so"], partial=True),
+    ]
+    checks = smoke([], *records)
+    dsos = checks["loaded DSOs"]
+    assert dsos.status is Status.PASSED
+    assert "does not import together in either order" in dsos.detail
+    assert dsos.evidence["loaded"] == ["wmcolla/_a.abi3.so", "wmcollb/_b.abi3.so"]
+    assert "symbol collisions" in checks and "duplicate runtimes" in checks
+
+
+def test_full_load_has_no_loaded_dsos_check() -> None:
+    checks = smoke([], files_record(), loaded([f"{SITE}/wmcolla/_a.abi3.so"]))
+    assert "loaded DSOs" not in checks
+
+
+# --------------------------------------------------------------------------- native_summary
+
+
+def test_native_summary_fault_bindings_and_gdb() -> None:
+    native = {
+        "fault": {
+            "signal": "SIGSEGV",
+            "fault_address": "0x0",
+            "pc": {
+                "address": "0x7f00001139",
+                "dso": f"{SITE}/wmcollb/_b.abi3.so",
+                "offset": "0x1139",
+                "symbol": "PyInit__b",
+                "symbol_offset": "0x9",
+            },
+        },
+        "bindings": [
+            {
+                "symbol": "wm_shared_state",
+                "wanted_by": f"{SITE}/wmcollb/_b.abi3.so",
+                "bound_to": f"{UV}/wmcolla/_a.abi3.so",
+            }
+        ],
+        "gdb_backtrace": [
+            "#0  0x00007f00001139 in PyInit__b () from /venv/x/_b.abi3.so",
+            "#1  0x0000000052a1b0 in _PyImport_LoadDynamicModuleWithSpec (spec=0x7f) at importdl.c:169",
+        ],
+    }
+    assert native_summary(native, SITES) == (
+        "SIGSEGV at PyInit__b+0x9 in wmcollb/_b.abi3.so (fault address 0x0); "
+        "`wm_shared_state` wanted by wmcollb/_b.abi3.so was bound to wmcolla/_a.abi3.so; "
+        "gdb: PyInit__b <- _PyImport_LoadDynamicModuleWithSpec"
+    )
+
+
+def test_native_summary_without_a_symbol_uses_the_offset() -> None:
+    native = {
+        "fault": {
+            "signal": "SIGBUS",
+            "fault_address": "0x10",
+            "pc": {"dso": "/usr/lib/libfoo.so", "offset": "0x42", "symbol": None, "symbol_offset": None},
+        }
+    }
+    assert native_summary(native, SITES) == "SIGBUS at offset 0x42 in /usr/lib/libfoo.so (fault address 0x10)"
+
+
+def test_native_summary_of_nothing_is_empty() -> None:
+    assert native_summary({}, SITES) == ""
+    assert native_summary({"fault": {"pc": {"address": "0x0"}}, "bindings": []}, SITES) == ""
