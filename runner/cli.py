@@ -21,7 +21,7 @@ from runner import __version__
 from runner.config.catalog import ARCHES, Catalog, Distro, default_catalog_path, load_catalog
 from runner.config.known_problems import default_known_problems_path, load_known_problems
 from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
-from runner.diagnose import diagnose, scans_json, static_scans
+from runner.diagnose import diagnose, predict_cell, scans_json, static_scans
 from runner.errors import EXIT_INFRASTRUCTURE, InputError, WheelmatrixError, did_you_mean
 from runner.host import cache_dir, host_arch, index_settings, runnable_archs
 from runner.inputs import parse_inputs
@@ -242,6 +242,16 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     )
     stream = cache_dir() / "runs" / run_id / "results.jsonl"
     log = ResultLog(stream)
+    predictions = [
+        {"cell": c.label, "project": pr.project, **pr.finding.to_json()}
+        for c in cells
+        if c.scenario.kind == "import"
+        for pr in predict_cell(c, scans)
+    ]
+    if predictions:
+        console.print("[bold]Predicted before running[/] (from the static scan):")
+        for pr in predictions:
+            console.print(f"  {pr['cell']}: {pr['project']} {pr['message']}", highlight=False, soft_wrap=True)
     started = time.time()
     interrupted = _run(cells, backend, args.jobs, log, console)
     results = log.results
@@ -253,8 +263,6 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         )
     )
     results = diagnose(cells, results, scans, known)
-    render_static(console, scans)
-    render_table(console, results)
     run_info: dict[str, Any] = {
         "id": run_id,
         "started": started,
@@ -266,11 +274,14 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         "companions": list(args.companions),
     }
     if args.json:
-        write_json(args.json, results, run_info, scans_json(scans))
+        write_json(args.json, results, {**run_info, "predictions": predictions}, scans_json(scans))
     if args.junit:
         write_junit(args.junit, results)
     if args.markdown:
         write_markdown(args.markdown, results, scans)
+    # Reports are on disk before the terminal output, which a closed pipe could cut short.
+    render_static(console, scans)
+    render_table(console, results)
     if interrupted:
         console.print(f"interrupted: {len(results)} results kept in {stream}", style="bold")
         return 130
