@@ -59,6 +59,9 @@ def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
             assert res["status"] == "passed", res
             assert res["diagnosis"] == ""
     assert run.report is not None
+    predicted = {p["cell"] for p in run.report["run"]["predictions"]}
+    assert predicted == {"debian-11/x86_64/py3.9/import", "debian-11/aarch64/py3.9/import"}
+    assert "Predicted before running" in run.stdout
     (scan,) = [s for s in run.report["static_scan"] if s["wheel"].endswith("x86_64.whl")]
     over = [f for f in scan["findings"] if f["kind"] == "over-claimed"]
     assert over and over[0]["version"] == "GLIBC_2.36" and over[0]["symbol"] == "arc4random"
