@@ -93,6 +93,7 @@ class DockerBackend:
         self._ca = ca_bundle()
         self._uv_cache = cache_dir() / "uv-cache"
         self._uv_cache.mkdir(exist_ok=True)
+        self._uv_cache.chmod(0o755)  # package code runs as nobody: it must not write the shared cache
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
@@ -118,11 +119,8 @@ class DockerBackend:
             pid = int(labels.get(LABEL_PID, "0") or 0)
             if pid and _alive(pid):
                 continue
-            try:
-                c.remove(force=True)
-                removed += 1
-            except docker.errors.NotFound:
-                pass
+            _remove(c)
+            removed += 1
         return removed
 
     def close(self) -> None:
