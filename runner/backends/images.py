@@ -53,9 +53,12 @@ def prepare(client: Any, distro: Distro, arch: str, log: Log) -> str:
         ref = distro.images.get(arch)
         if ref:
             try:
-                log(f"pulling {ref} ({DOCKER_PLATFORM[arch]})")
-                repo, _, version = ref.partition(":")
-                client.images.pull(repo, tag=version or "latest", platform=DOCKER_PLATFORM[arch])
+                if _local_for_arch(client, ref, arch):
+                    log(f"using {ref}, already present locally (e.g. docker load)")
+                else:
+                    log(f"pulling {ref} ({DOCKER_PLATFORM[arch]})")
+                    repo, _, version = ref.partition(":")
+                    client.images.pull(repo, tag=version or "latest", platform=DOCKER_PLATFORM[arch])
                 _prepare_from_registry(client, distro, arch, ref, tag, labels, log)
                 return tag
             except InfrastructureError:
@@ -87,6 +90,17 @@ def _exists(client: Any, tag: str) -> bool:
         return True
     except docker.errors.ImageNotFound:
         return False
+
+
+def _local_for_arch(client: Any, ref: str, arch: str) -> bool:
+    """The reference is already in the engine, for this arch (air-gapped hosts load images)."""
+    import docker.errors
+
+    try:
+        image = client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return bool(image.attrs.get("Architecture") == DOCKER_PLATFORM[arch].split("/")[1])
 
 
 def _short(exc: BaseException) -> str:

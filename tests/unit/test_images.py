@@ -46,14 +46,19 @@ class FakeContainer:
         self.removed = True
 
 
+class FakeImage:
+    def __init__(self, architecture: str) -> None:
+        self.attrs = {"Architecture": architecture}
+
+
 class FakeImages:
     def __init__(self, client: FakeClient) -> None:
         self.client = client
 
-    def get(self, tag: str) -> object:
+    def get(self, tag: str) -> FakeImage:
         if tag not in self.client.local:
             raise docker.errors.ImageNotFound(tag)
-        return object()
+        return FakeImage(self.client.local_arch.get(tag, "amd64"))
 
     def pull(self, repo: str, tag: str, platform: str) -> None:
         self.client.pulls.append((f"{repo}:{tag}", platform))
@@ -75,6 +80,7 @@ class FakeClient:
     def __init__(self, registry_up: bool = True, exit_code: int = 0) -> None:
         self.registry_up, self.exit_code = registry_up, exit_code
         self.local: set[str] = set()
+        self.local_arch: dict[str, str] = {}
         self.pulls: list[tuple[str, str]] = []
         self.commits: list[tuple[str, list[str]]] = []
         self.created: list[FakeContainer] = []
@@ -158,3 +164,19 @@ def test_image_tag_follows_the_recipe_content(catalog: Catalog) -> None:
     assert d12.recipe is not None
     more = dataclasses.replace(d12, recipe=dataclasses.replace(d12.recipe, packages=("python3", "gdb")))
     assert base != images.image_tag(more, "x86_64", "http://m/debian")
+
+
+def test_a_locally_loaded_registry_image_is_used_without_pulling(catalog: Catalog) -> None:
+    client = FakeClient(registry_up=False)  # air-gapped: pulling would fail
+    client.local.add("alpine:3.20")
+    client.local_arch["alpine:3.20"] = "arm64"
+    tag = images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    assert client.pulls == [] and client.created[0].image == "alpine:3.20"
+    assert client.commits[0][0] == tag
+
+
+def test_a_local_image_of_another_arch_is_not_used(catalog: Catalog) -> None:
+    client = FakeClient()
+    client.local.add("alpine:3.20")  # amd64 only
+    images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    assert client.pulls == [("alpine:3.20", "linux/arm64")]
