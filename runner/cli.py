@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run each applicable known-problem set (scenarios/known-problems.yaml) as companions",
     )
+    v.add_argument(
+        "--gdb",
+        action="store_true",
+        help="prepare images with gdb so crashed checks get a native backtrace (larger images)",
+    )
     v.add_argument("--offline", action="store_true", help="install only from --find-links directories")
     v.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 2, help="cells in parallel")
     v.add_argument(
@@ -216,6 +221,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
     client = connect()
     distros = _select_distros(catalog, args.distro, client)
+    if args.gdb:
+        distros = [d.with_packages(("gdb",)) for d in distros]
     targets = select_targets(distros, args.arch, args.python, host_arch(), runnable_archs())
     cells = build_matrix(targets, scenarios, candidates, companions, extra_sets)
 

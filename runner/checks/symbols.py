@@ -160,6 +160,12 @@ def interpret_smoke(
     return out
 
 
+def _frame(line: str) -> str:
+    """'#0  0x7f.. in PyInit__native () from /x/y.so' -> 'PyInit__native'."""
+    text = line.split(" in ", 1)[-1] if " in " in line else line.split(None, 1)[-1]
+    return text.split(" (")[0].strip()
+
+
 def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
     """One line from a crash re-run: where it faulted and which bindings were interposed."""
     bits = []
@@ -176,9 +182,8 @@ def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
             f"`{b['symbol']}` wanted by {short(b['wanted_by'], site_dirs)} was bound to "
             f"{short(b['bound_to'], site_dirs)}"
         )
-    if native.get("gdb_backtrace"):
-        bits.append(
-            "gdb: "
-            + " <- ".join(line.split(" in ")[-1].split(" (")[0] for line in native["gdb_backtrace"][:4])
-        )
+    frames = [_frame(line) for line in native.get("gdb_backtrace") or []]
+    named = [f for f in frames if f and f != "??"]
+    if named:
+        bits.append("gdb: " + " <- ".join(named[:4]))
     return "; ".join(bits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,16 @@ class Distro:
     recipe: Recipe | None = None
     supports_uv: bool = True
     cxx: Mapping[str, str] = field(default_factory=dict)  # GLIBCXX / CXXABI -> highest version
+
+    def with_packages(self, extra: tuple[str, ...]) -> Distro:
+        """This distro with more packages in its prepared image (e.g. gdb); a different image tag."""
+        family = dataclasses.replace(self.family, python_packages=(*self.family.python_packages, *extra))
+        recipe = (
+            dataclasses.replace(self.recipe, packages=(*self.recipe.packages, *extra))
+            if self.recipe
+            else None
+        )
+        return dataclasses.replace(self, family=family, recipe=recipe)
 
     @property
     def symbol_versions(self) -> dict[str, str]:

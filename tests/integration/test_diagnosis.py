@@ -161,3 +161,17 @@ def test_healthy_popular_wheels_raise_no_false_alarm(tmp_path: Path) -> None:
     for r in run.results():
         assert r["status"] == "passed", r
         assert r["diagnosis"] == "", r
+
+
+def test_gdb_backtrace_when_the_image_has_gdb(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    crash = [w for w in wheels["initcrash"].wheels if w.name.endswith("x86_64.whl")]
+    run = wheelmatrix(
+        *crash, "--gdb", "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path
+    )
+    assert run.rc == 1, run.explain()
+    (res,) = run.results("import wmcrash")
+    backtrace = res["evidence"]["native"]["gdb_backtrace"]
+    assert backtrace and "PyInit__native" in backtrace[0] and "wmcrash/_native.abi3.so" in backtrace[0], (
+        backtrace
+    )
+    assert "gdb: PyInit__native <- " in res["diagnosis"], res
