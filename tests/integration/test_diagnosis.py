@@ -59,28 +59,6 @@ def test_unshipped_library_is_named_by_the_symbols_scenario(
         assert "which the wheel does not ship" in res["diagnosis"]
 
 
-def test_colliding_symbols_and_the_binding_that_crashes(wheels: dict[str, Fixture], tmp_path: Path) -> None:
-    run = wheelmatrix(*paths(wheels["colla"]), *with_args(wheels["collb"]), *MATRIX, tmp=tmp_path)
-    assert run.rc == 1, run.explain()
-    collisions = run.by_cell("symbol collisions")
-    crashes = run.by_cell("import wmcolla, wmcollb")
-    assert set(collisions) == set(crashes) == set(CELLS)
-    for cell in CELLS:
-        col = collisions[cell]
-        assert col["status"] == "failed", col
-        assert "`wm_shared_state` defined by" in col["detail"]
-        assert "wmcolla/_a.abi3.so" in col["detail"] and "wmcollb/_b.abi3.so" in col["detail"]
-        crash = crashes[cell]
-        assert crash["status"] == "crashed"
-        native = crash["evidence"]["native"]
-        assert native["fault"]["pc"]["symbol"] == "PyInit__b", native
-        assert native["fault"]["pc"]["dso"].endswith("wmcollb/_b.abi3.so")
-        assert (
-            "`wm_shared_state` wanted by wmcollb/_b.abi3.so was bound to wmcolla/_a.abi3.so"
-            in crash["diagnosis"]
-        )
-
-
 def test_crash_in_init_maps_the_fault_to_its_function(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
         *paths(wheels["initcrash"]), "--distro", "debian-13", "--scenario", "import", tmp=tmp_path

@@ -113,6 +113,7 @@ def test_symbol_collision_crashes_in_one_import_order_only(
     alone = run.by_cell("import wmcolla")
     first = run.by_cell("import wmcolla, wmcollb")
     last = run.by_cell("import wmcollb, wmcolla")
+    collisions = run.by_cell("symbol collisions")
     assert set(alone) == set(first) == set(last) == set(CELLS)
     for cell in CELLS:
         assert alone[cell]["status"] == "passed", alone[cell]
@@ -122,6 +123,16 @@ def test_symbol_collision_crashes_in_one_import_order_only(
         assert diagnosis.startswith("order-dependent crash: `import wmcolla, wmcollb` SIGSEGV"), diagnosis
         assert "`import wmcollb, wmcolla` passes" in diagnosis
         assert "`wm_shared_state` is exported by both wmcolla/_a.abi3.so and wmcollb/_b.abi3.so" in diagnosis
+        # crash evidence: the faulting function and the binding the dynamic linker made
+        native = first[cell]["evidence"]["native"]
+        assert native["fault"]["pc"]["symbol"] == "PyInit__b", native
+        assert native["fault"]["pc"]["dso"].endswith("wmcollb/_b.abi3.so")
+        assert "`wm_shared_state` wanted by wmcollb/_b.abi3.so was bound to wmcolla/_a.abi3.so" in diagnosis
+        # the symbols scenario names the collision without needing the crash
+        collision = collisions[cell]
+        assert collision["status"] == "failed", collision
+        assert "`wm_shared_state` defined by" in collision["detail"]
+        assert "wmcolla/_a.abi3.so" in collision["detail"] and "wmcollb/_b.abi3.so" in collision["detail"]
 
 
 def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture], tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ wheels, hand-made check results."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 
 import pytest
@@ -16,20 +15,13 @@ from runner.elf.policy import WheelScan
 from runner.inputs import Project, parse_inputs
 from runner.matrix import Cell, build_matrix, select_targets
 from runner.results import CheckResult, Status
-from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler
+from tests.fixtures.wheels import Fixture
 
-HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
-BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 NEWGLIBC_DETAIL = (
     "ImportError: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.36' not found "
     "(required by /venv/lib/python3.9/site-packages/wmnewglibc/_native.abi3.so)"
 )
-
-
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
-    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
 
 
 @pytest.fixture(scope="module")

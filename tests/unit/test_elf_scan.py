@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from runner.elf.scan import ElfInfo, is_elf, iter_wheel_elves, scan_elf, version_key
-from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler, write_wheel
+from tests.fixtures.selection import wheel_for
+from tests.fixtures.wheels import Fixture, write_wheel
 
-HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
-BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
-
-
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
-    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
-
-
-@pytest.fixture(params=ARCHES)
-def arch(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    if value not in BUILT_ARCHES:
-        pytest.skip(f"{value}-linux-gnu-gcc or -g++ is not installed")
-    return value
-
-
-def wheel_for(fixture: Fixture, arch: str) -> Path:
-    (wheel,) = [w for w in fixture.wheels if w.name.endswith(f"_{arch}.whl")]
-    return wheel
 
 
 def elves(fixture: Fixture, arch: str) -> dict[str, ElfInfo]:

@@ -21,10 +21,9 @@ import pytest
 from packaging.tags import parse_tag
 from packaging.utils import parse_wheel_filename
 
-from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler, write_wheel
+from tests.fixtures.selection import BUILT_ARCHES, wheel_for
+from tests.fixtures.wheels import Fixture, build_all, write_wheel
 
-HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
-BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
 NATIVE_KEYS = ("newglibc", "initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
 OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
@@ -36,25 +35,7 @@ needs_readelf = pytest.mark.skipif(shutil.which("readelf") is None, reason="read
 needs_objdump = pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump missing")
 
 
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
-    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
-
-
-@pytest.fixture(params=ARCHES)
-def arch(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    if value not in BUILT_ARCHES:
-        pytest.skip(f"{value}-linux-gnu-gcc or -g++ is not installed")
-    return value
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def wheel_for(fixture: Fixture, arch: str) -> Path:
-    (wheel,) = [w for w in fixture.wheels if w.name.endswith(f"_{arch}.whl")]
-    return wheel
 
 
 def shared_objects(wheel: Path, dest: Path) -> Iterator[Path]:

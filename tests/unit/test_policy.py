@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -17,30 +16,11 @@ from runner.elf.policy import (
     policies,
     system_requirements,
 )
-from tests.fixtures.wheels import ARCHES, Fixture, build_all, find_compiler, write_wheel
+from tests.fixtures.selection import BUILT_ARCHES, wheel_for
+from tests.fixtures.wheels import Fixture, write_wheel
 
-HAVE_AARCH64 = find_compiler("aarch64") is not None and shutil.which("aarch64-linux-gnu-g++") is not None
-BUILT_ARCHES = ARCHES if HAVE_AARCH64 else ("x86_64",)
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 CEILING_2_17 = {"x86_64": "2.17", "aarch64": "2.18"}  # GLIBC ceiling of manylinux_2_17 per arch
-
-
-@pytest.fixture(scope="module")
-def fixtures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fixture]:
-    return build_all(tmp_path_factory.mktemp("wheels"), arches=BUILT_ARCHES)
-
-
-@pytest.fixture(params=ARCHES)
-def arch(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    if value not in BUILT_ARCHES:
-        pytest.skip(f"{value}-linux-gnu-gcc or -g++ is not installed")
-    return value
-
-
-def wheel_for(fixture: Fixture, arch: str) -> Path:
-    (wheel,) = [w for w in fixture.wheels if w.name.endswith(f"_{arch}.whl")]
-    return wheel
 
 
 def contents(wheel: Path) -> dict[str, bytes]:
