@@ -16,7 +16,7 @@ from runner.config.known_problems import KnownProblem
 from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel
 from runner.inputs import Project
 from runner.matrix import Cell, Pick
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 # Symbols every extension or DSO defines; two DSOs defining them is normal.
 BENIGN = ("PyInit_", "_init", "_fini", "_edata", "_end", "__bss_start", "_ITM_", "__gmon_start__")

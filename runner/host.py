@@ -28,6 +28,13 @@ CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bu
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 
 
+def setup_command() -> str:
+    """The command that sets this host up (the script ships inside the package)."""
+    from runner.resources import data_path
+
+    return f"sudo bash {data_path('setup-host.sh')}"
+
+
 def host_arch() -> str:
     return _MACHINE.get(platform.machine(), platform.machine())
 

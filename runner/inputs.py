@@ -6,6 +6,7 @@ a message naming the input.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zipfile
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class WheelFile:
     version: str
     tags: frozenset[Tag]
     modules: tuple[str, ...]
+    sha256: str = ""
 
     @property
     def filename(self) -> str:
@@ -105,7 +107,22 @@ def read_wheel(path: Path) -> WheelFile:
     modules = _modules(top_level, names)
     if not modules:
         raise InputError(f"{path}: the wheel contains no importable top-level module")
-    return WheelFile(path=path.resolve(), project=name, version=str(version), tags=tags, modules=modules)
+    return WheelFile(
+        path=path.resolve(),
+        project=name,
+        version=str(version),
+        tags=tags,
+        modules=modules,
+        sha256=file_sha256(path),
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _dist_info_dir(path: Path, names: list[str], project: str, version: str) -> str:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from runner.results import Status
+from runner.model import Status
 
 # Paths inside every cell's container.
 WM_ROOT = "/opt/wheelmatrix"

@@ -9,6 +9,7 @@ from runner.config.catalog import Distro
 from runner.config.scenarios import Scenario
 from runner.errors import InputError
 from runner.inputs import Project, WheelFile
+from runner.model import cell_id
 from runner.tags import cell_tags, describe_tags, pick_wheel, platform_tags
 
 
@@ -51,9 +52,13 @@ class Cell:
         return (self.distro.id, self.arch)
 
     @property
+    def id(self) -> str:
+        """Stable cell id: distro/arch/pyX.Y/scenario[+variant] (the results carry it too)."""
+        return cell_id(self.distro.id, self.arch, self.python, self.scenario.name, self.variant)
+
+    @property
     def label(self) -> str:
-        base = f"{self.distro.id}/{self.arch}/py{self.python}/{self.scenario.name}"
-        return f"{base}+{self.variant}" if self.variant else base
+        return self.id
 
     @property
     def unfit(self) -> tuple[Pick, ...]:

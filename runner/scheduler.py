@@ -23,7 +23,7 @@ from functools import partial
 from runner.backends.base import Backend
 from runner.errors import WheelmatrixError
 from runner.matrix import Cell
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 ResultSink = Callable[[CheckResult], None]
 EventSink = Callable[[str, str], None]  # (event kind, message)

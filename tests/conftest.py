@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,9 +59,32 @@ def wheelmatrix(*args: str | Path, tmp: Path, timeout: float = 1800) -> Run:
     """Run the real CLI in a subprocess, as a user would."""
     report = tmp / f"report-{os.getpid()}-{len(list(tmp.glob('report-*')))}.json"
     cmd = [sys.executable, "-m", "runner", "validate", *map(str, args), "--json", str(report)]
+    cmd += ["--runs-dir", str(tmp / "runs")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     doc = json.loads(report.read_text()) if report.exists() else None
     return Run(proc.returncode, proc.stdout, proc.stderr, doc)
+
+
+@dataclass
+class Cli:
+    rc: int
+    stdout: str
+    stderr: str
+
+    def explain(self) -> str:
+        return f"rc={self.rc}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-3000:]}"
+
+
+def cli(*args: str | Path, cwd: Path, timeout: float = 1800, exe: Sequence[str] | None = None) -> Cli:
+    """Any wheelmatrix command, run in `cwd` (by default with this checkout's package)."""
+    head = list(exe) if exe is not None else [sys.executable, "-m", "runner"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if exe is None:
+        env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [*head, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
+    return Cli(proc.returncode, proc.stdout, proc.stderr)
 
 
 def _worker_index() -> int:

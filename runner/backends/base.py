@@ -1,14 +1,16 @@
-"""The backend interface the scheduler drives (it never imports docker)."""
+"""The interfaces between the layers: the scheduler drives a `Backend`, the cell flow
+(runner/cell.py) drives a `Sandbox`. Neither imports docker."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
 from runner.config.catalog import Distro
 from runner.matrix import Cell
-from runner.results import CheckResult
+from runner.model import CheckResult
 
 Log = Callable[[str], None]
 
@@ -24,4 +26,28 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Remove every container this run created."""
+        ...
+
+
+class Sandbox(Protocol):
+    """One cell's started, isolated environment (a container), as the cell flow sees it."""
+
+    image_id: str  # the image it runs (content id), recorded with every result
+    engine: str  # which engine runs it
+    install_user: str  # user for installs (may write the shared installer cache)
+    check_user: str  # user for package code (unprivileged)
+
+    def probe(
+        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = ...
+    ) -> list[dict[str, Any]]:
+        """Run an in-container probe command; its records. Raise InfrastructureError if it
+        failed without a record; stop it (and the sandbox) after `budget` seconds."""
+        ...
+
+    def isolate(self) -> None:
+        """Cut the network. Called after installs, before any package code runs."""
+        ...
+
+    def put_dir(self, local: Path, target: str) -> None:
+        """Copy a host directory into the sandbox at `target` (readable by check_user)."""
         ...

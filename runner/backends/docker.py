@@ -1,16 +1,21 @@
-"""The Docker backend: the only module that talks to the engine (through the Docker SDK)."""
+"""The Docker backend: the only module that talks to the engine (through the Docker SDK).
+
+It creates, execs into, copies into and removes containers, and prepares images; what a cell
+does inside its container is runner/cell.py's business.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import io
 import json
 import os
+import posixpath
 import socket
+import tarfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,51 +25,23 @@ from docker.types import Mount
 
 from runner.backends import images
 from runner.backends.base import Log
-from runner.checks.imports import ImportCheck, classify, plan_import_checks
-from runner.checks.symbols import interpret_smoke, native_summary
+from runner.cell import CellFlow, CellOptions, installer_for
 from runner.config.catalog import Distro
 from runner.errors import InfrastructureError
-from runner.host import ca_bundle, cache_dir, host_arch, uv_binary
-from runner.install import (
-    CA_BUNDLE,
-    FIND_LINKS_DIR,
-    PROBE,
-    PROBE_DIR,
-    SYMBOLS_PROBE,
-    UV_CACHE,
-    VENV,
-    VENV_PYTHON,
-    WHEELS_DIR,
-    WM_ROOT,
-    IndexSettings,
-    Step,
-    classify_install_failure,
-    install_argv,
-    installer_env,
-    venv_argv,
-)
-from runner.matrix import Cell, Pick
+from runner.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
+from runner.install import CA_BUNDLE, FIND_LINKS_DIR, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT
+from runner.matrix import Cell
+from runner.model import CheckResult, Status
 from runner.probe import MARK
 from runner.probe import PROBE_DIR as PROBE_DIR_HOST
-from runner.results import CheckResult, Status
+
+__all__ = ["CellOptions", "DockerBackend", "DockerSandbox", "connect"]
 
 LABEL_RUN = "org.wheelmatrix.run"
 LABEL_PID = "org.wheelmatrix.pid"
 LABEL_HOST = "org.wheelmatrix.host"
+LABEL_CELL = "org.wheelmatrix.cell"
 NOBODY = "65534:65534"
-
-
-@dataclass(frozen=True, kw_only=True)
-class CellOptions:
-    installer: str = "uv"
-    link_mode: str = "symlink"
-    offline: bool = False
-    find_links: tuple[Path, ...] = ()
-    timeout_s: float = 120.0
-    install_timeout_s: float = 1800.0
-    memory: str = "4g"
-    pids: int = 1024
-    index: IndexSettings = field(default_factory=IndexSettings)
 
 
 def connect() -> Any:
@@ -76,9 +53,20 @@ def connect() -> Any:
     except Exception as exc:
         raise InfrastructureError(
             f"no container engine answers ({exc.__class__.__name__}: {str(exc)[:200]})",
-            hint="start one with `sudo bash scripts/setup-host.sh`, or point DOCKER_HOST at an engine; "
+            hint=f"start one with `{setup_command()}`, or point DOCKER_HOST at an engine; "
             "`wheelmatrix doctor` shows what is missing",
         ) from None
+
+
+def engine_name(client: Any) -> str:
+    """Which engine answers, e.g. 'docker 20.10.24 at unix:///var/run/docker.sock'."""
+    try:
+        version = client.version()
+    except Exception:
+        version = {}
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    product = "podman" if "podman" in json.dumps(version.get("Components", [])).lower() else "docker"
+    return f"{product} {version.get('Version', '?')} at {where}"
 
 
 class DockerBackend:
@@ -94,18 +82,20 @@ class DockerBackend:
         self._uv_cache = cache_dir() / "uv-cache"
         self._uv_cache.mkdir(exist_ok=True)
         self._uv_cache.chmod(0o755)  # package code runs as nobody: it must not write the shared cache
+        self.image_ids: dict[str, str] = {}
+        self.engine = engine_name(client)
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
         tag = images.prepare(self.client, distro, arch, log)
-        if self._installer(distro) == "uv":
+        image_id = self.client.images.get(tag).id
+        with self._lock:
+            self.image_ids[tag] = image_id
+        if self.options.installer == "uv" and distro.supports_uv:
             with self._lock:
                 if arch not in self._uv:
                     self._uv[arch] = uv_binary(_uv_arch(arch))
         return tag
-
-    def _installer(self, distro: Distro) -> str:
-        return self.options.installer if distro.supports_uv else "pip"
 
     # -- cleanup -------------------------------------------------------------------------------
     def reap_stale(self) -> int:
@@ -123,6 +113,13 @@ class DockerBackend:
             removed += 1
         return removed
 
+    def remove_run(self, run_id: str) -> int:
+        """Remove every container of run `run_id` (a resumed run's dead runner left them)."""
+        leftovers = self.client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+        for c in leftovers:
+            _remove(c)
+        return len(leftovers)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -135,19 +132,21 @@ class DockerBackend:
 
     # -- cells ---------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, image: str, cancel: threading.Event) -> list[CheckResult]:
-        run = _CellRun(self, cell, image, cancel)
+        sandbox = DockerSandbox(self, cell, image, cancel)
+        flow = CellFlow(cell, sandbox, self.options, cancel)
         try:
-            return run.execute()
+            sandbox.start()
+            return flow.run()
         except InfrastructureError as exc:
-            return [run.result("run cell", Status.ERROR, exc.message)]
+            return [flow.result("run cell", Status.ERROR, exc.message)]
         except docker.errors.DockerException as exc:
             reason = "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}"
-            return [run.result("run cell", Status.ERROR, reason)]
+            return [flow.result("run cell", Status.ERROR, reason)]
         finally:
-            run.remove()
+            sandbox.remove()
 
     def _mounts(self, cell: Cell) -> list[Mount]:
-        installer = self._installer(cell.distro)
+        installer = installer_for(self.options, cell)
         mounts = [Mount(PROBE_DIR, str(PROBE_DIR_HOST), type="bind", read_only=True)]
         if installer == "uv":
             mounts.append(Mount(f"{WM_ROOT}/bin/uv", str(self._uv[cell.arch]), type="bind", read_only=True))
@@ -175,8 +174,8 @@ class DockerBackend:
             self._containers.pop(container.id, None)
 
 
-class _CellRun:
-    """One cell: create the container, install, cut the network, run checks, always remove."""
+class DockerSandbox:
+    """A cell's container: create, exec the probe, copy in, cut the network, remove."""
 
     def __init__(self, backend: DockerBackend, cell: Cell, image: str, cancel: threading.Event) -> None:
         self.b = backend
@@ -184,38 +183,12 @@ class _CellRun:
         self.image = image
         self.cancel = cancel
         self.container: Any = None
-        self.installer = backend._installer(cell.distro)
-        self.wheels = tuple(p.wheel.filename for p in (*cell.candidates, *cell.companions) if p.wheel)
+        self.image_id = backend.image_ids.get(image, "")
+        self.engine = backend.engine
+        self.install_user = f"{os.getuid()}:{os.getgid()}"  # owns the shared uv cache
+        self.check_user = NOBODY
 
-    def result(
-        self,
-        check: str,
-        status: Status,
-        detail: str,
-        duration: float = 0.0,
-        evidence: Mapping[str, Any] | None = None,
-    ) -> CheckResult:
-        return CheckResult(
-            distro=self.cell.distro.id,
-            arch=self.cell.arch,
-            python=self.cell.python,
-            scenario=self.cell.scenario.name,
-            check=check,
-            status=status,
-            detail=detail,
-            duration_s=duration,
-            variant=self.cell.variant,
-            installer=self.installer,
-            wheels=self.wheels,
-            evidence=dict(evidence or {}),
-        )
-
-    def remove(self) -> None:
-        if self.container is not None:
-            _remove(self.container)
-            self.b._untrack(self.container)
-
-    def execute(self) -> list[CheckResult]:
+    def start(self) -> None:
         opts = self.b.options
         labels = {
             images.LABEL_MANAGED: "true",
@@ -223,6 +196,7 @@ class _CellRun:
             LABEL_RUN: self.b.run_id,
             LABEL_PID: str(os.getpid()),
             LABEL_HOST: socket.gethostname(),
+            LABEL_CELL: self.cell.id,
         }
         self.container = self.b.client.containers.create(
             self.image,
@@ -240,229 +214,34 @@ class _CellRun:
         )
         self.b._track(self.container)
         self.container.start()
-        results: list[CheckResult] = []
-        installed = self._install(results)
-        if installed is None or self.cancel.is_set():
-            return results
-        modules, files = installed
-        self._isolate()
-        if self.cell.scenario.kind == "symbols":
-            results += self._run_symbols(modules, files)
-        else:
-            results += self._run_checks(modules)
-        return results
 
-    # -- phase 1: install with network ---------------------------------------------------------
-    def _install(
-        self, results: list[CheckResult]
-    ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
-        opts = self.b.options
-        cell = self.cell
-        links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
+    def remove(self) -> None:
+        if self.container is not None:
+            _remove(self.container)
+            self.b._untrack(self.container)
 
-        def argv(args: Sequence[str]) -> tuple[str, ...]:
-            return install_argv(
-                self.installer, args, index=opts.index, find_links=links, offline=opts.offline
-            )
-
-        def arg(p: Pick) -> str:
-            return f"{WHEELS_DIR}/{p.wheel.filename}" if p.wheel else str(p.requirement)
-
-        steps = [Step(name="venv", argv=venv_argv(self.installer, cell.distro.python_executable))]
-        unfit = cell.unfit
-        for pick in unfit:
-            steps.append(Step(name=f"refuse:{pick.project}", argv=argv([arg(pick)]), expect_failure=True))
-        fit = [p for p in (*cell.candidates, *cell.companions) if p.fits is not False]
-        if fit:
-            steps.append(Step(name="install", argv=argv([arg(p) for p in fit])))
-        plan = {
-            "steps": [
-                {"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps
-            ],
-            "env": installer_env(self.installer, opts.index, opts.offline, opts.link_mode),
-            "timeout": opts.install_timeout_s,
-            "resolve": {"site_packages": self._site_packages(), "dists": [p.project for p in fit]}
-            if fit
-            else None,
-        }
-        records = self._probe(
-            "install",
-            plan,
-            user=f"{os.getuid()}:{os.getgid()}",
-            budget=opts.install_timeout_s * (len(steps) + 1),
-        )
-        by_step = {r["step"]["name"]: r["step"] for r in records if "step" in r}
-        venv = by_step.get("venv")
-        if venv is None or venv["rc"] != 0:
-            detail = (
-                "could not create the virtual environment: " + (venv or {}).get("tail", "no output")[-300:]
-            )
-            results.append(self.result("create venv", Status.ERROR, detail, evidence={"venv": venv}))
-            return None
-        for pick in unfit:
-            rec = by_step.get(f"refuse:{pick.project}")
-            if rec is None:
-                continue
-            if rec["rc"] != 0:
-                status, said = classify_install_failure(rec["tail"])
-                detail = (
-                    f"{pick.reason}; {said}"
-                    if status is Status.NOT_INSTALLABLE
-                    else (f"{pick.reason}; but the installer failed otherwise: {said}")
-                )
-                results.append(
-                    self.result(
-                        f"install {pick.project}",
-                        Status.NOT_INSTALLABLE if status is Status.NOT_INSTALLABLE else status,
-                        detail,
-                        rec["duration_s"],
-                        {"installer_output": rec["tail"]},
-                    )
-                )
-            else:
-                results.append(
-                    self.result(
-                        f"install {pick.project}",
-                        Status.ERROR,
-                        f"prediction said not installable ({pick.reason}) but {self.installer} installed it",
-                        rec["duration_s"],
-                        {"installer_output": rec["tail"]},
-                    )
-                )
-        if not fit:
-            return None
-        inst = by_step.get("install")
-        names = ", ".join(p.project for p in fit)
-        if inst is None:
-            results.append(self.result(f"install {names}", Status.ERROR, "the installer did not run"))
-            return None
-        if inst["rc"] != 0:
-            status, detail = classify_install_failure(inst["tail"])
-            results.append(
-                self.result(
-                    f"install {names}", status, detail, inst["duration_s"], {"installer_output": inst["tail"]}
-                )
-            )
-            return None
-        resolved = next((r for r in records if "resolved" in r), None)
-        if resolved is None or resolved.get("resolved") is None:
-            results.append(
-                self.result("resolve modules", Status.ERROR, "the probe did not list installed modules")
-            )
-            return None
-        return resolved["resolved"], resolved.get("files") or {}
-
-    def _site_packages(self) -> list[str]:
-        version = f"python{self.cell.python}"
-        return [f"{VENV}/lib/{version}/site-packages", f"{VENV}/lib64/{version}/site-packages"]
-
-    def _isolate(self) -> None:
-        """Cut the container off the network before any package code runs."""
+    def isolate(self) -> None:
         self.container.reload()
         for net in list((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}):
             self.b.client.api.disconnect_container_from_network(self.container.id, net, force=True)
 
-    # -- phase 2: checks, offline, as nobody ---------------------------------------------------
-    def _modules(
-        self, picks: Sequence[Pick], resolved: Mapping[str, Sequence[str]]
-    ) -> list[tuple[str, Sequence[str]]]:
-        return [
-            (p.project, resolved.get(p.project) or (p.wheel.modules if p.wheel else ()))
-            for p in picks
-            if p.fits is not False
-        ]
+    def put_dir(self, local: Path, target: str) -> None:
+        """Copy through the engine API (works with remote engines): a tar owned by nobody."""
+        buf = io.BytesIO()
 
-    def _run_symbols(
-        self, resolved: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str]]
-    ) -> list[CheckResult]:
-        opts = self.b.options
-        cands = self._modules(self.cell.candidates, resolved)
-        comps = self._modules(self.cell.companions, resolved)
-        if self.cell.extra_imports:
-            comps.append(("imports", self.cell.extra_imports))
-        site_dirs = self._site_packages()
-        plan = {
-            "python": VENV_PYTHON,
-            "timeout": opts.timeout_s,
-            "site_dirs": site_dirs,
-            "modules": [m for _p, mods in (*cands, *comps) for m in mods],
-            "orders": [
-                [m for _p, mods in (*cands, *comps) for m in mods],
-                [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
-            ],
-            "files": {p: list(files.get(p, [])) for p, _m in cands},
-        }
-        started = time.monotonic()
-        records = self._probe(
-            "smoke", plan, user=NOBODY, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
-        )
-        took = time.monotonic() - started
-        return [
-            dataclasses.replace(
-                self.result(c.check, c.status, c.detail, took, c.evidence), diagnosis=c.diagnosis
-            )
-            for c in interpret_smoke([p for p, _m in cands], records, site_dirs)
-        ]
+        def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+            info.uid = info.gid = 65534
+            info.uname = info.gname = ""
+            info.mode = 0o755 if info.isdir() else (info.mode | 0o644)
+            return info
 
-    def _crash_evidence(self, check: ImportCheck) -> dict[str, Any]:
-        """Re-run a crashed check for native evidence: fault address, gdb, linker bindings."""
-        plan = {
-            "python": VENV_PYTHON,
-            "code": check.code,
-            "timeout": self.b.options.timeout_s,
-            "site_dirs": self._site_packages(),
-        }
-        budget = self.b.options.timeout_s * 4 + 60
-        records = self._probe("crash", plan, user=NOBODY, budget=budget, script=SYMBOLS_PROBE)
-        native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
-        return native
+        parent, name = posixpath.split(target.rstrip("/"))
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(local), arcname=name, filter=owned)
+        if not self.container.put_archive(parent or "/", buf.getvalue()):
+            raise InfrastructureError(f"could not copy {local} into {self.cell.label}")
 
-    def _run_checks(self, resolved: Mapping[str, Sequence[str]]) -> list[CheckResult]:
-        opts = self.b.options
-        cell = self.cell
-        cands, comps = self._modules(cell.candidates, resolved), self._modules(cell.companions, resolved)
-        if cell.extra_imports:
-            comps.append(("imports", cell.extra_imports))
-        results = [
-            self.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
-            for p, m in (*cands, *comps)
-            if not m
-        ]
-        checks = plan_import_checks(cands, comps)
-        if not checks:
-            return results
-        plan = {
-            "python": VENV_PYTHON,
-            "timeout": opts.timeout_s,
-            "checks": [{"id": c.id, "code": c.code} for c in checks],
-        }
-        budget = (opts.timeout_s + 15) * len(checks) + 60
-        records = self._probe("run", plan, user=NOBODY, budget=budget)
-        by_id = {r["check"]["id"]: r["check"] for r in records if "check" in r}
-        for check in checks:
-            results.append(self._check_result(check, by_id.get(check.id)))
-        return results
-
-    def _check_result(self, check: ImportCheck, rec: Mapping[str, Any] | None) -> CheckResult:
-        if rec is None:
-            reason = "stopped" if self.cancel.is_set() else "the probe gave no result (container died?)"
-            return self.result(check.text, Status.ERROR, reason)
-        status, detail = classify(rec, self.b.options.timeout_s)
-        evidence: dict[str, Any] = {
-            "returncode": rec["rc"],
-            "signal": rec["signal"],
-            "output_tail": rec["tail"],
-            "modules": list(check.modules),
-        }
-        result = self.result(check.text, status, detail, rec["duration_s"], evidence)
-        if status is Status.CRASHED and not self.cancel.is_set():
-            native = self._crash_evidence(check)
-            evidence["native"] = native
-            summary = native_summary(native, self._site_packages())
-            result = dataclasses.replace(result, evidence=evidence, diagnosis=summary)
-        return result
-
-    def _probe(
+    def probe(
         self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = PROBE
     ) -> list[dict[str, Any]]:
         """Run the probe in the container; kill the container if it overruns its budget."""

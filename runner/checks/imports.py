@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.results import Status
+from runner.model import Status
 
 
 @dataclass(frozen=True, kw_only=True)

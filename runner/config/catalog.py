@@ -99,6 +99,8 @@ class Distro:
 class Catalog:
     source: Path
     distros: Mapping[str, Distro]
+    families: Mapping[str, Family] = field(default_factory=dict)
+    sources: tuple[Path, ...] = ()
 
     def get(self, distro_id: str) -> Distro:
         try:
@@ -106,7 +108,8 @@ class Catalog:
         except KeyError:
             raise InputError(
                 f"unknown distro '{distro_id}'{did_you_mean(distro_id, self.distros)}",
-                hint=f"known distros (from {self.source}): {', '.join(self.distros)}",
+                hint=f"known distros (from {' + '.join(map(str, self.sources or (self.source,)))}): "
+                f"{', '.join(self.distros)}",
             ) from None
 
 
@@ -193,23 +196,40 @@ def _cxx(node: Node) -> dict[str, str]:
     return cxx
 
 
-def load_catalog(path: Path) -> Catalog:
+def load_catalog(path: Path, base: Catalog | None = None) -> Catalog:
+    """Load a catalog file. With `base`, the file extends it: `families` may be omitted (the
+    base's are used, the file's are added), a distro with a new id is added and one with an
+    existing id replaces the base's entry."""
     root = Node(path, "", load_yaml_file(path))
-    root.check_keys(["families", "distros"], ["schema"])
-    fam_root = root.child("families")
-    families = {str(k): _family(fam_root.child(str(k)), str(k)) for k in fam_root.value}
+    if base is None:
+        root.check_keys(["families", "distros"], ["schema"])
+    else:
+        root.check_keys(["distros"], ["schema", "families"])
+    families: dict[str, Family] = dict(base.families) if base is not None else {}
+    if root.has("families"):
+        fam_root = root.child("families")
+        families.update({str(k): _family(fam_root.child(str(k)), str(k)) for k in fam_root.value})
     dist_root = root.child("distros")
-    distros: dict[str, Distro] = {}
+    distros: dict[str, Distro] = dict(base.distros) if base is not None else {}
+    if not dist_root.value:
+        raise InputError(f"{path}: 'distros' is empty")
     for key in dist_root.value:
         distro_id = str(key)
         if not re.fullmatch(r"[a-z][a-z0-9.-]*", distro_id):
             raise InputError(f"{path}: distro id '{distro_id}' must be lowercase letters, digits, '.', '-'")
         distros[distro_id] = _distro(dist_root.child(distro_id), distro_id, families)
-    if not distros:
-        raise InputError(f"{path}: 'distros' is empty")
-    return Catalog(source=path, distros=distros)
+    sources = (*base.sources, path) if base is not None else (path,)
+    return Catalog(source=path, distros=distros, families=families, sources=sources)
+
+
+def load_catalogs(extra: Path | None = None) -> Catalog:
+    """The shipped catalog, extended or overridden by a user's file (`--catalog`, `catalog:`)."""
+    catalog = load_catalog(default_catalog_path())
+    return load_catalog(extra, base=catalog) if extra is not None else catalog
 
 
 def default_catalog_path() -> Path:
-    """distros.yaml at the top of the checkout (the package lives in runner/)."""
-    return Path(__file__).resolve().parents[2] / "distros.yaml"
+    """The distro catalog shipped in the package (runner/data/distros.yaml)."""
+    from runner.resources import data_path
+
+    return data_path("distros.yaml")

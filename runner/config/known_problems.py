@@ -10,7 +10,7 @@ from runner.config._yaml import Node, load_yaml_file
 from runner.config.catalog import ARCHES, LIBC_FAMILIES, Distro, parse_version
 from runner.errors import InputError
 from runner.inputs import parse_requirement
-from runner.results import Status
+from runner.model import Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,4 +96,6 @@ def load_known_problems(path: Path) -> list[KnownProblem]:
 
 
 def default_known_problems_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "scenarios" / "known-problems.yaml"
+    from runner.resources import data_path
+
+    return data_path("known-problems.yaml")

@@ -2,6 +2,7 @@
 
     wm_probe.py install PLAN_JSON   run installer steps, then resolve installed modules
     wm_probe.py run PLAN_JSON       run each check in a fresh interpreter, with a timeout
+    wm_probe.py exec PLAN_JSON      run argv commands (command and pytest scenarios)
 
 Every result is printed on its own line, prefixed with the marker, as soon as it is known.
 """
@@ -92,7 +93,7 @@ def cmd_install(plan):
         r = plan["resolve"]
         # Read the venv's site-packages directly: no extra (possibly emulated) interpreter.
         modules, files = resolve(r["site_packages"], r["dists"])
-        emit({"resolved": modules, "files": files})
+        emit({"resolved": modules, "files": files, "installed": installed(r["site_packages"])})
 
 
 def canonical(name):
@@ -145,6 +146,19 @@ def resolve(site_dirs, dists):
     return modules, files
 
 
+def installed(site_dirs):
+    """name==version of every distribution in the venv, from the .dist-info directory names."""
+    out = set()
+    for d in site_dirs:
+        if not os.path.isdir(d):
+            continue
+        for entry in os.listdir(d):
+            if entry.endswith(".dist-info") and "-" in entry:
+                name, version = entry[: -len(".dist-info")].rsplit("-", 1)
+                out.add("%s==%s" % (canonical(name), version))
+    return sorted(out)
+
+
 def elf_files(site_dir, dist_info):
     out = []
     record = os.path.join(dist_info, "RECORD")
@@ -180,12 +194,68 @@ def cmd_run(plan):
         emit({"check": res})
 
 
+def check_env(plan):
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update(plan.get("env", {}))
+    return env
+
+
+def cmd_exec(plan):
+    """Run argv commands (command and pytest scenarios); report failing pytest node ids."""
+    env = check_env(plan)
+    for check in plan["checks"]:
+        res = run_one(check["argv"], env, plan["timeout"], cwd=check.get("cwd", "/tmp"))
+        res["id"] = check["id"]
+        report = check.get("junit")
+        if report:
+            res["tests"] = pytest_cases(report)
+        emit({"check": res})
+
+
+def pytest_cases(path):
+    """Outcome of each test case of a pytest JUnit XML file (stdlib only)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return None
+    cases = []
+    for case in root.iter("testcase"):
+        outcome, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[child.tag]
+                message = child.get("message") or ""
+                if not message:
+                    lines = (child.text or "").strip().splitlines()
+                    message = lines[-1] if lines else ""
+                break
+        cases.append(
+            {
+                "classname": case.get("classname", ""),
+                "name": case.get("name", ""),
+                "file": case.get("file", ""),
+                "outcome": outcome,
+                "message": message[:500],
+            }
+        )
+    return cases
+
+
 def main(argv):
     cmd, arg = argv[1], json.loads(argv[2])
     if cmd == "install":
         cmd_install(arg)
     elif cmd == "run":
         cmd_run(arg)
+    elif cmd == "exec":
+        cmd_exec(arg)
     else:
         sys.exit("unknown command %r" % cmd)
 

@@ -1,4 +1,5 @@
-"""JUnit XML: one testcase per check, one testsuite per distro/arch/Python/scenario."""
+"""JUnit XML: one testcase per check, one testsuite per cell (distro/arch/Python/scenario and
+variant), so testcase names are unique per cell and variant and a CI test view shows them all."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.reporters.jsonfile import _atomic_write
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -17,15 +18,27 @@ def _xml_text(text: str) -> str:
     return _XML_ILLEGAL.sub("\ufffd", text)
 
 
+def _unique(seen: set[tuple[str, str]], suite: str, name: str) -> str:
+    """The check's name, with ' (2)', ' (3)'... if the same cell reported it more than once."""
+    candidate, n = name, 1
+    while (suite, candidate) in seen:
+        n += 1
+        candidate = f"{name} ({n})"
+    seen.add((suite, candidate))
+    return candidate
+
+
 def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
     root = ET.Element("testsuites", name="wheelmatrix")
     suites: dict[str, ET.Element] = {}
+    seen: set[tuple[str, str]] = set()
     for r in results:
-        key = f"{r.distro}.{r.arch}.py{r.python}.{r.scenario}"
+        key = r.cell_id.replace("/", ".")
         suite = suites.get(key)
         if suite is None:
             suite = suites[key] = ET.SubElement(root, "testsuite", name=key)
-        case = ET.SubElement(suite, "testcase", classname=key, name=r.check, time=f"{r.duration_s:.3f}")
+        case = ET.SubElement(suite, "testcase", classname=key, name=_unique(seen, key, r.check))
+        case.set("time", f"{r.duration_s:.3f}")
         output = str(r.evidence.get("output_tail") or r.evidence.get("installer_output") or "")
         message = f"{r.detail} => {r.diagnosis}" if r.diagnosis else r.detail
         if r.status in (Status.FAILED, Status.CRASHED, Status.TIMED_OUT):

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from runner.elf.policy import WheelScan
 from runner.reporters.jsonfile import _atomic_write
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 ICON = {
     Status.PASSED: "✅ passed",

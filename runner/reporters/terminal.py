@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from runner.elf.policy import WheelScan
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 STYLE = {
     Status.PASSED: "green",

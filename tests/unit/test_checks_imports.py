@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runner.checks.imports import ImportCheck, classify, plan_import_checks
-from runner.results import Status
+from runner.model import Status
 
 Mods = Sequence[tuple[str, Sequence[str]]]
 

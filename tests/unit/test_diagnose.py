@@ -14,7 +14,7 @@ from runner.diagnose import diagnose, predict_cell, shared_exports, static_scans
 from runner.elf.policy import WheelScan
 from runner.inputs import Project, parse_inputs
 from runner.matrix import Cell, build_matrix, select_targets
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 from tests.fixtures.wheels import Fixture
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")

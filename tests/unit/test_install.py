@@ -14,7 +14,7 @@ from runner.install import (
     installer_env,
     venv_argv,
 )
-from runner.results import Status
+from runner.model import Status
 
 INDEX = IndexSettings(
     index_url="https://mirror.example/simple",

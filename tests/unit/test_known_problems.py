@@ -16,7 +16,7 @@ from runner.config.scenarios import Scenario
 from runner.errors import EXIT_BAD_INPUT, InputError
 from runner.inputs import Project, WheelFile, parse_inputs
 from runner.matrix import CompanionSet, Target, build_matrix, select_targets
-from runner.results import Status
+from runner.model import Status
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 

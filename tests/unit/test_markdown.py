@@ -6,7 +6,7 @@ from pathlib import Path
 
 from runner.elf.policy import Finding, WheelScan
 from runner.reporters.markdown import ICON, render_markdown, write_markdown
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 
 OVER = Finding(
     kind="over-claimed",

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from runner.model import SCHEMA_VERSION, CheckResult, Status, exit_code
 from runner.reporters.jsonfile import write_json
 from runner.reporters.junit import write_junit
 from runner.reporters.terminal import render_table
-from runner.results import CheckResult, ResultLog, Status, exit_code
+from runner.store import ResultLog
 
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 
@@ -123,6 +124,7 @@ def test_write_json(tmp_path: Path) -> None:
     assert doc["results"][0]["duration_s"] == 0.123
     assert doc["results"][-1]["wheels"] == ["wmpure-1.0-py3-none-any.whl"]
     assert doc["run"] == {"id": "abc123", "cells": 3}
+    assert doc["tool"] == "wheelmatrix" and doc["schema"] == SCHEMA_VERSION
     assert doc["summary"]["checks"] == 6 and doc["summary"]["exit_code"] == 1
     assert doc["summary"]["timed-out"] == 1 and doc["summary"]["passed"] == 1
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
@@ -135,7 +137,10 @@ def test_result_log_streams_json_lines(tmp_path: Path) -> None:
         log.add(res)
     lines = stream.read_text(encoding="utf-8").splitlines()
     log.close()
-    assert [json.loads(ln)["check"] for ln in lines] == [r.check for r in RUN[:3]]
+    records = [json.loads(ln) for ln in lines]
+    assert records[0]["type"] == "header" and records[0]["schema"] == SCHEMA_VERSION
+    assert [r["check"] for r in records[1:]] == [r.check for r in RUN[:3]]
+    assert {r["type"] for r in records[1:]} == {"result"}
     assert log.results == RUN[:3]
 
 
@@ -234,3 +239,18 @@ def test_render_table_without_results() -> None:
 )
 def test_render_table_shows_details_verbatim(detail: str) -> None:
     assert detail in table_text([result(Status.FAILED, detail=detail)])
+
+
+def test_write_junit_testcases_unique_per_cell_and_variant(tmp_path: Path) -> None:
+    base = dict(distro="debian-12", arch="x86_64", python="3.11", scenario="import", status=Status.FAILED)
+    results = [
+        CheckResult(check="import a, b", variant="numpy2-abi-pandas20", **base),  # type: ignore[arg-type]
+        CheckResult(check="import a, b", variant="openblas-twice", **base),  # type: ignore[arg-type]
+        CheckResult(check="import a, b", **base),  # type: ignore[arg-type]
+        CheckResult(check="import a, b", **base),  # type: ignore[arg-type]
+    ]
+    root = junit(tmp_path, results)
+    names = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+    assert len(names) == len(set(names)) == 4, names
+    assert ("debian-12.x86_64.py3.11.import+numpy2-abi-pandas20", "import a, b") in names
+    assert ("debian-12.x86_64.py3.11.import", "import a, b (2)") in names

@@ -15,7 +15,7 @@ from runner.config.scenarios import Scenario
 from runner.errors import InfrastructureError
 from runner.inputs import Project, RequirementSpec
 from runner.matrix import Cell, build_matrix, select_targets
-from runner.results import CheckResult, Status
+from runner.model import CheckResult, Status
 from runner.scheduler import Scheduler
 
 WAIT_S = 5.0  # generous upper bound for anything that should happen "at once"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runner.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
-from runner.results import Status
+from runner.model import Status
 
 SITE = "/venv/lib/python3.11/site-packages"
 SITES = [SITE + "/", "/usr/lib/python3/dist-packages"]

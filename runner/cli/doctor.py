@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from runner.errors import EXIT_INFRASTRUCTURE, EXIT_OK
-from runner.host import binfmt_enabled, ca_bundle, cache_dir, free_disk_gib, host_arch, index_settings
+from runner.host import (
+    binfmt_enabled,
+    ca_bundle,
+    cache_dir,
+    free_disk_gib,
+    host_arch,
+    index_settings,
+    setup_command,
+)
 
-SETUP = "sudo bash scripts/setup-host.sh"
+HELP = "report the engine, emulation, disk and what is missing"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("doctor", help=HELP, description=HELP)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    return doctor(console)
 
 
 def doctor(console: Console) -> int:
+    SETUP = setup_command()
     table = Table(title="wheelmatrix doctor")
     for col in ("what", "state", "fix"):
         table.add_column(col, overflow="fold")

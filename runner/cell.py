@@ -1,0 +1,444 @@
+"""One cell's flow: install -> cut the network -> run the scenario -> interpret -> crash evidence.
+
+Written against `Sandbox` (runner/backends/base.py), so it knows nothing about Docker: the
+backend creates the sandbox (a container), hands it to `CellFlow.run()` and always removes it.
+Unit tests drive it with a fake sandbox that answers probe calls from a script.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.backends.base import Sandbox
+from runner.checks.imports import ImportCheck, classify, plan_import_checks
+from runner.checks.symbols import interpret_smoke, native_summary
+from runner.errors import InfrastructureError
+from runner.install import (
+    FIND_LINKS_DIR,
+    SYMBOLS_PROBE,
+    VENV,
+    VENV_PYTHON,
+    WHEELS_DIR,
+    IndexSettings,
+    Step,
+    classify_install_failure,
+    install_argv,
+    installer_env,
+    venv_argv,
+)
+from runner.matrix import Cell, Pick
+from runner.model import CheckResult, Status
+
+PROJECT_DIR = "/tmp/wm-project"  # where a pytest scenario's sources are copied ({project})
+PYTEST_JUNIT = "/tmp/wm-pytest.xml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellOptions:
+    """How cells install and run. Defaults come from runner/config/runfile.py's RunConfig."""
+
+    installer: str = "uv"
+    link_mode: str = "symlink"
+    offline: bool = False
+    find_links: tuple[Path, ...] = ()
+    timeout_s: float = 120.0
+    install_timeout_s: float = 1800.0
+    memory: str = "4g"
+    pids: int = 1024
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+
+def installer_for(options: CellOptions, cell: Cell) -> str:
+    return options.installer if cell.distro.supports_uv else "pip"
+
+
+def site_packages(python: str) -> list[str]:
+    return [f"{VENV}/lib/python{python}/site-packages", f"{VENV}/lib64/python{python}/site-packages"]
+
+
+class CellFlow:
+    """Runs one cell in a sandbox that is already started; returns its results."""
+
+    def __init__(
+        self, cell: Cell, sandbox: Sandbox, options: CellOptions, cancel: threading.Event | None = None
+    ) -> None:
+        self.cell = cell
+        self.sandbox = sandbox
+        self.options = options
+        self.cancel = cancel or threading.Event()
+        self.installer = installer_for(options, cell)
+        picks = (*cell.candidates, *cell.companions)
+        self.wheels = tuple(p.wheel.filename for p in picks if p.wheel)
+        self.wheel_sha256 = {p.wheel.filename: p.wheel.sha256 for p in cell.candidates if p.wheel}
+        self.installed: tuple[str, ...] = ()
+        self.site_dirs = site_packages(cell.python)
+
+    # -- results -------------------------------------------------------------------------------
+    def result(
+        self,
+        check: str,
+        status: Status,
+        detail: str,
+        duration: float = 0.0,
+        evidence: Mapping[str, Any] | None = None,
+        diagnosis: str = "",
+    ) -> CheckResult:
+        return CheckResult(
+            distro=self.cell.distro.id,
+            arch=self.cell.arch,
+            python=self.cell.python,
+            scenario=self.cell.scenario.name,
+            check=check,
+            status=status,
+            detail=detail,
+            duration_s=duration,
+            variant=self.cell.variant,
+            installer=self.installer,
+            wheels=self.wheels,
+            evidence=dict(evidence or {}),
+            diagnosis=diagnosis,
+            image=self.sandbox.image_id,
+            engine=self.sandbox.engine,
+            wheel_sha256=self.wheel_sha256,
+            installed=self.installed,
+            finished_at=time.time(),
+        )
+
+    # -- the flow ------------------------------------------------------------------------------
+    def run(self) -> list[CheckResult]:
+        try:
+            return self._run()
+        except InfrastructureError as exc:
+            return [self.result("run cell", Status.ERROR, exc.message)]
+
+    def _run(self) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        installed = self._install(results)
+        if installed is None or self.cancel.is_set():
+            return results
+        modules, files = installed
+        kind = self.cell.scenario.kind
+        if kind == "pytest" and self.cell.scenario.sources is not None:
+            self.sandbox.put_dir(self.cell.scenario.sources, PROJECT_DIR)
+        self.sandbox.isolate()  # before any package code runs
+        if kind == "symbols":
+            results += self._run_symbols(modules, files)
+        elif kind == "command":
+            results += self._run_command()
+        elif kind == "pytest":
+            results += self._run_pytest()
+        else:
+            results += self._run_imports(modules)
+        return results
+
+    # -- phase 1: install with network ---------------------------------------------------------
+    def _extra_requirements(self) -> list[str]:
+        scenario = self.cell.scenario
+        if scenario.kind == "pytest":
+            wanted = list(scenario.requires)
+            if not any(r.split("[")[0].strip().lower().startswith("pytest") for r in wanted):
+                wanted.insert(0, "pytest")
+            return wanted
+        return []
+
+    def _install(
+        self, results: list[CheckResult]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
+        opts = self.options
+        cell = self.cell
+        links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
+
+        def argv(args: Sequence[str]) -> tuple[str, ...]:
+            return install_argv(
+                self.installer, args, index=opts.index, find_links=links, offline=opts.offline
+            )
+
+        def arg(p: Pick) -> str:
+            return f"{WHEELS_DIR}/{p.wheel.filename}" if p.wheel else str(p.requirement)
+
+        steps = [Step(name="venv", argv=venv_argv(self.installer, cell.distro.python_executable))]
+        unfit = cell.unfit
+        for pick in unfit:
+            steps.append(Step(name=f"refuse:{pick.project}", argv=argv([arg(pick)]), expect_failure=True))
+        fit = [p for p in (*cell.candidates, *cell.companions) if p.fits is not False]
+        extra = self._extra_requirements()
+        if fit:
+            steps.append(Step(name="install", argv=argv([*(arg(p) for p in fit), *extra])))
+        plan = {
+            "steps": [
+                {"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps
+            ],
+            "env": installer_env(self.installer, opts.index, opts.offline, opts.link_mode),
+            "timeout": opts.install_timeout_s,
+            "resolve": {"site_packages": self.site_dirs, "dists": [p.project for p in fit]} if fit else None,
+        }
+        records = self.sandbox.probe(
+            "install",
+            plan,
+            user=self.sandbox.install_user,
+            budget=opts.install_timeout_s * (len(steps) + 1),
+        )
+        by_step = {r["step"]["name"]: r["step"] for r in records if "step" in r}
+        venv = by_step.get("venv")
+        if venv is None or venv["rc"] != 0:
+            detail = (
+                "could not create the virtual environment: " + (venv or {}).get("tail", "no output")[-300:]
+            )
+            results.append(self.result("create venv", Status.ERROR, detail, evidence={"venv": venv}))
+            return None
+        for pick in unfit:
+            rec = by_step.get(f"refuse:{pick.project}")
+            if rec is not None:
+                results.append(self._refusal(pick, rec))
+        if not fit:
+            return None
+        inst = by_step.get("install")
+        names = ", ".join(p.project for p in fit)
+        if inst is None:
+            results.append(self.result(f"install {names}", Status.ERROR, "the installer did not run"))
+            return None
+        if inst["rc"] != 0:
+            status, detail = classify_install_failure(inst["tail"])
+            results.append(
+                self.result(
+                    f"install {names}", status, detail, inst["duration_s"], {"installer_output": inst["tail"]}
+                )
+            )
+            return None
+        resolved = next((r for r in records if "resolved" in r), None)
+        if resolved is None or resolved.get("resolved") is None:
+            results.append(
+                self.result("resolve modules", Status.ERROR, "the probe did not list installed modules")
+            )
+            return None
+        self.installed = tuple(resolved.get("installed") or ())
+        return resolved["resolved"], resolved.get("files") or {}
+
+    def _refusal(self, pick: Pick, rec: Mapping[str, Any]) -> CheckResult:
+        evidence = {"installer_output": rec["tail"]}
+        if rec["rc"] == 0:
+            detail = f"prediction said not installable ({pick.reason}) but {self.installer} installed it"
+            return self.result(f"install {pick.project}", Status.ERROR, detail, rec["duration_s"], evidence)
+        status, said = classify_install_failure(rec["tail"])
+        if status is Status.NOT_INSTALLABLE:
+            detail = f"{pick.reason}; {said}"
+        else:
+            detail = f"{pick.reason}; but the installer failed otherwise: {said}"
+        return self.result(f"install {pick.project}", status, detail, rec["duration_s"], evidence)
+
+    # -- phase 2: checks, offline, as nobody ---------------------------------------------------
+    def _modules(
+        self, picks: Sequence[Pick], resolved: Mapping[str, Sequence[str]]
+    ) -> list[tuple[str, Sequence[str]]]:
+        return [
+            (p.project, resolved.get(p.project) or (p.wheel.modules if p.wheel else ()))
+            for p in picks
+            if p.fits is not False
+        ]
+
+    def _groups(
+        self, resolved: Mapping[str, Sequence[str]]
+    ) -> tuple[list[tuple[str, Sequence[str]]], list[tuple[str, Sequence[str]]]]:
+        cands = self._modules(self.cell.candidates, resolved)
+        comps = self._modules(self.cell.companions, resolved)
+        if self.cell.extra_imports:
+            comps.append(("imports", self.cell.extra_imports))
+        return cands, comps
+
+    def _run_symbols(
+        self, resolved: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str]]
+    ) -> list[CheckResult]:
+        opts = self.options
+        cands, comps = self._groups(resolved)
+        plan = {
+            "python": VENV_PYTHON,
+            "timeout": opts.timeout_s,
+            "site_dirs": self.site_dirs,
+            "modules": [m for _p, mods in (*cands, *comps) for m in mods],
+            "orders": [
+                [m for _p, mods in (*cands, *comps) for m in mods],
+                [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
+            ],
+            "files": {p: list(files.get(p, [])) for p, _m in cands},
+        }
+        started = time.monotonic()
+        records = self.sandbox.probe(
+            "smoke", plan, user=self.sandbox.check_user, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
+        )
+        took = time.monotonic() - started
+        return [
+            self.result(c.check, c.status, c.detail, took, c.evidence, c.diagnosis)
+            for c in interpret_smoke([p for p, _m in cands], records, self.site_dirs)
+        ]
+
+    def _run_imports(self, resolved: Mapping[str, Sequence[str]]) -> list[CheckResult]:
+        opts = self.options
+        cands, comps = self._groups(resolved)
+        results = [
+            self.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
+            for p, m in (*cands, *comps)
+            if not m
+        ]
+        checks = plan_import_checks(cands, comps)
+        if not checks:
+            return results
+        plan = {
+            "python": VENV_PYTHON,
+            "timeout": opts.timeout_s,
+            "checks": [{"id": c.id, "code": c.code} for c in checks],
+        }
+        budget = (opts.timeout_s + 15) * len(checks) + 60
+        records = self.sandbox.probe("run", plan, user=self.sandbox.check_user, budget=budget)
+        by_id = {r["check"]["id"]: r["check"] for r in records if "check" in r}
+        for check in checks:
+            results.append(self._import_result(check, by_id.get(check.id)))
+        return results
+
+    def _missing(self, check: str) -> CheckResult:
+        reason = "stopped" if self.cancel.is_set() else "the probe gave no result (container died?)"
+        return self.result(check, Status.ERROR, reason)
+
+    def _import_result(self, check: ImportCheck, rec: Mapping[str, Any] | None) -> CheckResult:
+        if rec is None:
+            return self._missing(check.text)
+        status, detail = classify(rec, self.options.timeout_s)
+        evidence: dict[str, Any] = {
+            "returncode": rec["rc"],
+            "signal": rec["signal"],
+            "output_tail": rec["tail"],
+            "modules": list(check.modules),
+        }
+        diagnosis = ""
+        if status is Status.CRASHED and not self.cancel.is_set():
+            native = self._crash_evidence(check.code)
+            evidence["native"] = native
+            diagnosis = native_summary(native, self.site_dirs)
+        return self.result(check.text, status, detail, rec["duration_s"], evidence, diagnosis)
+
+    def _crash_evidence(self, code: str) -> dict[str, Any]:
+        """Re-run a crashed check for native evidence: fault address, gdb, linker bindings."""
+        plan = {
+            "python": VENV_PYTHON,
+            "code": code,
+            "timeout": self.options.timeout_s,
+            "site_dirs": self.site_dirs,
+        }
+        budget = self.options.timeout_s * 4 + 60
+        records = self.sandbox.probe(
+            "crash", plan, user=self.sandbox.check_user, budget=budget, script=SYMBOLS_PROBE
+        )
+        native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
+        return native
+
+    # -- command and pytest scenarios ----------------------------------------------------------
+    def _exec_env(self) -> dict[str, str]:
+        return {
+            "PATH": f"{VENV}/bin:/usr/local/bin:/usr/bin:/bin",
+            "VIRTUAL_ENV": VENV,
+            **dict(self.cell.scenario.env),
+        }
+
+    def _timeout(self) -> float:
+        return self.cell.scenario.timeout_s or self.options.timeout_s
+
+    def _argv(self, argv: Sequence[str]) -> list[str]:
+        out = [a.replace("{project}", PROJECT_DIR) for a in argv]
+        if out and out[0] in ("python", "python3"):
+            out[0] = VENV_PYTHON
+        return out
+
+    def _exec(self, check_id: str, argv: Sequence[str], junit: str | None = None) -> dict[str, Any] | None:
+        cwd = PROJECT_DIR if self.cell.scenario.sources is not None else "/tmp"
+        plan = {
+            "timeout": self._timeout(),
+            "env": self._exec_env(),
+            "checks": [{"id": check_id, "argv": list(argv), "cwd": cwd, "junit": junit}],
+        }
+        records = self.sandbox.probe("exec", plan, user=self.sandbox.check_user, budget=self._timeout() + 60)
+        return next((r["check"] for r in records if "check" in r and r["check"].get("id") == check_id), None)
+
+    def _run_command(self) -> list[CheckResult]:
+        argv = self._argv(self.cell.scenario.argv)
+        text = "run " + " ".join(self.cell.scenario.argv)
+        rec = self._exec("command", argv)
+        if rec is None:
+            return [self._missing(text)]
+        status, detail = classify(rec, self._timeout())
+        if status is Status.FAILED:
+            detail = f"exit {rec['rc']}: {detail}"
+        evidence = {
+            "returncode": rec["rc"],
+            "signal": rec["signal"],
+            "output_tail": rec["tail"],
+            "argv": argv,
+        }
+        return [self.result(text, status, detail, rec["duration_s"], evidence)]
+
+    def _run_pytest(self) -> list[CheckResult]:
+        args = self.cell.scenario.argv or ("{project}",)
+        argv = [VENV_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={PYTEST_JUNIT}", "-q"]
+        argv += self._argv(args)
+        rec = self._exec("pytest", argv, junit=PYTEST_JUNIT)
+        if rec is None:
+            return [self._missing("pytest")]
+        return interpret_pytest(rec, self._timeout(), self.result)
+
+
+def interpret_pytest(rec: Mapping[str, Any], timeout_s: float, make: Any) -> list[CheckResult]:
+    """One summary check `pytest`, plus one check per failing test named by its node id."""
+    tests = rec.get("tests")
+    evidence: dict[str, Any] = {"returncode": rec["rc"], "signal": rec["signal"], "output_tail": rec["tail"]}
+    if rec.get("timed_out") or rec.get("signal"):
+        status, detail = classify(rec, timeout_s)
+        return [make("pytest", status, detail, rec["duration_s"], evidence)]
+    if tests is None:
+        # pytest never wrote its report: it could not start (usage error, import error in conftest)
+        status = Status.PASSED if rec["rc"] == 0 else Status.FAILED
+        detail = "" if rec["rc"] == 0 else f"pytest exit {rec['rc']}: {last_line(rec['tail'])}"
+        return [make("pytest", status, detail, rec["duration_s"], evidence)]
+    failing = [t for t in tests if t["outcome"] in ("failed", "error")]
+    counts = {k: sum(1 for t in tests if t["outcome"] == k) for k in ("passed", "failed", "error", "skipped")}
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    evidence["tests"] = counts
+    out: list[CheckResult] = []
+    if rec["rc"] == 0:
+        out.append(make("pytest", Status.PASSED, summary, rec["duration_s"], evidence))
+    elif rec["rc"] == 5 and not tests:
+        out.append(make("pytest", Status.FAILED, "pytest collected no test", rec["duration_s"], evidence))
+    else:
+        first = node_id(failing[0]) if failing else f"exit {rec['rc']}"
+        out.append(make("pytest", Status.FAILED, f"{summary}; first: {first}", rec["duration_s"], evidence))
+    for t in failing:
+        out.append(
+            make(
+                f"pytest {node_id(t)}",
+                Status.FAILED,
+                t["message"] or t["outcome"],
+                0.0,
+                {"outcome": t["outcome"]},
+            )
+        )
+    return out
+
+
+def node_id(case: Mapping[str, str]) -> str:
+    """pytest's node id from a JUnit test case (classname 'tests.test_x.TestY', name 'test_z')."""
+    classname, name = case.get("classname", ""), case.get("name", "")
+    parts = classname.split(".")
+    # The module is the longest dotted prefix; pytest's junit has no file attribute by default.
+    for i in range(len(parts), 0, -1):
+        if parts[i - 1].startswith("test") or i == 1:
+            module = "/".join(parts[:i]) + ".py"
+            rest = parts[i:]
+            return "::".join([module, *rest, name])
+    return name
+
+
+def last_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"

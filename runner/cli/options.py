@@ -1,0 +1,178 @@
+"""Argument types and the options every matrix command shares (validate, run; later plan).
+
+Flags default to None: a flag not given leaves the config file's value, and the config's
+defaults live in one place (runner/config/runfile.py, RunConfig)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from runner.config.catalog import ARCHES
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
+    return value
+
+
+def python_version(text: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+", text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a MAJOR.MINOR Python version (e.g. 3.11)")
+    return text
+
+
+def memory(text: str) -> str:
+    if not re.fullmatch(r"\d+[bkmg]?", text.lower()):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size (e.g. 4g, 512m)")
+    return text.lower()
+
+
+FAIL_ON = ("failure", "regression", "never")
+
+
+def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -> None:
+    """The inputs, selection, sandbox and report options of `validate` and `run`."""
+    p.add_argument(
+        "inputs",
+        nargs="+" if inputs_required else "*",
+        metavar="WHEEL_OR_REQ",
+        help="wheel files, globs or requirements to test (the candidates)",
+    )
+    p.add_argument(
+        "--with",
+        dest="companions",
+        action="append",
+        default=None,
+        metavar="REQ",
+        help="companion to install next to the candidates (requirement or wheel); repeatable",
+    )
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help="extra directory of wheels for the installer; repeatable",
+    )
+    p.add_argument("--distro", dest="distros", action="append", default=None, metavar="ID", help="repeatable")
+    p.add_argument("--arch", dest="archs", action="append", default=None, choices=ARCHES, help="repeatable")
+    p.add_argument(
+        "--python",
+        dest="pythons",
+        action="append",
+        default=None,
+        type=python_version,
+        metavar="X.Y",
+        help="only distros providing this Python; repeatable",
+    )
+    p.add_argument(
+        "--include",
+        action="append",
+        default=None,
+        metavar="DISTRO[/ARCH[/PY]]",
+        help="keep only matching targets (wildcards allowed); repeatable",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=None,
+        metavar="DISTRO[/ARCH[/PY]]",
+        help="drop matching targets, e.g. debian-13/aarch64; repeatable",
+    )
+    p.add_argument(
+        "--scenario", dest="scenario_names", action="append", default=None, metavar="NAME", help="repeatable"
+    )
+    p.add_argument(
+        "--installer", choices=("uv", "pip"), default=None, help="uv (default, fast) or the image's own pip"
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=("symlink", "copy"),
+        default=None,
+        help="uv: link installed files from the shared cache (default) or copy them",
+    )
+    p.add_argument(
+        "--with-known-problems",
+        dest="known_problems",
+        action="store_const",
+        const=("all",),
+        default=None,
+        help="also run each applicable known-problem set as companions, each in its own cells",
+    )
+    p.add_argument("--gdb", action="store_const", const=True, default=None, help="images with gdb")
+    p.add_argument(
+        "--offline", action="store_const", const=True, default=None, help="install only from --find-links"
+    )
+    p.add_argument("--jobs", type=positive_int, default=None, help="cells in parallel (default: CPUs)")
+    p.add_argument("--timeout", dest="timeout_s", type=positive_float, default=None, metavar="S")
+    p.add_argument("--memory", type=memory, default=None, help="memory limit per container (default 4g)")
+    p.add_argument("--pids", type=positive_int, default=None, help="process limit per container")
+    p.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
+    p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+    p.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default=None,
+        help="what makes the exit code 1: any failure (default), only a regression against "
+        "--compare, or never",
+    )
+    p.add_argument(
+        "--compare", type=Path, metavar="OLD", help="compare with an earlier report or run directory"
+    )
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        metavar="DIR",
+        help="where run directories live (default: $WHEELMATRIX_RUNS or ~/.cache/wheelmatrix/runs)",
+    )
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """RunConfig fields given on the command line (None: not given)."""
+    out: dict[str, Any] = {}
+    for name in (
+        "companions",
+        "find_links",
+        "distros",
+        "archs",
+        "pythons",
+        "include",
+        "exclude",
+        "installer",
+        "link_mode",
+        "known_problems",
+        "gdb",
+        "offline",
+        "jobs",
+        "timeout_s",
+        "memory",
+        "pids",
+        "fail_on",
+        "compare",
+        "scenario_names",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = tuple(value) if isinstance(value, list) else value
+    if args.inputs:
+        out["candidates"] = tuple(args.inputs)
+    return out

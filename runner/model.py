@@ -1,0 +1,231 @@
+"""The run model: immutable result records, one per check, with stable ids, to and from JSON.
+
+Every record says where it ran (cell id, image id, engine), with what (the sha256 of every
+candidate wheel, the exact `name==version` of every distribution installed in the cell) and by
+which wheelmatrix, so that results read back later (resume, compare, merge) stand on their own.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner import __version__
+from runner.errors import EXIT_CHECK_FAILED, EXIT_INFRASTRUCTURE, EXIT_OK
+
+# Version of the JSON report and of the JSONL stream records. 1: wheelmatrix 0.1 (no ids).
+SCHEMA_VERSION = 2
+
+
+def cell_id(distro: str, arch: str, python: str, scenario: str, variant: str = "") -> str:
+    """Stable id of a cell: distro/arch/pyX.Y/scenario[+variant]."""
+    base = f"{distro}/{arch}/py{python}/{scenario}"
+    return f"{base}+{variant}" if variant else base
+
+
+def check_id(cell: str, check: str) -> str:
+    """Stable id of one check of a cell."""
+    return f"{cell}::{check}"
+
+
+class Status(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"  # a Python exception (or the installer rejected the set)
+    CRASHED = "crashed"  # killed by a signal
+    TIMED_OUT = "timed-out"
+    NOT_INSTALLABLE = "not-installable"
+    ERROR = "error"  # the infrastructure broke; never blamed on the wheel
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_wheel_failure(self) -> bool:
+        return self in (Status.FAILED, Status.CRASHED, Status.TIMED_OUT)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CheckResult:
+    distro: str
+    arch: str
+    python: str
+    scenario: str
+    check: str
+    status: Status
+    detail: str = ""
+    duration_s: float = 0.0
+    installer: str = ""
+    wheels: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    diagnosis: str = ""  # one line: why it broke (or what was predicted), from runner/diagnose.py
+    variant: str = ""  # the known-problem set added as companions, if any
+    image: str = ""  # id (sha256:...) of the image the cell ran on
+    engine: str = ""  # which container engine ran it (e.g. "docker 20.10.24 unix:///var/run/docker.sock")
+    tool_version: str = __version__  # the wheelmatrix that produced it
+    wheel_sha256: Mapping[str, str] = field(default_factory=dict)  # candidate wheel file -> sha256
+    installed: tuple[str, ...] = ()  # name==version of every distribution in the cell's venv
+    finished_at: float = 0.0  # unix time the result was recorded
+
+    @property
+    def cell_id(self) -> str:
+        return cell_id(self.distro, self.arch, self.python, self.scenario, self.variant)
+
+    @property
+    def check_id(self) -> str:
+        return check_id(self.cell_id, self.check)
+
+    @property
+    def installed_versions(self) -> dict[str, str]:
+        """Canonical project name -> version, from `installed`."""
+        out = {}
+        for item in self.installed:
+            name, _, version = item.partition("==")
+            out[canonical_name(name)] = version
+        return out
+
+    @property
+    def row(self) -> str:
+        base = f"{self.distro}/{self.arch}/py{self.python}"
+        return f"{base} +{self.variant}" if self.variant else base
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell_id": self.cell_id,
+            "check_id": self.check_id,
+            "distro": self.distro,
+            "arch": self.arch,
+            "python": self.python,
+            "scenario": self.scenario,
+            "check": self.check,
+            "status": self.status.value,
+            "detail": self.detail,
+            "duration_s": round(self.duration_s, 3),
+            "installer": self.installer,
+            "wheels": list(self.wheels),
+            "diagnosis": self.diagnosis,
+            "variant": self.variant,
+            "evidence": dict(self.evidence),
+            "image": self.image,
+            "engine": self.engine,
+            "tool_version": self.tool_version,
+            "wheel_sha256": dict(self.wheel_sha256),
+            "installed": list(self.installed),
+            "finished_at": round(self.finished_at, 3),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], *, pool: ValuePool | None = None) -> CheckResult:
+        """The inverse of `to_json`; also reads schema-1 records (no ids or provenance).
+
+        With a `pool`, equal strings, `installed` tuples and `wheel_sha256` maps are shared
+        with the records read before (bulk reads: resume, compare, merge).
+        Raises ValueError (naming the field) for a record that is not a check result."""
+        p = pool or _UNSHARED
+        text = p.text
+        try:
+            status = Status(doc["status"])
+            evidence = doc.get("evidence") or _EMPTY
+            if not isinstance(evidence, Mapping):
+                raise ValueError(f"evidence is {type(evidence).__name__}, not an object")
+            return cls(
+                distro=text(doc["distro"]),
+                arch=text(doc["arch"]),
+                python=text(doc["python"]),
+                scenario=text(doc["scenario"]),
+                check=text(doc["check"]),
+                status=status,
+                detail=str(doc.get("detail", "")),
+                duration_s=float(doc.get("duration_s", 0.0)),
+                installer=text(doc.get("installer", "")),
+                wheels=p.texts(doc.get("wheels") or ()),
+                evidence=p.evidence(evidence),
+                diagnosis=str(doc.get("diagnosis", "")),
+                variant=text(doc.get("variant", "")),
+                image=text(doc.get("image", "")),
+                engine=text(doc.get("engine", "")),
+                tool_version=text(doc.get("tool_version", "")),
+                wheel_sha256=p.mapping(doc.get("wheel_sha256") or _EMPTY),
+                installed=p.texts(doc.get("installed") or ()),
+                finished_at=float(doc.get("finished_at", 0.0)),
+            )
+        except KeyError as exc:
+            raise ValueError(f"missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(str(exc)) from None
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+class ValuePool:
+    """Shares equal values between records read back in bulk: 100,000 results of one run
+    repeat a few distros, archs, checks, wheel hashes and the same installed sets.
+
+    Shared containers are immutable (tuples) or typed read-only (`Mapping`) on the record;
+    nobody may mutate them. Drop the pool after loading: the records keep what they use."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._maps: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+    def text(self, value: Any) -> str:
+        value = str(value)
+        return self._strings.setdefault(value, value)
+
+    def texts(self, values: Iterable[Any]) -> tuple[str, ...]:
+        key = tuple(map(str, values))
+        found = self._tuples.get(key)
+        if found is None:
+            found = self._tuples[key] = tuple(map(self.text, key))
+        return found
+
+    def mapping(self, value: Mapping[str, Any]) -> Mapping[str, str]:
+        key = tuple((str(k), str(v)) for k, v in value.items())
+        found = self._maps.get(key)
+        if found is None:
+            found = self._maps[key] = {self.text(k): self.text(v) for k, v in key}
+        return found
+
+    def evidence(self, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A copy whose short string values are shared (keys are shared by the JSON parser
+        within one document only)."""
+        text = self.text
+        return {text(k): (text(v) if type(v) is str and len(v) <= 200 else v) for k, v in value.items()}
+
+
+class _Unshared(ValuePool):
+    """No sharing: fresh containers, as the record's own."""
+
+    def text(self, value: Any) -> str:
+        return str(value)
+
+    def texts(self, values: Iterable[Any]) -> tuple[str, ...]:
+        return tuple(map(str, values))
+
+    def mapping(self, value: Mapping[str, Any]) -> Mapping[str, str]:
+        return {str(k): str(v) for k, v in value.items()}
+
+    def evidence(self, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        return dict(value)
+
+
+_UNSHARED = _Unshared()
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def exit_code(results: Iterable[CheckResult]) -> int:
+    """1 when a check failed, crashed or timed out; else 3 when infrastructure broke; else 0."""
+    statuses = {r.status for r in results}
+    if any(s.is_wheel_failure for s in statuses):
+        return EXIT_CHECK_FAILED
+    if Status.ERROR in statuses:
+        return EXIT_INFRASTRUCTURE
+    return EXIT_OK

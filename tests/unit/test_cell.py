@@ -1,0 +1,272 @@
+"""The cell flow (runner/cell.py) driven by a fake sandbox: no engine, no containers.
+
+The fake answers each probe call from a script (as pytest-xdist tests its schedulers with a
+fake node) and records the order of calls, so the tests can assert what the flow asks for,
+in which order, and what it makes of the answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.cell import PROJECT_DIR, CellFlow, CellOptions, node_id
+from runner.config.catalog import Catalog, default_catalog_path, load_catalog
+from runner.config.scenarios import Scenario
+from runner.errors import InfrastructureError
+from runner.inputs import Project, parse_inputs
+from runner.install import VENV_PYTHON
+from runner.matrix import Cell, build_matrix, select_targets
+from runner.model import Status
+
+Answer = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass
+class FakeSandbox:
+    answers: dict[str, Answer] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    image_id: str = "sha256:feedface"
+    engine: str = "fake 1.0"
+    install_user: str = "1000:1000"
+    check_user: str = "65534:65534"
+
+    def probe(
+        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = "probe"
+    ) -> list[dict[str, Any]]:
+        self.calls.append((command, {"plan": dict(plan), "user": user, "budget": budget, "script": script}))
+        answer = self.answers.get(command)
+        if answer is None:
+            raise AssertionError(f"unexpected probe call {command!r}")
+        return answer(plan)
+
+    def isolate(self) -> None:
+        self.calls.append(("isolate", None))
+
+    def put_dir(self, local: Path, target: str) -> None:
+        self.calls.append(("put_dir", (local, target)))
+
+    @property
+    def order(self) -> list[str]:
+        return [c for c, _ in self.calls]
+
+    def plan(self, command: str) -> dict[str, Any]:
+        return next(a["plan"] for c, a in self.calls if c == command)
+
+
+def step(name: str, rc: int = 0, tail: str = "") -> dict[str, Any]:
+    return {"step": {"name": name, "rc": rc, "tail": tail, "duration_s": 0.5, "signal": None}}
+
+
+def installed_ok(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = [step(s["name"]) for s in plan["steps"]]
+    dists = plan["resolve"]["dists"] if plan.get("resolve") else []
+    out.append(
+        {
+            "resolved": {d: [d.replace("-", "_")] for d in dists},
+            "files": {},
+            "installed": sorted([f"{d}==1.0" for d in dists] + ["numpy==2.3.0"]),
+        }
+    )
+    return out
+
+
+def run_rec(check_id: str, rc: int = 0, tail: str = "", signal: str | None = None, **kw: Any) -> dict[str, Any]:
+    return {
+        "check": {"id": check_id, "rc": rc, "signal": signal, "timed_out": False, "tail": tail, "duration_s": 0.2}
+        | kw
+    }
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(default_catalog_path())
+
+
+def req(name: str) -> Project:
+    return parse_inputs([f"{name}==1.0"], role="candidate")[0]
+
+
+def make_cell(catalog: Catalog, scenario: Scenario, candidates: tuple[str, ...] = ("mypkg",)) -> Cell:
+    targets = select_targets([catalog.get("debian-12")], ["x86_64"], [], "x86_64", ["x86_64"])
+    return build_matrix(targets, [scenario], [req(c) for c in candidates], [req("companion")])[0]
+
+
+IMPORT = Scenario(name="import", kind="import", description="")
+
+
+def test_flow_order_install_then_isolate_then_checks(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
+    )
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    assert sandbox.order == ["install", "isolate", "run"]
+    # installs as the cache owner, checks as nobody
+    assert sandbox.calls[0][1]["user"] == "1000:1000"
+    assert sandbox.calls[2][1]["user"] == "65534:65534"
+    assert results and all(r.status is Status.PASSED for r in results)
+    r = results[0]
+    assert r.cell_id == "debian-12/x86_64/py3.11/import"
+    assert r.check_id.startswith("debian-12/x86_64/py3.11/import::")
+    assert r.image == "sha256:feedface" and r.engine == "fake 1.0"
+    assert "numpy==2.3.0" in r.installed and "mypkg==1.0" in r.installed
+    assert r.installed_versions["numpy"] == "2.3.0"
+
+
+def test_install_failure_stops_before_network_cut(catalog: Catalog) -> None:
+    def failing(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [step("venv"), step("install", rc=1, tail="error: No solution found: mypkg==1.0 conflicts")]
+
+    sandbox = FakeSandbox(answers={"install": failing})
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    assert sandbox.order == ["install"]
+    assert [r.status for r in results] == [Status.FAILED]
+    assert results[0].check == "install mypkg, companion"
+    assert "No solution found" in results[0].detail
+
+
+def test_venv_failure_is_infrastructure(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": lambda plan: [step("venv", rc=1, tail="No module named venv")]})
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    assert [(r.check, r.status) for r in results] == [("create venv", Status.ERROR)]
+    assert "No module named venv" in results[0].detail
+
+
+def test_probe_infrastructure_error_becomes_error_result(catalog: Catalog) -> None:
+    def broken(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise InfrastructureError("the probe failed in x (exit 137)")
+
+    results = CellFlow(make_cell(catalog, IMPORT), FakeSandbox(answers={"install": broken}), CellOptions()).run()
+    assert [(r.check, r.status, r.detail) for r in results] == [
+        ("run cell", Status.ERROR, "the probe failed in x (exit 137)")
+    ]
+
+
+def test_crash_gets_native_evidence_rerun(catalog: Catalog) -> None:
+    def run(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            run_rec(c["id"], rc=-11, signal="SIGSEGV", tail="Fatal Python error: Segmentation fault")
+            for c in plan["checks"]
+        ]
+
+    crash = {"crash": {"signal": "SIGSEGV", "pc": {"dso": "/x/_a.so", "symbol": "boom"}}}
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": run, "crash": lambda plan: [crash]})
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    assert all(r.status is Status.CRASHED for r in results)
+    assert sandbox.order.count("crash") == len(results)
+    assert results[0].evidence["native"] == crash["crash"]
+
+
+def test_cancel_after_install_runs_nothing(catalog: Catalog) -> None:
+    cancel = threading.Event()
+
+    def install_then_cancel(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cancel.set()
+        return installed_ok(plan)
+
+    sandbox = FakeSandbox(answers={"install": install_then_cancel})
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions(), cancel).run()
+    assert results == [] and sandbox.order == ["install"]
+
+
+def test_command_scenario_argv_env_and_status(catalog: Catalog) -> None:
+    scenario = Scenario(name="cli", kind="command", description="", argv=("python", "-m", "mypkg", "--version"))
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "exec": lambda plan: [run_rec("command", rc=3, tail="boom: bad flag")]}
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions(timeout_s=7)).run()
+    assert sandbox.order == ["install", "isolate", "exec"]
+    plan = sandbox.plan("exec")
+    assert plan["checks"][0]["argv"] == [VENV_PYTHON, "-m", "mypkg", "--version"]
+    assert plan["env"]["PATH"].startswith("/tmp/wm-venv/bin:")
+    assert plan["timeout"] == 7
+    assert [(r.check, r.status) for r in results] == [("run python -m mypkg --version", Status.FAILED)]
+    assert results[0].detail.startswith("exit 3")
+
+
+def test_command_scenario_crash(catalog: Catalog) -> None:
+    scenario = Scenario(name="cli", kind="command", description="", argv=("mytool",))
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "exec": lambda plan: [run_rec("command", rc=-4, signal="SIGILL")]}
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    assert results[0].status is Status.CRASHED and "SIGILL" in results[0].detail
+
+
+def test_pytest_scenario_installs_pytest_copies_sources_and_names_failures(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        name="tests",
+        kind="pytest",
+        description="",
+        argv=("{project}/tests", "-x"),
+        requires=("hypothesis",),
+        sources=tmp_path,
+    )
+    cases = [
+        {"classname": "tests.test_api", "name": "test_ok", "outcome": "passed", "message": ""},
+        {
+            "classname": "tests.test_api.TestGlibc",
+            "name": "test_new",
+            "outcome": "failed",
+            "message": "AssertionError: glibc too old",
+        },
+    ]
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "exec": lambda plan: [run_rec("pytest", rc=1, tests=cases)]}
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    assert sandbox.order == ["install", "put_dir", "isolate", "exec"]
+    install_argv = sandbox.plan("install")["steps"][-1]["argv"]
+    assert "pytest" in install_argv and "hypothesis" in install_argv
+    assert sandbox.calls[1][1] == (tmp_path, PROJECT_DIR)
+    argv = sandbox.plan("exec")["checks"][0]["argv"]
+    assert argv[:3] == [VENV_PYTHON, "-m", "pytest"] and argv[-2:] == [f"{PROJECT_DIR}/tests", "-x"]
+    assert sandbox.plan("exec")["checks"][0]["cwd"] == PROJECT_DIR
+    checks = {r.check: r for r in results}
+    assert checks["pytest"].status is Status.FAILED
+    assert "1 passed, 1 failed" in checks["pytest"].detail
+    failing = checks["pytest tests/test_api.py::TestGlibc::test_new"]
+    assert failing.status is Status.FAILED and failing.detail == "AssertionError: glibc too old"
+    assert len(results) == 2  # passing tests are counted, not listed
+
+
+def test_pytest_scenario_all_pass(catalog: Catalog) -> None:
+    scenario = Scenario(name="tests", kind="pytest", description="")
+    cases = [{"classname": "test_a", "name": "test_x", "outcome": "passed", "message": ""}]
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "exec": lambda plan: [run_rec("pytest", rc=0, tests=cases)]}
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    assert [(r.check, r.status, r.detail) for r in results] == [("pytest", Status.PASSED, "1 passed")]
+    assert "put_dir" not in sandbox.order  # no sources: nothing copied
+
+
+def test_pytest_that_cannot_start(catalog: Catalog) -> None:
+    scenario = Scenario(name="tests", kind="pytest", description="")
+    sandbox = FakeSandbox(
+        answers={
+            "install": installed_ok,
+            "exec": lambda plan: [run_rec("pytest", rc=4, tail="ERROR: file or directory not found: x", tests=None)],
+        }
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    assert results[0].status is Status.FAILED and "file or directory not found" in results[0].detail
+
+
+@pytest.mark.parametrize(
+    ("classname", "name", "expected"),
+    [
+        ("tests.test_api", "test_ok", "tests/test_api.py::test_ok"),
+        ("tests.test_api.TestX", "test_y", "tests/test_api.py::TestX::test_y"),
+        ("test_top", "test_z[1-2]", "test_top.py::test_z[1-2]"),
+    ],
+)
+def test_node_id(classname: str, name: str, expected: str) -> None:
+    assert node_id({"classname": classname, "name": name}) == expected
