@@ -10,7 +10,7 @@ from runner.config.scenarios import Scenario
 from runner.errors import InputError
 from runner.inputs import Project, WheelFile
 from runner.model import cell_id
-from runner.tags import cell_tags, describe_tags, pick_wheel, platform_tags
+from runner.tags import describe_tags, pick_wheel, platform_tags, tag_ranks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,8 +69,7 @@ class Cell:
 def predict(project: Project, distro: Distro, arch: str) -> Pick:
     if project.requirement is not None:
         return Pick(project=project.name, requirement=project.requirement.text, fits=None)
-    accepted = cell_tags(distro.python_version, distro.libc, arch)
-    chosen = pick_wheel(project.wheels, accepted)
+    chosen = pick_wheel(project.wheels, tag_ranks(distro.python_version, distro.libc, arch))
     if chosen is not None:
         return Pick(project=project.name, wheel=chosen, fits=True, reason=f"picked {chosen.filename}")
     wants = f"cp{distro.python.replace('.', '')}, {platform_tags(distro.libc, arch)[0]} or older"

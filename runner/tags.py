@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
@@ -30,18 +31,27 @@ def platform_tags(libc: Libc, arch: str) -> list[str]:
     return out
 
 
-def cell_tags(python: tuple[int, int], libc: Libc, arch: str) -> list[Tag]:
-    """All tags a CPython `python` on this libc/arch accepts, in priority order."""
+@functools.lru_cache(maxsize=256)
+def cell_tags(python: tuple[int, int], libc: Libc, arch: str) -> tuple[Tag, ...]:
+    """All tags a CPython `python` on this libc/arch accepts, in priority order.
+
+    Cached: a matrix has few distinct (Python, libc, arch) triples but many cells."""
     platforms = platform_tags(libc, arch)
     abi = f"cp{python[0]}{python[1]}"
     tags = list(cpython_tags(python, abis=[abi], platforms=platforms))
     tags += list(compatible_tags(python, interpreter=abi, platforms=platforms))
-    return tags
+    return tuple(tags)
 
 
-def pick_wheel(wheels: Sequence[WheelFile], accepted: Sequence[Tag]) -> WheelFile | None:
+@functools.lru_cache(maxsize=256)
+def tag_ranks(python: tuple[int, int], libc: Libc, arch: str) -> dict[Tag, int]:
+    """Priority of each accepted tag (lower is preferred)."""
+    return {tag: i for i, tag in enumerate(cell_tags(python, libc, arch))}
+
+
+def pick_wheel(wheels: Sequence[WheelFile], accepted: Sequence[Tag] | Mapping[Tag, int]) -> WheelFile | None:
     """The wheel an installer would choose: the one whose best tag ranks highest."""
-    rank = {tag: i for i, tag in enumerate(accepted)}
+    rank = accepted if isinstance(accepted, Mapping) else {tag: i for i, tag in enumerate(accepted)}
     best: tuple[int, WheelFile] | None = None
     for wheel in wheels:
         scores = [rank[t] for t in wheel.tags if t in rank]

@@ -72,12 +72,19 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
     baseline = load_results(config.compare) if config.compare is not None else None  # bad path: exit 2 now
     root = runs_root(getattr(args, "runs_dir", None))
     resume = getattr(args, "resume", None)
-    client = None
-    if config.distros:
-        plan = plan_run(config)
-    else:
-        client = connect()
-        plan = plan_run(config, distro_filter=engine_distros(client))
+    if config.fail_on == "regression" and config.compare is None:
+        raise InputError(
+            "--fail-on regression needs a baseline to compare with",
+            hint="add --compare OLD (a JSON report or run directory), or `compare:` in the config file",
+        )
+    engine: dict[str, Any] = {}
+
+    def runnable_distros(catalog: Any) -> Any:
+        engine["client"] = connect()  # only after every input was checked
+        return engine_distros(engine["client"])(catalog)
+
+    plan = plan_run(config, distro_filter=runnable_distros)
+    client = engine.get("client")
     done: list[Any] = []
     skip: frozenset[str] = frozenset()
     if resume is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from runner.config._yaml import load_yaml_file
 from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.scenarios import default_scenarios_path, load_scenarios, select_scenarios
+from runner.config.scenarios import KINDS, Scenario, default_scenarios_path, load_scenarios, select_scenarios
 from runner.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
@@ -269,3 +271,129 @@ def test_bad_scenario_file(tmp_path: Path, doc: dict[str, Any], expected: str) -
     with pytest.raises(InputError) as info:
         load_scenarios(path)
     assert str(path) in info.value.message and expected in info.value.message
+
+
+# --------------------------------------------------------------------------- line numbers
+
+
+def line_of(text: str, start: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if ln.strip().startswith(start))
+
+
+def test_unknown_key_error_names_its_line(tmp_path: Path) -> None:
+    text = yaml.safe_dump(MINIMAL, sort_keys=False).replace("python: '3.11'", "pyton: '3.11'")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    message = catalog_error(path)
+    assert f"{path}:{line_of(text, 'pyton:')}: unknown key 'distros.mini-1.pyton'" in message
+
+
+def test_missing_key_error_names_the_mapping_line(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, mutated(lambda d: mini(d).pop("python")))
+    text = path.read_text(encoding="utf-8")
+    message = catalog_error(path)
+    assert f"{path}:{line_of(text, 'mini-1:')}: missing required key 'distros.mini-1.python'" in message
+
+
+def test_wrong_type_error_names_its_line(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path, mutated(lambda d: mini(d).update(supports_uv="yes")))
+    text = path.read_text(encoding="utf-8")
+    message = catalog_error(path)
+    assert (
+        f"{path}:{line_of(text, 'supports_uv:')}: 'distros.mini-1.supports_uv' must be true or false"
+        in message
+    )
+
+
+def test_list_item_error_names_the_item_line(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    text = yaml.safe_dump(mutated(lambda d: mini(d).update(archs=["x86_64", 3])), sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+    message = catalog_error(path)
+    assert f"{path}:{line_of(text, '- 3')}: 'distros.mini-1.archs' must be a list of strings" in message
+
+
+def test_duplicate_yaml_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_text("schema: 1\nfamilies: {}\nschema: 2\n", encoding="utf-8")
+    message = catalog_error(path)
+    assert "line 3" in message and "duplicate key 'schema' (first defined at line 1)" in message
+
+
+def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
+    text = yaml.safe_dump(MINIMAL, sort_keys=False).replace(
+        "families:\n  debian:\n",
+        "families:\n  base: &fam {python_packages: [p], install: [i]}\n"
+        "  copy: {<<: *fam, install: [j]}\n  debian:\n",
+    )
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert list(load_catalog(path).distros) == ["mini-1"]
+    doc = load_yaml_file(path)
+    assert doc["families"]["copy"] == {"python_packages": ["p"], "install": ["j"]}
+
+
+# --------------------------------------------------------------------------- scenario kinds
+
+
+def test_scenario_file_with_every_kind(tmp_path: Path) -> None:
+    (tmp_path / "suite").mkdir()
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            scenarios:
+              imports: {kind: import, description: i}
+              cmd:
+                kind: command
+                description: run the self test
+                argv: [python, -m, demo.selftest]
+                env: {DEMO: "1"}
+                timeout: 60
+              tests:
+                kind: pytest
+                description: the test suite
+                sources: suite
+                requires: ["hypothesis"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    known = load_scenarios(path)
+    assert set(KINDS) == {"import", "symbols", "pytest", "command"}
+    assert known["imports"] == Scenario(name="imports", kind="import", description="i")
+    cmd = known["cmd"]
+    assert (cmd.argv, cmd.env, cmd.timeout_s, cmd.sources) == (
+        ("python", "-m", "demo.selftest"),
+        {"DEMO": "1"},
+        60.0,
+        None,
+    )
+    tests = known["tests"]
+    assert tests.sources == tmp_path / "suite"  # relative to the scenario file
+    assert (tests.argv, tests.requires) == (("{project}",), ("hypothesis",))
+
+
+@pytest.mark.parametrize(
+    "entry, line, expected",
+    [
+        (
+            "{kind: pytest, description: d, sources: nowhere}",
+            3,
+            "'scenarios.x.sources': no such directory 'nowhere'",
+        ),
+        ("{kind: command, description: d}", 3, "a command scenario needs a non-empty 'scenarios.x.argv'"),
+        (
+            "{kind: symbols, description: d, argv: [a]}",
+            3,
+            "unknown key 'scenarios.x.argv' for kind 'symbols'",
+        ),
+    ],
+)
+def test_bad_scenario_kinds(tmp_path: Path, entry: str, line: int, expected: str) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(f"scenarios:\n  ok: {{kind: import, description: d}}\n  x: {entry}\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_scenarios(path)
+    assert f"{path}:{line}: " in info.value.message
+    assert expected in info.value.message
