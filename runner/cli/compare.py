@@ -11,7 +11,6 @@ from typing import Any
 from rich.console import Console
 
 from runner.cli.options import FAIL_ON
-from runner.reporters.jsonfile import _atomic_write
 
 HELP = "compare two runs (reports or run directories): regressions, fixes, version changes"
 
@@ -35,6 +34,7 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from runner.compare import compare, fail_on_exit, render_markdown, render_text
+    from runner.reporters.jsonfile import _atomic_write
     from runner.store import load_results
 
     old = load_results(args.old)

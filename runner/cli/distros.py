@@ -8,8 +8,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from runner.config.catalog import load_catalogs
-
 HELP = "list the distro catalog"
 
 
@@ -19,6 +17,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
+    from runner.config.catalog import load_catalogs
+
     catalog = load_catalogs(args.catalog)
     title = "distro catalog (" + " + ".join(str(s) for s in catalog.sources) + ")"
     table = Table(title=title)

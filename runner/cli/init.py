@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.console import Console
 
-from runner.config.starter import starter_config
 from runner.errors import InputError
 
 HELP = "write a commented starter wheelmatrix.yaml for this project"
@@ -23,6 +22,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
+    from runner.config.starter import starter_config
+
     project = args.project
     if not project.is_dir():
         raise InputError(f"{project}: not a directory")

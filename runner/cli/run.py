@@ -8,14 +8,16 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from runner.cli.options import add_matrix_arguments, overrides
-from runner.cli.runsetup import Plan, engine_distros, execute, new_run_id, plan_run, runs_root
-from runner.config.runfile import RunConfig, find_config, load_run_config
 from runner.errors import InputError
+
+if TYPE_CHECKING:
+    from runner.cli.runsetup import Plan
+    from runner.config.runfile import RunConfig
 
 HELP = "run a matrix from a config file and/or flags, with a resumable run directory"
 
@@ -45,6 +47,8 @@ def register(sub: Any) -> None:
 
 def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
     """The config file (if any), then the command line on top of it."""
+    from runner.config.runfile import RunConfig, find_config, load_run_config
+
     path = getattr(args, "config", None)
     if path is None and discover:
         path = find_config(Path.cwd())
@@ -66,6 +70,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) -> int:
     from runner.backends.docker import connect
+    from runner.cli.runsetup import engine_distros, execute, new_run_id, plan_run, runs_root
     from runner.store import RunDir, load_results
 
     config = load_config(args, discover=discover)

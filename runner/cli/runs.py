@@ -10,8 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from runner.cli.runsetup import runs_root
-
 HELP = "list runs (newest first) with date, state and verdict counts"
 
 
@@ -23,6 +21,7 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
+    from runner.cli.runsetup import runs_root
     from runner.store import list_runs
 
     root = runs_root(args.runs_dir)

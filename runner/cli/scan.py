@@ -9,11 +9,6 @@ from typing import Any
 
 from rich.console import Console
 
-from runner.diagnose import scans_json, static_scans
-from runner.inputs import parse_inputs
-from runner.reporters.jsonfile import _atomic_write
-from runner.reporters.terminal import render_static
-
 HELP = "static ELF scan of wheels against their platform tags (no containers)"
 
 
@@ -28,6 +23,11 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     """Exit 1 when a wheel over-claims its tag or needs a library it neither ships nor may assume."""
+    from runner.diagnose import scans_json, static_scans
+    from runner.inputs import parse_inputs
+    from runner.reporters.jsonfile import _atomic_write
+    from runner.reporters.terminal import render_static
+
     projects = parse_inputs([str(w) for w in args.wheels], role="wheel")
     scans = static_scans(projects)
     for scan in scans.values():
