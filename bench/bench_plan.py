@@ -93,7 +93,9 @@ def write_catalog(path: Path, n: int) -> None:
             f'    libc: {{family: glibc, version: "2.{28 + i % 14}"}}',
             f'    python: "3.{9 + i % 5}"',
             "    archs: [x86_64, aarch64]",
-            f'    images: {{x86_64: "registry.internal/bench/{i}:amd64", aarch64: "registry.internal/bench/{i}:arm64"}}',
+            "    images:",
+            f'      x86_64: "registry.internal/bench/{i}:amd64"',
+            f'      aarch64: "registry.internal/bench/{i}:arm64"',
         ]
     path.write_text("\n".join(lines) + "\n")
 
@@ -146,8 +148,9 @@ def main() -> None:
     base = rows["python + import runner.cli"]
     for label, r in rows.items():
         print(
-            f"{label:28s} {int(r['cells']):6d} cells  {r['seconds']:6.2f} s ({r['seconds'] / base['seconds']:5.1f}x "
-            f"import)  peak {r['peak_mb']:6.1f} MB ({r['peak_mb'] / base['peak_mb']:4.1f}x import)"
+            f"{label:28s} {int(r['cells']):6d} cells  {r['seconds']:6.2f} s "
+            f"({r['seconds'] / base['seconds']:5.1f}x import)  "
+            f"peak {r['peak_mb']:6.1f} MB ({r['peak_mb'] / base['peak_mb']:4.1f}x import)"
         )
     big = rows["plan, 10,000 cells"]
     print(

@@ -7,4 +7,4 @@ WHEELMATRIX_TEST_DEPS=1 bash scripts/setup-host.sh
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

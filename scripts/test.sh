@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
 
+# Lint and types first: cheap, and a failure here fails the run.
+.venv/bin/ruff check runner tests bench scripts
+.venv/bin/ruff format --check runner tests bench
+.venv/bin/mypy
+
 # pytest exits 5 when it collected no test: that must never pass for success.
 set +e
 .venv/bin/python -m pytest -n "${WHEELMATRIX_TEST_WORKERS:-2}" --dist loadgroup "$@" tests

@@ -42,7 +42,11 @@ def _ceilings(policy: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def _table(policies: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        p["name"]: {"aliases": p.get("aliases", []), "ceilings": _ceilings(p), "libs": sorted(p["lib_whitelist"])}
+        p["name"]: {
+            "aliases": p.get("aliases", []),
+            "ceilings": _ceilings(p),
+            "libs": sorted(p["lib_whitelist"]),
+        }
         for p in policies
         if p["name"] != "linux"
     }

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from runner.reporters.jsonfile import _atomic_write
 from runner.model import CheckResult, Status
+from runner.reporters.jsonfile import _atomic_write
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

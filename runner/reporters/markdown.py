@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from runner.elf.policy import WheelScan
-from runner.reporters.jsonfile import _atomic_write
 from runner.model import CheckResult, Status
+from runner.reporters.jsonfile import _atomic_write
 
 ICON = {
     Status.PASSED: "✅ passed",

@@ -41,7 +41,9 @@ def _containers(run_id: str) -> list[str]:
     import docker
 
     client = docker.from_env()
-    return [c.id for c in client.containers.list(all=True, filters={"label": f"org.wheelmatrix.run={run_id}"})]
+    return [
+        c.id for c in client.containers.list(all=True, filters={"label": f"org.wheelmatrix.run={run_id}"})
+    ]
 
 
 @pytest.mark.xdist_group("nightly-resume")
@@ -123,7 +125,12 @@ def _dep_wheels(dest: Path, version: str, crash: bool) -> Path:
 @pytest.mark.xdist_group("nightly-compare")
 def test_two_real_runs_compared_name_the_regression_and_its_version_change(tmp_path: Path) -> None:
     app = write_wheel(
-        tmp_path / "dist", "wmapp", "1.0", "py3-none-any", {"wmapp/__init__.py": b"NAME = 'app'\n"}, purelib=True
+        tmp_path / "dist",
+        "wmapp",
+        "1.0",
+        "py3-none-any",
+        {"wmapp/__init__.py": b"NAME = 'app'\n"},
+        purelib=True,
     )
     night1 = _dep_wheels(tmp_path / "index1", "1.0", crash=False)
     night2 = _dep_wheels(tmp_path / "index2", "1.0", crash=False)
@@ -156,7 +163,9 @@ def test_two_real_runs_compared_name_the_regression_and_its_version_change(tmp_p
     for fail_on, rc in expected.items():
         res = cli("compare", tmp_path / "old.json", tmp_path / "new.json", "--fail-on", fail_on, cwd=tmp_path)
         assert res.rc == rc, (fail_on, res.explain())
-    res = cli("compare", tmp_path / "old.json", tmp_path / "new.json", "--json", tmp_path / "cmp.json", cwd=tmp_path)
+    res = cli(
+        "compare", tmp_path / "old.json", tmp_path / "new.json", "--json", tmp_path / "cmp.json", cwd=tmp_path
+    )
     assert "wmdep 1.0 -> 1.1" in res.stdout and "import wmapp, wmdep" in res.stdout, res.explain()
     cmp = json.loads((tmp_path / "cmp.json").read_text())
     assert cmp["regressions"], cmp

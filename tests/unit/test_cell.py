@@ -76,9 +76,18 @@ def installed_ok(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def run_rec(check_id: str, rc: int = 0, tail: str = "", signal: str | None = None, **kw: Any) -> dict[str, Any]:
+def run_rec(
+    check_id: str, rc: int = 0, tail: str = "", signal: str | None = None, **kw: Any
+) -> dict[str, Any]:
     return {
-        "check": {"id": check_id, "rc": rc, "signal": signal, "timed_out": False, "tail": tail, "duration_s": 0.2}
+        "check": {
+            "id": check_id,
+            "rc": rc,
+            "signal": signal,
+            "timed_out": False,
+            "tail": tail,
+            "duration_s": 0.2,
+        }
         | kw
     }
 
@@ -141,7 +150,9 @@ def test_probe_infrastructure_error_becomes_error_result(catalog: Catalog) -> No
     def broken(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InfrastructureError("the probe failed in x (exit 137)")
 
-    results = CellFlow(make_cell(catalog, IMPORT), FakeSandbox(answers={"install": broken}), CellOptions()).run()
+    results = CellFlow(
+        make_cell(catalog, IMPORT), FakeSandbox(answers={"install": broken}), CellOptions()
+    ).run()
     assert [(r.check, r.status, r.detail) for r in results] == [
         ("run cell", Status.ERROR, "the probe failed in x (exit 137)")
     ]
@@ -175,9 +186,14 @@ def test_cancel_after_install_runs_nothing(catalog: Catalog) -> None:
 
 
 def test_command_scenario_argv_env_and_status(catalog: Catalog) -> None:
-    scenario = Scenario(name="cli", kind="command", description="", argv=("python", "-m", "mypkg", "--version"))
+    scenario = Scenario(
+        name="cli", kind="command", description="", argv=("python", "-m", "mypkg", "--version")
+    )
     sandbox = FakeSandbox(
-        answers={"install": installed_ok, "exec": lambda plan: [run_rec("command", rc=3, tail="boom: bad flag")]}
+        answers={
+            "install": installed_ok,
+            "exec": lambda plan: [run_rec("command", rc=3, tail="boom: bad flag")],
+        }
     )
     results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions(timeout_s=7)).run()
     assert sandbox.order == ["install", "isolate", "exec"]
@@ -253,7 +269,9 @@ def test_pytest_that_cannot_start(catalog: Catalog) -> None:
     sandbox = FakeSandbox(
         answers={
             "install": installed_ok,
-            "exec": lambda plan: [run_rec("pytest", rc=4, tail="ERROR: file or directory not found: x", tests=None)],
+            "exec": lambda plan: [
+                run_rec("pytest", rc=4, tail="ERROR: file or directory not found: x", tests=None)
+            ],
         }
     )
     results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.elf.policy import Finding, WheelScan
-from runner.reporters.markdown import ICON, render_markdown, write_markdown
 from runner.model import CheckResult, Status
+from runner.reporters.markdown import ICON, render_markdown, write_markdown
 
 OVER = Finding(
     kind="over-claimed",
