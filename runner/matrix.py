@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from runner.config.catalog import Distro
+from runner.config.catalog import Distro, Libc
 from runner.config.scenarios import Scenario
 from runner.errors import InputError
 from runner.inputs import Project, WheelFile
@@ -144,8 +144,17 @@ def build_matrix(
 ) -> list[Cell]:
     """Cells: target x scenario, plus target x scenario x each applicable extra set."""
     cells: list[Cell] = []
+    # Many targets share a (Python, libc, arch): predict each project once per triple.
+    memo: dict[tuple[int, tuple[int, int], Libc, str], Pick] = {}
+
+    def predicted(project: Project, distro: Distro, arch: str) -> Pick:
+        key = (id(project), distro.python_version, distro.libc, arch)
+        if key not in memo:
+            memo[key] = predict(project, distro, arch)
+        return memo[key]
+
     for target in targets:
-        cand = tuple(predict(p, target.distro, target.arch) for p in candidates)
+        cand = tuple(predicted(p, target.distro, target.arch) for p in candidates)
         variants: list[tuple[str, Sequence[Project], tuple[str, ...]]] = [("", companions, ())]
         for extra in extra_sets:
             if extra.applies(target.distro, target.arch):
@@ -160,7 +169,7 @@ def build_matrix(
                     )
                 )
         for variant, comps, imports in variants:
-            comp = tuple(predict(p, target.distro, target.arch) for p in comps)
+            comp = tuple(predicted(p, target.distro, target.arch) for p in comps)
             for scenario in scenarios:
                 cells.append(
                     Cell(
