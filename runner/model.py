@@ -7,9 +7,10 @@ which wheelmatrix, so that results read back later (resume, compare, merge) stan
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,35 +121,34 @@ class CheckResult:
     def from_json(cls, doc: Mapping[str, Any], *, pool: ValuePool | None = None) -> CheckResult:
         """The inverse of `to_json`; also reads schema-1 records (no ids or provenance).
 
-        With a `pool`, equal strings, `installed` tuples and `wheel_sha256` maps are shared
-        with the records read before (bulk reads: resume, compare, merge).
+        With a `pool` (bulk reads: resume, compare, merge), equal strings, tuples and
+        `wheel_sha256` maps are shared with the records the pool made before.
         Raises ValueError (naming the field) for a record that is not a check result."""
-        p = pool or _UNSHARED
-        text = p.text
+        if pool is not None:
+            return pool.record(doc)
         try:
-            status = Status(doc["status"])
-            evidence = doc.get("evidence") or _EMPTY
+            evidence = doc.get("evidence") or {}
             if not isinstance(evidence, Mapping):
                 raise ValueError(f"evidence is {type(evidence).__name__}, not an object")
             return cls(
-                distro=text(doc["distro"]),
-                arch=text(doc["arch"]),
-                python=text(doc["python"]),
-                scenario=text(doc["scenario"]),
-                check=text(doc["check"]),
-                status=status,
+                distro=str(doc["distro"]),
+                arch=str(doc["arch"]),
+                python=str(doc["python"]),
+                scenario=str(doc["scenario"]),
+                check=str(doc["check"]),
+                status=Status(doc["status"]),
                 detail=str(doc.get("detail", "")),
                 duration_s=float(doc.get("duration_s", 0.0)),
-                installer=text(doc.get("installer", "")),
-                wheels=p.texts(doc.get("wheels") or ()),
-                evidence=p.evidence(evidence),
+                installer=str(doc.get("installer", "")),
+                wheels=tuple(map(str, doc.get("wheels") or ())),
+                evidence=dict(evidence),
                 diagnosis=str(doc.get("diagnosis", "")),
-                variant=text(doc.get("variant", "")),
-                image=text(doc.get("image", "")),
-                engine=text(doc.get("engine", "")),
-                tool_version=text(doc.get("tool_version", "")),
-                wheel_sha256=p.mapping(doc.get("wheel_sha256") or _EMPTY),
-                installed=p.texts(doc.get("installed") or ()),
+                variant=str(doc.get("variant", "")),
+                image=str(doc.get("image", "")),
+                engine=str(doc.get("engine", "")),
+                tool_version=str(doc.get("tool_version", "")),
+                wheel_sha256={str(k): str(v) for k, v in (doc.get("wheel_sha256") or {}).items()},
+                installed=tuple(map(str, doc.get("installed") or ())),
                 finished_at=float(doc.get("finished_at", 0.0)),
             )
         except KeyError as exc:
@@ -157,63 +157,109 @@ class CheckResult:
             raise ValueError(str(exc)) from None
 
 
+_STATUSES = {s.value: s for s in Status}
 _EMPTY: Mapping[str, Any] = {}
 
 
-class ValuePool:
-    """Shares equal values between records read back in bulk: 100,000 results of one run
-    repeat a few distros, archs, checks, wheel hashes and the same installed sets.
+class _SlotSetters:
+    """Setters of CheckResult's slots by field name, bypassing the frozen __setattr__."""
 
-    Shared containers are immutable (tuples) or typed read-only (`Mapping`) on the record;
-    nobody may mutate them. Drop the pool after loading: the records keep what they use."""
+    def __init__(self) -> None:
+        for f in dataclasses.fields(CheckResult):
+            setattr(self, f.name, CheckResult.__dict__[f.name].__set__)
+
+    def __getattr__(self, name: str) -> Callable[[CheckResult, Any], None]:
+        raise AttributeError(f"CheckResult has no field {name!r}")
+
+
+_set = _SlotSetters()
+
+
+class ValuePool:
+    """Builds records read back in bulk so that they share equal values: 100,000 results of a
+    run repeat a few distros, archs, images and checks, and each cell's wheel hashes and
+    installed set. `pool.record(doc)` equals `CheckResult.from_json(doc)`, built faster and
+    much smaller.
+
+    Shared containers are tuples, or dicts typed read-only (`Mapping`) on the record: nobody
+    may mutate them. Drop the pool after loading; the records keep what they use."""
 
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
-        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._maps: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self._cells: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._tuples: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self._maps: dict[tuple[tuple[Any, Any], ...], dict[str, str]] = {}
 
     def text(self, value: Any) -> str:
         value = str(value)
         return self._strings.setdefault(value, value)
 
     def texts(self, values: Iterable[Any]) -> tuple[str, ...]:
-        key = tuple(map(str, values))
+        key = values if type(values) is tuple else tuple(values)
         found = self._tuples.get(key)
         if found is None:
             found = self._tuples[key] = tuple(map(self.text, key))
         return found
 
-    def mapping(self, value: Mapping[str, Any]) -> Mapping[str, str]:
-        key = tuple((str(k), str(v)) for k, v in value.items())
+    def mapping(self, value: Mapping[Any, Any]) -> Mapping[str, str]:
+        key = tuple(value.items())
         found = self._maps.get(key)
         if found is None:
             found = self._maps[key] = {self.text(k): self.text(v) for k, v in key}
         return found
 
-    def evidence(self, value: Mapping[str, Any]) -> Mapping[str, Any]:
-        """A copy whose short string values are shared (keys are shared by the JSON parser
-        within one document only)."""
-        text = self.text
-        return {text(k): (text(v) if type(v) is str and len(v) <= 200 else v) for k, v in value.items()}
-
-
-class _Unshared(ValuePool):
-    """No sharing: fresh containers, as the record's own."""
-
-    def text(self, value: Any) -> str:
-        return str(value)
-
-    def texts(self, values: Iterable[Any]) -> tuple[str, ...]:
-        return tuple(map(str, values))
-
-    def mapping(self, value: Mapping[str, Any]) -> Mapping[str, str]:
-        return {str(k): str(v) for k, v in value.items()}
-
-    def evidence(self, value: Mapping[str, Any]) -> Mapping[str, Any]:
-        return dict(value)
-
-
-_UNSHARED = _Unshared()
+    def record(self, doc: Mapping[str, Any]) -> CheckResult:
+        """`CheckResult.from_json(doc)`, sharing values; same errors (ValueError)."""
+        try:
+            get = doc.get
+            key = (
+                doc["distro"],
+                doc["arch"],
+                doc["python"],
+                doc["scenario"],
+                get("variant", ""),
+                get("installer", ""),
+                get("image", ""),
+                get("engine", ""),
+                get("tool_version", ""),
+            )
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = tuple(map(self.text, key))
+            distro, arch, python, scenario, variant, installer, image, engine, tool_version = cell
+            raw_status = doc["status"]
+            status = _STATUSES.get(raw_status) or Status(raw_status)
+            evidence = get("evidence") or _EMPTY
+            if type(evidence) is not dict and not isinstance(evidence, Mapping):
+                raise ValueError(f"evidence is {type(evidence).__name__}, not an object")
+            intern = self._strings.setdefault
+            # What CheckResult(...) makes, without its __init__'s 19 object.__setattr__ calls
+            # (a third of the time to read a record back); tests compare it with from_json.
+            r: CheckResult = object.__new__(CheckResult)
+            _set.distro(r, distro)
+            _set.arch(r, arch)
+            _set.python(r, python)
+            _set.scenario(r, scenario)
+            _set.check(r, self.text(doc["check"]))
+            _set.status(r, status)
+            _set.detail(r, str(get("detail", "")))
+            _set.duration_s(r, float(get("duration_s", 0.0)))
+            _set.installer(r, installer)
+            _set.wheels(r, self.texts(get("wheels") or ()))
+            _set.evidence(r, {intern(k, k): v for k, v in evidence.items()})
+            _set.diagnosis(r, str(get("diagnosis", "")))
+            _set.variant(r, variant)
+            _set.image(r, image)
+            _set.engine(r, engine)
+            _set.tool_version(r, tool_version)
+            _set.wheel_sha256(r, self.mapping(get("wheel_sha256") or _EMPTY))
+            _set.installed(r, self.texts(get("installed") or ()))
+            _set.finished_at(r, float(get("finished_at", 0.0)))
+            return r
+        except KeyError as exc:
+            raise ValueError(f"missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(str(exc)) from None
 
 
 def canonical_name(name: str) -> str:

@@ -94,9 +94,10 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
     skip: frozenset[str] = frozenset()
     if resume is not None:
         run_dir = _find_resume(resume, root, plan)
-        stored = load_results(run_dir.path)
-        done = list(stored.results)
-        skip = frozenset(stored.complete_cells)
+        state = run_dir.resume_state()  # refuses a run whose runner is still alive
+        done = list(state.results)
+        skip = frozenset(state.done)
+        run_dir.mark("running")  # this process is the run's writer now
         run_dir.log(f"resumed by pid {os.getpid()}: {len(skip)} cells already done")
     else:
         run_dir = RunDir.create(
@@ -143,7 +144,7 @@ def _find_resume(resume: str, root: Path, plan: Plan) -> Any:
             "matrix changed), so its results cannot be completed with this one",
             hint="resume with the same config file, flags and wheel files, or start a new run",
         )
-    if run_dir.meta.get("state") == "finished":
+    if run_dir.state == "finished":
         raise InputError(f"run {run_dir.path} already finished; nothing to resume")
     return run_dir
 

@@ -1,4 +1,5 @@
-"""JSON report: an object with a `results` list, one entry per check."""
+"""JSON report: an object with a `results` list, one entry per check (schema: model.SCHEMA_VERSION;
+read back by runner/store.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import __version__
-from runner.results import CheckResult, Status, exit_code
+from runner.model import SCHEMA_VERSION, CheckResult, Status, exit_code
 
 
 def write_json(
@@ -18,6 +19,7 @@ def write_json(
     counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
     doc = {
         "tool": "wheelmatrix",
+        "schema": SCHEMA_VERSION,
         "version": __version__,
         "run": dict(run),
         "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
