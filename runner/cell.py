@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.backends.base import Sandbox
 from runner.checks.imports import ImportCheck, classify, plan_import_checks
 from runner.checks.symbols import interpret_smoke, native_summary
+from runner.config.runfile import RunConfig
 from runner.errors import InfrastructureError
 from runner.install import (
     FIND_LINKS_DIR,
@@ -40,17 +41,31 @@ PYTEST_JUNIT = "/tmp/wm-pytest.xml"
 
 @dataclass(frozen=True, kw_only=True)
 class CellOptions:
-    """How cells install and run. Defaults come from runner/config/runfile.py's RunConfig."""
+    """How cells install and run: taken from a RunConfig (where every default lives, once)."""
 
-    installer: str = "uv"
-    link_mode: str = "symlink"
-    offline: bool = False
-    find_links: tuple[Path, ...] = ()
-    timeout_s: float = 120.0
-    install_timeout_s: float = 1800.0
-    memory: str = "4g"
-    pids: int = 1024
-    index: IndexSettings = field(default_factory=IndexSettings)
+    installer: str
+    link_mode: str
+    offline: bool
+    find_links: tuple[Path, ...]
+    timeout_s: float
+    install_timeout_s: float
+    memory: str
+    pids: int
+    index: IndexSettings
+
+    @classmethod
+    def from_config(cls, config: RunConfig, index: IndexSettings) -> CellOptions:
+        return cls(
+            installer=config.installer,
+            link_mode=config.link_mode,
+            offline=config.offline,
+            find_links=tuple(Path(p) for p in config.find_links),
+            timeout_s=config.timeout_s,
+            install_timeout_s=config.install_timeout_s,
+            memory=config.memory,
+            pids=config.pids,
+            index=index,
+        )
 
 
 def installer_for(options: CellOptions, cell: Cell) -> str:

@@ -257,17 +257,7 @@ def execute(
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
-    options = CellOptions(
-        installer=config.installer,
-        link_mode=config.link_mode,
-        offline=config.offline,
-        find_links=tuple(Path(p) for p in config.find_links),
-        timeout_s=config.timeout_s,
-        install_timeout_s=config.install_timeout_s,
-        memory=config.memory,
-        pids=config.pids,
-        index=index_settings(),
-    )
+    options = CellOptions.from_config(config, index_settings())
     backend = DockerBackend(client, options, run_id)
     removed = backend.remove_run(run_id)  # a resumed run: containers its dead runner left
     reaped = backend.reap_stale()

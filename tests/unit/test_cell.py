@@ -17,10 +17,11 @@ import pytest
 
 from runner.cell import PROJECT_DIR, CellFlow, CellOptions, node_id
 from runner.config.catalog import Catalog, default_catalog_path, load_catalog
+from runner.config.runfile import RunConfig
 from runner.config.scenarios import Scenario
 from runner.errors import InfrastructureError
 from runner.inputs import Project, parse_inputs
-from runner.install import VENV_PYTHON
+from runner.install import VENV_PYTHON, IndexSettings
 from runner.matrix import Cell, build_matrix, select_targets
 from runner.model import Status
 
@@ -106,6 +107,10 @@ def make_cell(catalog: Catalog, scenario: Scenario, candidates: tuple[str, ...] 
     return build_matrix(targets, [scenario], [req(c) for c in candidates], [req("companion")])[0]
 
 
+def options(**changes: Any) -> CellOptions:
+    return CellOptions.from_config(RunConfig().override(**changes), IndexSettings())
+
+
 IMPORT = Scenario(name="import", kind="import", description="")
 
 
@@ -113,7 +118,7 @@ def test_flow_order_install_then_isolate_then_checks(catalog: Catalog) -> None:
     sandbox = FakeSandbox(
         answers={"install": installed_ok, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
     )
-    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert sandbox.order == ["install", "isolate", "run"]
     # installs as the cache owner, checks as nobody
     assert sandbox.calls[0][1]["user"] == "1000:1000"
@@ -132,7 +137,7 @@ def test_install_failure_stops_before_network_cut(catalog: Catalog) -> None:
         return [step("venv"), step("install", rc=1, tail="error: No solution found: mypkg==1.0 conflicts")]
 
     sandbox = FakeSandbox(answers={"install": failing})
-    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert sandbox.order == ["install"]
     assert [r.status for r in results] == [Status.FAILED]
     assert results[0].check == "install mypkg, companion"
@@ -141,7 +146,7 @@ def test_install_failure_stops_before_network_cut(catalog: Catalog) -> None:
 
 def test_venv_failure_is_infrastructure(catalog: Catalog) -> None:
     sandbox = FakeSandbox(answers={"install": lambda plan: [step("venv", rc=1, tail="No module named venv")]})
-    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert [(r.check, r.status) for r in results] == [("create venv", Status.ERROR)]
     assert "No module named venv" in results[0].detail
 
@@ -150,9 +155,7 @@ def test_probe_infrastructure_error_becomes_error_result(catalog: Catalog) -> No
     def broken(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InfrastructureError("the probe failed in x (exit 137)")
 
-    results = CellFlow(
-        make_cell(catalog, IMPORT), FakeSandbox(answers={"install": broken}), CellOptions()
-    ).run()
+    results = CellFlow(make_cell(catalog, IMPORT), FakeSandbox(answers={"install": broken}), options()).run()
     assert [(r.check, r.status, r.detail) for r in results] == [
         ("run cell", Status.ERROR, "the probe failed in x (exit 137)")
     ]
@@ -167,7 +170,7 @@ def test_crash_gets_native_evidence_rerun(catalog: Catalog) -> None:
 
     crash = {"crash": {"signal": "SIGSEGV", "pc": {"dso": "/x/_a.so", "symbol": "boom"}}}
     sandbox = FakeSandbox(answers={"install": installed_ok, "run": run, "crash": lambda plan: [crash]})
-    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert all(r.status is Status.CRASHED for r in results)
     assert sandbox.order.count("crash") == len(results)
     assert results[0].evidence["native"] == crash["crash"]
@@ -181,7 +184,7 @@ def test_cancel_after_install_runs_nothing(catalog: Catalog) -> None:
         return installed_ok(plan)
 
     sandbox = FakeSandbox(answers={"install": install_then_cancel})
-    results = CellFlow(make_cell(catalog, IMPORT), sandbox, CellOptions(), cancel).run()
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options(), cancel).run()
     assert results == [] and sandbox.order == ["install"]
 
 
@@ -195,7 +198,7 @@ def test_command_scenario_argv_env_and_status(catalog: Catalog) -> None:
             "exec": lambda plan: [run_rec("command", rc=3, tail="boom: bad flag")],
         }
     )
-    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions(timeout_s=7)).run()
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options(timeout_s=7)).run()
     assert sandbox.order == ["install", "isolate", "exec"]
     plan = sandbox.plan("exec")
     assert plan["checks"][0]["argv"] == [VENV_PYTHON, "-m", "mypkg", "--version"]
@@ -210,7 +213,7 @@ def test_command_scenario_crash(catalog: Catalog) -> None:
     sandbox = FakeSandbox(
         answers={"install": installed_ok, "exec": lambda plan: [run_rec("command", rc=-4, signal="SIGILL")]}
     )
-    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()
     assert results[0].status is Status.CRASHED and "SIGILL" in results[0].detail
 
 
@@ -237,7 +240,7 @@ def test_pytest_scenario_installs_pytest_copies_sources_and_names_failures(
     sandbox = FakeSandbox(
         answers={"install": installed_ok, "exec": lambda plan: [run_rec("pytest", rc=1, tests=cases)]}
     )
-    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()
     assert sandbox.order == ["install", "put_dir", "isolate", "exec"]
     install_argv = sandbox.plan("install")["steps"][-1]["argv"]
     assert "pytest" in install_argv and "hypothesis" in install_argv
@@ -259,7 +262,7 @@ def test_pytest_scenario_all_pass(catalog: Catalog) -> None:
     sandbox = FakeSandbox(
         answers={"install": installed_ok, "exec": lambda plan: [run_rec("pytest", rc=0, tests=cases)]}
     )
-    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()
     assert [(r.check, r.status, r.detail) for r in results] == [("pytest", Status.PASSED, "1 passed")]
     assert "put_dir" not in sandbox.order  # no sources: nothing copied
 
@@ -274,7 +277,7 @@ def test_pytest_that_cannot_start(catalog: Catalog) -> None:
             ],
         }
     )
-    results = CellFlow(make_cell(catalog, scenario), sandbox, CellOptions()).run()
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()
     assert results[0].status is Status.FAILED and "file or directory not found" in results[0].detail
 
 
