@@ -263,7 +263,7 @@ def execute(
     reaped = backend.reap_stale()
     if removed or reaped:
         console.print(
-            f"removed {removed + reaped} container(s) left by a runner that was killed", style="dim"
+            f"removed {removed + reaped} container(s) left by an earlier run that was killed", style="dim"
         )
     todo = [c for c in plan.cells if c.id not in skip_cells]
     jobs = config.jobs or os.cpu_count() or 2
