@@ -232,7 +232,6 @@ class ValuePool:
             evidence = get("evidence") or _EMPTY
             if type(evidence) is not dict and not isinstance(evidence, Mapping):
                 raise ValueError(f"evidence is {type(evidence).__name__}, not an object")
-            intern = self._strings.setdefault
             # What CheckResult(...) makes, without its __init__'s 19 object.__setattr__ calls
             # (a third of the time to read a record back); tests compare it with from_json.
             r: CheckResult = object.__new__(CheckResult)
@@ -246,7 +245,7 @@ class ValuePool:
             _set.duration_s(r, float(get("duration_s", 0.0)))
             _set.installer(r, installer)
             _set.wheels(r, self.texts(get("wheels") or ()))
-            _set.evidence(r, {intern(k, k): v for k, v in evidence.items()})
+            _set.evidence(r, evidence)  # the parser's own fresh dict: nothing else holds it
             _set.diagnosis(r, str(get("diagnosis", "")))
             _set.variant(r, variant)
             _set.image(r, image)

@@ -171,6 +171,21 @@ def test_stream_round_trip(tmp_path: Path) -> None:
     assert loaded.complete_cells == set(cells)
 
 
+def test_stream_round_trip_with_the_standard_library_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without orjson the reader parses each cell's shared provenance once; same records."""
+    import runner.store
+
+    monkeypatch.setattr(runner.store, "_loads", runner.store._stdlib_loads)
+    cells = {**two_cells(), full_record().cell_id: [full_record()]}
+    stream = tmp_path / "results.jsonl"
+    write_stream(stream, cells)
+    loaded = load_results(stream)
+    assert loaded.results == [r for rs in cells.values() for r in rs]
+    assert loaded.complete_cells == set(cells)
+
+
 def test_a_killed_writer_loses_nothing_written(tmp_path: Path) -> None:
     """SIGKILL right after the last add: every line before is on disk (flushed per line)."""
     stream = tmp_path / "results.jsonl"
