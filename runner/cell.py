@@ -91,6 +91,7 @@ class CellFlow:
         self.wheels = tuple(p.wheel.filename for p in picks if p.wheel)
         self.wheel_sha256 = {p.wheel.filename: p.wheel.sha256 for p in cell.candidates if p.wheel}
         self.installed: tuple[str, ...] = ()
+        self.unshipped: dict[str, list[str]] = {}  # top_level.txt names without files: noted only
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -115,7 +116,10 @@ class CellFlow:
             variant=self.cell.variant,
             installer=self.installer,
             wheels=self.wheels,
-            evidence=dict(evidence or {}),
+            evidence={
+                **({"unshipped_modules": self.unshipped} if self.unshipped else {}),
+                **(evidence or {}),
+            },
             diagnosis=diagnosis,
             image=self.sandbox.image_id,
             engine=self.sandbox.engine,
@@ -232,6 +236,7 @@ class CellFlow:
             )
             return None
         self.installed = tuple(resolved.get("installed") or ())
+        self.unshipped = {k: list(v) for k, v in (resolved.get("unshipped_modules") or {}).items()}
         return resolved["resolved"], resolved.get("files") or {}
 
     def _refusal(self, pick: Pick, rec: Mapping[str, Any]) -> CheckResult:

@@ -149,24 +149,32 @@ def _header(metadata: str, key: str) -> str | None:
 
 
 def _modules(top_level: str | None, names: list[str]) -> tuple[str, ...]:
+    """Top-level modules of a wheel: what top_level.txt lists *and* the wheel has files for
+    (pyarrow 19.0.1 lists a build artefact, `__dummy__`, with no file), else what its files
+    show."""
+    shipped = _shipped_modules(names)
     if top_level is not None:
         listed = [m.strip().split("/")[0] for m in top_level.splitlines() if m.strip()]
-        found = tuple(dict.fromkeys(m for m in listed if _IDENTIFIER.match(m)))
+        found = tuple(dict.fromkeys(m for m in listed if _IDENTIFIER.match(m) and m in shipped))
         if found:
             return found
-    out: dict[str, None] = {}
+    return tuple(sorted(shipped))
+
+
+def _shipped_modules(names: list[str]) -> set[str]:
+    out: set[str] = set()
     for name in names:
         head, sep, _rest = name.partition("/")
         if head.endswith((".dist-info", ".data")) or head.endswith(".libs"):
             continue
         if sep:
-            if name.endswith((".py", ".so")) and _IDENTIFIER.match(head):
-                out[head] = None
+            if name.endswith((".py", ".so", ".pyd", ".pyc")) and _IDENTIFIER.match(head):
+                out.add(head)
         else:
             stem = head.split(".", 1)[0]
             if head.endswith((".py", ".so")) and _IDENTIFIER.match(stem):
-                out[stem] = None
-    return tuple(sorted(out))
+                out.add(stem)
+    return out
 
 
 def parse_requirement(text: str) -> RequirementSpec:

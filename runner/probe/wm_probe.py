@@ -92,8 +92,15 @@ def cmd_install(plan):
     if ok and plan.get("resolve"):
         r = plan["resolve"]
         # Read the venv's site-packages directly: no extra (possibly emulated) interpreter.
-        modules, files = resolve(r["site_packages"], r["dists"])
-        emit({"resolved": modules, "files": files, "installed": installed(r["site_packages"])})
+        modules, files, unshipped = resolve(r["site_packages"], r["dists"])
+        emit(
+            {
+                "resolved": modules,
+                "files": files,
+                "unshipped_modules": unshipped,
+                "installed": installed(r["site_packages"]),
+            }
+        )
 
 
 def canonical(name):
@@ -104,13 +111,24 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def modules_of(dist_info):
+    """Top-level modules of an installed distribution: what top_level.txt lists and RECORD
+    has files for (a listed name with no file, like pyarrow 19.0.1's `__dummy__`, is a build
+    artefact: it is noted, not imported), else what RECORD shows."""
+    shipped = shipped_modules(dist_info)
     top = os.path.join(dist_info, "top_level.txt")
     if os.path.exists(top):
         with open(top) as fh:
             found = [ln.strip().split("/")[0] for ln in fh if ln.strip()]
         found = [m for m in found if IDENT.match(m)]
-        if found:
-            return sorted(set(found))
+        kept = [m for m in found if m in shipped]
+        if kept:
+            return sorted(set(kept)), sorted(set(found) - set(kept))
+        if found and not shipped:
+            return [], sorted(set(found))
+    return sorted(shipped), []
+
+
+def shipped_modules(dist_info):
     out = set()
     record = os.path.join(dist_info, "RECORD")
     if os.path.exists(record):
@@ -120,19 +138,20 @@ def modules_of(dist_info):
                 head, sep, _rest = path.partition("/")
                 if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
                     continue
-                if sep and path.endswith((".py", ".so")) and IDENT.match(head):
+                if sep and path.endswith((".py", ".so", ".pyc")) and IDENT.match(head):
                     out.add(head)
                 elif not sep and path.endswith((".py", ".so")):
                     stem = head.split(".", 1)[0]
                     if IDENT.match(stem):
                         out.add(stem)
-    return sorted(out)
+    return out
 
 
 def resolve(site_dirs, dists):
-    """Each wanted distribution (canonical name) -> its top-level modules and its ELF files."""
+    """Each wanted distribution (canonical name) -> its top-level modules and its ELF files;
+    names top_level.txt lists without files are returned apart (`unshipped`)."""
     wanted = {canonical(d) for d in dists}
-    modules, files = {}, {}
+    modules, files, unshipped = {}, {}, {}
     for d in site_dirs:
         if not os.path.isdir(d):
             continue
@@ -141,9 +160,12 @@ def resolve(site_dirs, dists):
                 continue
             name = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
             if name in wanted:
-                modules[name] = modules_of(os.path.join(d, entry))
+                mods, noted = modules_of(os.path.join(d, entry))
+                modules[name] = mods
+                if noted:
+                    unshipped[name] = noted
                 files[name] = elf_files(d, os.path.join(d, entry))
-    return modules, files
+    return modules, files, unshipped
 
 
 def installed(site_dirs):

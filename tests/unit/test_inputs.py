@@ -72,9 +72,14 @@ def test_modules_come_from_top_level_txt(tmp_path: Path) -> None:
     path = rewrite(
         build(tmp_path),
         {
-            "wmdemo-1.0.dist-info/top_level.txt": b"alpha\nbeta/sub\n\n_private\nnot-an-identifier\nalpha\n",
+            "wmdemo-1.0.dist-info/top_level.txt": b"alpha\nbeta/sub\n\n_private\nnot-an-identifier\nalpha\n"
+            b"__dummy__\n",
+            "alpha/__init__.py": b"",
+            "beta/sub/__init__.py": b"",
+            "_private.py": b"",
         },
     )
+    # listed and shipped, in listed order; `__dummy__` is listed without any file: not a module
     assert read_wheel(path).modules == ("alpha", "beta", "_private")
 
 
