@@ -26,7 +26,19 @@ from runner.matrix import Cell, Pick
 from runner.model import CheckResult, Status
 
 # Symbols every extension or DSO defines; two DSOs defining them is normal.
-BENIGN = ("PyInit_", "_init", "_fini", "_edata", "_end", "__bss_start", "_ITM_", "__gmon_start__")
+BENIGN = (
+    "PyInit_",
+    "_init",
+    "_fini",
+    "_edata",
+    "_end",
+    "__bss_start",
+    "_ITM_",
+    "__gmon_start__",
+    "__bss_end__",  # the aarch64 static linker defines these in every shared object
+    "_bss_end__",
+    "__end__",
+)
 
 
 def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str, WheelScan]:

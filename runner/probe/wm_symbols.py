@@ -42,6 +42,11 @@ BENIGN = (
     "_ITM_",
     "__gmon_start__",
     "__cxa_finalize",
+    # the static linker defines these in every aarch64 shared object: never a collision
+    "__bss_end__",
+    "_bss_end__",
+    "__end__",
+    "__bss_start__",
 )
 # C++ runtime pieces whose duplication breaks std::call_once, exceptions and RTTI.
 CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callable)$")
@@ -236,10 +241,11 @@ def cmd_smoke(plan):
     emit({"files": files})
     # The whole set in the given order; if that fails (a crash is what we are here to explain),
     # the other order; else every module alone, and the union of what loaded.
-    dsos, why, partial = None, None, False
+    dsos, why, partial, used = None, None, False, None
     for order in plan["orders"]:
         dsos, why = loaded_dsos(plan["python"], order, plan["timeout"])
         if dsos is not None:
+            used = order
             break
     if dsos is None:
         union = []
@@ -250,14 +256,56 @@ def cmd_smoke(plan):
     if dsos is None:
         emit({"loaded": None, "why": why})
         return
+    found = collisions(dsos, plan["site_dirs"])
+    if found and used is not None:
+        # Every order: a binding made just before a crash is in the log too (written as made).
+        crossed = {}
+        for order in plan["orders"]:
+            got = crossed_bindings(plan["python"], order, plan["timeout"], plan["site_dirs"], found)
+            for symbol, pairs in got.items():
+                crossed.setdefault(symbol, []).extend(p for p in pairs if p not in crossed[symbol])
+        for c in found:
+            c["crossed"] = crossed.get(c["symbol"], [])
     emit(
         {
             "loaded": dsos,
             "partial": partial,
             "runtimes": runtime_copies(dsos),
-            "collisions": collisions(dsos, plan["site_dirs"]),
+            "collisions": found,
+            "bindings_checked": used is not None,
         }
     )
+
+
+def crossed_bindings(python, modules, timeout, site_dirs, found):
+    """For each colliding symbol, the bindings the dynamic linker made from one wheel's object
+    to another wheel's definition (glibc's LD_DEBUG=bindings). Copies loaded privately
+    (RTLD_LOCAL, as Python loads extensions) resolve to themselves and never appear here."""
+    wanted = {c["symbol"] for c in found}
+    log = "/tmp/wm-ld-smoke"
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    env.update(LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
+    _run([python, "-I", "-c", "\n".join("import " + m for m in modules)], env, timeout)
+    out = {}
+    folder, prefix = os.path.dirname(log), os.path.basename(log)
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith(prefix):
+            continue
+        with open(os.path.join(folder, name), errors="replace") as fh:
+            for line in fh:
+                m = BINDING.search(line)
+                if not m or m.group(3) not in wanted:
+                    continue
+                wanter, target, symbol = m.groups()
+                if not (wheel_relative(wanter, site_dirs) and wheel_relative(target, site_dirs)):
+                    continue
+                if _project(wanter, site_dirs) == _project(target, site_dirs):
+                    continue
+                pair = {"wanted_by": wanter, "bound_to": target}
+                if pair not in out.setdefault(symbol, []):
+                    out[symbol].append(pair)
+        os.unlink(os.path.join(folder, name))
+    return out
 
 
 # -- crash ---------------------------------------------------------------------------------------

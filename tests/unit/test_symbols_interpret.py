@@ -174,19 +174,43 @@ def test_no_duplicate_runtimes_no_diagnosis() -> None:
     assert (dup.status, dup.detail, dup.diagnosis) == (Status.PASSED, "", "")
 
 
-def test_collisions_fail_and_name_both_files() -> None:
+def test_collisions_fail_when_a_binding_crossed_wheels() -> None:
     collision = {
         "symbol": "wm_shared_state",
         "files": [f"{SITE}/wmcolla/_a.abi3.so", f"{UV}/wmcollb/_b.abi3.so"],
         "cxx_runtime": False,
+        "crossed": [{"wanted_by": f"{UV}/wmcollb/_b.abi3.so", "bound_to": f"{SITE}/wmcolla/_a.abi3.so"}],
     }
     checks = smoke([], files_record(), loaded(collisions=[collision]))
 
     col = checks["symbol collisions"]
     assert col.status is Status.FAILED
     assert col.detail == "`wm_shared_state` defined by wmcolla/_a.abi3.so and wmcollb/_b.abi3.so"
-    assert col.diagnosis == ""
+    assert col.diagnosis == (
+        "`wm_shared_state` wanted by wmcollb/_b.abi3.so was bound to wmcolla/_a.abi3.so: "
+        "one wheel's code runs another wheel's copy"
+    )
     assert col.evidence["collisions"][0]["symbol"] == "wm_shared_state"
+
+
+def test_private_copies_are_information_not_failure() -> None:
+    """opencv-python-headless + numpy: both bundle OpenBLAS/gfortran (`__xerbla`,
+    `_gfortran_abort`), each loaded RTLD_LOCAL; no binding crosses: no false alarm."""
+    collisions = [
+        {
+            "symbol": name,
+            "files": [
+                f"{SITE}/numpy.libs/libscipy_openblas64_-ff651d7f.so",
+                f"{SITE}/opencv.libs/libopenblas.so",
+            ],
+            "cxx_runtime": False,
+            "crossed": [],
+        }
+        for name in ("__xerbla", "_gfortran_abort")
+    ]
+    col = smoke([], files_record(), loaded(collisions=collisions))["symbol collisions"]
+    assert col.status is Status.PASSED
+    assert "__xerbla" in col.detail and "no binding crossed" in col.diagnosis
 
 
 def test_no_collisions_pass() -> None:
