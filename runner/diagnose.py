@@ -59,7 +59,8 @@ def _scanner_stamp() -> str:
     """Changes whenever the scanner or its policy data change (so stale scans are not reused)."""
     digest = hashlib.sha256(__version__.encode())
     elf_dir = Path(__file__).parent / "elf"
-    for path in sorted(elf_dir.glob("*.py")) + [Path(__file__).parent / "data" / "policy.json"]:
+    data = Path(__file__).parent / "data"
+    for path in sorted(elf_dir.glob("*.py")) + [data / "policy.json", data / "glibc-symbols.json"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -179,16 +180,32 @@ def _diagnose_cell(
             evidence["predicted"] = [p.finding.message for p in relevant]
         if r.status is Status.FAILED:
             hit = [p for p in relevant if p.finding.version and p.finding.version in r.detail]
+            hit += [
+                p
+                for p in relevant
+                if p.finding.symbol and f"undefined symbol: {p.finding.symbol}" in r.detail
+            ]
             lib = [f for f in unshipped if f.library and f.library in r.detail]
             if hit:
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
             elif lib:
                 diagnosis = lib[0].message
+            else:
+                diagnosis = _explain_undefined(cell, r.detail)
         elif r.status is Status.PASSED and relevant:
             diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
         combined = "; ".join(d for d in (diagnosis, r.diagnosis) if d)
         updated.append(dataclasses.replace(r, diagnosis=combined, evidence=evidence))
     return _order_dependence(updated, collisions)
+
+
+def _explain_undefined(cell: Cell, detail: str) -> str:
+    """'undefined symbol: X' -> 'X first appeared in glibc 2.38 (libc.so.6); this cell has 2.36'."""
+    if "undefined symbol" not in detail or cell.distro.libc.family != "glibc":
+        return ""
+    from runner.elf.glibc_symbols import explain_undefined
+
+    return explain_undefined(detail, cell.arch, cell.distro.libc.version) or ""
 
 
 def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision]) -> list[CheckResult]:

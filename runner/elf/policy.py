@@ -108,10 +108,36 @@ def _policy_for(family: str, version: tuple[int, int]) -> Policy | None:
 
 
 def system_requirements(files: Sequence[ElfInfo]) -> list[tuple[ElfInfo, Requirement]]:
-    """Bounded-namespace requirements on libraries the wheel does not ship itself."""
+    """Bounded-namespace requirements on libraries the wheel does not ship itself, plus the
+    glibc release each unversioned reference to a libc symbol implies (e.g. the C23
+    `__isoc23_strtol` family, new in 2.38, referenced without a version)."""
     shipped = {PurePosixPath(f.path).name for f in files} | {f.soname for f in files if f.soname}
-    return [
+    out = [
         (f, r) for f in files for r in f.requirements if r.namespace in BOUNDED and r.library not in shipped
+    ]
+    defined = {name for f in files for name in f.exports}
+    for f in files:
+        out.extend((f, r) for r in unversioned_requirements(f, defined))
+    return out
+
+
+def unversioned_requirements(f: ElfInfo, defined: Iterable[str] = ()) -> list[Requirement]:
+    """Requirements inferred from unversioned references to libc names (per first release)."""
+    from runner.elf.glibc_symbols import first_version, library_of
+
+    skip = set(defined)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name in f.unversioned:
+        if name in skip:
+            continue
+        first = first_version(name, f.machine)
+        if first is None:
+            continue
+        library = library_of(name, f.machine) or "libc.so.6"
+        groups.setdefault((library, f"{first[0]}.{first[1]}"), []).append(name)
+    return [
+        Requirement(library=lib, namespace="GLIBC", version=v, symbols=tuple(sorted(names)), unversioned=True)
+        for (lib, v), names in sorted(groups.items())
     ]
 
 
@@ -122,6 +148,11 @@ def _worst(reqs: Iterable[tuple[ElfInfo, Requirement]], namespace: str) -> tuple
 
 def _evidence(f: ElfInfo, r: Requirement) -> str:
     sym = ", ".join(r.symbols[:3]) + (" ..." if len(r.symbols) > 3 else "")
+    if r.unversioned:
+        return (
+            f"{r.label} ({sym} in {f.path}: referenced without a symbol version, "
+            f"first in glibc {r.version}'s {r.library})"
+        )
     return f"{r.label} ({sym or 'version reference'} in {f.path}, from {r.library})"
 
 

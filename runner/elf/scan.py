@@ -45,6 +45,7 @@ class Requirement:
     namespace: str  # GLIBC, GLIBCXX, CXXABI, GCC, ...
     version: str  # "2.36"
     symbols: tuple[str, ...]
+    unversioned: bool = False  # inferred: references without a version, to names new in `version`
 
     @property
     def label(self) -> str:
@@ -62,6 +63,7 @@ class ElfInfo:
     exports: tuple[str, ...]
     undefined: tuple[str, ...]
     soname: str | None = None
+    unversioned: tuple[str, ...] = ()  # strong undefined references that carry no symbol version
 
     def highest(self, namespace: str) -> Requirement | None:
         reqs = [r for r in self.requirements if r.namespace == namespace]
@@ -105,6 +107,7 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
     by_version: dict[tuple[str, str], list[str]] = {}
     exports: list[str] = []
     undefined: list[str] = []
+    unversioned: list[str] = []
     if dynsym is not None:
         for i, sym in enumerate(dynsym.iter_symbols()):
             if not sym.name:
@@ -112,11 +115,14 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
             bind = sym["st_info"]["bind"]
             if sym["st_shndx"] == "SHN_UNDEF":
                 undefined.append(sym.name)
+                ndx = 0
                 if versym is not None:
-                    ndx = versym.get_symbol(i)["ndx"]
-                    ndx = ndx if isinstance(ndx, int) else 0
+                    raw = versym.get_symbol(i)["ndx"]
+                    ndx = raw if isinstance(raw, int) else 0
                     if ndx & 0x7FFF in versions:
                         by_version.setdefault(versions[ndx & 0x7FFF], []).append(sym.name)
+                if ndx & 0x7FFF not in versions and bind == "STB_GLOBAL":
+                    unversioned.append(sym.name)
             elif bind in ("STB_GLOBAL", "STB_WEAK", "STB_GNU_UNIQUE") and sym["st_other"]["visibility"] in (
                 "STV_DEFAULT",
                 "STV_PROTECTED",
@@ -146,6 +152,7 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
         exports=tuple(sorted(set(exports))),
         undefined=tuple(sorted(set(undefined))),
         soname=soname,
+        unversioned=tuple(sorted(set(unversioned))),
     )
 
 

@@ -153,3 +153,25 @@ def test_gdb_backtrace_when_the_image_has_gdb(wheels: dict[str, Fixture], tmp_pa
         backtrace
     )
     assert "gdb: PyInit__native <- " in res["diagnosis"], res
+
+
+def test_unversioned_too_new_libc_symbol_is_predicted_and_explained(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    """No symbol version to check: the glibc symbol data says arc4random is new in 2.36."""
+    run = wheelmatrix(
+        *paths(wheels["unversioned"]), "--distro", "debian-11", "--distro", "debian-12",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    cells = run.by_cell("import wmunversioned")
+    for arch in ("x86_64", "aarch64"):
+        old = cells[("debian-11", arch)]
+        assert old["status"] == "failed" and "undefined symbol: arc4random" in old["detail"], old
+        assert "predicted and confirmed" in old["diagnosis"], old
+        assert "referenced without a symbol version" in old["diagnosis"]
+        assert cells[("debian-12", arch)]["status"] == "passed"
+    scan = run.report["static_scan"] if run.report else []
+    assert any(
+        f["kind"] == "over-claimed" and f["version"] == "GLIBC_2.36" for s in scan for f in s["findings"]
+    )

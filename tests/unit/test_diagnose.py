@@ -352,3 +352,21 @@ def test_known_problem_not_named_when_the_pattern_differs(
     failed = result(cell, "import wmpure, pandas, numpy", Status.FAILED, "ModuleNotFoundError: pytz")
     (out,) = diagnose([cell], [failed], {}, known)
     assert out.diagnosis == ""
+
+
+def test_undefined_symbol_named_with_the_glibc_release_that_added_it(catalog: Catalog) -> None:
+    """A requirement candidate (no static scan) failing on an unversioned C23 reference."""
+    cand = parse_inputs(["rustpkg==1.0"], role="candidate")
+    cells = cells_for(catalog, cand)
+    detail = (
+        "ImportError: /venv/lib/python3.11/site-packages/rustpkg/_x.so: undefined symbol: __isoc23_strtol"
+    )
+    out = diagnose(
+        list(cells.values()), [result(cells["debian-12"], "import rustpkg", Status.FAILED, detail)], {}
+    )
+    assert out[0].diagnosis == "__isoc23_strtol first appeared in glibc 2.38 (libc.so.6); this cell has 2.36"
+    known_old = "ImportError: x.so: undefined symbol: memcpy"
+    out = diagnose(
+        list(cells.values()), [result(cells["debian-12"], "import rustpkg", Status.FAILED, known_old)], {}
+    )
+    assert out[0].diagnosis == ""

@@ -94,6 +94,24 @@ def test_newglibc_is_over_claimed(fixtures: dict[str, Fixture], arch: str) -> No
     assert scan.to_json()["findings"][0]["version"] == "GLIBC_2.36"  # type: ignore[index]
 
 
+def test_unversioned_reference_to_a_new_libc_symbol_is_over_claimed(
+    fixtures: dict[str, Fixture], arch: str
+) -> None:
+    """The symbol-version check alone sees nothing (no version requirement at all); the
+    glibc symbol data says arc4random first appeared in 2.36."""
+    wheel = wheel_for(fixtures["unversioned"], arch)
+    scan = judge_wheel(wheel, [f"manylinux_2_17_{arch}"])
+    (so,) = scan.files
+    assert not [r for r in so.requirements if r.namespace == "GLIBC"]
+    assert "arc4random" in so.unversioned
+    (finding,) = kinds(scan.findings, "over-claimed")
+    assert (finding.version, finding.symbol, finding.library) == ("GLIBC_2.36", "arc4random", "libc.so.6")
+    assert "referenced without a symbol version" in finding.message
+    gaps = cell_gaps(scan, {"GLIBC": "2.31"}, "debian-11")
+    assert [g.version for g in gaps] == ["GLIBC_2.36"] and "debian-11 has GLIBC_2.31" in gaps[0].message
+    assert cell_gaps(scan, {"GLIBC": "2.36"}, "debian-12") == []
+
+
 def test_newglibc_fits_a_tag_that_allows_glibc_2_36(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
     src = wheel_for(fixtures["newglibc"], "x86_64")
     wheel = retag(src, tmp_path, "wmnewglibc", "cp39-abi3-manylinux_2_36_x86_64")
