@@ -185,6 +185,9 @@ def _diagnose_cell(
                 for p in relevant
                 if p.finding.symbol and f"undefined symbol: {p.finding.symbol}" in r.detail
             ]
+            hit += [
+                p for p in relevant if p.finding.kind == "cell-execstack" and "executable stack" in r.detail
+            ]
             lib = [f for f in unshipped if f.library and f.library in r.detail]
             if hit:
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"

@@ -110,14 +110,19 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def _family_release(family: str, release: str | None) -> tuple[str, str | None]:
-    """Normalise: lower case; a catalog distro id as release ('ubuntu-22.04') names its own family."""
+    """Normalise: lower case; a catalog distro id as release ('ubuntu-22.04') names its own family,
+    and so does an Ubuntu release given with the catalog's family for it, debian ('jammy', '22.04')."""
     family = family.strip().lower()
     if release is None:
         return family, None
     release = release.strip().lower()
     prefix, dash, rest = release.partition("-")
     if dash and prefix in FAMILIES and rest:
-        return prefix, rest
+        family, release = prefix, rest
+    ubuntu = _data().ubuntu
+    if family == "debian" and (release in ubuntu or ".".join(release.split(".")[:2]) in ubuntu):
+        # the catalog files Ubuntu under the debian family
+        family = "ubuntu"
     return family, release
 
 
@@ -136,8 +141,7 @@ def debian_suite(family: str, release: str | None) -> str | None:
     if family == "debian":
         if release in data.suites:
             return release
-        # the catalog files Ubuntu under the debian family: 'jammy' or '22.04' is still Ubuntu
-        return data.versions.get(release.split(".")[0]) or data.ubuntu.get(release)
+        return data.versions.get(release.split(".")[0])
     return None
 
 
@@ -154,19 +158,27 @@ def provider(soname: str, family: str, release: str | None = None, *, arch: str 
     """The package that ships SONAME on FAMILY (the catalog's family name), or None if unknown.
 
     Debian and Ubuntu: from the generated Debian data, for RELEASE's suite (see `debian_suite`); with
-    no release, or one the data does not cover, the newest suite that ships SONAME. ARCH (x86_64,
-    aarch64 or a Debian name) matters where the package differs or is missing on an architecture
-    (libquadmath.so.0 exists on x86_64 only). Fedora, CentOS/Alma/Rocky/RHEL (CentOS 7 differences
-    with release '7') and Alpine: from the hand-maintained table, which covers the libraries wheels
-    commonly need; anything else is None. Unknown families are None."""
+    no release, or one the data does not cover, the newest suite that ships SONAME. An Ubuntu release
+    only approximates the Debian suite it was synced from while that was in development (jammy still
+    ships libtiff.so.5 from bullseye, bookworm only libtiff.so.6), so the older suites are asked after
+    it, newest first. ARCH (x86_64, aarch64 or a Debian name) matters where the package differs or is
+    missing on an architecture (libquadmath.so.0 exists on x86_64 only).
+
+    Fedora, CentOS/Alma/Rocky/RHEL (CentOS 7's differences with release '7') and Alpine: from the
+    hand-maintained table, which covers the libraries wheels commonly need; anything else is None.
+    Unknown families are None."""
     family, release = _family_release(family, release)
     data = _data()
     if family in ("debian", "ubuntu"):
         debian_arch = DEBIAN_ARCH.get(arch, arch) if arch else None
         suite = debian_suite(family, release)
-        if suite is not None:
-            return _debian_provider(soname, suite, debian_arch)
-        for candidate in reversed(data.suites):
+        if suite is None:  # no release, or one the data does not know: newest first
+            candidates = list(reversed(data.suites))
+        elif family == "debian":
+            candidates = [suite]
+        else:  # Ubuntu syncs from Debian's development series: libraries of the suite before may linger
+            candidates = list(reversed(data.suites[: data.suites.index(suite) + 1]))
+        for candidate in candidates:
             if (package := _debian_provider(soname, candidate, debian_arch)) is not None:
                 return package
         return None

@@ -33,7 +33,8 @@ class Policy:
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | cell-lacks
+    kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
+    #            | cell-lacks | cell-execstack
     message: str
     file: str | None = None
     symbol: str | None = None
@@ -105,6 +106,10 @@ def _policy_for(family: str, version: tuple[int, int]) -> Policy | None:
     """The policy for a tag; a tag newer than any published policy uses the newest one."""
     same = [p for p in policies().values() if p.family == family and p.version <= version]
     return max(same, key=lambda p: p.version) if same else None
+
+
+# glibc refuses to dlopen objects whose PT_GNU_STACK asks for an executable stack from 2.41 on.
+EXECSTACK_REFUSED = (2, 41)
 
 
 def system_requirements(files: Sequence[ElfInfo]) -> list[tuple[ElfInfo, Requirement]]:
@@ -223,6 +228,18 @@ def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
                         )
                     )
     findings.extend(_under_claims(claimed, reqs))
+    for f in files:
+        if f.execstack:
+            findings.append(
+                Finding(
+                    kind="execstack",
+                    file=f.path,
+                    message=f"{f.path} asks for an executable stack (PT_GNU_STACK with PF_X): glibc "
+                    f"{EXECSTACK_REFUSED[0]}.{EXECSTACK_REFUSED[1]} and newer refuse to load it "
+                    '("cannot enable executable stack as shared object requires"); link it with '
+                    "-Wl,-z,noexecstack (see pypa/auditwheel#634)",
+                )
+            )
     return WheelScan(wheel=wheel.name, files=files, findings=tuple(_dedupe(findings)))
 
 
@@ -272,8 +289,22 @@ def _dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def cell_gaps(scan: WheelScan, available: Mapping[str, str], where: str) -> list[Finding]:
-    """Required symbol versions the cell's libraries lack: a predicted failure for that cell."""
+    """Required symbol versions the cell's libraries lack, and objects its glibc refuses to
+    load (executable stack on glibc >= 2.41): predicted failures for that cell."""
     out = []
+    glibc = available.get("GLIBC")
+    if glibc is not None and version_key(glibc) >= EXECSTACK_REFUSED:
+        for f in scan.files:
+            if f.execstack:
+                out.append(
+                    Finding(
+                        kind="cell-execstack",
+                        file=f.path,
+                        version=f"GLIBC_{glibc}",
+                        message=f"{f.path} asks for an executable stack; {where} has glibc {glibc}, "
+                        "which refuses to load such objects (since 2.41): link it with -Wl,-z,noexecstack",
+                    )
+                )
     for namespace, have in available.items():
         worst = _worst(system_requirements(scan.files), namespace)
         if worst and version_key(worst[1].version) > version_key(have):

@@ -64,6 +64,7 @@ class ElfInfo:
     undefined: tuple[str, ...]
     soname: str | None = None
     unversioned: tuple[str, ...] = ()  # strong undefined references that carry no symbol version
+    execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
 
     def highest(self, namespace: str) -> Requirement | None:
         reqs = [r for r in self.requirements if r.namespace == namespace]
@@ -104,6 +105,9 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
             versym = section
         elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
             dynsym = section
+    execstack = any(
+        seg["p_type"] == "PT_GNU_STACK" and bool(seg["p_flags"] & 0x1) for seg in elf.iter_segments()
+    )
     by_version: dict[tuple[str, str], list[str]] = {}
     exports: list[str] = []
     undefined: list[str] = []
@@ -153,6 +157,7 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
         undefined=tuple(sorted(set(undefined))),
         soname=soname,
         unversioned=tuple(sorted(set(unversioned))),
+        execstack=execstack,
     )
 
 

@@ -175,3 +175,17 @@ def test_unversioned_too_new_libc_symbol_is_predicted_and_explained(
     assert any(
         f["kind"] == "over-claimed" and f["version"] == "GLIBC_2.36" for s in scan for f in s["findings"]
     )
+
+
+def test_executable_stack_refused_from_glibc_2_41_only(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(
+        *paths(wheels["execstack"]), "--distro", "debian-12", "--distro", "debian-13",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    cells = run.by_cell("import wmexecstack")
+    for arch in ("x86_64", "aarch64"):
+        new = cells[("debian-13", arch)]
+        assert new["status"] == "failed" and "executable stack" in new["detail"], new
+        assert "predicted and confirmed" in new["diagnosis"] and "noexecstack" in new["diagnosis"], new
+        assert cells[("debian-12", arch)]["status"] == "passed"

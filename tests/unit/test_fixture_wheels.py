@@ -24,7 +24,17 @@ from packaging.utils import parse_wheel_filename
 from tests.fixtures.selection import BUILT_ARCHES, wheel_for
 from tests.fixtures.wheels import Fixture, build_all, write_wheel
 
-NATIVE_KEYS = ("newglibc", "initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored", "unversioned")
+NATIVE_KEYS = (
+    "newglibc",
+    "initcrash",
+    "colla",
+    "collb",
+    "missinglib",
+    "cxxnew",
+    "vendored",
+    "unversioned",
+    "execstack",
+)
 OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 E_MACHINE = {"x86_64": 62, "aarch64": 183}  # EM_X86_64, EM_AARCH64
@@ -122,6 +132,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
     expected = {
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
+        "execstack",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:

@@ -112,6 +112,20 @@ def test_unversioned_reference_to_a_new_libc_symbol_is_over_claimed(
     assert cell_gaps(scan, {"GLIBC": "2.36"}, "debian-12") == []
 
 
+def test_executable_stack_is_found_and_predicted_from_glibc_2_41(
+    fixtures: dict[str, Fixture], arch: str
+) -> None:
+    scan = judge_wheel(wheel_for(fixtures["execstack"], arch), [f"manylinux_2_17_{arch}"])
+    (so,) = scan.files
+    assert so.execstack
+    (finding,) = kinds(scan.findings, "execstack")
+    assert finding.file == "wmexecstack/_native.abi3.so" and "noexecstack" in finding.message
+    assert [g.kind for g in cell_gaps(scan, {"GLIBC": "2.41"}, "debian-13")] == ["cell-execstack"]
+    assert cell_gaps(scan, {"GLIBC": "2.36"}, "debian-12") == []
+    plain = judge_wheel(wheel_for(fixtures["newglibc"], arch), [f"manylinux_2_17_{arch}"])
+    assert not plain.files[0].execstack and not kinds(plain.findings, "execstack")
+
+
 def test_newglibc_fits_a_tag_that_allows_glibc_2_36(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
     src = wheel_for(fixtures["newglibc"], "x86_64")
     wheel = retag(src, tmp_path, "wmnewglibc", "cp39-abi3-manylinux_2_36_x86_64")

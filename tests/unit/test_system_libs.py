@@ -128,6 +128,20 @@ def test_ubuntu_uses_the_debian_suite_it_derives_from() -> None:
     assert provider("libGL.so.1", "ubuntu", "22.04") == "libgl1"
     assert provider("libglib-2.0.so.0", "debian", "ubuntu-22.04") == "libglib2.0-0"
     assert provider("libglib-2.0.so.0", "ubuntu", "ubuntu-24.04") == "libglib2.0-0t64"
+    # an Ubuntu release given with the catalog's family for it
+    assert provider("libglib-2.0.so.0", "debian", "jammy") == "libglib2.0-0"
+    assert install_hint("libglib-2.0.so.0", "debian", "22.04.4") == "apt-get install libglib2.0-0"
+
+
+def test_ubuntu_falls_back_to_older_suites() -> None:
+    # jammy still ships libtiff5 (as bullseye did); bookworm moved to libtiff6
+    assert provider("libtiff.so.5", "debian", "bookworm") is None
+    assert provider("libtiff.so.5", "ubuntu", "22.04") == "libtiff5"
+    assert provider("libtiff.so.6", "ubuntu", "22.04") == "libtiff6"
+    assert provider("libssl.so.3", "ubuntu", "24.04") == "libssl3t64"  # noble has the t64 names
+    # never a newer suite's: focal has OpenSSL 1.1 only
+    assert provider("libssl.so.3", "ubuntu", "20.04") is None
+    assert provider("libssl.so.1.1", "ubuntu", "20.04") == "libssl1.1"
 
 
 def test_without_a_release_the_newest_suite_that_ships_it() -> None:
