@@ -191,15 +191,48 @@ def _diagnose_cell(
             lib = [f for f in unshipped if f.library and f.library in r.detail]
             if hit:
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
-            elif lib:
-                diagnosis = lib[0].message
             else:
-                diagnosis = _explain_undefined(cell, r.detail)
+                diagnosis = _explain_missing_library(cell, r.detail, lib, scans) or _explain_undefined(
+                    cell, r.detail
+                )
         elif r.status is Status.PASSED and relevant:
             diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
         combined = "; ".join(d for d in (diagnosis, r.diagnosis) if d)
         updated.append(dataclasses.replace(r, diagnosis=combined, evidence=evidence))
     return _order_dependence(updated, collisions)
+
+
+def _explain_missing_library(
+    cell: Cell, detail: str, unshipped: Sequence[Finding], scans: Mapping[str, WheelScan]
+) -> str:
+    """'libGL.so.1: cannot open shared object file' -> which wheel file needs it, whether the
+    manylinux policy lets a wheel assume it, and the package that provides it in this cell."""
+    from runner.system_libs import install_hint, missing_library
+
+    soname = missing_library(detail)
+    if soname is None:
+        return ""
+    not_allowed = next((f for f in unshipped if f.library == soname), None)
+    needers = sorted(
+        {
+            f.path
+            for p in _installed(cell)
+            if p.wheel is not None and p.wheel.filename in scans
+            for f in scans[p.wheel.filename].files
+            if soname in f.needed
+        }
+    )
+    if not_allowed is not None:
+        parts = [not_allowed.message]  # names the file, and that the tag does not allow it
+    else:
+        parts = [f"{soname} is not in this cell"]
+        if needers:
+            parts[0] += f"; {', '.join(needers[:3])} needs it"
+            parts.append("the manylinux policy lets wheels assume it, so the system must provide it")
+    hint = install_hint(soname, cell.distro.family.name, cell.distro.id, arch=cell.arch)
+    if hint:
+        parts.append(f"on {cell.distro.id} it comes from `{hint}`")
+    return "; ".join(parts)
 
 
 def _explain_undefined(cell: Cell, detail: str) -> str:

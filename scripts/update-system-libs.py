@@ -418,15 +418,22 @@ def fetch_release(mirror: str, suite: str, workdir: Path, keyring: Path | None) 
     download(f"{mirror}/dists/{suite}/InRelease", path)
     gpgv = shutil.which("gpgv")
     if keyring is not None and keyring.is_file() and gpgv:
+        signed = workdir / f"{suite}-Release.verified"
         proc = subprocess.run(
-            [gpgv, "--keyring", str(keyring), str(path)], capture_output=True, text=True, check=False
+            [gpgv, "--keyring", str(keyring), "--output", str(signed), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             sys.exit(f"{suite}: InRelease signature does not verify against {keyring}:\n{proc.stderr}")
-        signature = "InRelease signature verified with gpgv against the Debian archive keyring"
-    else:
-        signature = "InRelease signature NOT verified (gpgv or the Debian archive keyring missing)"
-        print(f"warning: {suite}: {signature}", file=sys.stderr)
+        # parse only what the signature covers, as gpgv wrote it out
+        return parse_release(
+            signed.read_text(errors="replace"),
+            "InRelease signature verified with gpgv against the Debian archive keyring",
+        )
+    signature = "InRelease signature NOT verified (gpgv or the Debian archive keyring missing)"
+    print(f"warning: {suite}: {signature}", file=sys.stderr)
     return parse_release(path.read_text(errors="replace"), signature)
 
 
@@ -574,7 +581,7 @@ def render(doc: dict[str, Any]) -> str:
     items = list(doc.items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
-        if isinstance(value, dict) and key in ("debian", "debian_arch_only"):
+        if isinstance(value, dict) and key in ("debian", "debian_by_arch"):
             out.append(f" {json.dumps(key)}: {{")
             inner = [_line(k, v) for k, v in value.items()]
             out.append(",\n".join(inner))
@@ -601,10 +608,11 @@ def _comment(suites: dict[str, dict[str, Any]], archs: list[str], today: str) ->
         f"contents indexes, main/Contents-<arch>.gz for {', '.join(archs)}, of {described}: every "
         "lib*.so.N[.M...] file directly in usr/lib/<triplet>, lib/<triplet>, usr/lib or lib (plus the "
         "update-alternatives BLAS/LAPACK subdirectories) and the package shipping it, one package per "
-        "name and suite (rules in the script's docstring). 'debian_arch_only' lists names shipped on "
-        "only some of those architectures. 'debian_suites' records what was read. 'ubuntu' and "
-        "'curated' are hand-maintained, not generated (see their 'source'). Regenerate with "
-        "python scripts/update-system-libs.py."
+        "name and suite (rules in the script's docstring). 'debian_by_arch' gives the package per "
+        "architecture where that one package does not ship the name on every architecture read "
+        "(an architecture missing there has no package shipping it). 'debian_suites' records what "
+        "was read. 'ubuntu' and 'curated' are hand-maintained, not generated (see their 'source'). "
+        "Regenerate with python scripts/update-system-libs.py."
     )
 
 
@@ -646,7 +654,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
         for per_arch in shipped:
             names |= per_arch.direct.keys() | per_arch.alternative.keys()
     debian: dict[str, dict[str, str]] = {}
-    arch_only: dict[str, dict[str, list[str]]] = {}
+    by_arch: dict[str, dict[str, dict[str, str]]] = {}
     for soname in sorted(names, key=lambda n: (n.lower(), n)):
         row: dict[str, str] = {}
         for suite in order:
@@ -655,13 +663,13 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
             if package is None:
                 continue
             row[suite] = package
-            present = [
-                arch
-                for arch, per_arch in zip(args.archs, shipped, strict=True)
-                if soname in per_arch.direct or soname in per_arch.alternative
-            ]
-            if len(present) < len(args.archs):
-                arch_only.setdefault(soname, {})[suite] = present
+            arch_row = {
+                arch: chosen
+                for arch, one in zip(args.archs, shipped, strict=True)
+                if (chosen := pick(soname, [one])) is not None
+            }
+            if len(arch_row) < len(args.archs) or set(arch_row.values()) != {package}:
+                by_arch.setdefault(soname, {})[suite] = arch_row
         if row:
             debian[soname] = row
     suites_meta = {
@@ -679,7 +687,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
         "_comment": _comment(suites_meta, list(args.archs), today),
         "debian_suites": suites_meta,
         "debian": debian,
-        "debian_arch_only": arch_only,
+        "debian_by_arch": by_arch,
     }
 
 
@@ -713,7 +721,10 @@ def main(argv: list[str] | None = None) -> None:
         doc = json.loads(args.output.read_text())
         doc.update(curated_sections())
     else:
-        doc = {**generate(args), **curated_sections()}
+        try:
+            doc = {**generate(args), **curated_sections()}
+        except urllib.error.URLError as exc:  # HTTPError included
+            sys.exit(f"download failed: {exc}")
     text = render(doc)
     json.loads(text)  # the hand-rolled layout must still be JSON
     args.output.write_text(text)

@@ -75,3 +75,24 @@ def test_aarch64_linker_symbols_are_never_collisions(tmp_path: Path) -> None:
     names = {c["symbol"] for c in col["evidence"].get("collisions", [])}
     assert not names & {"__bss_end__", "_bss_end__", "__end__", "__bss_start__"}, names
     assert col["status"] == "passed"
+
+
+@pytest.mark.xdist_group("real-libgl")
+def test_real_opencv_needs_libgl_and_the_package_is_named(tmp_path: Path) -> None:
+    """opencv-python (not -headless) needs the system's libGL.so.1, which a minimal Debian lacks."""
+    run = wheelmatrix(
+        "opencv-python==4.11.0.86",
+        "--with",
+        "numpy==2.2.6",
+        "--distro",
+        "debian-12",
+        "--arch",
+        "x86_64",
+        "--scenario",
+        "import",
+        tmp=tmp_path,
+    )
+    assert run.rc == 1, run.explain()
+    cv2 = next(r for r in run.results() if r["check"] == "import cv2")
+    assert cv2["status"] == "failed" and "libGL.so.1" in cv2["detail"]
+    assert "apt-get install libgl1" in cv2["diagnosis"], cv2

@@ -370,3 +370,16 @@ def test_undefined_symbol_named_with_the_glibc_release_that_added_it(catalog: Ca
         list(cells.values()), [result(cells["debian-12"], "import rustpkg", Status.FAILED, known_old)], {}
     )
     assert out[0].diagnosis == ""
+
+
+def test_missing_system_library_names_the_package_that_provides_it(catalog: Catalog) -> None:
+    cand = parse_inputs(["opencv-python==4.11.0.86"], role="candidate")
+    cells = cells_for(catalog, cand, distros=("debian-12", "debian-13"))
+    detail = "ImportError: libGL.so.1: cannot open shared object file: No such file or directory"
+    results = [result(c, "import cv2", Status.FAILED, detail) for c in cells.values()]
+    out = {r.distro: r.diagnosis for r in diagnose(list(cells.values()), results, {})}
+    assert (
+        out["debian-12"]
+        == "libGL.so.1 is not in this cell; on debian-12 it comes from `apt-get install libgl1`"
+    )
+    assert out["debian-13"].endswith("`apt-get install libgl1`")
