@@ -192,8 +192,10 @@ def _diagnose_cell(
             if hit:
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
             else:
-                diagnosis = _explain_missing_library(cell, r.detail, lib, scans) or _explain_undefined(
-                    cell, r.detail
+                diagnosis = (
+                    _explain_missing_library(cell, r.detail, lib, scans)
+                    or _explain_undefined(cell, r.detail)
+                    or _explain_removed_module(cell, r)
                 )
         elif r.status is Status.PASSED and relevant:
             diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
@@ -233,6 +235,13 @@ def _explain_missing_library(
     if hint:
         parts.append(f"on {cell.distro.id} it comes from `{hint}`")
     return "; ".join(parts)
+
+
+def _explain_removed_module(cell: Cell, r: CheckResult) -> str:
+    from runner.stdlib_removals import explain_missing_module
+
+    text = f"{r.detail}\n{r.evidence.get('output_tail') or ''}"
+    return explain_missing_module(text, cell.distro.python_version) or ""
 
 
 def _explain_undefined(cell: Cell, detail: str) -> str:

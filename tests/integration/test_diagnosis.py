@@ -189,3 +189,18 @@ def test_executable_stack_refused_from_glibc_2_41_only(wheels: dict[str, Fixture
         assert new["status"] == "failed" and "executable stack" in new["detail"], new
         assert "predicted and confirmed" in new["diagnosis"] and "noexecstack" in new["diagnosis"], new
         assert cells[("debian-12", arch)]["status"] == "passed"
+
+
+def test_removed_standard_library_module_is_named_with_the_release(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    run = wheelmatrix(
+        *paths(wheels["oldstdlib"]), "--distro", "debian-12", "--distro", "debian-13", "--arch", "x86_64",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    cells = run.by_cell("import wmoldstdlib")
+    assert cells[("debian-12", "x86_64")]["status"] == "passed"
+    new = cells[("debian-13", "x86_64")]
+    assert new["status"] == "failed" and "No module named 'cgi'" in new["detail"]
+    assert "removed from the standard library in Python 3.13 (PEP 594)" in new["diagnosis"], new

@@ -1,0 +1,50 @@
+"""Standard-library modules removed by a Python release (runner/data/stdlib-removals.json):
+'No module named cgi' in a Python 3.13 cell becomes 'cgi was removed from the standard
+library in Python 3.13 (PEP 594)', with what to use instead."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from runner.resources import data_path
+
+_MISSING = re.compile(r"No module named '([A-Za-z_][\w.]*)'")
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> dict[str, dict[str, Any]]:
+    doc = json.loads(data_path("stdlib-removals.json").read_text(encoding="utf-8"))
+    modules: dict[str, dict[str, Any]] = doc["modules"]
+    return modules
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+def removed_in(module: str) -> tuple[int, int] | None:
+    """The Python release that removed top-level module `module` from the standard library."""
+    entry = _table().get(module.split(".")[0])
+    return _version(entry["removed_in"]) if entry else None
+
+
+def explain_missing_module(message: str, python: tuple[int, int]) -> str | None:
+    """One line for 'No module named X' when X is a standard-library module this Python removed."""
+    match = _MISSING.search(message)
+    if match is None:
+        return None
+    name = match.group(1).split(".")[0]
+    entry = _table().get(name)
+    if entry is None or python < _version(entry["removed_in"]):
+        return None
+    text = (
+        f"{name} was removed from the standard library in Python {entry['removed_in']} ({entry['pep']}); "
+        f"this cell has {python[0]}.{python[1]}: use {entry['use_instead']}"
+    )
+    if entry.get("backport"):
+        text += f", or install {entry['backport']} from PyPI"
+    return text
