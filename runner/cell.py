@@ -92,6 +92,7 @@ class CellFlow:
         self.wheel_sha256 = {p.wheel.filename: p.wheel.sha256 for p in cell.candidates if p.wheel}
         self.installed: tuple[str, ...] = ()
         self.unshipped: dict[str, list[str]] = {}  # top_level.txt names without files: noted only
+        self.oom_seen = 0  # OOM kills in the container already attributed to a check
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -333,12 +334,33 @@ class CellFlow:
             "output_tail": rec["tail"],
             "modules": list(check.modules),
         }
-        diagnosis = ""
-        if status is Status.CRASHED and not self.cancel.is_set():
+        diagnosis = self._oom(status, rec)
+        if diagnosis:
+            detail = f"SIGKILL: out of memory (limit {self.options.memory})"
+        elif status is Status.CRASHED and not self.cancel.is_set():
             native = self._crash_evidence(check.code)
             evidence["native"] = native
             diagnosis = native_summary(native, self.site_dirs)
         return self.result(check.text, status, detail, rec["duration_s"], evidence, diagnosis)
+
+    def _oom(self, status: Status, rec: Mapping[str, Any]) -> str:
+        """For a SIGKILL that was not our timeout: was it the kernel's OOM killer? One line."""
+        if status is not Status.CRASHED or rec.get("signal") != "SIGKILL" or rec.get("timed_out"):
+            return ""
+        try:
+            records = self.sandbox.probe("memory", {}, user=self.sandbox.check_user, budget=60)
+        except InfrastructureError:
+            return ""
+        memory: dict[str, Any] = next((r["memory"] for r in records if "memory" in r), {})
+        kills = memory.get("oom_kills")
+        if not isinstance(kills, int) or kills <= self.oom_seen:
+            return ""
+        self.oom_seen = kills
+        limit = self.options.memory
+        return (
+            f"killed by the kernel's OOM killer: the container's memory limit ({limit}) was reached; "
+            "raise it with --memory (or `memory:` in the config file) if the package needs more"
+        )
 
     def _crash_evidence(self, code: str) -> dict[str, Any]:
         """Re-run a crashed check for native evidence: fault address, gdb, linker bindings."""
@@ -391,13 +413,16 @@ class CellFlow:
         status, detail = classify(rec, self._timeout())
         if status is Status.FAILED:
             detail = f"exit {rec['rc']}: {detail}"
+        oom = self._oom(status, rec)
+        if oom:
+            detail = f"SIGKILL: out of memory (limit {self.options.memory})"
         evidence = {
             "returncode": rec["rc"],
             "signal": rec["signal"],
             "output_tail": rec["tail"],
             "argv": argv,
         }
-        return [self.result(text, status, detail, rec["duration_s"], evidence)]
+        return [self.result(text, status, detail, rec["duration_s"], evidence, oom)]
 
     def _run_pytest(self) -> list[CheckResult]:
         args = self.cell.scenario.argv or ("{project}",)

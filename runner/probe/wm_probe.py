@@ -270,6 +270,30 @@ def pytest_cases(path):
     return cases
 
 
+def read_first(paths):
+    for path in paths:
+        try:
+            with open(path) as fh:
+                return fh.read()
+        except OSError:
+            continue
+    return None
+
+
+def cmd_memory(plan):
+    """The container's OOM-kill count and memory limit (cgroup v1 or v2)."""
+    events = read_first(["/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events"]) or ""
+    kills = None
+    for line in events.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "oom_kill":
+            kills = int(parts[1])
+    limit = (
+        read_first(["/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"]) or ""
+    ).strip()
+    emit({"memory": {"oom_kills": kills, "limit": int(limit) if limit.isdigit() else None}})
+
+
 def main(argv):
     cmd, arg = argv[1], json.loads(argv[2])
     if cmd == "install":
@@ -278,6 +302,8 @@ def main(argv):
         cmd_run(arg)
     elif cmd == "exec":
         cmd_exec(arg)
+    elif cmd == "memory":
+        cmd_memory(arg)
     else:
         sys.exit("unknown command %r" % cmd)
 

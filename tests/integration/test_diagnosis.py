@@ -204,3 +204,14 @@ def test_removed_standard_library_module_is_named_with_the_release(
     new = cells[("debian-13", "x86_64")]
     assert new["status"] == "failed" and "No module named 'cgi'" in new["detail"]
     assert "removed from the standard library in Python 3.13 (PEP 594)" in new["diagnosis"], new
+
+
+def test_out_of_memory_kill_is_named_with_the_limit(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    run = wheelmatrix(
+        *paths(wheels["memhog"]), "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import",
+        "--memory", "256m", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    hog = run.by_cell("import wmmemhog")[("debian-12", "x86_64")]
+    assert hog["status"] == "crashed" and hog["detail"] == "SIGKILL: out of memory (limit 256m)", hog
+    assert "OOM killer" in hog["diagnosis"] and "--memory" in hog["diagnosis"]

@@ -291,3 +291,39 @@ def test_pytest_that_cannot_start(catalog: Catalog) -> None:
 )
 def test_node_id(classname: str, name: str, expected: str) -> None:
     assert node_id({"classname": classname, "name": name}) == expected
+
+
+def _killed(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [run_rec(c["id"], rc=-9, signal="SIGKILL", tail="") for c in plan["checks"]]
+
+
+def test_sigkill_by_the_oom_killer_is_named_with_the_limit(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(
+        answers={
+            "install": installed_ok,
+            "run": _killed,
+            "memory": lambda plan: [{"memory": {"oom_kills": 1, "limit": 268435456}}],
+            "crash": lambda plan: [{"crash": {}}],
+        }
+    )
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options(memory="256m")).run()
+    first = results[0]
+    assert first.status is Status.CRASHED
+    assert first.detail == "SIGKILL: out of memory (limit 256m)"
+    assert "OOM killer" in first.diagnosis and "--memory" in first.diagnosis
+    assert sandbox.order.count("crash") == len(results) - 1  # no native re-run for the OOM kill
+    # the second SIGKILL with no new OOM kill is not blamed on memory
+    assert "out of memory" not in results[1].detail
+
+
+def test_sigkill_without_oom_kill_stays_a_plain_crash(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(
+        answers={
+            "install": installed_ok,
+            "run": _killed,
+            "memory": lambda plan: [{"memory": {"oom_kills": 0, "limit": None}}],
+            "crash": lambda plan: [{"crash": {}}],
+        }
+    )
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
+    assert all(r.status is Status.CRASHED and "out of memory" not in r.detail for r in results)
