@@ -93,6 +93,7 @@ class CellFlow:
         self.installed: tuple[str, ...] = ()
         self.unshipped: dict[str, list[str]] = {}  # top_level.txt names without files: noted only
         self.oom_seen = 0  # OOM kills in the container already attributed to a check
+        self.installed_set: dict[str, Any] = {}  # overlapping files, same-named bundled libraries
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -153,8 +154,21 @@ class CellFlow:
         elif kind == "pytest":
             results += self._run_pytest()
         else:
+            results += self._installed_set_checks()
             results += self._run_imports(modules)
         return results
+
+    def _installed_set_checks(self) -> list[CheckResult]:
+        """Across the whole installed set: files written by two distributions (the last one
+        installed wins), and bundled libraries of the same name in two wheels (a process shares
+        whichever copy loads first)."""
+        data = self.installed_set
+        if not data:
+            return []
+        return [
+            self.result(*interpret_overlaps(data.get("overlaps") or [], int(data.get("overlap_count") or 0))),
+            self.result(*interpret_same_libs(data.get("same_libs") or [])),
+        ]
 
     # -- phase 1: install with network ---------------------------------------------------------
     def _extra_requirements(self) -> list[str]:
@@ -237,6 +251,7 @@ class CellFlow:
             )
             return None
         self.installed = tuple(resolved.get("installed") or ())
+        self.installed_set = dict(resolved.get("installed_set") or {})
         self.unshipped = {k: list(v) for k, v in (resolved.get("unshipped_modules") or {}).items()}
         return resolved["resolved"], resolved.get("files") or {}
 
@@ -432,6 +447,56 @@ class CellFlow:
         if rec is None:
             return [self._missing("pytest")]
         return interpret_pytest(rec, self._timeout(), self.result)
+
+
+def interpret_overlaps(
+    overlaps: Sequence[Mapping[str, Any]], count: int
+) -> tuple[str, Status, str, float, dict[str, Any], str]:
+    """(check, status, detail, duration, evidence, diagnosis) for files owned by two dists."""
+    evidence: dict[str, Any] = {"overlaps": list(overlaps)}
+    if not overlaps:
+        return ("installed files", Status.PASSED, "", 0.0, evidence, "")
+    differ = [o for o in overlaps if o.get("differ")]
+    by_pair: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for o in differ or overlaps:
+        by_pair.setdefault(tuple(o["dists"]), []).append(o)
+    pair, items = max(by_pair.items(), key=lambda kv: len(kv[1]))
+    example = items[0]["path"]
+    names = " and ".join(pair)
+    if not differ:
+        detail = f"{count} file(s) written by more than one distribution, identical ({names}: {example})"
+        return ("installed files", Status.PASSED, detail, 0.0, evidence, "")
+    winner = items[0].get("on_disk_from") or []
+    won = f"; the copy on disk is {winner[0]}'s (the last installed wins)" if winner else ""
+    detail = f"{len(differ)} file(s) written by {names} with different contents, e.g. {example}{won}"
+    diagnosis = (
+        f"{names} install the same files ({example}): whichever is installed last overwrites the other, "
+        "so the result depends on install order; install only one of them"
+    )
+    return ("installed files", Status.FAILED, detail, 0.0, evidence, diagnosis)
+
+
+def interpret_same_libs(
+    same: Sequence[Mapping[str, Any]],
+) -> tuple[str, Status, str, float, dict[str, Any], str]:
+    """(check, ...) for bundled libraries with the same file name in two distributions."""
+    evidence: dict[str, Any] = {"same_libs": list(same)}
+    differ = [s for s in same if s.get("differ")]
+    if not same:
+        return ("bundled library copies", Status.PASSED, "", 0.0, evidence, "")
+    if not differ:
+        names = ", ".join(s["name"] for s in same[:3])
+        detail = f"identical copies of {names} bundled by more than one wheel"
+        return ("bundled library copies", Status.PASSED, detail, 0.0, evidence, "")
+    first = differ[0]
+    copies = " and ".join(f"{dist}'s {path}" for dist, path in first["copies"][:2])
+    noun = "library shares" if len(differ) == 1 else "libraries share"
+    detail = f"{len(differ)} bundled {noun} a file name but differ: {copies}"
+    diagnosis = (
+        f"{first['name']} is bundled twice with different contents ({copies}); the dynamic linker loads one "
+        "copy per name, so both wheels get whichever loads first"
+    )
+    return ("bundled library copies", Status.FAILED, detail, 0.0, evidence, diagnosis)
 
 
 def interpret_pytest(rec: Mapping[str, Any], timeout_s: float, make: Any) -> list[CheckResult]:

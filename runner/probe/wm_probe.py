@@ -99,6 +99,7 @@ def cmd_install(plan):
                 "files": files,
                 "unshipped_modules": unshipped,
                 "installed": installed(r["site_packages"]),
+                "installed_set": installed_set(r["site_packages"]),
             }
         )
 
@@ -166,6 +167,88 @@ def resolve(site_dirs, dists):
                     unshipped[name] = noted
                 files[name] = elf_files(d, os.path.join(d, entry))
     return modules, files, unshipped
+
+
+def record_entries(dist_info):
+    """(path relative to site-packages, sha256 digest or None) of each RECORD line."""
+    out = []
+    try:
+        with open(os.path.join(dist_info, "RECORD"), encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.rstrip("\n")
+                if not line:
+                    continue
+                if line.startswith('"'):
+                    end = line.find('",', 1)
+                    path, rest = line[1:end], line[end + 2 :]
+                else:
+                    path, _, rest = line.partition(",")
+                digest = rest.split(",", 1)[0]
+                out.append((os.path.normpath(path), digest or None))
+    except OSError:
+        pass
+    return out
+
+
+def file_digest(path):
+    import base64
+    import hashlib
+
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return "sha256=" + base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
+
+
+LIB_NAME = re.compile(r"^lib.*\.so(\.[0-9.]+)?$|^lib.*-[0-9a-f]{8}\.so")
+
+
+def installed_set(site_dirs):
+    """Across every installed distribution: paths written by more than one (with whether their
+    contents differ and whose copy is on disk), and bundled libraries with the same file name
+    in more than one distribution (whichever loads first is shared by both)."""
+    owners = {}  # path -> [(dist, digest)]
+    libs = {}  # basename -> [(dist, path, digest)]
+    site, seen = None, set()
+    for d in site_dirs:
+        if not os.path.isdir(d) or os.path.realpath(d) in seen:
+            continue
+        seen.add(os.path.realpath(d))
+        site = site or d
+        for entry in sorted(os.listdir(d)):
+            if not entry.endswith(".dist-info"):
+                continue
+            dist = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
+            for path, digest in record_entries(os.path.join(d, entry)):
+                if path.startswith("..") or ".dist-info" in path:
+                    continue
+                owners.setdefault(path, []).append((dist, digest))
+                base = os.path.basename(path)
+                if LIB_NAME.match(base) and "cpython-" not in base and ".abi3." not in base:
+                    libs.setdefault(base, []).append((dist, path, digest))
+    overlaps = []
+    for path, who in sorted(owners.items()):
+        dists = sorted({w for w, _ in who})
+        if len(dists) < 2:
+            continue
+        digests = {dg for _, dg in who if dg}
+        on_disk = file_digest(os.path.join(site, path)) if site and len(digests) > 1 else None
+        winner = [w for w, dg in who if on_disk and dg == on_disk]
+        overlaps.append(
+            {"path": path, "dists": dists, "differ": len(digests) > 1, "on_disk_from": winner[:1]}
+        )
+    same_libs = []
+    for base, copies in sorted(libs.items()):
+        dists = sorted({c[0] for c in copies})
+        if len(dists) < 2:
+            continue
+        digests = {c[2] for c in copies if c[2]}
+        same_libs.append({"name": base, "copies": [[c[0], c[1]] for c in copies], "differ": len(digests) > 1})
+    return {"overlaps": overlaps[:200], "overlap_count": len(overlaps), "same_libs": same_libs[:100]}
 
 
 def installed(site_dirs):

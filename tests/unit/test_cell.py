@@ -327,3 +327,33 @@ def test_sigkill_without_oom_kill_stays_a_plain_crash(catalog: Catalog) -> None:
     )
     results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert all(r.status is Status.CRASHED and "out of memory" not in r.detail for r in results)
+
+
+def test_installed_set_checks_in_the_import_scenario(catalog: Catalog) -> None:
+    overlap = {
+        "path": "cv2/__init__.py",
+        "dists": ["opencv-python", "opencv-python-headless"],
+        "differ": True,
+        "on_disk_from": ["opencv-python-headless"],
+    }
+    same = {
+        "name": "libz-1a2b3c4d.so.1",
+        "copies": [["a", "a.libs/libz-1a2b3c4d.so.1"], ["b", "b.libs/libz-1a2b3c4d.so.1"]],
+        "differ": True,
+    }
+
+    def install(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = installed_ok(plan)
+        out[-1]["installed_set"] = {"overlaps": [overlap], "overlap_count": 1, "same_libs": [same]}
+        return out
+
+    sandbox = FakeSandbox(
+        answers={"install": install, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
+    )
+    checks = {r.check: r for r in CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()}
+    files = checks["installed files"]
+    assert files.status is Status.FAILED
+    assert "opencv-python and opencv-python-headless" in files.detail and "cv2/__init__.py" in files.detail
+    assert "opencv-python-headless's (the last installed wins)" in files.detail
+    libs = checks["bundled library copies"]
+    assert libs.status is Status.FAILED and "whichever loads first" in libs.diagnosis

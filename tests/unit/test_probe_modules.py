@@ -43,3 +43,47 @@ def test_host_side_wheel_modules_apply_the_same_rule() -> None:
     names = ["pyarrow/__init__.py", "pyarrow/lib.so", "pyarrow-19.0.1.dist-info/METADATA"]
     assert _modules("__dummy__\npyarrow\n", names) == ("pyarrow",)
     assert _modules("ghost\n", ["real/__init__.py"]) == ("real",)
+
+
+def _dist_with_hashes(site: Path, name: str, entries: dict[str, str]) -> None:
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "RECORD").write_text(
+        "".join(f"{p},{h},10\n" for p, h in entries.items()) + f"{info.name}/RECORD,,\n"
+    )
+
+
+def test_installed_set_finds_overlapping_files_and_who_won(tmp_path: Path) -> None:
+    (tmp_path / "cv2").mkdir()
+    (tmp_path / "cv2" / "__init__.py").write_text("headless\n")
+    on_disk = wm_probe.file_digest(str(tmp_path / "cv2" / "__init__.py"))
+    _dist_with_hashes(
+        tmp_path, "opencv_python", {"cv2/__init__.py": "sha256=AAAA", "cv2/same.py": "sha256=S"}
+    )
+    _dist_with_hashes(
+        tmp_path, "opencv_python_headless", {"cv2/__init__.py": str(on_disk), "cv2/same.py": "sha256=S"}
+    )
+    got = wm_probe.installed_set([str(tmp_path), str(tmp_path / "missing")])
+    by_path = {o["path"]: o for o in got["overlaps"]}
+    assert by_path["cv2/__init__.py"] == {
+        "path": "cv2/__init__.py",
+        "dists": ["opencv-python", "opencv-python-headless"],
+        "differ": True,
+        "on_disk_from": ["opencv-python-headless"],
+    }
+    assert by_path["cv2/same.py"]["differ"] is False
+    assert got["overlap_count"] == 2
+
+
+def test_installed_set_finds_same_named_bundled_libraries(tmp_path: Path) -> None:
+    _dist_with_hashes(
+        tmp_path, "a", {"a.libs/libgfortran-040039e1.so.5.0.0": "sha256=X", "a/_x.abi3.so": "sha256=1"}
+    )
+    _dist_with_hashes(
+        tmp_path, "b", {"b.libs/libgfortran-040039e1.so.5.0.0": "sha256=Y", "b/_x.abi3.so": "sha256=2"}
+    )
+    got = wm_probe.installed_set([str(tmp_path)])
+    assert got["overlaps"] == []
+    (same,) = got["same_libs"]
+    assert same["name"] == "libgfortran-040039e1.so.5.0.0" and same["differ"] is True
+    assert [c[0] for c in same["copies"]] == ["a", "b"]

@@ -1,0 +1,62 @@
+"""Analyses of the whole installed set, in real cells: files two distributions both write, and
+bundled libraries of the same name with different contents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wheelmatrix
+from tests.fixtures.wheels import write_wheel
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
+
+
+@pytest.mark.xdist_group("installed-set")
+def test_overlapping_files_and_same_named_libraries(tmp_path: Path) -> None:
+    lib = "libwmz-0123abcd.so.1"
+    a = write_wheel(
+        tmp_path / "d", "wmovera", "1.0", "py3-none-any",
+        {"wmshared/__init__.py": b"WHO = 'a'\n", "wmovera/__init__.py": b"", f"wmovera.libs/{lib}": b"A" * 64},
+        purelib=True,
+    )  # fmt: skip
+    b = write_wheel(
+        tmp_path / "d", "wmoverb", "1.0", "py3-none-any",
+        {"wmshared/__init__.py": b"WHO = 'b'\n", "wmoverb/__init__.py": b"", f"wmoverb.libs/{lib}": b"B" * 64},
+        purelib=True,
+    )  # fmt: skip
+    run = wheelmatrix(
+        a, "--with", b, "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path
+    )
+    assert run.rc == 1, run.explain()
+    checks = {r["check"]: r for r in run.results()}
+    files = checks["installed files"]
+    assert files["status"] == "failed" and "wmshared/__init__.py" in files["detail"], files
+    assert "wmovera and wmoverb" in files["detail"] and "last installed wins" in files["detail"]
+    libs = checks["bundled library copies"]
+    assert libs["status"] == "failed" and "libwmz-0123abcd.so.1" in libs["detail"], libs
+
+
+@pytest.mark.xdist_group("installed-set-opencv")
+def test_real_opencv_and_opencv_headless_overwrite_each_other(tmp_path: Path) -> None:
+    """opencv/opencv-python#467: both distributions write cv2/."""
+    run = wheelmatrix(
+        "opencv-python-headless==4.11.0.86", "--with", "opencv-python==4.11.0.86", "--with", "numpy==2.2.6",
+        "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    files = next(r for r in run.results() if r["check"] == "installed files")
+    assert files["status"] == "failed", run.explain()
+    assert "opencv-python and opencv-python-headless" in files["detail"] and "cv2/" in files["detail"]
+
+
+@pytest.mark.xdist_group("installed-set-healthy")
+def test_healthy_sets_have_no_installed_set_alarm(tmp_path: Path) -> None:
+    run = wheelmatrix(
+        "numpy==2.2.6", "--with", "scipy==1.15.3", "--distro", "debian-12", "--arch", "x86_64",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 0, run.explain()
+    checks = {r["check"]: r for r in run.results()}
+    assert checks["installed files"]["status"] == "passed"
+    assert checks["bundled library copies"]["status"] == "passed"
