@@ -184,7 +184,9 @@ def record_entries(dist_info):
                 else:
                     path, _, rest = line.partition(",")
                 digest = rest.split(",", 1)[0]
-                out.append((os.path.normpath(path), digest or None))
+                if "./" in path or "//" in path:
+                    path = os.path.normpath(path)
+                out.append((path, digest or None))
     except OSError:
         pass
     return out
@@ -227,11 +229,16 @@ def installed_set(site_dirs):
                 if path.startswith("..") or ".dist-info" in path:
                     continue
                 owners.setdefault(path, []).append((dist, digest))
-                base = os.path.basename(path)
-                if LIB_NAME.match(base) and "cpython-" not in base and ".abi3." not in base:
+                base = path.rpartition("/")[2]
+                if (
+                    base.startswith("lib")
+                    and ".so" in base
+                    and LIB_NAME.match(base)
+                    and "cpython-" not in base
+                ):
                     libs.setdefault(base, []).append((dist, path, digest))
     overlaps = []
-    for path, who in sorted(owners.items()):
+    for path, who in sorted(item for item in owners.items() if len(item[1]) > 1):
         dists = sorted({w for w, _ in who})
         if len(dists) < 2:
             continue

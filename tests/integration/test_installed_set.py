@@ -18,12 +18,12 @@ def test_overlapping_files_and_same_named_libraries(tmp_path: Path) -> None:
     lib = "libwmz-0123abcd.so.1"
     a = write_wheel(
         tmp_path / "d", "wmovera", "1.0", "py3-none-any",
-        {"wmshared/__init__.py": b"WHO = 'a'\n", "wmovera/__init__.py": b"", f"wmovera.libs/{lib}": b"A" * 64},
+        {"wmshared/__init__.py": b"WHO = 1\n", "wmovera/__init__.py": b"", f"wmovera.libs/{lib}": b"A" * 64},
         purelib=True,
     )  # fmt: skip
     b = write_wheel(
         tmp_path / "d", "wmoverb", "1.0", "py3-none-any",
-        {"wmshared/__init__.py": b"WHO = 'b'\n", "wmoverb/__init__.py": b"", f"wmoverb.libs/{lib}": b"B" * 64},
+        {"wmshared/__init__.py": b"WHO = 2\n", "wmoverb/__init__.py": b"", f"wmoverb.libs/{lib}": b"B" * 64},
         purelib=True,
     )  # fmt: skip
     run = wheelmatrix(
