@@ -204,6 +204,47 @@ def _diagnose_cell(
     return _order_dependence(updated, collisions)
 
 
+def tag_checks(
+    cells: Sequence[Cell], results: Sequence[CheckResult], scans: Mapping[str, WheelScan]
+) -> list[CheckResult]:
+    """A failing `tag` check, in every import cell where the wheel was installed, for each
+    candidate wheel whose tag claims an older platform than its files need: installers trust
+    the tag, so users on the floor it claims fail even where this cell happens to load it."""
+    by_cell: dict[str, CheckResult] = {}
+    for r in results:
+        by_cell.setdefault(r.cell_id, r)
+    out = []
+    for cell in cells:
+        if cell.scenario.kind != "import":
+            continue
+        template = by_cell.get(cell.id)
+        if template is None or template.status is Status.ERROR and template.check == "prepare image":
+            continue
+        for pick in cell.candidates:
+            if pick.wheel is None or pick.fits is not True or pick.wheel.filename not in scans:
+                continue
+            over = [f for f in scans[pick.wheel.filename].findings if f.kind == "over-claimed"]
+            if not over:
+                continue
+            worst = over[0]
+            out.append(
+                dataclasses.replace(
+                    template,
+                    check=f"tag {pick.wheel.filename}",
+                    status=Status.FAILED,
+                    detail=worst.message,
+                    duration_s=0.0,
+                    evidence={"findings": [f.to_json() for f in over]},
+                    diagnosis=(
+                        "installers trust the tag: a system at the floor it claims installs this wheel "
+                        "and fails to load it; rebuild on an older base image or retag it "
+                        "(auditwheel repair picks the right tag)"
+                    ),
+                )
+            )
+    return out
+
+
 def _explain_missing_library(
     cell: Cell, detail: str, unshipped: Sequence[Finding], scans: Mapping[str, WheelScan]
 ) -> str:

@@ -29,7 +29,7 @@ from runner.config.catalog import Catalog, Distro, load_catalogs
 from runner.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from runner.config.runfile import RunConfig, target_selected
 from runner.config.scenarios import Scenario, default_scenarios_path, load_scenarios
-from runner.diagnose import diagnose, predict_cell, scans_json, static_scans
+from runner.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
 from runner.elf.policy import WheelScan
 from runner.errors import InputError, did_you_mean
 from runner.host import cache_dir, host_arch, runnable_archs
@@ -294,6 +294,8 @@ def execute(
     order = {c.id: i for i, c in enumerate(plan.cells)}
     results = sorted([*done, *new], key=lambda r: order.get(r.cell_id, len(order)))
     results = diagnose(list(plan.cells), results, plan.scans, list(plan.known))
+    results += tag_checks(list(plan.cells), results, plan.scans)
+    results.sort(key=lambda r: order.get(r.cell_id, len(order)))
     run_info: dict[str, Any] = {
         "id": run_id,
         "started": run_dir.meta.get("started", started),

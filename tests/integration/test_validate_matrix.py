@@ -66,11 +66,16 @@ def test_overclaimed_glibc_fails_only_where_glibc_is_too_old(
     over = [f for f in scan["findings"] if f["kind"] == "over-claimed"]
     assert over and over[0]["version"] == "GLIBC_2.36" and over[0]["symbol"] == "arc4random"
     assert over[0]["file"] == "wmnewglibc/_native.abi3.so" and over[0]["library"] == "libc.so.6"
+    # the tag itself fails everywhere the wheel installs: users at the floor it claims break
+    tags = {(r["distro"], r["arch"]): r for r in run.results() if r["check"].startswith("tag ")}
+    assert set(tags) == set(CELLS)
+    assert all(t["status"] == "failed" and "GLIBC_2.36" in t["detail"] for t in tags.values())
     xml = junit.read_text()
-    assert xml.count("<testcase ") == 6
-    assert xml.count("<failure ") == 2 and "GLIBC_2.36" in xml and "predicted and confirmed" in xml
+    # per cell: the import, the tag, installed files, bundled library copies
+    assert xml.count("<testcase ") == 6 * 4
+    assert xml.count("<failure ") == 2 + 6 and "GLIBC_2.36" in xml and "predicted and confirmed" in xml
     md = markdown.read_text()
-    assert "| debian-11/aarch64/py3.9 | ❌ failed |" in md
+    assert "| debian-11/aarch64/py3.9 |" in md and "❌ failed" in md
     assert "diagnosis: predicted and confirmed: needs GLIBC_2.36" in md
     assert "over-claimed" in md and "arc4random" in md
 

@@ -10,7 +10,7 @@ import pytest
 from runner.config.catalog import Catalog, default_catalog_path, load_catalog
 from runner.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from runner.config.scenarios import Scenario
-from runner.diagnose import diagnose, predict_cell, shared_exports, static_scans
+from runner.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
 from runner.elf.policy import WheelScan
 from runner.inputs import Project, parse_inputs
 from runner.matrix import Cell, build_matrix, select_targets
@@ -383,3 +383,20 @@ def test_missing_system_library_names_the_package_that_provides_it(catalog: Cata
         == "libGL.so.1 is not in this cell; on debian-12 it comes from `apt-get install libgl1`"
     )
     assert out["debian-13"].endswith("`apt-get install libgl1`")
+
+
+def test_overclaimed_tag_is_a_failing_check_in_every_cell(
+    catalog: Catalog, fixtures: dict[str, Fixture]
+) -> None:
+    cand = projects(fixtures["newglibc"])
+    cells = cells_for(catalog, cand)
+    scans = static_scans(cand)
+    results = [result(c, "import wmnewglibc", Status.PASSED) for c in cells.values()]
+    tags = tag_checks(list(cells.values()), results, scans)
+    assert {t.distro for t in tags} == {"debian-11", "debian-12"}
+    assert all(t.status is Status.FAILED and t.check.startswith("tag wmnewglibc-1.0-") for t in tags)
+    assert all("GLIBC_2.36" in t.detail and "installers trust the tag" in t.diagnosis for t in tags)
+    healthy = projects(fixtures["pure"])
+    pure_cells = cells_for(catalog, healthy)
+    ok = [result(c, "import wmpure", Status.PASSED) for c in pure_cells.values()]
+    assert tag_checks(list(pure_cells.values()), ok, static_scans(healthy)) == []
