@@ -7,6 +7,7 @@ Unit tests drive it with a fake sandbox that answers probe calls from a script.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -52,6 +53,7 @@ class CellOptions:
     memory: str
     pids: int
     index: IndexSettings
+    strict_warnings: bool
 
     @classmethod
     def from_config(cls, config: RunConfig, index: IndexSettings) -> CellOptions:
@@ -65,6 +67,7 @@ class CellOptions:
             memory=config.memory,
             pids=config.pids,
             index=index,
+            strict_warnings=config.strict_warnings,
         )
 
 
@@ -349,6 +352,13 @@ class CellFlow:
             "output_tail": rec["tail"],
             "modules": list(check.modules),
         }
+        warned = import_warnings(rec["tail"]) if status is Status.PASSED else []
+        if warned:
+            evidence["warnings"] = warned
+            detail = f"passed with a warning: {warned[0]}"
+            if self.options.strict_warnings:
+                status = Status.FAILED
+                detail = f"failed on a warning (--strict-warnings): {warned[0]}"
         diagnosis = self._oom(status, rec)
         if diagnosis:
             detail = f"SIGKILL: out of memory (limit {self.options.memory})"
@@ -447,6 +457,29 @@ class CellFlow:
         if rec is None:
             return [self._missing("pytest")]
         return interpret_pytest(rec, self._timeout(), self.result)
+
+
+# Import-time messages that say something broke although the import itself succeeded: Python
+# warnings, and ABI-mismatch reports that packages print and then swallow.
+_WARNING = re.compile(
+    r"^(?:\S+:\d+: )?([A-Za-z_.]*Warning: .+)$"
+    r"|^(A module that was compiled using NumPy 1\.x cannot be run in)"
+    r"|^(Descriptors cannot be created directly\..*)$",
+    re.MULTILINE,
+)
+
+
+def import_warnings(output: str) -> list[str]:
+    """Warning lines in a passing check's output (first 5), the NumPy 1.x/2 ABI message first."""
+    found: list[str] = []
+    for m in _WARNING.finditer(output):
+        line = next(g for g in m.groups() if g)
+        if "NumPy 1.x" in line:
+            line = "A module that was compiled using NumPy 1.x cannot be run in NumPy 2"
+            found.insert(0, line)
+        elif line not in found:
+            found.append(line)
+    return found[:5]
 
 
 def interpret_overlaps(

@@ -119,6 +119,13 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
     )
     p.add_argument("--gdb", action="store_const", const=True, default=None, help="images with gdb")
     p.add_argument(
+        "--strict-warnings",
+        action="store_const",
+        const=True,
+        default=None,
+        help="fail a check that passes but prints an import-time warning",
+    )
+    p.add_argument(
         "--offline", action="store_const", const=True, default=None, help="install only from --find-links"
     )
     p.add_argument("--jobs", type=positive_int, default=None, help="cells in parallel (default: CPUs)")
@@ -161,6 +168,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "link_mode",
         "known_problems",
         "gdb",
+        "strict_warnings",
         "offline",
         "jobs",
         "timeout_s",

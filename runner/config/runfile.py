@@ -48,6 +48,7 @@ KEYS = (
     "link-mode",
     "offline",
     "gdb",
+    "strict-warnings",
     "jobs",
     "timeout",
     "install-timeout",
@@ -105,6 +106,7 @@ class RunConfig:
     link_mode: str = "symlink"  # symlink | copy
     offline: bool = False
     gdb: bool = False
+    strict_warnings: bool = False  # a check that passes with an import-time warning fails
     jobs: int | None = None  # None = one per CPU, decided when the run starts
     timeout_s: float = 120.0  # per check
     install_timeout_s: float = 1800.0  # per installation
@@ -230,6 +232,7 @@ def _parse(node: Node, base: Path) -> RunConfig:
         link_mode=node.choice("link-mode", LINK_MODES, _DEFAULT.link_mode),
         offline=node.flag("offline", _DEFAULT.offline),
         gdb=node.flag("gdb", _DEFAULT.gdb),
+        strict_warnings=node.flag("strict-warnings", _DEFAULT.strict_warnings),
         jobs=_jobs(node),
         timeout_s=node.positive_number("timeout", _DEFAULT.timeout_s),
         install_timeout_s=node.positive_number("install-timeout", _DEFAULT.install_timeout_s),

@@ -47,6 +47,9 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         elif r.status is Status.ERROR:
             el = ET.SubElement(case, "error", type="error", message=_xml_text(message))
             el.text = _xml_text(output)
+        elif r.evidence.get("warnings"):  # passed, but printed an import-time warning
+            out = ET.SubElement(case, "system-err")
+            out.text = _xml_text("warning: " + "\n".join(map(str, r.evidence["warnings"])))
         elif r.status is Status.NOT_INSTALLABLE:
             ET.SubElement(case, "skipped", message=_xml_text(f"not-installable: {r.detail}"))
     for suite in suites.values():

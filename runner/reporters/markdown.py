@@ -23,6 +23,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _icon(r: CheckResult) -> str:
+    if r.status is Status.PASSED and r.evidence.get("warnings"):
+        return "⚠️ passed (warning)"
+    return ICON[r.status]
+
+
 def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> str:
     lines = ["## wheelmatrix", ""]
     counts = ", ".join(
@@ -41,7 +47,7 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
         lines.append("| distro/arch/python | " + " | ".join(f"`{_cell(c)}`" for c in columns) + " |")
         lines.append("|---" * (len(columns) + 1) + "|")
         for row, cells in sorted(rows.items()):
-            values = [ICON[cells[c].status] if c in cells else "" for c in columns]
+            values = [_icon(cells[c]) if c in cells else "" for c in columns]
             lines.append(f"| {row} | " + " | ".join(values) + " |")
         lines.append("")
     problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]

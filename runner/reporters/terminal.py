@@ -59,6 +59,13 @@ class LiveProgress:
             self._progress.update(self._task, last=f"{kind}: {message}"[:80])
 
 
+def label(r: CheckResult) -> str:
+    """The status, marked where a passing check printed an import-time warning."""
+    if r.status is Status.PASSED and r.evidence.get("warnings"):
+        return "passed (warning)"
+    return r.status.value
+
+
 def render_table(console: Console, results: Sequence[CheckResult]) -> None:
     if not results:
         console.print("no results")
@@ -77,7 +84,7 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
         values = []
         for col in columns:
             res = cells.get(col)
-            values.append(f"[{STYLE[res.status]}]{res.status.value}[/]" if res else "-")
+            values.append(f"[{STYLE[res.status]}]{label(res)}[/]" if res else "-")
         table.add_row(row, *values)
     console.print(table)
     problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]

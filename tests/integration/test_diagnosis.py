@@ -215,3 +215,20 @@ def test_out_of_memory_kill_is_named_with_the_limit(wheels: dict[str, Fixture], 
     hog = run.by_cell("import wmmemhog")[("debian-12", "x86_64")]
     assert hog["status"] == "crashed" and hog["detail"] == "SIGKILL: out of memory (limit 256m)", hog
     assert "OOM killer" in hog["diagnosis"] and "--memory" in hog["diagnosis"]
+
+
+def test_warning_only_break_is_marked_and_strict_warnings_fail_it(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    args = [*paths(wheels["warnonly"]), "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import"]
+    run = wheelmatrix(*args, tmp=tmp_path)
+    assert run.rc == 0, run.explain()
+    res = run.by_cell("import wmwarnonly")[("debian-12", "x86_64")]
+    assert res["status"] == "passed" and res["detail"].startswith("passed with a warning: RuntimeWarning"), (
+        res
+    )
+    assert "native part unavailable" in res["evidence"]["warnings"][0]
+    assert "passed (warning)" in run.stdout
+    strict = wheelmatrix(*args, "--strict-warnings", tmp=tmp_path)
+    assert strict.rc == 1, strict.explain()
+    assert strict.by_cell("import wmwarnonly")[("debian-12", "x86_64")]["status"] == "failed"

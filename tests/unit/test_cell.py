@@ -357,3 +357,38 @@ def test_installed_set_checks_in_the_import_scenario(catalog: Catalog) -> None:
     assert "opencv-python-headless's (the last installed wins)" in files.detail
     libs = checks["bundled library copies"]
     assert libs.status is Status.FAILED and "whichever loads first" in libs.diagnosis
+
+
+NUMPY_WARNING_TAIL = (
+    "\nA module that was compiled using NumPy 1.x cannot be run in\n"
+    "NumPy 2.2.6 as it may crash. To support both 1.x and 2.x\n"
+    "versions of NumPy, modules must be compiled with NumPy 2.0.\n"
+    "/tmp/wm-venv/lib/python3.11/site-packages/wmx/__init__.py:4: UserWarning: fast path disabled\n"
+)
+
+
+def _warned(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [run_rec(c["id"], rc=0, tail=NUMPY_WARNING_TAIL) for c in plan["checks"]]
+
+
+def test_passing_check_with_an_import_warning_is_marked(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": _warned})
+    results = [
+        r
+        for r in CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
+        if r.check.startswith("import")
+    ]
+    first = results[0]
+    assert first.status is Status.PASSED
+    assert (
+        first.detail
+        == "passed with a warning: A module that was compiled using NumPy 1.x cannot be run in NumPy 2"
+    )
+    assert first.evidence["warnings"][1] == "UserWarning: fast path disabled"
+
+
+def test_strict_warnings_fail_the_check(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": _warned})
+    flow = CellFlow(make_cell(catalog, IMPORT), sandbox, options(strict_warnings=True))
+    results = [r for r in flow.run() if r.check.startswith("import")]
+    assert all(r.status is Status.FAILED and "--strict-warnings" in r.detail for r in results)

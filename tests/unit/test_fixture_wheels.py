@@ -132,7 +132,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
     expected = {
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
-        "execstack", "oldstdlib", "memhog",
+        "execstack", "oldstdlib", "memhog", "warnonly",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:

@@ -199,6 +199,7 @@ def test_every_key_is_parsed(project: Path) -> None:
         "link-mode",
         "offline",
         "gdb",
+        "strict-warnings",
         "jobs",
         "timeout",
         "install-timeout",
