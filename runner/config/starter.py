@@ -287,6 +287,7 @@ def starter_config(project_dir: Path) -> str:
         "# link-mode: symlink     # uv: link files from the shared cache (symlink) or copy them",
         "# offline: false         # install only from find-links directories",
         "# gdb: false             # images with gdb: native backtraces for crashes (larger images)",
+        "# strict-warnings: false # fail a check that passes but prints an import-time warning",
         "# jobs: auto             # cells in parallel; auto = one per CPU",
         "# timeout: 120           # seconds per check",
         "# install-timeout: 1800  # seconds per installation",

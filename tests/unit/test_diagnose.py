@@ -334,7 +334,9 @@ def test_known_problem_not_named_when_a_project_is_missing(
     cell = pandas_cell(catalog, fixtures, ["numpy==2.0.2"])
     failed = result(cell, "import wmpure, numpy", Status.FAILED, PANDAS_DETAIL)
     (out,) = diagnose([cell], [failed], {}, known)
-    assert out.diagnosis == ""
+    # not named after the catalog entry; the NumPy ABI break is still recognised in general
+    assert "numpy2-abi-pandas20" not in out.diagnosis
+    assert out.diagnosis.startswith("an extension compiled against NumPy 1.x was loaded with")
 
 
 def test_known_problem_not_named_when_the_status_differs(
