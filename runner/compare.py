@@ -16,7 +16,7 @@ from runner.model import CheckResult, Status
 from runner.model import exit_code as results_exit_code
 
 FAIL_ON = ("failure", "regression", "never")
-_OK_BEFORE = (Status.PASSED, Status.NOT_INSTALLABLE)
+_OK_BEFORE = (Status.PASSED, Status.NOT_INSTALLABLE, Status.KNOWN)
 
 
 @dataclass(frozen=True, kw_only=True)

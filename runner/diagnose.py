@@ -156,6 +156,47 @@ def diagnose(
         out += _name_known(cell, _diagnose_cell(cell, by_cell.pop(key, []), scans), known)
     for rest in by_cell.values():
         out += rest
+    return _known_from_baseline(cells, out, known)
+
+
+def _failure_class(r: CheckResult) -> tuple[str, str]:
+    """Same status and same exception type or signal: 'fails the same way'."""
+    head = r.detail.split(";")[0].split(":")[0].strip()
+    return (r.status.value, head)
+
+
+def _known_from_baseline(
+    cells: Sequence[Cell], results: list[CheckResult], known: Sequence[KnownProblem]
+) -> list[CheckResult]:
+    """A failure of a known-problem variant that the set's baseline (the set alone, without
+    the candidates) shows too becomes `known`: expected, named, and not counted against the
+    candidates. The baseline's own failures are `known` as well."""
+    baselines = {c.id: c for c in cells if c.baseline}
+    if not baselines:
+        return results
+    classes: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}
+    for r in results:
+        if r.cell_id in baselines and r.status.is_wheel_failure:
+            set_name = r.variant.removesuffix(".baseline")
+            classes.setdefault((r.distro, r.arch, r.python, set_name), set()).add(_failure_class(r))
+    names = {k.id: k for k in known}
+    out = []
+    for r in results:
+        if r.status.is_wheel_failure and r.variant:
+            set_name = r.variant.removesuffix(".baseline")
+            seen = classes.get((r.distro, r.arch, r.python, set_name), set())
+            if r.cell_id in baselines or _failure_class(r) in seen:
+                entry = names.get(set_name)
+                why = f"the set `{set_name}` fails the same way without the candidates"
+                if entry is not None and entry.id not in r.diagnosis:
+                    why += f" (known problem: {entry.symptom})"
+                r = dataclasses.replace(
+                    r,
+                    status=Status.KNOWN,
+                    detail=f"{r.status.value}: {r.detail}",
+                    diagnosis=f"{why}; {r.diagnosis}" if r.diagnosis else why,
+                )
+        out.append(r)
     return out
 
 

@@ -41,6 +41,7 @@ class Cell:
     candidates: tuple[Pick, ...]
     companions: tuple[Pick, ...] = ()
     variant: str = ""  # a known-problem set added as companions (--with-known-problems)
+    baseline: bool = False  # the set alone, without the candidates: what fails without them
     extra_imports: tuple[str, ...] = ()  # submodules that set wants imported too
 
     @property
@@ -166,6 +167,24 @@ def build_matrix(
                         extra.name,
                         [p for p in merged if p.name not in {c.name for c in candidates}],
                         extra.imports,
+                    )
+                )
+        for extra in extra_sets:
+            # Each applicable set once without the candidates, as a baseline: a failure the
+            # set shows on its own is the set's (status `known`), not the candidates'.
+            if extra.applies(target.distro, target.arch) and any(s.kind == "import" for s in scenarios):
+                base_scenario = next(s for s in scenarios if s.kind == "import")
+                cells.append(
+                    Cell(
+                        distro=target.distro,
+                        arch=target.arch,
+                        scenario=base_scenario,
+                        emulated=target.emulated,
+                        candidates=(),
+                        companions=tuple(predicted(p, target.distro, target.arch) for p in extra.projects),
+                        variant=f"{extra.name}.baseline",
+                        extra_imports=extra.imports,
+                        baseline=True,
                     )
                 )
         for variant, comps, imports in variants:

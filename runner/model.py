@@ -39,6 +39,7 @@ class Status(str, enum.Enum):
     TIMED_OUT = "timed-out"
     NOT_INSTALLABLE = "not-installable"
     ERROR = "error"  # the infrastructure broke; never blamed on the wheel
+    KNOWN = "known"  # fails the same way without the candidates: a known-problem set's own failure
 
     def __str__(self) -> str:
         return self.value

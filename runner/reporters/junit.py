@@ -50,6 +50,8 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         elif r.evidence.get("warnings"):  # passed, but printed an import-time warning
             out = ET.SubElement(case, "system-err")
             out.text = _xml_text("warning: " + "\n".join(map(str, r.evidence["warnings"])))
+        elif r.status is Status.KNOWN:
+            ET.SubElement(case, "skipped", message=_xml_text(f"known: {message}"))
         elif r.status is Status.NOT_INSTALLABLE:
             ET.SubElement(case, "skipped", message=_xml_text(f"not-installable: {r.detail}"))
     for suite in suites.values():

@@ -16,6 +16,7 @@ ICON = {
     Status.TIMED_OUT: "⏱ timed-out",
     Status.NOT_INSTALLABLE: "➖ not-installable",
     Status.ERROR: "⚠️ error",
+    Status.KNOWN: "🔁 known",
 }
 
 

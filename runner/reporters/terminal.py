@@ -20,6 +20,7 @@ STYLE = {
     Status.TIMED_OUT: "magenta",
     Status.NOT_INSTALLABLE: "yellow",
     Status.ERROR: "bold yellow on red",
+    Status.KNOWN: "cyan",
 }
 
 

@@ -101,15 +101,19 @@ def test_known_problems_reproduce_and_are_named(wheels: dict[str, Fixture], tmp_
         "debian-12",
         tmp=tmp_path,
     )
-    assert run.rc == 1, run.explain()
+    # the sets fail on their own (their baselines show it): `known`, and the healthy wheel passes
+    assert run.rc == 0, run.explain()
     abi = [
         r for r in run.results() if r["variant"] == "numpy2-abi-pandas20" and r["check"].startswith("import")
     ]
-    assert len([r for r in abi if r["status"] == "failed"]) >= 8, abi  # 2 orders x 4 cells
+    assert len([r for r in abi if r["status"] == "known"]) >= 8, abi  # 2 orders x 4 cells
     for r in abi:
-        if r["status"] == "failed":
-            assert "numpy.dtype size changed" in r["detail"]
-            assert r["diagnosis"].startswith("known problem `numpy2-abi-pandas20`"), r
+        if r["status"] != "passed":
+            assert r["status"] == "known" and "numpy.dtype size changed" in r["detail"], r
+            assert r["diagnosis"].startswith("the set `numpy2-abi-pandas20` fails the same way"), r
+            assert "known problem `numpy2-abi-pandas20`" in r["diagnosis"], r
+    baseline = [r for r in run.results() if r["variant"] == "numpy2-abi-pandas20.baseline"]
+    assert baseline and all(r["status"] in ("known", "passed") for r in baseline)
     blas = [
         r for r in run.results("duplicate runtimes") if r["variant"] == "duplicate-openblas-numpy126-scipy113"
     ]

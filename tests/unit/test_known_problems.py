@@ -15,7 +15,7 @@ from runner.config.known_problems import KnownProblem, default_known_problems_pa
 from runner.config.scenarios import Scenario
 from runner.errors import EXIT_BAD_INPUT, InputError
 from runner.inputs import Project, WheelFile, parse_inputs
-from runner.matrix import CompanionSet, Target, build_matrix, select_targets
+from runner.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
 from runner.model import Status
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
@@ -224,8 +224,14 @@ def test_extra_cells_only_where_the_set_applies(catalog: Catalog, known: dict[st
     cells = build_matrix(targets, [IMPORT], [cand], [], [companion_set(problem)])
 
     plain = [c for c in cells if not c.variant]
-    extra = [c for c in cells if c.variant]
+    extra = [c for c in cells if c.variant and not c.baseline]
+    baselines = [c for c in cells if c.baseline]
     assert len(plain) == len(targets) == 6
+    # the set alone, once per target where it applies: what fails without the candidates
+    assert {(c.distro.id, c.arch) for c in baselines} == {(c.distro.id, c.arch) for c in extra}
+    for cell in baselines:
+        assert cell.candidates == () and cell.variant == "numpy2-abi-pandas20.baseline"
+        assert [p.install_arg for p in cell.companions] == ["pandas==2.0.3", "numpy==2.0.2"]
     assert {(c.distro.id, c.arch) for c in extra} == {
         (d, a) for d in ("debian-11", "debian-12") for a in ("x86_64", "aarch64")
     }
@@ -266,7 +272,7 @@ def test_set_pins_replace_a_user_companion_of_the_same_project(
     )
 
     (plain,) = [c for c in cells if not c.variant]
-    (extra,) = [c for c in cells if c.variant]
+    (extra,) = [c for c in cells if c.variant and not c.baseline]
     assert [p.install_arg for p in plain.companions] == ["numpy>=1.26", "requests==2.32.3"]
     assert sorted(p.install_arg for p in extra.companions) == [
         "numpy==2.0.2",
@@ -282,7 +288,7 @@ def test_a_candidate_is_never_also_a_companion(catalog: Catalog, known: dict[str
 
     cells = build_matrix(targets, [IMPORT], [cand], [], [companion_set(problem)])
 
-    (extra,) = [c for c in cells if c.variant]
+    (extra,) = [c for c in cells if c.variant and not c.baseline]
     assert [p.install_arg for p in extra.companions] == ["pandas==2.0.3"]
     assert [p.project for p in extra.candidates] == ["numpy"]
 
@@ -293,3 +299,46 @@ def test_sets_that_never_apply_add_nothing(catalog: Catalog) -> None:
     cells = build_matrix(targets, [IMPORT], [wheels_project("wmpure", "py3-none-any")], [], [never])
     assert len(cells) == len(targets)
     assert all(c.variant == "" for c in cells)
+
+
+def test_failure_the_baseline_shows_too_is_known_and_does_not_fail_the_run(
+    catalog: Catalog, known: dict[str, KnownProblem]
+) -> None:
+    from runner.diagnose import diagnose
+    from runner.model import CheckResult, Status, exit_code
+
+    problem = known["numpy2-abi-pandas20"]
+    targets = select_targets([catalog.get("debian-12")], ["x86_64"], [], "x86_64", ["x86_64"])
+    cells = build_matrix(
+        targets, [IMPORT], [wheels_project("wmpure", "py3-none-any")], [], [companion_set(problem)]
+    )
+    base = next(c for c in cells if c.baseline)
+    extra = next(c for c in cells if c.variant and not c.baseline)
+    detail = "ValueError: numpy.dtype size changed, may indicate binary incompatibility"
+
+    def res(cell: Cell, check: str, status: Status, text: str = "") -> CheckResult:
+        mods = check.removeprefix("import ").split(", ")
+        return CheckResult(
+            distro=cell.distro.id, arch=cell.arch, python=cell.python, scenario="import", check=check,
+            status=status, detail=text, variant=cell.variant, evidence={"modules": mods},
+        )  # fmt: skip
+
+    results = [
+        res(base, "import pandas, numpy", Status.FAILED, detail),
+        res(extra, "import wmpure", Status.PASSED),
+        res(extra, "import wmpure, pandas, numpy", Status.FAILED, detail),
+    ]
+    out = {(r.variant, r.check): r for r in diagnose(cells, results, {}, list(known.values()))}
+    combined = out[("numpy2-abi-pandas20", "import wmpure, pandas, numpy")]
+    assert combined.status is Status.KNOWN
+    assert "fails the same way without the candidates" in combined.diagnosis
+    assert out[("numpy2-abi-pandas20.baseline", "import pandas, numpy")].status is Status.KNOWN
+    assert exit_code(out.values()) == 0
+    # a failure of another kind, which the baseline does not show, still counts
+    other = res(extra, "import wmpure, pandas, numpy", Status.CRASHED, "SIGSEGV")
+    (crash,) = [
+        r
+        for r in diagnose(cells, [results[0], other], {}, list(known.values()))
+        if r.variant == extra.variant
+    ]
+    assert crash.status is Status.CRASHED
