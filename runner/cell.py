@@ -7,6 +7,7 @@ Unit tests drive it with a fake sandbox that answers probe calls from a script.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import threading
 import time
@@ -97,6 +98,7 @@ class CellFlow:
         self.unshipped: dict[str, list[str]] = {}  # top_level.txt names without files: noted only
         self.oom_seen = 0  # OOM kills in the container already attributed to a check
         self.installed_set: dict[str, Any] = {}  # overlapping files, same-named bundled libraries
+        self.commands: dict[str, list[str]] = {}  # distribution -> its commands in the cell
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -156,6 +158,8 @@ class CellFlow:
             results += self._run_command()
         elif kind == "pytest":
             results += self._run_pytest()
+        elif kind == "commands":
+            results += self._run_commands()
         else:
             results += self._installed_set_checks()
             results += self._run_imports(modules)
@@ -212,7 +216,9 @@ class CellFlow:
             ],
             "env": installer_env(self.installer, opts.index, opts.offline, opts.link_mode),
             "timeout": opts.install_timeout_s,
-            "resolve": {"site_packages": self.site_dirs, "dists": [p.project for p in fit]} if fit else None,
+            "resolve": {"site_packages": self.site_dirs, "dists": [p.project for p in fit], "venv": VENV}
+            if fit
+            else None,
         }
         records = self.sandbox.probe(
             "install",
@@ -255,6 +261,7 @@ class CellFlow:
             return None
         self.installed = tuple(resolved.get("installed") or ())
         self.installed_set = dict(resolved.get("installed_set") or {})
+        self.commands = {str(k): list(v) for k, v in (resolved.get("commands") or {}).items()}
         self.unshipped = {k: list(v) for k, v in (resolved.get("unshipped_modules") or {}).items()}
         return resolved["resolved"], resolved.get("files") or {}
 
@@ -449,6 +456,37 @@ class CellFlow:
         }
         return [self.result(text, status, detail, rec["duration_s"], evidence, oom)]
 
+    def _run_commands(self) -> list[CheckResult]:
+        """Each console script and bundled executable of the candidates, with `--version`."""
+        paths = [p for pick in self.cell.candidates for p in self.commands.get(pick.project, [])]
+        if not paths:
+            return [self.result("commands", Status.PASSED, "the candidates ship no command")]
+        args = list(self.cell.scenario.argv or ("--version",))
+        plan = {
+            "timeout": self._timeout(),
+            "env": self._exec_env(),
+            "checks": [{"id": f"k{i}", "argv": [p, *args], "cwd": "/tmp"} for i, p in enumerate(paths)],
+        }
+        budget = (self._timeout() + 15) * len(paths) + 60
+        records = self.sandbox.probe("exec", plan, user=self.sandbox.check_user, budget=budget)
+        by_id = {r["check"]["id"]: r["check"] for r in records if "check" in r}
+        out = []
+        for i, path in enumerate(paths):
+            text = f"run {posixpath.basename(path)} {' '.join(args)}".strip()
+            rec = by_id.get(f"k{i}")
+            if rec is None:
+                out.append(self._missing(text))
+                continue
+            status, detail = interpret_command_start(rec, self._timeout())
+            evidence = {
+                "returncode": rec["rc"],
+                "signal": rec["signal"],
+                "output_tail": rec["tail"],
+                "path": path,
+            }
+            out.append(self.result(text, status, detail, rec["duration_s"], evidence))
+        return out
+
     def _run_pytest(self) -> list[CheckResult]:
         args = self.cell.scenario.argv or ("{project}",)
         argv = [VENV_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={PYTEST_JUNIT}", "-q"]
@@ -530,6 +568,29 @@ def interpret_same_libs(
         "copy per name, so both wheels get whichever loads first"
     )
     return ("bundled library copies", Status.FAILED, detail, 0.0, evidence, diagnosis)
+
+
+_CANNOT_START = re.compile(
+    r"error while loading shared libraries.*|version `[^']+' not found.*|cannot execute binary file.*"
+    r"|Exec format error.*|Error relocating .*|Error loading shared library .*|symbol lookup error.*"
+)
+
+
+def interpret_command_start(rec: Mapping[str, Any], timeout_s: float) -> tuple[Status, str]:
+    """Did the command start? A loader error, 126/127, a signal or a hang fail it; any other
+    exit status passes (the program ran; it may not know `--version`)."""
+    if rec.get("timed_out") or rec.get("signal"):
+        return classify(rec, timeout_s)
+    output = str(rec.get("tail") or "")
+    m = _CANNOT_START.search(output)
+    if m is not None:
+        return Status.FAILED, f"cannot start: {m.group(0).strip()[:300]}"
+    rc = rec.get("rc")
+    if rc in (126, 127):
+        return Status.FAILED, f"cannot start (exit {rc}): {last_line(output)}"
+    if rc == 0:
+        return Status.PASSED, last_line(output)[:200] if output.strip() else ""
+    return Status.PASSED, f"started; exit {rc} (it may not take these arguments): {last_line(output)[:200]}"
 
 
 def interpret_pytest(rec: Mapping[str, Any], timeout_s: float, make: Any) -> list[CheckResult]:

@@ -133,7 +133,7 @@ class RunConfig:
 
     def selected_scenarios(self, builtins: Mapping[str, Scenario]) -> list[Scenario]:
         """The scenarios to run: `scenarios` (or every built-in), narrowed by `scenario_names`."""
-        pool = list(self.scenarios) if self.scenarios else list(builtins.values())
+        pool = list(self.scenarios) if self.scenarios else [s for s in builtins.values() if s.default]
         if not self.scenario_names:
             return pool
         known = {**builtins, **{s.name: s for s in self.scenarios}}

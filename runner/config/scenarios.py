@@ -17,7 +17,7 @@ from runner.config._yaml import Node, load_yaml_file
 from runner.errors import InputError, did_you_mean
 from runner.inputs import parse_requirement
 
-KINDS = ("import", "symbols", "pytest", "command")
+KINDS = ("import", "symbols", "pytest", "command", "commands")
 PROJECT_PLACEHOLDER = "{project}"
 PYTEST_DEFAULT_ARGV = (PROJECT_PLACEHOLDER,)
 # keys a scenario of each kind takes besides `kind` and `description`
@@ -25,6 +25,7 @@ KIND_KEYS: Mapping[str, tuple[str, ...]] = {
     "import": (),
     "symbols": (),
     "command": ("argv", "env", "timeout"),
+    "commands": ("argv", "env", "timeout"),
     "pytest": ("argv", "requires", "sources", "env", "timeout"),
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -43,6 +44,7 @@ class Scenario:
     sources: Path | None = None  # pytest: absolute host directory copied into the cell
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # extra environment
     timeout_s: float | None = None  # whole-scenario timeout; None = the run's per-check timeout
+    default: bool = True  # built-ins: run when no scenario is named (`default: false` opts out)
 
 
 def parse_scenario(
@@ -83,7 +85,9 @@ def parse_scenario(
                 f"(only kind {' and '.join(takers)} takes it)",
                 hint=f"allowed keys for kind '{kind}': {', '.join(own)}",
             )
-    node.check_keys(["kind", "description"] if require_description else ["kind"], [*own, *extra_keys])
+    node.check_keys(
+        ["kind", "description"] if require_description else ["kind"], [*own, "default", *extra_keys]
+    )
 
     sources = _sources(node, base_dir) if node.has("sources") else None
     argv = _argv(node, kind, sources)
@@ -114,6 +118,7 @@ def parse_scenario(
         sources=sources,
         env=env,
         timeout_s=timeout_s,
+        default=node.flag("default", True),
     )
 
 
@@ -150,6 +155,8 @@ def _argv(node: Node, kind: str, sources: Path | None) -> tuple[str, ...]:
                 hint='e.g. argv: ["python", "-m", "mypkg.selftest"]',
             )
         return argv
+    if kind == "commands":
+        return argv or ("--version",)
     if kind != "pytest":
         return argv
     if not node.has("argv"):
@@ -200,7 +207,7 @@ def load_scenarios(path: Path) -> dict[str, Scenario]:
 
 def select_scenarios(known: Mapping[str, Scenario], names: list[str]) -> list[Scenario]:
     if not names:
-        return list(known.values())
+        return [s for s in known.values() if s.default]
     out = []
     for name in names:
         if name not in known:

@@ -100,6 +100,7 @@ def cmd_install(plan):
                 "unshipped_modules": unshipped,
                 "installed": installed(r["site_packages"]),
                 "installed_set": installed_set(r["site_packages"]),
+                "commands": commands_of(r["site_packages"], r["dists"], r.get("venv", "/tmp/wm-venv")),
             }
         )
 
@@ -256,6 +257,62 @@ def installed_set(site_dirs):
         digests = {c[2] for c in copies if c[2]}
         same_libs.append({"name": base, "copies": [[c[0], c[1]] for c in copies], "differ": len(digests) > 1})
     return {"overlaps": overlaps[:200], "overlap_count": len(overlaps), "same_libs": same_libs[:100]}
+
+
+def console_scripts(dist_info):
+    names, section = [], None
+    try:
+        with open(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if line.startswith("["):
+                    section = line.strip("[]").strip()
+                elif section == "console_scripts" and "=" in line:
+                    names.append(line.split("=", 1)[0].strip())
+    except OSError:
+        pass
+    return names
+
+
+def is_elf_executable(path):
+    try:
+        if not os.access(path, os.X_OK) or not os.path.isfile(path):
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def commands_of(site_dirs, dists, venv):
+    """Each wanted distribution -> its commands: console scripts, scripts from the wheel's
+    .data/scripts (installed into the venv's bin/) and ELF executables in its package folders."""
+    wanted = {canonical(d) for d in dists}
+    out, seen = {}, set()
+    for d in site_dirs:
+        if not os.path.isdir(d) or os.path.realpath(d) in seen:
+            continue
+        seen.add(os.path.realpath(d))
+        for entry in os.listdir(d):
+            if not entry.endswith(".dist-info"):
+                continue
+            name = canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
+            if name not in wanted:
+                continue
+            info = os.path.join(d, entry)
+            found = [os.path.join(venv, "bin", n) for n in console_scripts(info)]
+            for path, _digest in record_entries(info):
+                full = os.path.normpath(os.path.join(d, path))
+                if (
+                    path.startswith("..")
+                    and "/bin/" in path
+                    or not path.startswith("..")
+                    and ".so" not in os.path.basename(path)
+                    and is_elf_executable(full)
+                ):
+                    found.append(full)
+            out[name] = sorted({p for p in found if os.path.exists(p)})
+    return out
 
 
 def installed(site_dirs):

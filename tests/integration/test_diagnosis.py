@@ -236,3 +236,33 @@ def test_warning_only_break_is_marked_and_strict_warnings_fail_it(
     strict = wheelmatrix(*args, "--strict-warnings", tmp=tmp_path)
     assert strict.rc == 1, strict.explain()
     assert strict.by_cell("import wmwarnonly")[("debian-12", "x86_64")]["status"] == "failed"
+
+
+def test_bundled_executable_that_cannot_start_is_caught_where_import_passes(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    run = wheelmatrix(
+        *paths(wheels["exe"]), "--distro", "debian-11", "--distro", "debian-12", "--arch", "x86_64",
+        "--scenario", "import", "--scenario", "commands", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    assert all(r["status"] == "passed" for r in run.results("import wmexe")), run.explain()
+    tool = run.by_cell("run wmexe-tool --version")
+    old = tool[("debian-11", "x86_64")]
+    assert old["status"] == "failed" and "GLIBC_2.36" in old["detail"], old
+    assert tool[("debian-12", "x86_64")]["status"] == "passed"
+    assert "wmexe-tool 1.0" in tool[("debian-12", "x86_64")]["detail"]
+    scan = run.report["static_scan"] if run.report else []
+    assert any(
+        f["kind"] == "over-claimed" and "wmexe-tool" in (f["file"] or "") for s in scan for f in s["findings"]
+    ), scan
+
+
+def test_real_static_executable_starts_everywhere(tmp_path: Path) -> None:
+    """ruff ships a static executable in .data/scripts: no false alarm on Debian 11."""
+    run = wheelmatrix(
+        "ruff==0.6.9", "--distro", "debian-11", "--arch", "x86_64", "--scenario", "commands", tmp=tmp_path
+    )
+    assert run.rc == 0, run.explain()
+    (res,) = run.results()
+    assert res["check"] == "run ruff --version" and res["detail"].startswith("ruff 0.6.9"), res

@@ -392,3 +392,45 @@ def test_strict_warnings_fail_the_check(catalog: Catalog) -> None:
     flow = CellFlow(make_cell(catalog, IMPORT), sandbox, options(strict_warnings=True))
     results = [r for r in flow.run() if r.check.startswith("import")]
     assert all(r.status is Status.FAILED and "--strict-warnings" in r.detail for r in results)
+
+
+COMMANDS = Scenario(name="commands", kind="commands", description="", argv=("--version",))
+
+
+def test_commands_scenario_runs_each_command_of_the_candidates(catalog: Catalog) -> None:
+    def install(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = installed_ok(plan)
+        out[-1]["commands"] = {
+            "mypkg": ["/tmp/wm-venv/bin/mytool", "/tmp/wm-venv/bin/myother"],
+            "companion": ["/x"],
+        }
+        return out
+
+    def run(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            run_rec(
+                "k0",
+                rc=1,
+                tail="/tmp/wm-venv/bin/mytool: /lib/x86_64-linux-gnu/libc.so.6: "
+                "version `GLIBC_2.36' not found (required by /tmp/wm-venv/bin/mytool)",
+            ),
+            run_rec("k1", rc=2, tail="usage: myother [-h]"),
+        ]
+
+    sandbox = FakeSandbox(answers={"install": install, "exec": run})
+    results = CellFlow(make_cell(catalog, COMMANDS), sandbox, options()).run()
+    argvs = [c["argv"] for c in sandbox.plan("exec")["checks"]]
+    assert argvs == [["/tmp/wm-venv/bin/mytool", "--version"], ["/tmp/wm-venv/bin/myother", "--version"]]
+    by = {r.check: r for r in results}
+    assert by["run mytool --version"].status is Status.FAILED
+    assert "version `GLIBC_2.36' not found" in by["run mytool --version"].detail
+    other = by["run myother --version"]
+    assert other.status is Status.PASSED and other.detail.startswith("started; exit 2")
+
+
+def test_commands_scenario_without_commands(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": installed_ok})
+    results = CellFlow(make_cell(catalog, COMMANDS), sandbox, options()).run()
+    assert [(r.check, r.status, r.detail) for r in results] == [
+        ("commands", Status.PASSED, "the candidates ship no command")
+    ]

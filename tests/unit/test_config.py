@@ -239,7 +239,8 @@ def test_unquoted_version_with_trailing_zero_is_not_silently_changed(tmp_path: P
 
 def test_builtin_scenarios() -> None:
     known = load_scenarios(default_scenarios_path())
-    assert list(known) == ["import", "symbols"]
+    assert list(known) == ["import", "symbols", "commands"]
+    assert known["commands"].kind == "commands" and not known["commands"].default  # opt-in
     assert known["import"].kind == "import" and known["symbols"].kind == "symbols"
     assert select_scenarios(known, []) == [known["import"], known["symbols"]]  # all by default
     assert select_scenarios(known, ["symbols"]) == [known["symbols"]]
@@ -360,7 +361,7 @@ def test_scenario_file_with_every_kind(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     known = load_scenarios(path)
-    assert set(KINDS) == {"import", "symbols", "pytest", "command"}
+    assert set(KINDS) == {"import", "symbols", "pytest", "command", "commands"}
     assert known["imports"] == Scenario(name="imports", kind="import", description="i")
     cmd = known["cmd"]
     assert (cmd.argv, cmd.env, cmd.timeout_s, cmd.sources) == (

@@ -119,7 +119,8 @@ def assert_valid_wheel(wheel: Path, project: str) -> None:
             data = archive.read(path)
             assert (digest, size) == (record_hash(data), str(len(data))), path
             mode = stat.S_IMODE(members[path].external_attr >> 16)
-            assert mode == (0o755 if path.endswith(".so") else 0o644), path
+            executable = path.endswith(".so") or ".data/scripts/" in path
+            assert mode == (0o755 if executable else 0o644), path
     assert f"Name: {project}\nVersion: 1.0\n" in metadata
     assert "Wheel-Version: 1.0\n" in wheel_meta
     assert set(re.findall(r"^Tag: (\S+)$", wheel_meta, re.M)) == {str(t) for t in tags}
@@ -132,7 +133,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
     expected = {
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
-        "execstack", "oldstdlib", "memhog", "warnonly",
+        "execstack", "oldstdlib", "memhog", "warnonly", "exe",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:

@@ -565,7 +565,8 @@ def test_run_config_is_frozen_and_hashable() -> None:
 def test_scenario_selection() -> None:
     builtins = load_scenarios(default_scenarios_path())
     custom = Scenario(name="selftest", kind="command", description="d", argv=("true",))
-    assert RunConfig().selected_scenarios(builtins) == list(builtins.values())
+    assert RunConfig().selected_scenarios(builtins) == [builtins["import"], builtins["symbols"]]
+    assert RunConfig(scenario_names=("commands",)).selected_scenarios(builtins) == [builtins["commands"]]
     config = RunConfig(scenarios=(builtins["symbols"], custom))
     assert config.selected_scenarios(builtins) == [builtins["symbols"], custom]
     assert config.override(scenario_names=["selftest"]).selected_scenarios(builtins) == [custom]
