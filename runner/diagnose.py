@@ -299,7 +299,8 @@ def _explain_missing_library(
 
     soname = missing_library(detail)
     if soname is None:
-        return ""
+        # e.g. the symbols scenario's "x.so: libfoo.so.1 not found": the static finding names it
+        return unshipped[0].message if unshipped else ""
     not_allowed = next((f for f in unshipped if f.library == soname), None)
     needers = sorted(
         {
