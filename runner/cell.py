@@ -99,6 +99,7 @@ class CellFlow:
         self.oom_seen = 0  # OOM kills in the container already attributed to a check
         self.installed_set: dict[str, Any] = {}  # overlapping files, same-named bundled libraries
         self.commands: dict[str, list[str]] = {}  # distribution -> its commands in the cell
+        self.pure_wheels: dict[str, str] = {}  # distributions installed from a none-any wheel
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class CellFlow:
             wheels=self.wheels,
             evidence={
                 **({"unshipped_modules": self.unshipped} if self.unshipped else {}),
+                **({"pure_wheels": self.pure_wheels} if self.pure_wheels and status.is_wheel_failure else {}),
                 **(evidence or {}),
             },
             diagnosis=diagnosis,
@@ -262,6 +264,12 @@ class CellFlow:
         self.installed = tuple(resolved.get("installed") or ())
         self.installed_set = dict(resolved.get("installed_set") or {})
         self.commands = {str(k): list(v) for k, v in (resolved.get("commands") or {}).items()}
+        versions = dict(i.partition("==")[::2] for i in self.installed)
+        self.pure_wheels = {
+            project: versions.get(project, "?")
+            for project, tags in (resolved.get("wheel_tags") or {}).items()
+            if tags and all(str(t).endswith("-none-any") for t in tags)
+        }
         self.unshipped = {k: list(v) for k, v in (resolved.get("unshipped_modules") or {}).items()}
         return resolved["resolved"], resolved.get("files") or {}
 

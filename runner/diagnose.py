@@ -235,7 +235,8 @@ def _diagnose_cell(
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
             else:
                 diagnosis = (
-                    _explain_missing_library(cell, r.detail, lib, scans)
+                    _explain_pure_fallback(cell, r)
+                    or _explain_missing_library(cell, r.detail, lib, scans)
                     or _explain_undefined(cell, r.detail)
                     or _explain_removed_module(cell, r)
                     or explain_runtime_mismatch(r)
@@ -288,6 +289,30 @@ def tag_checks(
                 )
             )
     return out
+
+
+def _explain_pure_fallback(cell: Cell, r: CheckResult) -> str:
+    """'no aarch64 wheel of X 1.0; the pure wheel was installed and needs the system's libZ'."""
+    pure: Mapping[str, str] = r.evidence.get("pure_wheels") or {}
+    if not pure:
+        return ""
+    from runner.system_libs import install_hint, missing_library
+
+    soname = missing_library(f"{r.detail}\n{r.evidence.get('output_tail') or ''}")
+    if soname is None:
+        return ""
+    modules = set(r.evidence.get("modules") or ())
+    names = {p.project: (p.wheel.modules if p.wheel else ()) for p in (*cell.candidates, *cell.companions)}
+    involved = [p for p in pure if p in names and (not modules or not names[p] or set(names[p]) & modules)]
+    if not involved:
+        return ""
+    project = involved[0]
+    text = (
+        f"no {cell.arch} wheel of {project} {pure[project]} for this cell; the pure wheel (none-any) was "
+        f"installed and needs the system's {soname}"
+    )
+    hint = install_hint(soname, cell.distro.family.name, cell.distro.id, arch=cell.arch)
+    return f"{text} (on {cell.distro.id}: `{hint}`)" if hint else text
 
 
 def _explain_missing_library(

@@ -100,6 +100,7 @@ def cmd_install(plan):
                 "unshipped_modules": unshipped,
                 "installed": installed(r["site_packages"]),
                 "installed_set": installed_set(r["site_packages"]),
+                "wheel_tags": wheel_tags(r["site_packages"], r["dists"]),
                 "commands": commands_of(r["site_packages"], r["dists"], r.get("venv", "/tmp/wm-venv")),
             }
         )
@@ -312,6 +313,31 @@ def commands_of(site_dirs, dists, venv):
                 ):
                     found.append(full)
             out[name] = sorted({p for p in found if os.path.exists(p)})
+    return out
+
+
+def wheel_tags(site_dirs, dists):
+    """Each wanted distribution -> the tags of the wheel it was installed from (its WHEEL file)."""
+    wanted = {canonical(d) for d in dists}
+    out = {}
+    for d in site_dirs:
+        if not os.path.isdir(d):
+            continue
+        for entry in os.listdir(d):
+            name = (
+                canonical(entry[: -len(".dist-info")].rsplit("-", 1)[0])
+                if entry.endswith(".dist-info")
+                else None
+            )
+            if name not in wanted:
+                continue
+            tags = []
+            try:
+                with open(os.path.join(d, entry, "WHEEL"), encoding="utf-8") as fh:
+                    tags = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("Tag:")]
+            except OSError:
+                pass
+            out[name] = tags
     return out
 
 

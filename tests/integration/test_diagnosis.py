@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DEBIAN, MATRIX, paths, wheelmatrix, with_args
-from tests.fixtures.wheels import Fixture
+from tests.fixtures.wheels import Fixture, write_wheel
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 CELLS = [(d, a) for d in DEBIAN for a in ("x86_64", "aarch64")]
@@ -266,3 +266,28 @@ def test_real_static_executable_starts_everywhere(tmp_path: Path) -> None:
     assert run.rc == 0, run.explain()
     (res,) = run.results()
     assert res["check"] == "run ruff --version" and res["detail"].startswith("ruff 0.6.9"), res
+
+
+def test_fallback_to_the_pure_wheel_is_named(tmp_path: Path) -> None:
+    """A binary wheel for x86_64 only: aarch64 installs the pure wheel, which needs a system library."""
+    dist = tmp_path / "dist"
+    write_wheel(
+        dist, "wmfallback", "1.0", "py3-none-manylinux_2_17_x86_64",
+        {"wmfallback/__init__.py": b"FAST = True\n"}, purelib=False,
+    )  # fmt: skip
+    write_wheel(
+        dist, "wmfallback", "1.0", "py3-none-any",
+        {"wmfallback/__init__.py": b"import ctypes\n_lib = ctypes.CDLL('libwmfast.so.1')\n"}, purelib=True,
+    )  # fmt: skip
+    run = wheelmatrix(
+        *sorted(dist.glob("*.whl")), "--distro", "debian-12", "--scenario", "import", tmp=tmp_path
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    cells = run.by_cell("import wmfallback")
+    assert cells[("debian-12", "x86_64")]["status"] == "passed"
+    arm = cells[("debian-12", "aarch64")]
+    assert arm["status"] == "failed" and "libwmfast.so.1" in arm["detail"], arm
+    assert arm["diagnosis"].startswith(
+        "no aarch64 wheel of wmfallback 1.0 for this cell; the pure wheel (none-any) was installed "
+        "and needs the system's libwmfast.so.1"
+    ), arm
