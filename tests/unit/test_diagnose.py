@@ -435,7 +435,7 @@ def test_pure_wheel_fallback_named_with_the_library_it_needs(catalog: Catalog) -
             cell,
             "import wmfallback",
             Status.FAILED,
-            "OSError: libwmfast.so.1: cannot open shared object file",
+            "OSError: libwmfast.so.1: cannot open shared object file: No such file or directory",
         ),
         evidence={"modules": ["wmfallback"], "pure_wheels": {"wmfallback": "1.0"}},
     )
