@@ -7,19 +7,26 @@ Unit tests drive it with a fake sandbox that answers probe calls from a script.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import pickle
 import posixpath
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from elftools.common.exceptions import ELFError
 
 from runner.backends.base import Sandbox
 from runner.checks.imports import ImportCheck, classify, plan_import_checks
 from runner.checks.symbols import interpret_smoke, native_summary
 from runner.config.runfile import RunConfig
+from runner.elf.scan import ElfInfo
 from runner.errors import InfrastructureError
 from runner.install import (
     FIND_LINKS_DIR,
@@ -100,6 +107,10 @@ class CellFlow:
         self.installed_set: dict[str, Any] = {}  # overlapping files, same-named bundled libraries
         self.commands: dict[str, list[str]] = {}  # distribution -> its commands in the cell
         self.pure_wheels: dict[str, str] = {}  # distributions installed from a none-any wheel
+        self.wheel_tags: dict[str, list[str]] = {}  # distribution -> tags of the wheel installed
+        self.elf_digests: dict[str, str] = {}  # installed ELF file -> RECORD digest
+        self.elf_files: dict[str, list[str]] = {}  # distribution -> its installed ELF files
+        self.elf_real: dict[str, str] = {}  # symlinked installs (uv's cache) -> the real file
         self.site_dirs = site_packages(cell.python)
 
     # -- results -------------------------------------------------------------------------------
@@ -164,8 +175,54 @@ class CellFlow:
             results += self._run_commands()
         else:
             results += self._installed_set_checks()
+            results += self._installed_wheel_tags()
             results += self._run_imports(modules)
         return results
+
+    def _installed_wheel_tags(self) -> list[CheckResult]:
+        """Requirement candidates have no wheel file on the host: scan the ELF files of the
+        wheel the installer picked for this cell (read through the engine, cached by their
+        RECORD digest) against that wheel's own tags; an over-claimed tag fails a `tag` check."""
+        from packaging.tags import parse_tag
+
+        from runner.elf.policy import cell_gaps, judge_files
+
+        versions = dict(i.partition("==")[::2] for i in self.installed)
+        out = []
+        for pick in self.cell.candidates:
+            paths = self.elf_files.get(pick.project) or []
+            tags = self.wheel_tags.get(pick.project) or []
+            if pick.wheel is not None or not paths or not tags:
+                continue
+            infos = tuple(info for info in (self._scan_installed(p) for p in paths) if info is not None)
+            platforms = {t.platform for tag in tags for t in parse_tag(tag)}
+            version = versions.get(pick.project, "?")
+            scan = judge_files(f"{pick.project}=={version}", infos, platforms)
+            over = [f for f in scan.findings if f.kind == "over-claimed"]
+            if not over:
+                continue
+            gaps = cell_gaps(scan, self.cell.distro.symbol_versions, self.cell.distro.id)
+            diagnosis = (
+                "installers trust the tag: a system at the floor it claims installs this wheel and fails "
+                "to load it"
+            )
+            if gaps:
+                diagnosis += f"; in this cell: {gaps[0].message}"
+            evidence = {"findings": [f.to_json() for f in over], "tags": tags}
+            out.append(
+                self.result(
+                    f"tag {pick.project} {version}", Status.FAILED, over[0].message, 0.0, evidence, diagnosis
+                )
+            )
+        return out
+
+    def _scan_installed(self, path: str) -> ElfInfo | None:
+        rel = path
+        for d in self.site_dirs:
+            if path.startswith(d + "/"):
+                rel = path[len(d) + 1 :]
+        real = self.elf_real.get(path, path)
+        return cached_elf_scan(self.elf_digests.get(path), rel, lambda: self.sandbox.read_file(real))
 
     def _installed_set_checks(self) -> list[CheckResult]:
         """Across the whole installed set: files written by two distributions (the last one
@@ -265,6 +322,10 @@ class CellFlow:
         self.installed_set = dict(resolved.get("installed_set") or {})
         self.commands = {str(k): list(v) for k, v in (resolved.get("commands") or {}).items()}
         versions = dict(i.partition("==")[::2] for i in self.installed)
+        self.wheel_tags = {str(k): list(v) for k, v in (resolved.get("wheel_tags") or {}).items()}
+        self.elf_digests = {str(k): str(v) for k, v in (resolved.get("elf_digests") or {}).items()}
+        self.elf_files = {str(k): list(v) for k, v in (resolved.get("files") or {}).items()}
+        self.elf_real = {str(k): str(v) for k, v in (resolved.get("elf_real") or {}).items()}
         self.pure_wheels = {
             project: versions.get(project, "?")
             for project, tags in (resolved.get("wheel_tags") or {}).items()
@@ -576,6 +637,35 @@ def interpret_same_libs(
         "copy per name, so both wheels get whichever loads first"
     )
     return ("bundled library copies", Status.FAILED, detail, 0.0, evidence, diagnosis)
+
+
+def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> ElfInfo | None:
+    """scan_elf of an installed file, cached on disk by its RECORD digest and the scanner."""
+    from runner.diagnose import _scanner_stamp
+    from runner.elf.scan import scan_elf
+    from runner.host import cache_dir
+
+    store = cache_dir() / "elf-scans" / f"{_scanner_stamp()}-{digest}.pickle" if digest else None
+    if store is not None:
+        try:
+            with store.open("rb") as fh:
+                cached = pickle.load(fh)
+            if isinstance(cached, ElfInfo):
+                return dataclasses.replace(cached, path=rel)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            pass
+    try:
+        info = scan_elf(rel, read())
+    except (ELFError, OverflowError, ValueError, InfrastructureError):
+        return None
+    if store is not None:
+        with contextlib.suppress(OSError):
+            store.parent.mkdir(parents=True, exist_ok=True)
+            tmp = store.with_name(f".{store.name}.{os.getpid()}")
+            with tmp.open("wb") as fh:
+                pickle.dump(info, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, store)
+    return info
 
 
 _CANNOT_START = re.compile(

@@ -51,3 +51,7 @@ class Sandbox(Protocol):
     def put_dir(self, local: Path, target: str) -> None:
         """Copy a host directory into the sandbox at `target` (readable by check_user)."""
         ...
+
+    def read_file(self, path: str) -> bytes:
+        """The bytes of one file in the sandbox (through the engine API)."""
+        ...

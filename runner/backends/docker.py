@@ -241,6 +241,15 @@ class DockerSandbox:
         if not self.container.put_archive(parent or "/", buf.getvalue()):
             raise InfrastructureError(f"could not copy {local} into {self.cell.label}")
 
+    def read_file(self, path: str) -> bytes:
+        stream, _stat = self.container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            extracted = tar.extractfile(member) if member is not None else None
+            if extracted is None:
+                raise InfrastructureError(f"could not read {path} from {self.cell.label}")
+            return extracted.read()
+
     def probe(
         self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = PROBE
     ) -> list[dict[str, Any]]:

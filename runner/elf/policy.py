@@ -162,7 +162,11 @@ def _evidence(f: ElfInfo, r: Requirement) -> str:
 
 
 def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
-    files = tuple(iter_wheel_elves(wheel))
+    return judge_files(wheel.name, tuple(iter_wheel_elves(wheel)), tags)
+
+
+def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> WheelScan:
+    """Judge ELF files (of a wheel file, or of a wheel as installed in a cell) against tags."""
     findings: list[Finding] = []
     platforms = sorted({t for t in tags})
     reqs = system_requirements(files)
@@ -240,7 +244,7 @@ def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
                     "-Wl,-z,noexecstack (see pypa/auditwheel#634)",
                 )
             )
-    return WheelScan(wheel=wheel.name, files=files, findings=tuple(_dedupe(findings)))
+    return WheelScan(wheel=name, files=files, findings=tuple(_dedupe(findings)))
 
 
 def _under_claims(

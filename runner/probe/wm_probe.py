@@ -101,6 +101,8 @@ def cmd_install(plan):
                 "installed": installed(r["site_packages"]),
                 "installed_set": installed_set(r["site_packages"]),
                 "wheel_tags": wheel_tags(r["site_packages"], r["dists"]),
+                "elf_digests": dict(DIGESTS),
+                "elf_real": {p: os.path.realpath(p) for p in DIGESTS if os.path.islink(p)},
                 "commands": commands_of(r["site_packages"], r["dists"], r.get("venv", "/tmp/wm-venv")),
             }
         )
@@ -150,6 +152,9 @@ def shipped_modules(dist_info):
     return out
 
 
+DIGESTS = {}  # installed ELF file -> its RECORD digest (scan cache key on the host)
+
+
 def resolve(site_dirs, dists):
     """Each wanted distribution (canonical name) -> its top-level modules and its ELF files;
     names top_level.txt lists without files are returned apart (`unshipped`)."""
@@ -165,9 +170,14 @@ def resolve(site_dirs, dists):
             if name in wanted:
                 mods, noted = modules_of(os.path.join(d, entry))
                 modules[name] = mods
+                digests = dict(record_entries(os.path.join(d, entry)))
                 if noted:
                     unshipped[name] = noted
                 files[name] = elf_files(d, os.path.join(d, entry))
+                for full in files[name]:
+                    rel = os.path.relpath(full, d)
+                    if digests.get(rel):
+                        DIGESTS[full] = digests[rel]
     return modules, files, unshipped
 
 
@@ -362,7 +372,8 @@ def elf_files(site_dir, dist_info):
     with open(record) as fh:
         for line in fh:
             path = line.rsplit(",", 2)[0].strip('"')
-            if ".so" not in os.path.basename(path) or ".dist-info/" in path:
+            script = path.startswith("..") and "/bin/" in path  # .data/scripts, in the venv's bin/
+            if (".so" not in os.path.basename(path) and not script) or ".dist-info/" in path:
                 continue
             full = os.path.normpath(os.path.join(site_dir, path))
             try:

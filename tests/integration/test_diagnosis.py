@@ -291,3 +291,20 @@ def test_fallback_to_the_pure_wheel_is_named(tmp_path: Path) -> None:
         "no aarch64 wheel of wmfallback 1.0 for this cell; the pure wheel (none-any) was installed "
         "and needs the system's libwmfast.so.1"
     ), arm
+
+
+def test_requirement_candidates_get_the_installed_wheel_scanned(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    """`validate wmnewglibc` names no file: the wheel the installer picked is read from the cell
+    and scanned against its own tag (manylinux_2_17, needs GLIBC_2.36)."""
+    links = paths(wheels["newglibc"])[0].parent
+    run = wheelmatrix(
+        "wmnewglibc", "--find-links", links, "--offline", "--distro", "debian-12", "--arch", "x86_64",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    checks = {r["check"]: r for r in run.results()}
+    assert checks["import wmnewglibc"]["status"] == "passed"  # it loads here ...
+    tag = checks["tag wmnewglibc 1.0"]  # ... but users at the claimed floor would fail
+    assert tag["status"] == "failed" and "GLIBC_2.36" in tag["detail"], tag

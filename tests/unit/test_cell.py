@@ -24,6 +24,7 @@ from runner.inputs import Project, parse_inputs
 from runner.install import VENV_PYTHON, IndexSettings
 from runner.matrix import Cell, build_matrix, select_targets
 from runner.model import Status
+from tests.fixtures.wheels import Fixture
 
 Answer = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
 
@@ -36,6 +37,7 @@ class FakeSandbox:
     engine: str = "fake 1.0"
     install_user: str = "1000:1000"
     check_user: str = "65534:65534"
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def probe(
         self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = "probe"
@@ -51,6 +53,10 @@ class FakeSandbox:
 
     def put_dir(self, local: Path, target: str) -> None:
         self.calls.append(("put_dir", (local, target)))
+
+    def read_file(self, path: str) -> bytes:
+        self.calls.append(("read_file", path))
+        return self.files[path]
 
     @property
     def order(self) -> list[str]:
@@ -434,3 +440,39 @@ def test_commands_scenario_without_commands(catalog: Catalog) -> None:
     assert [(r.check, r.status, r.detail) for r in results] == [
         ("commands", Status.PASSED, "the candidates ship no command")
     ]
+
+
+def test_installed_wheel_of_a_requirement_is_scanned_against_its_own_tag(
+    catalog: Catalog, fixtures: dict[str, Fixture], tmp_path: Path
+) -> None:
+    """`validate wmnewglibc` (a requirement): the wheel uv picked claims manylinux_2_17 but its
+    extension needs GLIBC_2.36 — a failing tag check even where it loads, read via the engine."""
+    import zipfile
+
+    wheel = next(w for w in fixtures["newglibc"].wheels if w.name.endswith("x86_64.whl"))
+    so = zipfile.ZipFile(wheel).read("wmnewglibc/_native.abi3.so")
+    site = "/tmp/wm-venv/lib/python3.11/site-packages"
+    path = f"{site}/wmnewglibc/_native.abi3.so"
+
+    def install(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out = installed_ok(plan)
+        out[-1].update(
+            files={"mypkg": [path]},
+            wheel_tags={"mypkg": ["cp39-abi3-manylinux_2_17_x86_64"]},
+            elf_digests={path: f"sha256=test-{tmp_path.name}"},
+        )
+        return out
+
+    sandbox = FakeSandbox(
+        answers={"install": install, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]},
+        files={path: so},
+    )
+    checks = {r.check: r for r in CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()}
+    tag = checks["tag mypkg 1.0"]
+    assert tag.status is Status.FAILED and "GLIBC_2.36" in tag.detail and "arc4random" in tag.detail
+    assert "installers trust the tag" in tag.diagnosis
+    assert sandbox.order.count("read_file") == 1
+    # the second cell reads nothing: the scan is cached by the file's RECORD digest
+    again = FakeSandbox(answers=sandbox.answers, files={})
+    CellFlow(make_cell(catalog, IMPORT), again, options()).run()
+    assert "read_file" not in again.order
