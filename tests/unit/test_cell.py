@@ -8,6 +8,7 @@ in which order, and what it makes of the answers.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -459,7 +460,7 @@ def test_installed_wheel_of_a_requirement_is_scanned_against_its_own_tag(
         out[-1].update(
             files={"mypkg": [path]},
             wheel_tags={"mypkg": ["cp39-abi3-manylinux_2_17_x86_64"]},
-            elf_digests={path: f"sha256=test-{tmp_path.name}"},
+            elf_digests={path: f"sha256=test-{uuid.uuid4().hex}"},
         )
         return out
 
