@@ -454,13 +454,14 @@ def test_installed_wheel_of_a_requirement_is_scanned_against_its_own_tag(
     so = zipfile.ZipFile(wheel).read("wmnewglibc/_native.abi3.so")
     site = "/tmp/wm-venv/lib/python3.11/site-packages"
     path = f"{site}/wmnewglibc/_native.abi3.so"
+    digest = f"sha256=test-{uuid.uuid4().hex}"  # new per run: the first read is never cached
 
     def install(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
         out = installed_ok(plan)
         out[-1].update(
             files={"mypkg": [path]},
             wheel_tags={"mypkg": ["cp39-abi3-manylinux_2_17_x86_64"]},
-            elf_digests={path: f"sha256=test-{uuid.uuid4().hex}"},
+            elf_digests={path: digest},
         )
         return out
 
