@@ -114,6 +114,12 @@ def test_known_problems_reproduce_and_are_named(wheels: dict[str, Fixture], tmp_
             assert "known problem `numpy2-abi-pandas20`" in r["diagnosis"], r
     baseline = [r for r in run.results() if r["variant"] == "numpy2-abi-pandas20.baseline"]
     assert baseline and all(r["status"] in ("known", "passed") for r in baseline)
+    # opencv-python + opencv-python-headless write the same files: the set's own problem
+    opencv = [r for r in run.results("installed files") if r["variant"] == "opencv-python-and-headless"]
+    assert [(r["distro"], r["arch"], r["status"]) for r in opencv] == [("debian-12", "x86_64", "known")], (
+        opencv
+    )
+    assert "known problem `opencv-python-and-headless`" in opencv[0]["diagnosis"]
     blas = [
         r for r in run.results("duplicate runtimes") if r["variant"] == "duplicate-openblas-numpy126-scipy113"
     ]

@@ -35,7 +35,11 @@ def known() -> dict[str, KnownProblem]:
 
 
 def test_real_catalog_loads(known: dict[str, KnownProblem]) -> None:
-    assert set(known) == {"numpy2-abi-pandas20", "duplicate-openblas-numpy126-scipy113"}
+    assert set(known) == {
+        "numpy2-abi-pandas20",
+        "duplicate-openblas-numpy126-scipy113",
+        "opencv-python-and-headless",
+    }
     pandas = known["numpy2-abi-pandas20"]
     assert pandas.packages == ("pandas==2.0.3", "numpy==2.0.2")
     assert pandas.projects == frozenset({"pandas", "numpy"})
