@@ -50,7 +50,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "?",
             r.state,
             f"{r.cells_done}/{r.cells_planned}",
-            *(str(counts.get(k, 0)) for k in ("passed", "failed", "crashed", "timed-out", "error")),
+            *(str(counts.get(k, 0)) for k in statuses),
             str(r.source or ""),
         )
     console.print(table)
