@@ -30,18 +30,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
         console.print(f"no runs in {root}", highlight=False)
         return 0
     table = Table(title=f"runs in {root}")
-    for col in (
-        "run",
-        "started",
-        "state",
-        "cells",
-        "passed",
-        "failed",
-        "crashed",
-        "timed-out",
-        "error",
-        "config",
-    ):
+    statuses = ("passed", "failed", "crashed", "timed-out", "known", "error")
+    for col in ("run", "started", "state", "cells", *statuses, "config"):
         table.add_column(col, overflow="fold")
     for r in runs[: args.limit]:
         counts = r.counts or {}
