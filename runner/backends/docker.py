@@ -98,26 +98,43 @@ class DockerBackend:
         return tag
 
     # -- cleanup -------------------------------------------------------------------------------
+    def _labelled(self, label: str) -> list[dict[str, Any]]:
+        """Containers with `label`, from one list call of the engine API.
+
+        (The SDK's `containers.list` inspects each container after listing it, which races
+        with other runs removing theirs: a container gone in between raised NotFound.)"""
+        found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": label})
+        return found
+
+    def _remove_id(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
     def reap_stale(self) -> int:
         """Remove containers left by runners on this host that are no longer alive."""
         removed = 0
         host = socket.gethostname()
-        for c in self.client.containers.list(all=True, filters={"label": f"{images.LABEL_MANAGED}=true"}):
-            labels = c.labels or {}
+        for c in self._labelled(f"{images.LABEL_MANAGED}=true"):
+            labels = c.get("Labels") or {}
             if labels.get(LABEL_HOST) != host or labels.get(LABEL_RUN) == self.run_id:
                 continue
             pid = int(labels.get(LABEL_PID, "0") or 0)
             if pid and _alive(pid):
                 continue
-            _remove(c)
+            self._remove_id(c["Id"])
             removed += 1
         return removed
 
     def remove_run(self, run_id: str) -> int:
         """Remove every container of run `run_id` (a resumed run's dead runner left them)."""
-        leftovers = self.client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+        leftovers = self._labelled(f"{LABEL_RUN}={run_id}")
         for c in leftovers:
-            _remove(c)
+            self._remove_id(c["Id"])
         return len(leftovers)
 
     def close(self) -> None:
@@ -127,8 +144,8 @@ class DockerBackend:
             self._containers.clear()
         for c in leftovers:
             _remove(c)
-        for c in self.client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={self.run_id}"}):
-            _remove(c)
+        for c in self._labelled(f"{LABEL_RUN}={self.run_id}"):
+            self._remove_id(c["Id"])
 
     # -- cells ---------------------------------------------------------------------------------
     def run_cell(self, cell: Cell, image: str, cancel: threading.Event) -> list[CheckResult]:
