@@ -7,10 +7,7 @@ Unit tests drive it with a fake sandbox that answers probe calls from a script.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import pickle
 import posixpath
 import re
 import threading
@@ -42,7 +39,7 @@ from runner.install import (
     venv_argv,
 )
 from runner.matrix import Cell, Pick
-from runner.model import CheckResult, Status
+from runner.model import CheckResult, Status, installed_versions
 
 PROJECT_DIR = "/tmp/wm-project"  # where a pytest scenario's sources are copied ({project})
 PYTEST_JUNIT = "/tmp/wm-pytest.xml"
@@ -187,7 +184,7 @@ class CellFlow:
 
         from runner.elf.policy import cell_gaps, judge_files
 
-        versions = dict(i.partition("==")[::2] for i in self.installed)
+        versions = installed_versions(self.installed)
         out = []
         for pick in self.cell.candidates:
             paths = self.elf_files.get(pick.project) or []
@@ -321,7 +318,7 @@ class CellFlow:
         self.installed = tuple(resolved.get("installed") or ())
         self.installed_set = dict(resolved.get("installed_set") or {})
         self.commands = {str(k): list(v) for k, v in (resolved.get("commands") or {}).items()}
-        versions = dict(i.partition("==")[::2] for i in self.installed)
+        versions = installed_versions(self.installed)
         self.wheel_tags = {str(k): list(v) for k, v in (resolved.get("wheel_tags") or {}).items()}
         self.elf_digests = {str(k): str(v) for k, v in (resolved.get("elf_digests") or {}).items()}
         self.elf_files = {str(k): list(v) for k, v in (resolved.get("files") or {}).items()}
@@ -435,30 +432,29 @@ class CellFlow:
             if self.options.strict_warnings:
                 status = Status.FAILED
                 detail = f"failed on a warning (--strict-warnings): {warned[0]}"
-        diagnosis = self._oom(status, rec)
-        if diagnosis:
-            detail = f"SIGKILL: out of memory (limit {self.options.memory})"
-        elif status is Status.CRASHED and not self.cancel.is_set():
+        detail, diagnosis = self._oom(status, rec, detail)
+        if not diagnosis and status is Status.CRASHED and not self.cancel.is_set():
             native = self._crash_evidence(check.code)
             evidence["native"] = native
             diagnosis = native_summary(native, self.site_dirs)
         return self.result(check.text, status, detail, rec["duration_s"], evidence, diagnosis)
 
-    def _oom(self, status: Status, rec: Mapping[str, Any]) -> str:
-        """For a SIGKILL that was not our timeout: was it the kernel's OOM killer? One line."""
+    def _oom(self, status: Status, rec: Mapping[str, Any], detail: str) -> tuple[str, str]:
+        """(detail, diagnosis) for a SIGKILL by the kernel's OOM killer (not our timeout);
+        (detail, "") unchanged otherwise."""
         if status is not Status.CRASHED or rec.get("signal") != "SIGKILL" or rec.get("timed_out"):
-            return ""
+            return detail, ""
         try:
             records = self.sandbox.probe("memory", {}, user=self.sandbox.check_user, budget=60)
         except InfrastructureError:
-            return ""
+            return detail, ""
         memory: dict[str, Any] = next((r["memory"] for r in records if "memory" in r), {})
         kills = memory.get("oom_kills")
         if not isinstance(kills, int) or kills <= self.oom_seen:
-            return ""
+            return detail, ""
         self.oom_seen = kills
         limit = self.options.memory
-        return (
+        return f"SIGKILL: out of memory (limit {limit})", (
             f"killed by the kernel's OOM killer: the container's memory limit ({limit}) was reached; "
             "raise it with --memory (or `memory:` in the config file) if the package needs more"
         )
@@ -514,9 +510,7 @@ class CellFlow:
         status, detail = classify(rec, self._timeout())
         if status is Status.FAILED:
             detail = f"exit {rec['rc']}: {detail}"
-        oom = self._oom(status, rec)
-        if oom:
-            detail = f"SIGKILL: out of memory (limit {self.options.memory})"
+        detail, oom = self._oom(status, rec, detail)
         evidence = {
             "returncode": rec["rc"],
             "signal": rec["signal"],
@@ -639,33 +633,26 @@ def interpret_same_libs(
     return ("bundled library copies", Status.FAILED, detail, 0.0, evidence, diagnosis)
 
 
+class _Unreadable(Exception):
+    """The installed file could not be read or parsed: no scan (not cached)."""
+
+
 def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> ElfInfo | None:
     """scan_elf of an installed file, cached on disk by its RECORD digest and the scanner."""
-    from runner.diagnose import _scanner_stamp
+    from runner.elf.cache import cached
     from runner.elf.scan import scan_elf
-    from runner.host import cache_dir
 
-    store = cache_dir() / "elf-scans" / f"{_scanner_stamp()}-{digest}.pickle" if digest else None
-    if store is not None:
+    def scan() -> ElfInfo:
         try:
-            with store.open("rb") as fh:
-                cached = pickle.load(fh)
-            if isinstance(cached, ElfInfo):
-                return dataclasses.replace(cached, path=rel)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            pass
+            return scan_elf(rel, read())
+        except (ELFError, OverflowError, ValueError, InfrastructureError) as exc:
+            raise _Unreadable(str(exc)) from None
+
     try:
-        info = scan_elf(rel, read())
-    except (ELFError, OverflowError, ValueError, InfrastructureError):
+        info = cached("elf-scans", digest, ElfInfo, scan) if digest else scan()
+    except _Unreadable:
         return None
-    if store is not None:
-        with contextlib.suppress(OSError):
-            store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = store.with_name(f".{store.name}.{os.getpid()}")
-            with tmp.open("wb") as fh:
-                pickle.dump(info, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, store)
-    return info
+    return dataclasses.replace(info, path=rel) if info.path != rel else info
 
 
 _CANNOT_START = re.compile(

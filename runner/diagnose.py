@@ -6,22 +6,16 @@ containers. Each result may get a one-line `diagnosis`; the evidence keeps the d
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import hashlib
 import itertools
-import os
-import pickle
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import __version__
 from runner.config.known_problems import KnownProblem
+from runner.elf.cache import cached
 from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel
-from runner.host import cache_dir
 from runner.inputs import Project
 from runner.matrix import Cell, Pick
 from runner.model import CheckResult, Status
@@ -55,37 +49,11 @@ def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _scanner_stamp() -> str:
-    """Changes whenever the scanner or its policy data change (so stale scans are not reused)."""
-    digest = hashlib.sha256(__version__.encode())
-    elf_dir = Path(__file__).parent / "elf"
-    data = Path(__file__).parent / "data"
-    for path in sorted(elf_dir.glob("*.py")) + [data / "policy.json", data / "glibc-symbols.json"]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _cached_scan(path: Path, sha256: str, platforms: list[str], use_cache: bool) -> WheelScan:
     if not use_cache or not sha256:
         return judge_wheel(path, platforms)
-    key = hashlib.sha256(f"{sha256} {' '.join(platforms)} {_scanner_stamp()}".encode()).hexdigest()[:32]
-    store = cache_dir() / "scans" / f"{key}.pickle"
-    try:
-        with store.open("rb") as fh:
-            cached = pickle.load(fh)
-        if isinstance(cached, WheelScan):
-            return dataclasses.replace(cached, wheel=path.name) if cached.wheel != path.name else cached
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-        pass
-    scan = judge_wheel(path, platforms)
-    with contextlib.suppress(OSError):
-        store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_name(f".{store.name}.{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(scan, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, store)
-    return scan
+    scan = cached("scans", f"{sha256} {' '.join(platforms)}", WheelScan, lambda: judge_wheel(path, platforms))
+    return dataclasses.replace(scan, wheel=path.name) if scan.wheel != path.name else scan
 
 
 @dataclass(frozen=True, kw_only=True)

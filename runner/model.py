@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from packaging.utils import canonicalize_name
 
 from runner import __version__
 from runner.errors import EXIT_CHECK_FAILED, EXIT_INFRASTRUCTURE, EXIT_OK
@@ -82,11 +83,7 @@ class CheckResult:
     @property
     def installed_versions(self) -> dict[str, str]:
         """Canonical project name -> version, from `installed`."""
-        out = {}
-        for item in self.installed:
-            name, _, version = item.partition("==")
-            out[canonical_name(name)] = version
-        return out
+        return installed_versions(self.installed)
 
     @property
     def row(self) -> str:
@@ -262,9 +259,13 @@ class ValuePool:
             raise ValueError(str(exc)) from None
 
 
-def canonical_name(name: str) -> str:
-    """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def installed_versions(installed: Iterable[str]) -> dict[str, str]:
+    """Canonical project name -> version, from `name==version` items."""
+    out: dict[str, str] = {}
+    for item in installed:
+        name, _, version = item.partition("==")
+        out[canonicalize_name(name)] = version
+    return out
 
 
 def exit_code(results: Iterable[CheckResult]) -> int:

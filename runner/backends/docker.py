@@ -107,13 +107,7 @@ class DockerBackend:
         return found
 
     def _remove_id(self, container_id: str) -> None:
-        try:
-            self.client.api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if "already in progress" not in str(exc):
-                raise
+        _remove_id(self.client, container_id)
 
     def reap_stale(self) -> int:
         """Remove containers left by runners on this host that are no longer alive."""
@@ -143,7 +137,7 @@ class DockerBackend:
             leftovers = list(self._containers.values())
             self._containers.clear()
         for c in leftovers:
-            _remove(c)
+            self._remove_id(c.id)
         for c in self._labelled(f"{LABEL_RUN}={self.run_id}"):
             self._remove_id(c["Id"])
 
@@ -183,7 +177,7 @@ class DockerBackend:
             if not self._closed:
                 self._containers[container.id] = container
                 return
-        _remove(container)  # created while the run was being closed
+        self._remove_id(container.id)  # created while the run was being closed
         raise InfrastructureError("the run was stopped")
 
     def _untrack(self, container: Any) -> None:
@@ -234,7 +228,7 @@ class DockerSandbox:
 
     def remove(self) -> None:
         if self.container is not None:
-            _remove(self.container)
+            self.b._remove_id(self.container.id)
             self.b._untrack(self.container)
 
     def isolate(self) -> None:
@@ -313,9 +307,10 @@ def _uv_arch(cell_arch: str) -> str:
     return native if native in ("x86_64", "aarch64") else cell_arch
 
 
-def _remove(container: Any) -> None:
+def _remove_id(client: Any, container_id: str) -> None:
+    """Remove a container (running or not); gone already, or being removed, is fine."""
     try:
-        container.remove(force=True)
+        client.api.remove_container(container_id, force=True)
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as exc:

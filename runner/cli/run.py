@@ -5,6 +5,7 @@ directory that remembers: resumable after a kill, comparable with an earlier run
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -58,8 +59,6 @@ def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
         changes["catalog"] = args.catalog
     reports = {k: getattr(args, k) for k in ("json", "junit", "markdown") if getattr(args, k, None)}
     if reports:
-        import dataclasses
-
         changes["reports"] = dataclasses.replace(config.reports, **reports)
     return config.override(**changes)
 

@@ -98,9 +98,9 @@ def _scenario_key(s: Scenario) -> dict[str, Any]:
     return {
         "name": s.name,
         "kind": s.kind,
-        "argv": list(getattr(s, "argv", ())),
-        "requires": list(getattr(s, "requires", ())),
-        "sources": str(getattr(s, "sources", None)),
+        "argv": list(s.argv),
+        "requires": list(s.requires),
+        "sources": str(s.sources),
     }
 
 

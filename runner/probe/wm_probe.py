@@ -7,6 +7,7 @@
 Every result is printed on its own line, prefixed with the marker, as soon as it is known.
 """
 
+import functools
 import json
 import os
 import re
@@ -92,7 +93,7 @@ def cmd_install(plan):
     if ok and plan.get("resolve"):
         r = plan["resolve"]
         # Read the venv's site-packages directly: no extra (possibly emulated) interpreter.
-        modules, files, unshipped = resolve(r["site_packages"], r["dists"])
+        modules, files, unshipped, digests = resolve(r["site_packages"], r["dists"])
         emit(
             {
                 "resolved": modules,
@@ -101,8 +102,8 @@ def cmd_install(plan):
                 "installed": installed(r["site_packages"]),
                 "installed_set": installed_set(r["site_packages"]),
                 "wheel_tags": wheel_tags(r["site_packages"], r["dists"]),
-                "elf_digests": dict(DIGESTS),
-                "elf_real": {p: os.path.realpath(p) for p in DIGESTS if os.path.islink(p)},
+                "elf_digests": digests,
+                "elf_real": {p: os.path.realpath(p) for p in digests if os.path.islink(p)},
                 "commands": commands_of(r["site_packages"], r["dists"], r.get("venv", "/tmp/wm-venv")),
             }
         )
@@ -135,31 +136,25 @@ def modules_of(dist_info):
 
 def shipped_modules(dist_info):
     out = set()
-    record = os.path.join(dist_info, "RECORD")
-    if os.path.exists(record):
-        with open(record) as fh:
-            for line in fh:
-                path = line.rsplit(",", 2)[0].strip('"')
-                head, sep, _rest = path.partition("/")
-                if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
-                    continue
-                if sep and path.endswith((".py", ".so", ".pyc")) and IDENT.match(head):
-                    out.add(head)
-                elif not sep and path.endswith((".py", ".so")):
-                    stem = head.split(".", 1)[0]
-                    if IDENT.match(stem):
-                        out.add(stem)
+    for path, _digest in record_entries(dist_info):
+        head, sep, _rest = path.partition("/")
+        if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
+            continue
+        if sep and path.endswith((".py", ".so", ".pyc")) and IDENT.match(head):
+            out.add(head)
+        elif not sep and path.endswith((".py", ".so")):
+            stem = head.split(".", 1)[0]
+            if IDENT.match(stem):
+                out.add(stem)
     return out
-
-
-DIGESTS = {}  # installed ELF file -> its RECORD digest (scan cache key on the host)
 
 
 def resolve(site_dirs, dists):
     """Each wanted distribution (canonical name) -> its top-level modules and its ELF files;
-    names top_level.txt lists without files are returned apart (`unshipped`)."""
+    names top_level.txt lists without files are returned apart (`unshipped`), and each ELF
+    file's RECORD digest (`digests`, the host's scan-cache key)."""
     wanted = {canonical(d) for d in dists}
-    modules, files, unshipped = {}, {}, {}
+    modules, files, unshipped, elf_digests = {}, {}, {}, {}
     for d in site_dirs:
         if not os.path.isdir(d):
             continue
@@ -177,12 +172,14 @@ def resolve(site_dirs, dists):
                 for full in files[name]:
                     rel = os.path.relpath(full, d)
                     if digests.get(rel):
-                        DIGESTS[full] = digests[rel]
-    return modules, files, unshipped
+                        elf_digests[full] = digests[rel]
+    return modules, files, unshipped, elf_digests
 
 
+@functools.lru_cache(maxsize=None)
 def record_entries(dist_info):
-    """(path relative to site-packages, sha256 digest or None) of each RECORD line."""
+    """(path relative to site-packages, sha256 digest or None) of each RECORD line; read once
+    per distribution however many analyses need it."""
     out = []
     try:
         with open(os.path.join(dist_info, "RECORD"), encoding="utf-8", errors="replace") as fh:
@@ -201,7 +198,7 @@ def record_entries(dist_info):
                 out.append((path, digest or None))
     except OSError:
         pass
-    return out
+    return tuple(out)
 
 
 def file_digest(path):
@@ -366,22 +363,17 @@ def installed(site_dirs):
 
 def elf_files(site_dir, dist_info):
     out = []
-    record = os.path.join(dist_info, "RECORD")
-    if not os.path.exists(record):
-        return out
-    with open(record) as fh:
-        for line in fh:
-            path = line.rsplit(",", 2)[0].strip('"')
-            script = path.startswith("..") and "/bin/" in path  # .data/scripts, in the venv's bin/
-            if (".so" not in os.path.basename(path) and not script) or ".dist-info/" in path:
-                continue
-            full = os.path.normpath(os.path.join(site_dir, path))
-            try:
-                with open(full, "rb") as elf:
-                    if elf.read(4) == b"\x7fELF":
-                        out.append(full)
-            except OSError:
-                continue
+    for path, _digest in record_entries(dist_info):
+        script = path.startswith("..") and "/bin/" in path  # .data/scripts, in the venv's bin/
+        if (".so" not in os.path.basename(path) and not script) or ".dist-info/" in path:
+            continue
+        full = os.path.normpath(os.path.join(site_dir, path))
+        try:
+            with open(full, "rb") as elf:
+                if elf.read(4) == b"\x7fELF":
+                    out.append(full)
+        except OSError:
+            continue
     return sorted(out)
 
 

@@ -30,7 +30,7 @@ def test_listed_name_without_files_is_noted_not_imported(tmp_path: Path) -> None
         ],
     )
     assert wm_probe.modules_of(str(info)) == (["pyarrow"], ["__dummy__"])
-    modules, _files, unshipped = wm_probe.resolve([str(tmp_path)], ["pyarrow"])
+    modules, _files, unshipped, _digests = wm_probe.resolve([str(tmp_path)], ["pyarrow"])
     assert modules == {"pyarrow": ["pyarrow"]} and unshipped == {"pyarrow": ["__dummy__"]}
 
 
