@@ -377,6 +377,7 @@ class CellFlow:
                 [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
             ],
             "files": {p: list(files.get(p, [])) for p, _m in cands},
+            "same_libs": [s for s in self.installed_set.get("same_libs") or [] if s.get("differ")],
         }
         started = time.monotonic()
         records = self.sandbox.probe(

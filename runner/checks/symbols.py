@@ -175,7 +175,45 @@ def interpret_smoke(
             evidence={"collisions": [dict(c, readable=readable.get(c["symbol"])) for c in collisions[:200]]},
         )
     )
+    if loaded_rec.get("shared_copies"):  # only when the installed set has same-named libraries
+        out.append(interpret_shared_copies(loaded_rec["shared_copies"] or []))
     return out
+
+
+def interpret_shared_copies(shared: Sequence[Mapping[str, Any]]) -> SymbolCheck:
+    """Same-named bundled libraries with different contents, seen in the running process: which
+    copy loaded and which wheels' objects run against a copy that is not theirs."""
+    evidence = {"shared_copies": list(shared)}
+    crossed = [s for s in shared if s.get("users") and s.get("loaded")]
+    if not crossed:
+        notes = [
+            f"{s['name']}: only {' and '.join(f'{d} ({p})' for d, p in s['loaded'])} loaded"
+            for s in shared
+            if s.get("loaded")
+        ]
+        return SymbolCheck(
+            check="shared library copies", status=Status.PASSED, detail="; ".join(notes), evidence=evidence
+        )
+    first = crossed[0]
+    dist, path = first["loaded"][0]
+    user = first["users"][0]
+    own_dist, own_path = user["expected"]
+    others = len(crossed) - 1
+    more = f" (+{others} more librar{'y' if others == 1 else 'ies'})" if others else ""
+    detail = (
+        f"{user['file']} needs {first['name']} and runs against {dist}'s copy ({path}), "
+        f"not its own ({own_path}){more}"
+    )
+    diagnosis = (
+        f"{dist} and {own_dist} both bundle {first['name']} with different contents; the dynamic linker "
+        f"reuses the copy loaded first by name, so {own_dist}'s code runs {dist}'s build (wrong results or "
+        "a crash where they differ, and the import order decides which wins); the wheels must give their "
+        "copies distinct names (auditwheel repair names them by content hash) or share one build"
+    )
+    failed = Status.FAILED
+    return SymbolCheck(
+        check="shared library copies", status=failed, detail=detail, diagnosis=diagnosis, evidence=evidence
+    )
 
 
 def _frame(line: str) -> str:

@@ -58,27 +58,35 @@ def emit(obj):
 
 
 # -- a small ELF reader: dynamic symbols of 64-bit little-endian files ---------------------------
+def _sections(fh):
+    """The section headers of a 64-bit little-endian ELF file; None if it is not one."""
+    head = fh.read(64)
+    if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+        return None
+    shoff = struct.unpack_from("<Q", head, 40)[0]
+    shentsize, shnum = struct.unpack_from("<HH", head, 58)
+    fh.seek(shoff)
+    table = fh.read(shentsize * shnum)
+    return [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+
+
+def _read(fh, offset, size):
+    fh.seek(offset)
+    return fh.read(size)
+
+
 def dynsyms(path):
     """{name: (bind, type)} of defined, default-visibility dynamic symbols; {} if unreadable."""
     out = {}
     try:
         with open(path, "rb") as fh:
-            head = fh.read(64)
-            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
-                return out
-            shoff = struct.unpack_from("<Q", head, 40)[0]
-            shentsize, shnum = struct.unpack_from("<HH", head, 58)
-            fh.seek(shoff)
-            table = fh.read(shentsize * shnum)
-            sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+            sections = _sections(fh) or []
             for sec in sections:
                 if sec[1] != 11:  # SHT_DYNSYM
                     continue
                 strtab = sections[sec[6]]
-                fh.seek(strtab[4])
-                names = fh.read(strtab[5])
-                fh.seek(sec[4])
-                data = fh.read(sec[5])
+                names = _read(fh, strtab[4], strtab[5])
+                data = _read(fh, sec[4], sec[5])
                 for off in range(0, len(data) - 23, 24):
                     st_name, st_info, st_other, st_shndx = struct.unpack_from("<IBBH", data, off)
                     if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
@@ -93,6 +101,32 @@ def dynsyms(path):
     except (OSError, struct.error, IndexError):
         return {}
     return out
+
+
+def dynamic(path):
+    """(DT_NEEDED names, DT_RUNPATH/DT_RPATH directories) of an ELF file; empty if unreadable."""
+    names_out, paths = [], []
+    try:
+        with open(path, "rb") as fh:
+            sections = _sections(fh) or []
+            for sec in sections:
+                if sec[1] != 6:  # SHT_DYNAMIC
+                    continue
+                strtab = sections[sec[6]]
+                names = _read(fh, strtab[4], strtab[5])
+                data = _read(fh, sec[4], sec[5])
+                for off in range(0, len(data) - 15, 16):
+                    tag, val = struct.unpack_from("<qQ", data, off)
+                    if tag == 0:
+                        break
+                    if tag in (1, 15, 29):  # DT_NEEDED, DT_RPATH, DT_RUNPATH
+                        text = names[val : names.find(b"\0", val)].decode("utf-8", "replace")
+                        (names_out if tag == 1 else paths).extend(text.split(":") if tag != 1 else [text])
+    except (OSError, struct.error, IndexError):
+        return [], []
+    origin = os.path.dirname(path)
+    dirs = [os.path.normpath(d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)) for d in paths if d]
+    return names_out, dirs
 
 
 # -- smoke ---------------------------------------------------------------------------------------
@@ -223,6 +257,37 @@ def collisions(dsos, site_dirs):
     return out
 
 
+def shared_copies(dsos, same_libs, site_dirs):
+    """For bundled libraries two wheels ship under one name with different contents: which copy
+    the process loaded, and the loaded objects whose own search path leads to another copy but
+    which run against the loaded one (the dynamic linker reuses a loaded library whose name
+    matches instead of loading a second)."""
+    loaded = {}
+    for path in dsos:
+        rel = wheel_relative(path, site_dirs)
+        if rel:
+            loaded[rel] = path
+    out = []
+    for entry in same_libs:
+        name = entry["name"]
+        copies = [list(c) for c in entry["copies"]]
+        used = [c for c in copies if c[1] in loaded]
+        unused = [c for c in copies if c[1] not in loaded]
+        users = []
+        for rel, path in sorted(loaded.items()):
+            wanted, dirs = dynamic(path)
+            if name not in wanted:
+                continue
+            for dist, copy in unused:
+                copy_dir = os.path.dirname(copy)
+                # the object's own search path holds this (unloaded) copy: it meant to load it
+                if any(wheel_relative(d + "/x", site_dirs) == copy_dir + "/x" for d in dirs):
+                    users.append({"file": rel, "expected": [dist, copy]})
+                    break
+        out.append({"name": name, "loaded": used, "not_loaded": unused, "users": users})
+    return out
+
+
 def _project(path, site_dirs):
     rel = wheel_relative(path, site_dirs) or path
     return re.sub(r"\.libs$", "", rel.split("/", 1)[0])
@@ -273,6 +338,7 @@ def cmd_smoke(plan):
             "runtimes": runtime_copies(dsos),
             "collisions": found,
             "bindings_checked": used is not None,
+            "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
         }
     )
 

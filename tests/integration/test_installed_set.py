@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wheelmatrix
-from tests.fixtures.wheels import write_wheel
+from tests.conftest import paths, wheelmatrix, with_args
+from tests.fixtures.wheels import Fixture, write_wheel
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 
@@ -60,3 +60,32 @@ def test_healthy_sets_have_no_installed_set_alarm(tmp_path: Path) -> None:
     checks = {r["check"]: r for r in run.results()}
     assert checks["installed files"]["status"] == "passed"
     assert checks["bundled library copies"]["status"] == "passed"
+
+
+@pytest.mark.xdist_group("installed-set-samelib")
+def test_same_named_bundled_library_runs_the_other_wheels_copy(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    """wmsamea and wmsameb each bundle libwmsame-0123abcd.so.1, built differently: imported
+    together, the second one imported runs the first one's copy (the dynamic linker reuses a
+    loaded library of the same name). Statically (import scenario) and in the running process
+    (symbols scenario, which names the copy that loaded and the object that got it)."""
+    run = wheelmatrix(
+        *paths(wheels["samea"]), *with_args(wheels["sameb"]), "--distro", "debian-12",
+        "--scenario", "import", "--scenario", "symbols", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    lib = "libwmsame-0123abcd.so.1"
+    static = run.by_cell("bundled library copies")
+    shared = run.by_cell("shared library copies")
+    assert set(static) == set(shared) == {("debian-12", "x86_64"), ("debian-12", "aarch64")}, run.explain()
+    for res in static.values():
+        assert res["status"] == "failed" and lib in res["detail"], res
+    for res in shared.values():
+        # the candidate wmsamea is imported first: wmsameb's extension gets wmsamea's copy
+        assert res["status"] == "failed", res
+        assert res["detail"] == (
+            f"wmsameb/_native.abi3.so needs {lib} and runs against wmsamea's copy "
+            f"(wmsamea.libs/{lib}), not its own (wmsameb.libs/{lib})"
+        ), res
+        assert "import order decides which wins" in res["diagnosis"], res

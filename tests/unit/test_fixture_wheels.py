@@ -34,8 +34,10 @@ NATIVE_KEYS = (
     "vendored",
     "unversioned",
     "execstack",
+    "samea",
+    "sameb",
 )
-OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored")
+OLD_GLIBC_KEYS = ("initcrash", "colla", "collb", "missinglib", "cxxnew", "vendored", "samea", "sameb")
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 E_MACHINE = {"x86_64": 62, "aarch64": 183}  # EM_X86_64, EM_AARCH64
 SIGSEGV_RC = -signal.SIGSEGV
@@ -133,7 +135,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
     expected = {
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
-        "execstack", "oldstdlib", "memhog", "warnonly", "exe",
+        "execstack", "oldstdlib", "memhog", "warnonly", "exe", "samea", "sameb",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:
@@ -348,3 +350,11 @@ def test_missinglib_import_error(fixtures: dict[str, Fixture], tmp_path: Path) -
 def test_hang_never_finishes_importing(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
     with pytest.raises(subprocess.TimeoutExpired):
         run_imports(tmp_path, [fixtures["hang"]], "import wmhang", timeout=2)
+
+
+def test_same_named_fixtures_bundle_one_name_with_different_contents(fixtures: dict[str, Fixture]) -> None:
+    lib = "libwmsame-0123abcd.so.1"
+    for wa, wb in zip(fixtures["samea"].wheels, fixtures["sameb"].wheels, strict=True):
+        with zipfile.ZipFile(wa) as za, zipfile.ZipFile(wb) as zb:
+            a, b = za.read(f"wmsamea.libs/{lib}"), zb.read(f"wmsameb.libs/{lib}")
+        assert a[:4] == b[:4] == b"\x7fELF" and a != b

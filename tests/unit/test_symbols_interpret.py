@@ -344,3 +344,40 @@ def test_native_summary_without_a_symbol_uses_the_offset() -> None:
 def test_native_summary_of_nothing_is_empty() -> None:
     assert native_summary({}, SITES) == ""
     assert native_summary({"fault": {"pc": {"address": "0x0"}}, "bindings": []}, SITES) == ""
+
+
+# --------------------------------------------------------------------------- shared library copies
+
+LIB = "libz-0123abcd.so.1"
+
+
+def test_a_wheel_running_another_wheels_copy_fails_naming_both() -> None:
+    shared = [
+        {
+            "name": LIB,
+            "loaded": [["wma", f"wma.libs/{LIB}"]],
+            "not_loaded": [["wmb", f"wmb.libs/{LIB}"]],
+            "users": [{"file": "wmb/_ext.abi3.so", "expected": ["wmb", f"wmb.libs/{LIB}"]}],
+        }
+    ]
+    check = smoke([], files_record(), dict(loaded(), shared_copies=shared))["shared library copies"]
+    assert check.status is Status.FAILED
+    assert check.detail == (
+        f"wmb/_ext.abi3.so needs {LIB} and runs against wma's copy (wma.libs/{LIB}), "
+        f"not its own (wmb.libs/{LIB})"
+    )
+    assert "wma and wmb both bundle" in check.diagnosis and "import order" in check.diagnosis
+    assert check.evidence["shared_copies"] == shared
+
+
+def test_same_named_copies_nobody_crossed_are_information() -> None:
+    shared = [{"name": LIB, "loaded": [["wma", f"wma.libs/{LIB}"]], "not_loaded": [["wmb", "x"]]}]
+    shared[0]["users"] = []
+    check = smoke([], files_record(), dict(loaded(), shared_copies=shared))["shared library copies"]
+    assert check.status is Status.PASSED
+    assert check.detail == f"{LIB}: only wma (wma.libs/{LIB}) loaded"
+
+
+def test_no_shared_copies_record_means_no_check() -> None:
+    # an older probe (or a run with nothing same-named) has no record: no check at all
+    assert "shared library copies" not in smoke([], files_record(), loaded())
