@@ -58,46 +58,48 @@ def emit(obj):
 
 
 # -- a small ELF reader: dynamic symbols of 64-bit little-endian files ---------------------------
-def _sections(fh):
-    """The section headers of a 64-bit little-endian ELF file; None if it is not one."""
-    head = fh.read(64)
-    if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
-        return None
-    shoff = struct.unpack_from("<Q", head, 40)[0]
-    shentsize, shnum = struct.unpack_from("<HH", head, 58)
-    fh.seek(shoff)
-    table = fh.read(shentsize * shnum)
-    return [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+def _tables(path, sh_type):
+    """(string table, contents) of each section of the given type in a 64-bit little-endian ELF
+    file, the string table being the one the section links to; [] if it is not such a file."""
+    out = []
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return out
+        shoff = struct.unpack_from("<Q", head, 40)[0]
+        shentsize, shnum = struct.unpack_from("<HH", head, 58)
+        fh.seek(shoff)
+        table = fh.read(shentsize * shnum)
+        sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+        for sec in sections:
+            if sec[1] == sh_type:
+                strtab = sections[sec[6]]
+                fh.seek(strtab[4])
+                names = fh.read(strtab[5])
+                fh.seek(sec[4])
+                out.append((names, fh.read(sec[5])))
+    return out
 
 
-def _read(fh, offset, size):
-    fh.seek(offset)
-    return fh.read(size)
+def _string(names, offset):
+    return names[offset : names.find(b"\0", offset)].decode("utf-8", "replace")
 
 
 def dynsyms(path):
     """{name: (bind, type)} of defined, default-visibility dynamic symbols; {} if unreadable."""
     out = {}
     try:
-        with open(path, "rb") as fh:
-            sections = _sections(fh) or []
-            for sec in sections:
-                if sec[1] != 11:  # SHT_DYNSYM
+        for names, data in _tables(path, 11):  # SHT_DYNSYM
+            for off in range(0, len(data) - 23, 24):
+                st_name, st_info, st_other, st_shndx = struct.unpack_from("<IBBH", data, off)
+                if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
                     continue
-                strtab = sections[sec[6]]
-                names = _read(fh, strtab[4], strtab[5])
-                data = _read(fh, sec[4], sec[5])
-                for off in range(0, len(data) - 23, 24):
-                    st_name, st_info, st_other, st_shndx = struct.unpack_from("<IBBH", data, off)
-                    if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
-                        continue
-                    bind, kind = st_info >> 4, st_info & 0xF
-                    if bind not in (1, 2, 10) or kind not in (0, 1, 2, 6, 10):
-                        continue
-                    end = names.find(b"\0", st_name)
-                    name = names[st_name:end].decode("ascii", "replace")
-                    if name:
-                        out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind)
+                bind, kind = st_info >> 4, st_info & 0xF
+                if bind not in (1, 2, 10) or kind not in (0, 1, 2, 6, 10):
+                    continue
+                name = _string(names, st_name)
+                if name:
+                    out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind)
     except (OSError, struct.error, IndexError):
         return {}
     return out
@@ -105,28 +107,22 @@ def dynsyms(path):
 
 def dynamic(path):
     """(DT_NEEDED names, DT_RUNPATH/DT_RPATH directories) of an ELF file; empty if unreadable."""
-    names_out, paths = [], []
+    wanted, paths = [], []
     try:
-        with open(path, "rb") as fh:
-            sections = _sections(fh) or []
-            for sec in sections:
-                if sec[1] != 6:  # SHT_DYNAMIC
-                    continue
-                strtab = sections[sec[6]]
-                names = _read(fh, strtab[4], strtab[5])
-                data = _read(fh, sec[4], sec[5])
-                for off in range(0, len(data) - 15, 16):
-                    tag, val = struct.unpack_from("<qQ", data, off)
-                    if tag == 0:
-                        break
-                    if tag in (1, 15, 29):  # DT_NEEDED, DT_RPATH, DT_RUNPATH
-                        text = names[val : names.find(b"\0", val)].decode("utf-8", "replace")
-                        (names_out if tag == 1 else paths).extend(text.split(":") if tag != 1 else [text])
+        for names, data in _tables(path, 6):  # SHT_DYNAMIC
+            for off in range(0, len(data) - 15, 16):
+                tag, val = struct.unpack_from("<qQ", data, off)
+                if tag == 0:
+                    break
+                if tag == 1:  # DT_NEEDED
+                    wanted.append(_string(names, val))
+                elif tag in (15, 29):  # DT_RPATH, DT_RUNPATH
+                    paths.extend(_string(names, val).split(":"))
     except (OSError, struct.error, IndexError):
         return [], []
     origin = os.path.dirname(path)
-    dirs = [os.path.normpath(d.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)) for d in paths if d]
-    return names_out, dirs
+    dirs = [os.path.normpath(d.replace("${ORIGIN}", origin).replace("$ORIGIN", origin)) for d in paths if d]
+    return wanted, dirs
 
 
 # -- smoke ---------------------------------------------------------------------------------------
