@@ -154,7 +154,7 @@ class CellFlow:
 
     def _run(self) -> list[CheckResult]:
         results: list[CheckResult] = []
-        installed = self._install(results)
+        installed = self.install(results)
         if installed is None or self.cancel.is_set():
             return results
         modules, files = installed
@@ -243,9 +243,11 @@ class CellFlow:
             return wanted
         return []
 
-    def _install(
-        self, results: list[CheckResult]
+    def install(
+        self, results: list[CheckResult], on_output: Callable[[str], None] | None = None
     ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
+        """Create the venv and install every pick (refusals checked first); the installed
+        modules and ELF files per distribution, or None with the reason appended to results."""
         opts = self.options
         cell = self.cell
         links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
@@ -281,6 +283,7 @@ class CellFlow:
             plan,
             user=self.sandbox.install_user,
             budget=opts.install_timeout_s * (len(steps) + 1),
+            on_output=on_output,
         )
         by_step = {r["step"]["name"]: r["step"] for r in records if "step" in r}
         venv = by_step.get("venv")

@@ -38,10 +38,18 @@ class Sandbox(Protocol):
     check_user: str  # user for package code (unprivileged)
 
     def probe(
-        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = ...
+        self,
+        command: str,
+        plan: Mapping[str, Any],
+        *,
+        user: str,
+        budget: float,
+        script: str = ...,
+        on_output: Callable[[str], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Run an in-container probe command; its records. Raise InfrastructureError if it
-        failed without a record; stop it (and the sandbox) after `budget` seconds."""
+        failed without a record; stop it (and the sandbox) after `budget` seconds. With
+        `on_output`, the output of what the probe runs reaches it line by line, live."""
         ...
 
     def isolate(self) -> None:

@@ -11,11 +11,12 @@ import io
 import json
 import os
 import posixpath
+import shutil
 import socket
 import tarfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,10 +263,21 @@ class DockerSandbox:
             return extracted.read()
 
     def probe(
-        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = PROBE
+        self,
+        command: str,
+        plan: Mapping[str, Any],
+        *,
+        user: str,
+        budget: float,
+        script: str = PROBE,
+        on_output: Callable[[str], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Run the probe in the container; kill the container if it overruns its budget."""
+        """Run the probe in the container; kill the container if it overruns its budget. With
+        `on_output`, the probe echoes what it runs and each line of that reaches `on_output` as
+        it arrives (records are still collected, never passed on)."""
         api = self.b.client.api
+        if on_output is not None:
+            plan = {**plan, "echo": True}
         exec_id = api.exec_create(
             self.container.id,
             [self.cell.distro.python_executable, "-I", "-S", script, command, json.dumps(plan)],
@@ -277,10 +289,13 @@ class DockerSandbox:
         watchdog.start()
         started = time.monotonic()
         try:
-            out = api.exec_start(exec_id)
+            if on_output is None:
+                out = api.exec_start(exec_id)
+                text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+            else:
+                text = _stream_lines(api.exec_start(exec_id, stream=True), on_output)
         finally:
             watchdog.cancel()
-        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
         records = [json.loads(ln[len(MARK) :]) for ln in text.splitlines() if ln.startswith(MARK)]
         code = api.exec_inspect(exec_id).get("ExitCode")
         if code not in (0, None) and not records:
@@ -290,9 +305,43 @@ class DockerSandbox:
             )
         return records
 
+    def interactive_argv(
+        self, argv: Sequence[str], *, user: str, env: Mapping[str, str], tty: bool
+    ) -> list[str]:
+        """The `docker exec` command line that runs argv in this container, attached to the
+        caller's terminal (the engine API has no portable interactive attach of its own)."""
+        cli = shutil.which("docker")
+        if cli is None:
+            raise InfrastructureError(
+                "an interactive shell needs the docker command-line client, which is not on PATH",
+                hint="install it (Debian: docker.io or docker-ce-cli)",
+            )
+        flags = ["-i", *(["-t"] if tty else []), "-u", user, "-w", "/tmp"]
+        for key, value in env.items():
+            flags += ["-e", f"{key}={value}"]
+        return [cli, "exec", *flags, self.container.id, *argv]
+
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
             self.container.kill()
+
+
+def _stream_lines(chunks: Any, on_output: Callable[[str], None]) -> str:
+    """Collect a streamed exec's output, passing each line that is not a record on as it comes."""
+    seen: list[str] = []
+    pending = ""
+    for chunk in chunks:
+        pending += chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else str(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            seen.append(line)
+            if not line.startswith(MARK):
+                on_output(line)
+    if pending:
+        seen.append(pending)
+        if not pending.startswith(MARK):
+            on_output(pending)
+    return "\n".join(seen)
 
 
 def _uv_arch(cell_arch: str) -> str:

@@ -1,6 +1,6 @@
 """Command line: one module per command, registered here; errors are caught once, in `main`.
 
-wheelmatrix validate | run | scan | doctor | distros | runs | compare | init
+wheelmatrix validate | run | repro | scan | doctor | distros | runs | compare | init
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from pathlib import Path
 from rich.console import Console
 
 from runner import __version__
-from runner.cli import compare, distros, doctor, init, run, runs, scan, validate
+from runner.cli import compare, distros, doctor, init, repro, run, runs, scan, validate
 from runner.errors import EXIT_INFRASTRUCTURE, WheelmatrixError
 
-COMMANDS = (validate, run, scan, compare, runs, init, doctor, distros)
+COMMANDS = (validate, run, repro, scan, compare, runs, init, doctor, distros)
 # Commands whose positional inputs may be interleaved with options (`validate a.whl --with x b.whl`).
-_INPUTS = {"validate": "inputs", "run": "inputs", "scan": "wheels"}
+_INPUTS = {"validate": "inputs", "run": "inputs", "repro": "inputs", "scan": "wheels"}
+# Commands that take a command line after `--`.
+_COMMAND_AFTER_DASHES = ("repro",)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -65,8 +67,15 @@ def _stderr(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    command: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1 :]
     args, extra = parser.parse_known_args(argv)
     args.argv = argv
+    if command and args.command not in _COMMAND_AFTER_DASHES:
+        parser.error(f"unrecognized arguments: -- {' '.join(command)}")
+    args.command_argv = command
     for name, default in (("catalog", None), ("debug", False)):
         if not hasattr(args, name):
             setattr(args, name, default)

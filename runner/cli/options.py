@@ -50,28 +50,7 @@ FAIL_ON = ("failure", "regression", "never")
 
 def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -> None:
     """The inputs, selection, sandbox and report options of `validate` and `run`."""
-    p.add_argument(
-        "inputs",
-        nargs="+" if inputs_required else "*",
-        metavar="WHEEL_OR_REQ",
-        help="wheel files, globs or requirements to test (the candidates)",
-    )
-    p.add_argument(
-        "--with",
-        dest="companions",
-        action="append",
-        default=None,
-        metavar="REQ",
-        help="companion to install next to the candidates (requirement or wheel); repeatable",
-    )
-    p.add_argument(
-        "--find-links",
-        action="append",
-        default=None,
-        type=Path,
-        metavar="DIR",
-        help="extra directory of wheels for the installer; repeatable",
-    )
+    add_input_arguments(p, inputs_required=inputs_required)
     p.add_argument("--distro", dest="distros", action="append", default=None, metavar="ID", help="repeatable")
     p.add_argument("--arch", dest="archs", action="append", default=None, choices=ARCHES, help="repeatable")
     p.add_argument(
@@ -101,15 +80,6 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
         "--scenario", dest="scenario_names", action="append", default=None, metavar="NAME", help="repeatable"
     )
     p.add_argument(
-        "--installer", choices=("uv", "pip"), default=None, help="uv (default, fast) or the image's own pip"
-    )
-    p.add_argument(
-        "--link-mode",
-        choices=("symlink", "copy"),
-        default=None,
-        help="uv: link installed files from the shared cache (default) or copy them",
-    )
-    p.add_argument(
         "--with-known-problems",
         dest="known_problems",
         action="store_const",
@@ -117,7 +87,6 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
         default=None,
         help="also run each applicable known-problem set as companions, each in its own cells",
     )
-    p.add_argument("--gdb", action="store_const", const=True, default=None, help="images with gdb")
     p.add_argument(
         "--strict-warnings",
         action="store_const",
@@ -125,13 +94,8 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
         default=None,
         help="fail a check that passes but prints an import-time warning",
     )
-    p.add_argument(
-        "--offline", action="store_const", const=True, default=None, help="install only from --find-links"
-    )
     p.add_argument("--jobs", type=positive_int, default=None, help="cells in parallel (default: CPUs)")
-    p.add_argument("--timeout", dest="timeout_s", type=positive_float, default=None, metavar="S")
-    p.add_argument("--memory", type=memory, default=None, help="memory limit per container (default 4g)")
-    p.add_argument("--pids", type=positive_int, default=None, help="process limit per container")
+    add_sandbox_arguments(p)
     p.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
     p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary")
@@ -150,6 +114,67 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
         type=Path,
         metavar="DIR",
         help="where run directories live (default: $WHEELMATRIX_RUNS or ~/.cache/wheelmatrix/runs)",
+    )
+
+
+def add_input_arguments(
+    p: argparse.ArgumentParser, *, inputs_required: bool, nargs: str | None = None
+) -> None:
+    """What to install: candidates, companions and extra wheel directories."""
+    p.add_argument(
+        "inputs",
+        nargs=nargs or ("+" if inputs_required else "*"),
+        metavar="WHEEL_OR_REQ",
+        help="wheel files, globs or requirements to test (the candidates)",
+    )
+    p.add_argument(
+        "--with",
+        dest="companions",
+        action="append",
+        default=None,
+        metavar="REQ",
+        help="companion to install next to the candidates (requirement or wheel); repeatable",
+    )
+    p.add_argument(
+        "--find-links",
+        action="append",
+        default=None,
+        type=Path,
+        metavar="DIR",
+        help="extra directory of wheels for the installer; repeatable",
+    )
+
+
+def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
+    """How a cell installs and runs: the same for every command that starts containers."""
+    p.add_argument(
+        "--installer", choices=("uv", "pip"), default=None, help="uv (default, fast) or the image's own pip"
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=("symlink", "copy"),
+        default=None,
+        help="uv: link installed files from the shared cache (default) or copy them",
+    )
+    p.add_argument("--gdb", action="store_const", const=True, default=None, help="images with gdb")
+    p.add_argument(
+        "--offline", action="store_const", const=True, default=None, help="install only from --find-links"
+    )
+    p.add_argument("--timeout", dest="timeout_s", type=positive_float, default=None, metavar="S")
+    p.add_argument("--memory", type=memory, default=None, help="memory limit per container (default 4g)")
+    p.add_argument("--pids", type=positive_int, default=None, help="process limit per container")
+
+
+def add_cell_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Exactly one cell: distro, arch and (optionally) Python."""
+    p.add_argument("--distro", required=required, metavar="ID", help="the cell's distro id (see `distros`)")
+    p.add_argument("--arch", required=required, choices=ARCHES, help="the cell's architecture")
+    p.add_argument(
+        "--python",
+        type=python_version,
+        default=None,
+        metavar="X.Y",
+        help="the cell's Python (default: the distro's)",
     )
 
 

@@ -4,6 +4,8 @@
     wm_probe.py run PLAN_JSON       run each check in a fresh interpreter, with a timeout
     wm_probe.py exec PLAN_JSON      run argv commands (command and pytest scenarios)
 
+With "echo": true in the plan, install and exec pass the commands' output through as it comes.
+
 Every result is printed on its own line, prefixed with the marker, as soon as it is known.
 """
 
@@ -14,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 MARK = "@@WM@@ "
@@ -40,8 +43,9 @@ def signame(rc):
         return "signal %d" % -rc
 
 
-def run_one(argv, env, timeout, cwd="/"):
-    """Run argv; on timeout send SIGABRT (faulthandler dumps the stack), then SIGKILL."""
+def run_one(argv, env, timeout, cwd="/", echo=False):
+    """Run argv; on timeout send SIGABRT (faulthandler dumps the stack), then SIGKILL. With
+    `echo`, the output is also passed through to our stdout as it comes (a live session)."""
     start = time.time()
     proc = subprocess.Popen(
         argv,
@@ -51,17 +55,28 @@ def run_one(argv, env, timeout, cwd="/"):
         cwd=cwd,
         start_new_session=True,
     )
+    chunks = []
+    reader = None
+    if echo:
+        reader = threading.Thread(target=_pass_through, args=(proc.stdout, chunks))
+        reader.daemon = True
+        reader.start()
     timed_out = False
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out = _finish(proc, reader, timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         _kill(proc, signal.SIGABRT)
         try:
-            out, _ = proc.communicate(timeout=GRACE_S)
+            out = _finish(proc, reader, GRACE_S)
         except subprocess.TimeoutExpired:
             _kill(proc, signal.SIGKILL)
-            out, _ = proc.communicate()
+            out = _finish(proc, reader, None)
+    if reader is not None:
+        out = b"".join(chunks)
+        if out and not out.endswith(b"\n"):
+            sys.stdout.write("\n")  # a record must start a line
+            sys.stdout.flush()
     return {
         "rc": proc.returncode,
         "signal": signame(proc.returncode),
@@ -69,6 +84,25 @@ def run_one(argv, env, timeout, cwd="/"):
         "tail": tail(out),
         "duration_s": round(time.time() - start, 3),
     }
+
+
+def _finish(proc, reader, timeout):
+    if reader is None:
+        return proc.communicate(timeout=timeout)[0]
+    proc.wait(timeout=timeout)
+    reader.join(timeout=GRACE_S)
+    return b""
+
+
+def _pass_through(stream, chunks):
+    fd = stream.fileno()
+    while True:
+        data = os.read(fd, 65536)
+        if not data:
+            return
+        chunks.append(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 def _kill(proc, sig):
@@ -83,7 +117,7 @@ def cmd_install(plan):
     env.update(plan.get("env", {}))
     ok = True
     for step in plan["steps"]:
-        res = run_one(step["argv"], env, plan.get("timeout", 1800))
+        res = run_one(step["argv"], env, plan.get("timeout", 1800), echo=plan.get("echo", False))
         res["name"] = step["name"]
         res["expect_failure"] = bool(step.get("expect_failure"))
         emit({"step": res})
@@ -407,7 +441,9 @@ def cmd_exec(plan):
     """Run argv commands (command and pytest scenarios); report failing pytest node ids."""
     env = check_env(plan)
     for check in plan["checks"]:
-        res = run_one(check["argv"], env, plan["timeout"], cwd=check.get("cwd", "/tmp"))
+        res = run_one(
+            check["argv"], env, plan["timeout"], cwd=check.get("cwd", "/tmp"), echo=plan.get("echo", False)
+        )
         res["id"] = check["id"]
         report = check.get("junit")
         if report:

@@ -41,13 +41,24 @@ class FakeSandbox:
     files: dict[str, bytes] = field(default_factory=dict)
 
     def probe(
-        self, command: str, plan: Mapping[str, Any], *, user: str, budget: float, script: str = "probe"
+        self,
+        command: str,
+        plan: Mapping[str, Any],
+        *,
+        user: str,
+        budget: float,
+        script: str = "probe",
+        on_output: Callable[[str], None] | None = None,
     ) -> list[dict[str, Any]]:
         self.calls.append((command, {"plan": dict(plan), "user": user, "budget": budget, "script": script}))
         answer = self.answers.get(command)
         if answer is None:
             raise AssertionError(f"unexpected probe call {command!r}")
-        return answer(plan)
+        records = answer(plan)
+        if on_output is not None:  # a live session: the fake's "output" is the records' text
+            for record in records:
+                on_output(str(record))
+        return records
 
     def isolate(self) -> None:
         self.calls.append(("isolate", None))
