@@ -244,6 +244,25 @@ def test_warning_only_break_is_marked_and_strict_warnings_fail_it(
     assert strict.by_cell("import wmwarnonly")[("debian-12", "x86_64")]["status"] == "failed"
 
 
+@pytest.mark.xdist_group("torch-aarch64")
+def test_real_warning_only_break_torch_built_for_numpy1_with_numpy2(tmp_path: Path) -> None:
+    """torch 2.2.2 (PyPI's aarch64 wheel is CPU-only and small enough) was compiled against
+    NumPy 1.x and catches the failure: `import torch` succeeds and only prints "A module that
+    was compiled using NumPy 1.x cannot be run in NumPy 2" (pytorch/pytorch#107302)."""
+    run = wheelmatrix(
+        "torch==2.2.2", "--with", "numpy==2.0.2", "--distro", "debian-12", "--arch", "aarch64",
+        "--scenario", "import", "--timeout", "600", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 0, run.explain()
+    res = run.by_cell("import torch")[("debian-12", "aarch64")]
+    assert res["status"] == "passed", res
+    assert res["detail"] == (
+        "passed with a warning: A module that was compiled using NumPy 1.x cannot be run in NumPy 2"
+    ), res
+    assert "loaded with numpy 2.0.2" in res["diagnosis"] and "pin numpy<2" in res["diagnosis"], res
+    assert "passed (warning)" in run.stdout
+
+
 def test_bundled_executable_that_cannot_start_is_caught_where_import_passes(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
