@@ -33,13 +33,16 @@ def removed_in(module: str) -> tuple[int, int] | None:
 
 
 def explain_missing_module(message: str, python: tuple[int, int]) -> str | None:
-    """One line for 'No module named X' when X is a standard-library module this Python removed."""
-    match = _MISSING.search(message)
-    if match is None:
-        return None
-    name = match.group(1).split(".")[0]
-    entry = _table().get(name)
-    if entry is None or python < _version(entry["removed_in"]):
+    """One line for 'No module named X' when X is a standard-library module this Python removed.
+    Every such message counts, not only the last: a package that falls back to another module
+    when the removed one is missing (pydub: audioop, then pyaudioop) fails naming the fallback."""
+    table = _table()
+    for match in _MISSING.finditer(message):
+        name = match.group(1).split(".")[0]
+        entry = table.get(name)
+        if entry is not None and python >= _version(entry["removed_in"]):
+            break
+    else:
         return None
     text = (
         f"{name} was removed from the standard library in Python {entry['removed_in']} ({entry['pep']}); "

@@ -244,6 +244,24 @@ def test_warning_only_break_is_marked_and_strict_warnings_fail_it(
     assert strict.by_cell("import wmwarnonly")[("debian-12", "x86_64")]["status"] == "failed"
 
 
+def test_real_stdlib_removal_pydub_needs_audioop_on_python_313(tmp_path: Path) -> None:
+    """pydub 0.25.1 imports audioop (removed in 3.13), then falls back to pyaudioop: the
+    failure names the fallback, the diagnosis the removed module (jiaaro/pydub#725)."""
+    run = wheelmatrix(
+        "pydub==0.25.1", "--distro", "debian-12", "--distro", "debian-13", "--arch", "x86_64",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    cells = run.by_cell("import pydub")
+    assert cells[("debian-12", "x86_64")]["status"] == "passed"
+    new = cells[("debian-13", "x86_64")]
+    assert new["status"] == "failed" and "pyaudioop" in new["detail"], new
+    assert new["diagnosis"].startswith(
+        "audioop was removed from the standard library in Python 3.13 (PEP 594)"
+    )
+    assert "audioop-lts" in new["diagnosis"], new
+
+
 @pytest.mark.xdist_group("torch-aarch64")
 def test_real_warning_only_break_torch_built_for_numpy1_with_numpy2(tmp_path: Path) -> None:
     """torch 2.2.2 (PyPI's aarch64 wheel is CPU-only and small enough) was compiled against

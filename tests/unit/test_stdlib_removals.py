@@ -33,3 +33,17 @@ def test_submodule_and_unknown_names() -> None:
     assert explain_missing_module("No module named 'numpy'", (3, 13)) is None
     assert explain_missing_module("ImportError: something else", (3, 13)) is None
     assert removed_in("os") is None
+
+
+def test_a_fallback_import_does_not_hide_the_removed_module() -> None:
+    # pydub 0.25.1 on Python 3.13: `import audioop` fails, then its fallback `import pyaudioop`
+    tail = (
+        "ModuleNotFoundError: No module named 'audioop'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "ModuleNotFoundError: No module named 'pyaudioop'"
+    )
+    text = explain_missing_module(tail, (3, 13))
+    assert text is not None and text.startswith(
+        "audioop was removed from the standard library in Python 3.13"
+    )
+    assert explain_missing_module(tail, (3, 12)) is None
