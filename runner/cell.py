@@ -26,7 +26,6 @@ from runner.config.runfile import RunConfig
 from runner.elf.scan import ElfInfo
 from runner.errors import InfrastructureError
 from runner.install import (
-    FIND_LINKS_DIR,
     SYMBOLS_PROBE,
     VENV,
     VENV_PYTHON,
@@ -34,6 +33,7 @@ from runner.install import (
     IndexSettings,
     Step,
     classify_install_failure,
+    find_links_targets,
     install_argv,
     installer_env,
     venv_argv,
@@ -250,7 +250,7 @@ class CellFlow:
         modules and ELF files per distribution, or None with the reason appended to results."""
         opts = self.options
         cell = self.cell
-        links = [f"{FIND_LINKS_DIR}/{i}" for i in range(len(opts.find_links))]
+        links = [target for target, _dir in find_links_targets(opts.find_links)]
 
         def argv(args: Sequence[str]) -> tuple[str, ...]:
             return install_argv(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runner.model import Status
 
@@ -14,6 +16,23 @@ UV_BIN = f"{WM_ROOT}/bin/uv"
 UV_CACHE = f"{WM_ROOT}/cache/uv"
 WHEELS_DIR = f"{WM_ROOT}/wheels"
 FIND_LINKS_DIR = f"{WM_ROOT}/find-links"
+
+
+def find_links_targets(dirs: Sequence[Path]) -> list[tuple[str, Path]]:
+    """(path in the cell, host directory) for each --find-links directory. The path carries a
+    digest of the directory's wheels (names, sizes, mtimes): the installer's cache keys flat
+    index entries by URL, so a wheel rebuilt under the same name at the same path would
+    otherwise be served stale from the cache."""
+    out = []
+    for i, d in enumerate(dirs):
+        digest = hashlib.sha256(str(Path(d).resolve()).encode())
+        for wheel in sorted(Path(d).glob("*.whl")):
+            st = wheel.stat()
+            digest.update(f"{wheel.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        out.append((f"{FIND_LINKS_DIR}/{i}-{digest.hexdigest()[:12]}", Path(d).resolve()))
+    return out
+
+
 CA_BUNDLE = f"{WM_ROOT}/ca.crt"
 PROBE_DIR = f"{WM_ROOT}/probe"
 PROBE = f"{PROBE_DIR}/wm_probe.py"

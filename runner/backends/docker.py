@@ -30,7 +30,7 @@ from runner.cell import CellFlow, CellOptions, installer_for
 from runner.config.catalog import Distro
 from runner.errors import InfrastructureError
 from runner.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
-from runner.install import CA_BUNDLE, FIND_LINKS_DIR, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT
+from runner.install import CA_BUNDLE, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT, find_links_targets
 from runner.matrix import Cell
 from runner.model import CheckResult, Status
 from runner.probe import MARK
@@ -169,8 +169,8 @@ class DockerBackend:
             if pick.wheel is not None:
                 target = f"{WHEELS_DIR}/{pick.wheel.filename}"
                 mounts.append(Mount(target, str(pick.wheel.path), type="bind", read_only=True))
-        for i, path in enumerate(self.options.find_links):
-            mounts.append(Mount(f"{FIND_LINKS_DIR}/{i}", str(path.resolve()), type="bind", read_only=True))
+        for target, path in find_links_targets(self.options.find_links):
+            mounts.append(Mount(target, str(path), type="bind", read_only=True))
         return mounts
 
     def _track(self, container: Any) -> None:

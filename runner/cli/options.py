@@ -118,15 +118,17 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
 
 
 def add_input_arguments(
-    p: argparse.ArgumentParser, *, inputs_required: bool, nargs: str | None = None
+    p: argparse.ArgumentParser, *, inputs_required: bool, positional: bool = True
 ) -> None:
-    """What to install: candidates, companions and extra wheel directories."""
-    p.add_argument(
-        "inputs",
-        nargs=nargs or ("+" if inputs_required else "*"),
-        metavar="WHEEL_OR_REQ",
-        help="wheel files, globs or requirements to test (the candidates)",
-    )
+    """What to install: candidates (positional, unless the command names its own), companions
+    and extra wheel directories."""
+    if positional:
+        p.add_argument(
+            "inputs",
+            nargs="+" if inputs_required else "*",
+            metavar="WHEEL_OR_REQ",
+            help="wheel files, globs or requirements to test (the candidates)",
+        )
     p.add_argument(
         "--with",
         dest="companions",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from runner.install import (
@@ -212,3 +214,19 @@ def test_pip_network_failure_is_an_infrastructure_error(text: str) -> None:
 
 def test_resolver_conflict_naming_a_tls_project_is_a_failure() -> None:
     assert classify_install_failure(UV_CONFLICT.replace("wmcolla", "tls-client"))[0] is Status.FAILED
+
+
+def test_find_links_mount_path_changes_when_a_wheel_is_rebuilt(tmp_path: Path) -> None:
+    """uv caches flat-index wheels by URL: a rebuilt wheel at the same path must get a new one."""
+    import os
+
+    from runner.install import FIND_LINKS_DIR, find_links_targets
+
+    wheel = tmp_path / "a-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"one")
+    ((first, where),) = find_links_targets([tmp_path])
+    assert first.startswith(f"{FIND_LINKS_DIR}/0-") and where == tmp_path.resolve()
+    assert find_links_targets([tmp_path])[0][0] == first  # stable while nothing changes
+    wheel.write_bytes(b"two!")
+    os.utime(wheel, ns=(1, 1))
+    assert find_links_targets([tmp_path])[0][0] != first
