@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,27 @@ def test_every_command_from_an_empty_directory(
 
     compared = wm(installed, "compare", tmp_path / "a.json", tmp_path / "b.json", cwd=empty)
     assert compared.rc == 0, compared.explain()
+
+    # the reproduction commands, from the installed package: a passing repro writes no bundle
+    # unless asked; --bundle writes one into the empty directory's child
+    repro = wm(installed, "repro", "--distro", "debian-12", "--arch", "x86_64", pure, cwd=empty)
+    assert repro.rc == 0 and "passed (exit 0)" in repro.stdout, repro.explain()
+    assert not any(empty.iterdir())
+    bundled = wm(
+        installed,
+        "repro",
+        "--distro",
+        "debian-12",
+        "--arch",
+        "x86_64",
+        pure,
+        "--bundle",
+        empty / "b",
+        cwd=empty,
+    )
+    assert bundled.rc == 0 and (empty / "b" / "run.sh").exists(), bundled.explain()
+    assert (empty / "b" / "requirements.lock").read_text().count("--hash=sha256:") == 1
+    shutil.rmtree(empty / "b")
+    for command in ("minimize", "bisect"):
+        helped = wm(installed, command, "--help", cwd=empty)
+        assert helped.rc == 0 and "--distro" in helped.stdout, helped.explain()

@@ -11,6 +11,7 @@ from runner.backends.docker import _stream_lines
 from runner.bundle import LockEntry, check_destination, platform_tags
 from runner.cli import build_parser, main
 from runner.config.catalog import default_catalog_path, load_catalog
+from runner.config.scenarios import Scenario
 from runner.errors import InputError
 from runner.live import Outcome, import_argv, python_code
 from runner.matrix import Cell
@@ -63,7 +64,8 @@ def test_platform_tags_follow_the_cells_glibc() -> None:
 
     def tags(distro: str, arch: str) -> list[str]:
         d = catalog.get(distro)
-        return platform_tags(Cell(distro=d, arch=arch, scenario=None, emulated=False, candidates=()))  # type: ignore[arg-type]
+        scenario = Scenario(name="import", kind="import", description="imports")
+        return platform_tags(Cell(distro=d, arch=arch, scenario=scenario, emulated=False, candidates=()))
 
     x = tags("debian-12", "x86_64")
     assert (
