@@ -76,6 +76,17 @@ class CellOptions:
         )
 
 
+def _extra_requirements(cell: Cell) -> list[str]:
+    """What a scenario installs besides the picks: pytest and its `requires`."""
+    scenario = cell.scenario
+    if scenario.kind == "pytest":
+        wanted = list(scenario.requires)
+        if not any(r.split("[")[0].strip().lower().startswith("pytest") for r in wanted):
+            wanted.insert(0, "pytest")
+        return wanted
+    return []
+
+
 def installer_for(options: CellOptions, cell: Cell) -> str:
     return options.installer if cell.distro.supports_uv else "pip"
 
@@ -109,6 +120,7 @@ class CellFlow:
         self.elf_files: dict[str, list[str]] = {}  # distribution -> its installed ELF files
         self.elf_real: dict[str, str] = {}  # symlinked installs (uv's cache) -> the real file
         self.site_dirs = site_packages(cell.python)
+        self.project_dirs: dict[Path, str] = {}  # pytest sources -> where they were copied
 
     # -- results -------------------------------------------------------------------------------
     def result(
@@ -147,34 +159,59 @@ class CellFlow:
 
     # -- the flow ------------------------------------------------------------------------------
     def run(self) -> list[CheckResult]:
+        """This cell's scenario, after its install."""
+        return self.run_group([self.cell])
+
+    def run_group(self, cells: Sequence[Cell]) -> list[CheckResult]:
+        """Several scenario cells of one distro/arch/Python/companion set in this one sandbox:
+        one install (with every scenario's extra requirements), one network cut, then each
+        scenario in turn. Results keep each cell's own scenario (and so its cell id)."""
         try:
-            return self._run()
+            return self._run_group(cells)
         except InfrastructureError as exc:
             return [self.result("run cell", Status.ERROR, exc.message)]
 
-    def _run(self) -> list[CheckResult]:
-        results: list[CheckResult] = []
-        installed = self.install(results)
+    def _run_group(self, cells: Sequence[Cell]) -> list[CheckResult]:
+        installing: list[CheckResult] = []  # refusals and install failures: every scenario's
+        self.cell = cells[0]
+        extra = list(dict.fromkeys(r for cell in cells for r in _extra_requirements(cell)))
+        installed = self.install(installing, extra=extra)
+
+        def each(cell: Cell) -> list[CheckResult]:
+            return [dataclasses.replace(r, scenario=cell.scenario.name) for r in installing]
+
         if installed is None or self.cancel.is_set():
-            return results
+            return [r for cell in cells for r in each(cell)]
         modules, files = installed
-        kind = self.cell.scenario.kind
-        if kind == "pytest" and self.cell.scenario.sources is not None:
-            self.sandbox.put_dir(self.cell.scenario.sources, PROJECT_DIR)
+        self.project_dirs = {}
+        for cell in cells:
+            sources = cell.scenario.sources if cell.scenario.kind == "pytest" else None
+            if sources is not None and sources not in self.project_dirs:
+                target = PROJECT_DIR if not self.project_dirs else f"{PROJECT_DIR}-{len(self.project_dirs)}"
+                self.sandbox.put_dir(sources, target)
+                self.project_dirs[sources] = target
         self.sandbox.isolate()  # before any package code runs
-        if kind == "symbols":
-            results += self._run_symbols(modules, files)
-        elif kind == "command":
-            results += self._run_command()
-        elif kind == "pytest":
-            results += self._run_pytest()
-        elif kind == "commands":
-            results += self._run_commands()
-        else:
-            results += self._installed_set_checks()
-            results += self._installed_wheel_tags()
-            results += self._run_imports(modules)
+        results: list[CheckResult] = []
+        for cell in cells:
+            if self.cancel.is_set():
+                break
+            self.cell = cell
+            results += each(cell) + self._scenario(modules, files)
         return results
+
+    def _scenario(
+        self, modules: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str]]
+    ) -> list[CheckResult]:
+        kind = self.cell.scenario.kind
+        if kind == "symbols":
+            return self._run_symbols(modules, files)
+        if kind == "command":
+            return self._run_command()
+        if kind == "pytest":
+            return self._run_pytest()
+        if kind == "commands":
+            return self._run_commands()
+        return [*self._installed_set_checks(), *self._installed_wheel_tags(), *self._run_imports(modules)]
 
     def _installed_wheel_tags(self) -> list[CheckResult]:
         """Requirement candidates have no wheel file on the host: scan the ELF files of the
@@ -234,17 +271,11 @@ class CellFlow:
         ]
 
     # -- phase 1: install with network ---------------------------------------------------------
-    def _extra_requirements(self) -> list[str]:
-        scenario = self.cell.scenario
-        if scenario.kind == "pytest":
-            wanted = list(scenario.requires)
-            if not any(r.split("[")[0].strip().lower().startswith("pytest") for r in wanted):
-                wanted.insert(0, "pytest")
-            return wanted
-        return []
-
     def install(
-        self, results: list[CheckResult], on_output: Callable[[str], None] | None = None
+        self,
+        results: list[CheckResult],
+        on_output: Callable[[str], None] | None = None,
+        extra: Sequence[str] | None = None,
     ) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
         """Create the venv and install every pick (refusals checked first); the installed
         modules and ELF files per distribution, or None with the reason appended to results."""
@@ -265,7 +296,7 @@ class CellFlow:
         for pick in unfit:
             steps.append(Step(name=f"refuse:{pick.project}", argv=argv([arg(pick)]), expect_failure=True))
         fit = [p for p in (*cell.candidates, *cell.companions) if p.fits is not False]
-        extra = self._extra_requirements()
+        extra = list(extra) if extra is not None else _extra_requirements(cell)
         if fit:
             steps.append(Step(name="install", argv=argv([*(arg(p) for p in fit), *extra])))
         plan = {
@@ -486,17 +517,21 @@ class CellFlow:
             **dict(self.cell.scenario.env),
         }
 
+    def _project_dir(self) -> str:
+        sources = self.cell.scenario.sources
+        return self.project_dirs.get(sources, PROJECT_DIR) if sources is not None else PROJECT_DIR
+
     def _timeout(self) -> float:
         return self.cell.scenario.timeout_s or self.options.timeout_s
 
     def _argv(self, argv: Sequence[str]) -> list[str]:
-        out = [a.replace("{project}", PROJECT_DIR) for a in argv]
+        out = [a.replace("{project}", self._project_dir()) for a in argv]
         if out and out[0] in ("python", "python3"):
             out[0] = VENV_PYTHON
         return out
 
     def _exec(self, check_id: str, argv: Sequence[str], junit: str | None = None) -> dict[str, Any] | None:
-        cwd = PROJECT_DIR if self.cell.scenario.sources is not None else "/tmp"
+        cwd = self._project_dir() if self.cell.scenario.sources is not None else "/tmp"
         plan = {
             "timeout": self._timeout(),
             "env": self._exec_env(),

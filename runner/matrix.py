@@ -58,6 +58,12 @@ class Cell:
         return cell_id(self.distro.id, self.arch, self.python, self.scenario.name, self.variant)
 
     @property
+    def container_key(self) -> tuple[str, str, str, str, bool]:
+        """Cells with the same key share one container and one install (their scenarios run
+        one after another in it)."""
+        return (self.distro.id, self.arch, self.python, self.variant, self.baseline)
+
+    @property
     def label(self) -> str:
         return self.id
 

@@ -154,22 +154,25 @@ class Scheduler:
             return
         self._on_event("image-done", name)
         prio = _PRIO_CELL_EMULATED if first.emulated else _PRIO_CELL
+        containers: dict[tuple[str, str, str, str, bool], list[Cell]] = {}
         for cell in group:
-            self._submit(prio, _Task(cell.label, partial(self._run_cell, cell, image)))
+            containers.setdefault(cell.container_key, []).append(cell)
+        for cells in containers.values():
+            self._submit(prio, _Task(cells[0].label, partial(self._run_cells, cells, image)))
 
-    def _run_cell(self, cell: Cell, image: str) -> None:
-        self._on_event("cell-start", cell.label)
+    def _run_cells(self, cells: list[Cell], image: str) -> None:
+        """One container: every scenario cell of one distro/arch/Python/companion set."""
+        for cell in cells:
+            self._on_event("cell-start", cell.label)
         try:
-            results = self.backend.run_cell(cell, image, self.cancelled)
+            results = self.backend.run_cells(cells, image, self.cancelled)
         except Exception as exc:  # a bug: keep the traceback as evidence, keep going
-            results = [
-                _error(
-                    cell, "run cell", f"{type(exc).__name__}: {exc}", {"traceback": traceback.format_exc()}
-                )
-            ]
+            detail, trace = f"{type(exc).__name__}: {exc}", {"traceback": traceback.format_exc()}
+            results = [_error(cell, "run cell", detail, trace) for cell in cells]
         for result in results:
             self._emit(result)
-        self._on_event("cell-done", cell.label)
+        for cell in cells:
+            self._on_event("cell-done", cell.label)
 
     def _emit(self, result: CheckResult) -> None:
         with self._lock:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,8 +20,9 @@ class Backend(Protocol):
         """Make the cell image for distro/arch ready; return its reference. Raise on failure."""
         ...
 
-    def run_cell(self, cell: Cell, image: str, cancel: threading.Event) -> list[CheckResult]:
-        """Run one cell; never raise for a wheel's misbehaviour (that is a result)."""
+    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        """Run the scenario cells of one distro/arch/Python/companion set (one container, one
+        install); never raise for a wheel's misbehaviour (that is a result)."""
         ...
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ does inside its container is runner/cell.py's business.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -143,17 +144,17 @@ class DockerBackend:
             self._remove_id(c["Id"])
 
     # -- cells ---------------------------------------------------------------------------------
-    def run_cell(self, cell: Cell, image: str, cancel: threading.Event) -> list[CheckResult]:
-        sandbox = DockerSandbox(self, cell, image, cancel)
-        flow = CellFlow(cell, sandbox, self.options, cancel)
+    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        """The scenario cells of one distro/arch/Python/companion set in one container."""
+        sandbox = DockerSandbox(self, cells[0], image, cancel)
+        flow = CellFlow(cells[0], sandbox, self.options, cancel)
         try:
             sandbox.start()
-            return flow.run()
+            return flow.run_group(cells)
         except InfrastructureError as exc:
-            return [flow.result("run cell", Status.ERROR, exc.message)]
+            return _each(cells, flow, exc.message)
         except docker.errors.DockerException as exc:
-            reason = "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}"
-            return [flow.result("run cell", Status.ERROR, reason)]
+            return _each(cells, flow, "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}")
         finally:
             sandbox.remove()
 
@@ -324,6 +325,12 @@ class DockerSandbox:
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
             self.container.kill()
+
+
+def _each(cells: Sequence[Cell], flow: CellFlow, reason: str) -> list[CheckResult]:
+    """An `error` result for every scenario cell of a container that broke."""
+    error = flow.result("run cell", Status.ERROR, reason)
+    return [dataclasses.replace(error, scenario=c.scenario.name) for c in cells]
 
 
 def _stream_lines(chunks: Any, on_output: Callable[[str], None]) -> str:

@@ -10,6 +10,7 @@ import pty
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -113,9 +114,9 @@ def test_shell_in_the_prepared_cell_through_a_real_terminal(
     pid, fd = pty.fork()
     if pid == 0:  # the child: wheelmatrix on the terminal's slave side
         os.chdir(tmp_path)
-        os.execvpe(
-            "python3",
-            ["python3", "-m", "runner", "repro", *CELL, str(x86(wheels["collb"])), "--shell"],
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "runner", "repro", *CELL, str(x86(wheels["collb"])), "--shell"],
             env,
         )
     seen = b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,10 @@ class FakeBackend:
             raise self.prepare_errors[key]
         return f"wm-cell:{distro.id}-{arch}"
 
+    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        self._record("container", "+".join(c.label for c in cells), image)
+        return [r for cell in cells for r in self.run_cell(cell, image, cancel)]
+
     def run_cell(self, cell: Cell, image: str, cancel: threading.Event) -> list[CheckResult]:
         self._record("run-start", cell.label, image)
         hook = self.cell_hooks.get(cell.scenario.name)
@@ -84,18 +89,27 @@ def catalog() -> Catalog:
 
 
 def make_cells(
-    catalog: Catalog, distros: Sequence[str], archs: Sequence[str] = ("x86_64", "aarch64"), scenarios: int = 1
+    catalog: Catalog,
+    distros: Sequence[str],
+    archs: Sequence[str] = ("x86_64", "aarch64"),
+    scenarios: int = 1,
+    containers: str = "each",
 ) -> list[Cell]:
-    """Real cells: host x86_64, aarch64 emulated; `scenarios` scenarios s0, s1, ... per image."""
+    """Real cells: host x86_64, aarch64 emulated; `scenarios` scenarios s0, s1, ... per image.
+    containers="each": every cell its own container (a variant each, as companion sets are);
+    "shared": the scenarios of a target share one container, as in a real matrix."""
     targets = select_targets(
         [catalog.get(d) for d in distros], list(archs), [], "x86_64", ["x86_64", "aarch64"]
     )
     spec = RequirementSpec(text="wmpure", project=canonicalize_name("wmpure"))
-    return build_matrix(
+    cells = build_matrix(
         targets,
         [Scenario(name=f"s{i}", kind="import", description="test") for i in range(scenarios)],
         [Project(name=spec.project, requirement=spec)],
     )
+    if containers == "shared":
+        return cells
+    return [dataclasses.replace(c, variant=f"v-{c.scenario.name}") for c in cells]
 
 
 @dataclass
@@ -203,7 +217,7 @@ def test_a_hanging_cell_does_not_block_the_others(catalog: Catalog) -> None:
     try:
         assert others_done.wait(WAIT_S), "the other cells waited for the hanging one"
         assert r.thread.is_alive(), "run() returned while a cell was still running"
-        assert "debian-12/x86_64/py3.11/s0" not in backend.keys("run-end")
+        assert "debian-12/x86_64/py3.11/s0+v-s0" not in backend.keys("run-end")
     finally:
         release.set()
     r.wait()
@@ -277,7 +291,7 @@ def test_cancel_from_another_thread_stops_the_run(catalog: Catalog) -> None:
     elapsed = r.wait()
 
     assert elapsed < WAIT_S
-    assert backend.keys("run-start") == ["debian-12/x86_64/py3.11/s0"]
+    assert backend.keys("run-start") == ["debian-12/x86_64/py3.11/s0+v-s0"]
     assert r.scheduler.cancelled.is_set()
 
 
@@ -315,3 +329,24 @@ def test_a_failing_result_sink_does_not_hang_the_run(catalog: Catalog) -> None:
     finally:
         r.scheduler._done.set()  # test cleanup only: let the stuck run() return
         r.wait()
+
+
+def test_the_scenarios_of_a_target_share_one_container(catalog: Catalog) -> None:
+    cells = make_cells(catalog, ["debian-11", "debian-12"], scenarios=3, containers="shared")
+    backend = FakeBackend()
+    r = run(backend, cells, jobs=2)
+    containers = backend.keys("container")
+    assert len(containers) == 4, containers  # 2 distros x 2 archs, not 12
+    assert "debian-12/aarch64/py3.11/s0+debian-12/aarch64/py3.11/s1+debian-12/aarch64/py3.11/s2" in containers
+    assert len(r.results) == 12
+
+
+def test_a_container_that_raises_errors_each_of_its_cells(catalog: Catalog) -> None:
+    def explode(cell: Cell, cancel: threading.Event) -> None:
+        raise RuntimeError("backend bug")
+
+    cells = make_cells(catalog, ["debian-12"], archs=["x86_64"], scenarios=3, containers="shared")
+    r = run(FakeBackend(cell_hooks={"s1": explode}), cells, jobs=1)
+    assert sorted((res.scenario, res.status.value, res.check) for res in r.results) == [
+        ("s0", "error", "run cell"), ("s1", "error", "run cell"), ("s2", "error", "run cell"),
+    ]  # fmt: skip
