@@ -124,7 +124,7 @@ def diagnose(
         out += _name_known(cell, _diagnose_cell(cell, by_cell.pop(key, []), scans), known)
     for rest in by_cell.values():
         out += rest
-    return _known_from_baseline(cells, out, known)
+    return known_from_baseline(out, known)
 
 
 def _failure_class(r: CheckResult) -> tuple[str, str]:
@@ -133,13 +133,12 @@ def _failure_class(r: CheckResult) -> tuple[str, str]:
     return (r.status.value, head)
 
 
-def _known_from_baseline(
-    cells: Sequence[Cell], results: list[CheckResult], known: Sequence[KnownProblem]
-) -> list[CheckResult]:
+def known_from_baseline(results: list[CheckResult], known: Sequence[KnownProblem]) -> list[CheckResult]:
     """A failure of a known-problem variant that the set's baseline (the set alone, without
     the candidates) shows too becomes `known`: expected, named, and not counted against the
-    candidates. The baseline's own failures are `known` as well."""
-    baselines = {c.id: c for c in cells if c.baseline}
+    candidates. The baseline's own failures are `known` as well. Needs only the results (a
+    baseline's variant ends in `.baseline`), so merged shards get it too; idempotent."""
+    baselines = {r.cell_id for r in results if r.variant.endswith(".baseline")}
     if not baselines:
         return results
     classes: dict[tuple[str, str, str, str], set[tuple[str, str]]] = {}

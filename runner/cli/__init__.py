@@ -1,6 +1,7 @@
 """Command line: one module per command, registered here; errors are caught once, in `main`.
 
-wheelmatrix validate | run | repro | minimize | bisect | scan | doctor | distros | runs | compare | init
+wheelmatrix validate | run | plan | report | repro | minimize | bisect | scan | compare | runs | init
+            | doctor | distros
 """
 
 from __future__ import annotations
@@ -13,12 +14,33 @@ from pathlib import Path
 from rich.console import Console
 
 from runner import __version__
-from runner.cli import bisect, compare, distros, doctor, init, minimize, repro, run, runs, scan, validate
+from runner.cli import (
+    bisect,
+    compare,
+    distros,
+    doctor,
+    init,
+    minimize,
+    plan,
+    report,
+    repro,
+    run,
+    runs,
+    scan,
+    validate,
+)
 from runner.errors import EXIT_INFRASTRUCTURE, WheelmatrixError
 
-COMMANDS = (validate, run, repro, minimize, bisect, scan, compare, runs, init, doctor, distros)
+COMMANDS = (validate, run, plan, report, repro, minimize, bisect, scan, compare, runs, init, doctor, distros)
 # Commands whose positional inputs may be interleaved with options (`validate a.whl --with x b.whl`).
-_INPUTS = {"validate": "inputs", "run": "inputs", "repro": "inputs", "minimize": "inputs", "scan": "wheels"}
+_INPUTS = {
+    "validate": "inputs",
+    "run": "inputs",
+    "plan": "inputs",
+    "repro": "inputs",
+    "minimize": "inputs",
+    "scan": "wheels",
+}
 # Commands that take a command line after `--`.
 _COMMAND_AFTER_DASHES = ("repro", "bisect")
 

@@ -100,6 +100,9 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
     p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary")
     p.add_argument(
+        "--html", type=Path, metavar="PATH", help="write the HTML report (one self-contained file)"
+    )
+    p.add_argument(
         "--fail-on",
         choices=FAIL_ON,
         default=None,

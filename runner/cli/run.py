@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
         help="finish a killed or interrupted run: only cells with no result run (RUN: a run "
         "directory or id; default: the latest unfinished run of the same config)",
     )
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (as `wheelmatrix plan --shards N` prints them); the distros "
+        "are then the catalog's (or those named), not only those this engine can run",
+    )
     add_matrix_arguments(p, inputs_required=False)
     p.set_defaults(func=main, config_discovery=True)
 
@@ -57,7 +63,7 @@ def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
     changes = overrides(args)
     if getattr(args, "catalog", None) is not None:
         changes["catalog"] = args.catalog
-    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown") if getattr(args, k, None)}
+    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown", "html") if getattr(args, k, None)}
     if reports:
         changes["reports"] = dataclasses.replace(config.reports, **reports)
     return config.override(**changes)
@@ -87,7 +93,17 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
         engine["client"] = connect()  # only after every input was checked
         return engine_distros(engine["client"])(catalog)
 
-    plan = plan_run(config, distro_filter=runnable_distros)
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        import dataclasses
+
+        from runner.shards import parse_shard, shard_cells
+
+        index, total = parse_shard(shard)
+        plan = plan_run(config)  # every machine must compute the same matrix: no engine filter
+        plan = dataclasses.replace(plan, cells=tuple(shard_cells(list(plan.cells), index, total)))
+    else:
+        plan = plan_run(config, distro_filter=runnable_distros)
     client = engine.get("client")
     done: list[Any] = []
     skip: frozenset[str] = frozenset()

@@ -333,6 +333,10 @@ def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str
         write_junit(reports.junit, results)
     if reports.markdown:
         write_markdown(reports.markdown, results, plan.scans)
+    if reports.html:
+        from runner.reporters.html import write_html
+
+        write_html(reports.html, results, run_info, static)
 
 
 def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from runner.elf.policy import WheelScan
 from runner.model import CheckResult, Status
+from runner.reporters.causes import LEGEND, layout, mark, root_causes
 
 STYLE = {
     Status.PASSED: "green",
@@ -68,40 +69,54 @@ def label(r: CheckResult) -> str:
 
 
 def render_table(console: Console, results: Sequence[CheckResult]) -> None:
+    """The matrix with one-character marks and numbered columns (named below, with a legend),
+    split into several tables when it is wider than the terminal; then the problems grouped by
+    root cause. Readable at 80 columns."""
     if not results:
         console.print("no results")
         return
-    rows: dict[str, dict[str, CheckResult]] = {}
-    columns: dict[str, None] = {}
-    for r in results:
-        col = r.check if r.scenario == "import" else f"{r.scenario}: {r.check}"
-        columns.setdefault(col, None)
-        rows.setdefault(r.row, {})[col] = r
-    table = Table(title="wheelmatrix results", show_lines=False)
-    table.add_column("distro/arch/python", no_wrap=True)
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    for row, cells in sorted(rows.items()):
-        values = []
-        for col in columns:
-            res = cells.get(col)
-            values.append(f"[{STYLE[res.status]}]{label(res)}[/]" if res else "-")
-        table.add_row(row, *values)
-    console.print(table)
-    problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]
-    if problems:
-        console.print("[bold]Why:[/]")
-        for r in problems:
+    grid = layout(results)
+    row_width = max(len("distro/arch/python"), *(len(r) for r in grid.rows))
+    room = console.width - (row_width + 2) - 1  # the row label, its borders
+    chunks: list[list[int]] = [[]]
+    used = 0
+    for i in range(1, len(grid.columns) + 1):
+        need = len(str(i)) + 3  # "│ 12 "
+        if chunks[-1] and used + need > room:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(i)
+        used += need
+    for n, numbers in enumerate(chunks):
+        cols = [grid.columns[i - 1] for i in numbers]
+        table = Table(title=None if n else "wheelmatrix results", show_lines=False, pad_edge=False)
+        table.add_column("distro/arch/python", no_wrap=True, min_width=row_width)
+        for i in numbers:
+            table.add_column(str(i), justify="center", no_wrap=True)
+        for row, cells in grid.rows.items():
+            values = [f"[{STYLE[cells[c].status]}]{mark(cells[c])}[/]" if c in cells else " " for c in cols]
+            table.add_row(row, *values)
+        console.print(table)
+    for i, col in enumerate(grid.columns, 1):
+        console.print(f"  {i:>2} {escape(col)}", highlight=False, overflow="fold")
+    console.print(f"  [dim]{LEGEND}[/]", highlight=False)
+    causes = root_causes(results)
+    if causes:
+        console.print("[bold]Why[/] (grouped by root cause):")
+        for cause in causes:
+            worst = min(cause.statuses, key=list(Status).index)
+            console.print(f"  [{STYLE[worst]}]{escape(cause.summary())}[/]", highlight=False, overflow="fold")
+            example = cause.checks[0]
+            what = escape(example.detail or label(example))
             console.print(
-                f"  [{STYLE[r.status]}]{r.status.value:>15}[/] {r.row} "
-                f"[bold]{escape(r.check)}[/]: {escape(r.detail)}",
+                f"      e.g. {example.row} [bold]{escape(example.check)}[/]: {what}",
                 highlight=False,
-                soft_wrap=True,
+                overflow="fold",
             )
-            if r.diagnosis:
-                console.print(
-                    f"  {'':>15} [bold]=>[/] {escape(r.diagnosis)}", highlight=False, soft_wrap=True
-                )
+            hit = cause.cells
+            if len(hit) > 1:
+                more = f" (+{len(hit) - 4} more)" if len(hit) > 4 else ""
+                console.print(f"      cells: {', '.join(hit[:4])}{more}", highlight=False, overflow="fold")
     counts = ", ".join(
         f"{sum(1 for r in results if r.status is s)} {s.value}"
         for s in Status

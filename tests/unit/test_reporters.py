@@ -212,17 +212,34 @@ def test_render_table_rows_columns_and_reasons() -> None:
     text = table_text(RUN)
     lines = text.splitlines()
 
+    # numbered columns, named below the table, with the legend of the marks
     header = next(ln for ln in lines if "distro/arch/python" in ln)
-    for res in RUN:
-        assert res.check in header
-    rows = {ln.split()[1]: ln for ln in lines if ln.startswith("│ ")}
+    assert [c for c in header.replace("┃", " ").split() if c.isdigit()] == ["1", "2", "3", "4", "5", "6"]
+    for i, res in enumerate(RUN, 1):
+        assert f"{i:>2} {res.check}" in text
+    assert "✓ passed" in text and "C crashed" in text
+    rows = {ln.split("│")[1].strip(): ln for ln in lines if ln.startswith("│")}
     assert set(rows) == {"debian-11/x86_64/py3.9", "debian-12/aarch64/py3.11", "debian-12/x86_64/py3.11"}
-    assert "passed" in rows["debian-12/x86_64/py3.11"] and "crashed" in rows["debian-12/x86_64/py3.11"]
-    assert "failed" in rows["debian-11/x86_64/py3.9"]
-    # Every problem gets a one-line reason, passes do not.
+    assert "✓" in rows["debian-12/x86_64/py3.11"] and "C" in rows["debian-12/x86_64/py3.11"]
+    assert "✗" in rows["debian-11/x86_64/py3.9"]
+    # Every problem gets a reason, grouped by cause; passes do not.
     for res in RUN[1:]:
-        assert any(res.status.value in ln and res.check in ln and res.detail in ln for ln in lines), res
+        assert any(res.check in ln and res.detail in ln for ln in lines), res
     assert "6 checks: 1 passed, 1 failed, 1 crashed, 1 timed-out, 1 not-installable, 1 error" in text
+
+
+def test_render_table_fits_80_columns_and_groups_by_cause() -> None:
+    same = [
+        result(Status.FAILED, check=f"import wmpkg{i}", distro=d, detail="ImportError: GLIBC_2.36 not found",
+               diagnosis=f"needs GLIBC_2.36 (arc4random in wmpkg{i}/_n.so); {d} has GLIBC_2.31")
+        for i in range(30) for d in ("debian-10", "debian-11")
+    ]  # fmt: skip
+    console = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    render_table(console, same)
+    text = console.export_text()
+    assert max(len(ln) for ln in text.splitlines()) <= 80, text
+    assert "needs GLIBC_2.36 (arc4random in wmpkg0/_n.so): 2 checks in 2 cells" in text
+    assert text.count("e.g. ") == 30  # one line per cause, not per check
 
 
 def test_render_table_without_results() -> None:
