@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make a fresh Debian machine ready for wheelmatrix. Idempotent: every step checks first.
 #   - installs docker.io, qemu-user-static, binfmt-support, mmdebstrap (and, with
-#     WHEELMATRIX_TEST_DEPS=1, the cross compiler the test suite uses) where missing;
+#     WHEELMATRIX_TEST_DEPS=1, the cross compilers and headless Chromium the test suite uses)
+#     where missing;
 #   - starts dockerd when no engine answers (unless DOCKER_HOST names another engine);
 #   - mounts binfmt_misc and enables qemu-aarch64 so arm64 containers run under emulation.
 # Needs root (or sudo). Safe to run again at any time.
@@ -14,6 +15,7 @@ pkgs=(docker.io qemu-user-static binfmt-support mmdebstrap arch-test ca-certific
 if [ "${WHEELMATRIX_TEST_DEPS:-0}" = 1 ]; then
   pkgs+=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
   pkgs+=(g++ g++-aarch64-linux-gnu patchelf)
+  pkgs+=(chromium)  # the HTML report is tested in headless Chromium
 fi
 missing=()
 for p in "${pkgs[@]}"; do
