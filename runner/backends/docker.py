@@ -72,8 +72,14 @@ def engine_name(client: Any) -> str:
 
 
 class DockerBackend:
-    def __init__(self, client: Any, options: CellOptions, run_id: str) -> None:
+    def __init__(self, client: Any, options: CellOptions, run_id: str, *, remote: bool | None = None) -> None:
         self.client = client
+        # An engine reached over the network shares no filesystem with the runner: nothing is
+        # bind-mounted; the uv binary and the installer cache live in named volumes of that
+        # engine, and the probe, CA bundle, wheels and --find-links reach each container as an
+        # archive through the engine API.
+        self.remote = _is_remote(client) if remote is None else remote
+        self._volumes: dict[str, str] = {}
         self.options = options
         self.run_id = run_id
         self._lock = threading.Lock()
@@ -160,6 +166,13 @@ class DockerBackend:
 
     def _mounts(self, cell: Cell) -> list[Mount]:
         installer = installer_for(self.options, cell)
+        if self.remote:
+            if installer != "uv":
+                return []
+            return [
+                Mount(f"{WM_ROOT}/bin", self._uv_volume(cell.arch), type="volume", read_only=True),
+                Mount(UV_CACHE, UV_CACHE_VOLUME, type="volume", read_only=False),
+            ]
         mounts = [Mount(PROBE_DIR, str(PROBE_DIR_HOST), type="bind", read_only=True)]
         if installer == "uv":
             mounts.append(Mount(f"{WM_ROOT}/bin/uv", str(self._uv[cell.arch]), type="bind", read_only=True))
@@ -173,6 +186,56 @@ class DockerBackend:
         for target, path in find_links_targets(self.options.find_links):
             mounts.append(Mount(target, str(path), type="bind", read_only=True))
         return mounts
+
+    def _uv_volume(self, arch: str) -> str:
+        """A named volume of this engine holding the static uv for `arch` (made once)."""
+        binary = self._uv[arch]
+        name = f"wheelmatrix-uv-{arch}-{binary.parent.name}"
+        with self._lock:
+            if name in self._volumes:
+                return name
+            try:
+                self.client.volumes.get(name)
+            except docker.errors.NotFound:
+                self.client.volumes.create(name, labels={images.LABEL_MANAGED: "true"})
+                self._fill_volume(name, {"uv": (binary.read_bytes(), 0o755)})
+            self._volumes[name] = name
+            return name
+
+    def _fill_volume(self, name: str, files: Mapping[str, tuple[bytes, int]]) -> None:
+        image = next(iter(self.image_ids), None)
+        if image is None:
+            raise InfrastructureError("no image on this engine to fill a volume with")
+        helper = self.client.containers.create(
+            image, ["true"], mounts=[Mount("/v", name, type="volume")], labels={images.LABEL_MANAGED: "true"}
+        )
+        try:
+            if not helper.put_archive("/v", _tar(files)):
+                raise InfrastructureError(f"could not fill the volume {name} on {self.engine}")
+        except BaseException:
+            with contextlib.suppress(docker.errors.DockerException):
+                self.client.volumes.get(name).remove(force=True)
+            raise
+        finally:
+            _remove_id(self.client, helper.id)
+
+    def inputs_archive(self, cell: Cell) -> bytes:
+        """Remote engines: everything a cell reads from the runner, as one archive for '/'."""
+        files: dict[str, tuple[bytes, int]] = {}
+        for probe in PROBE_DIR_HOST.glob("*.py"):
+            files[f"{PROBE_DIR.lstrip('/')}/{probe.name}"] = (probe.read_bytes(), 0o644)
+        if self._ca is not None:
+            files[CA_BUNDLE.lstrip("/")] = (self._ca.read_bytes(), 0o644)
+        for pick in (*cell.candidates, *cell.companions):
+            if pick.wheel is not None:
+                files[f"{WHEELS_DIR.lstrip('/')}/{pick.wheel.filename}"] = (
+                    pick.wheel.path.read_bytes(),
+                    0o644,
+                )
+        for target, path in find_links_targets(self.options.find_links):
+            for wheel in sorted(path.glob("*.whl")):
+                files[f"{target.lstrip('/')}/{wheel.name}"] = (wheel.read_bytes(), 0o644)
+        return _tar(files)
 
     def _track(self, container: Any) -> None:
         with self._lock:
@@ -198,7 +261,9 @@ class DockerSandbox:
         self.container: Any = None
         self.image_id = backend.image_ids.get(image, "")
         self.engine = backend.engine
-        self.install_user = f"{os.getuid()}:{os.getgid()}"  # owns the shared uv cache
+        # owns the shared uv cache: the runner's user for a bind-mounted host cache, root for
+        # an engine's named volume
+        self.install_user = "0:0" if backend.remote else f"{os.getuid()}:{os.getgid()}"
         self.check_user = NOBODY
 
     def start(self) -> None:
@@ -226,6 +291,8 @@ class DockerSandbox:
             environment={"PYTHONDONTWRITEBYTECODE": "1"},
         )
         self.b._track(self.container)
+        if self.b.remote and not self.container.put_archive("/", self.b.inputs_archive(self.cell)):
+            raise InfrastructureError(f"could not copy the cell's inputs into {self.cell.label}")
         self.container.start()
 
     def remove(self) -> None:
@@ -325,6 +392,40 @@ class DockerSandbox:
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
             self.container.kill()
+
+
+UV_CACHE_VOLUME = "wheelmatrix-uv-cache"
+
+
+def _is_remote(client: Any) -> bool:
+    """True for an engine reached over the network (tcp://, ssh://, ...): no shared paths."""
+    url = str(getattr(client.api, "base_url", "") or "")
+    return not (
+        url.startswith(("http+unix://", "unix://"))
+        or "docker.sock" in url
+        or url.startswith("http+docker://localunixsocket")
+    )
+
+
+def _tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    """A tar of {path: (bytes, mode)}, directories included, owned by root."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs: set[str] = set()
+        for path in sorted(files):
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d and d not in dirs:
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    dirs.add(d)
+            data, mode = files[path]
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def _each(cells: Sequence[Cell], flow: CellFlow, reason: str) -> list[CheckResult]:
