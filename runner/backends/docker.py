@@ -23,6 +23,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests
 from docker.types import Mount
 
 from runner.backends import images
@@ -46,15 +47,31 @@ LABEL_CELL = "org.wheelmatrix.cell"
 NOBODY = "65534:65534"
 
 
-def connect() -> Any:
-    """A client for the engine named by DOCKER_HOST (or the local socket)."""
+class EngineDown(InfrastructureError):
+    """The engine stopped answering (connection refused or reset): the cell is not at fault."""
+
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionError,
+)
+
+
+def connect(url: str | None = None) -> Any:
+    """A client for the engine at `url`, else the one named by DOCKER_HOST (or the local socket)."""
     try:
-        client = docker.from_env(timeout=600)
+        if url is None:
+            client = docker.from_env(timeout=600)
+        else:
+            client = docker.DockerClient(base_url=url, timeout=600, use_ssh_client=url.startswith("ssh://"))
         client.ping()
+        setattr(client, "wm_url", url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")  # noqa: B010
         return client
     except Exception as exc:
+        where = url or os.environ.get("DOCKER_HOST") or "the local engine"
         raise InfrastructureError(
-            f"no container engine answers ({exc.__class__.__name__}: {str(exc)[:200]})",
+            f"no container engine answers at {where} ({exc.__class__.__name__}: {str(exc)[:200]})",
             hint=f"start one with `{setup_command()}`, or point DOCKER_HOST at an engine; "
             "`wheelmatrix doctor` shows what is missing",
         ) from None
@@ -66,7 +83,7 @@ def engine_name(client: Any) -> str:
         version = client.version()
     except Exception:
         version = {}
-    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    where = getattr(client, "wm_url", None) or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     product = "podman" if "podman" in json.dumps(version.get("Components", [])).lower() else "docker"
     return f"{product} {version.get('Version', '?')} at {where}"
 
@@ -95,7 +112,15 @@ class DockerBackend:
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
-        tag = images.prepare(self.client, distro, arch, log)
+        try:
+            tag = images.prepare(self.client, distro, arch, log)
+            self.register_image(tag, distro, arch)
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+        return tag
+
+    def register_image(self, tag: str, distro: Distro, arch: str) -> None:
+        """The image is on this engine: note its id; fetch the uv its cells mount."""
         image_id = self.client.images.get(tag).id
         with self._lock:
             self.image_ids[tag] = image_id
@@ -103,7 +128,31 @@ class DockerBackend:
             with self._lock:
                 if arch not in self._uv:
                     self._uv[arch] = uv_binary(_uv_arch(arch))
-        return tag
+
+    # -- several engines -----------------------------------------------------------------------
+    def answers(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+    def has_image(self, tag: str) -> bool:
+        try:
+            self.client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+
+    def save_image(self, tag: str) -> Any:
+        return self.client.images.get(tag).save(named=True)
+
+    def load_image(self, chunks: Any) -> None:
+        try:
+            self.client.images.load(b"".join(chunks))
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
 
     # -- cleanup -------------------------------------------------------------------------------
     def _labelled(self, label: str) -> list[dict[str, Any]]:
@@ -157,12 +206,16 @@ class DockerBackend:
         try:
             sandbox.start()
             return flow.run_group(cells)
+        except _CONNECTION_ERRORS as exc:
+            # the engine went away (stopped, restarted, unreachable): the cell is not at fault
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
         except InfrastructureError as exc:
             return _each(cells, flow, exc.message)
         except docker.errors.DockerException as exc:
             return _each(cells, flow, "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}")
         finally:
-            sandbox.remove()
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                sandbox.remove()
 
     def _mounts(self, cell: Cell) -> list[Mount]:
         installer = installer_for(self.options, cell)

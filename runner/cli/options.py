@@ -48,6 +48,14 @@ def memory(text: str) -> str:
 FAIL_ON = ("failure", "regression", "never")
 
 
+def engine_url(text: str) -> str:
+    if not re.fullmatch(r"(unix|tcp|ssh|http|https|npipe)://\S+", text):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an engine URL (e.g. unix:///var/run/docker.sock, tcp://10.0.0.5:2375, ssh://user@host)"
+        )
+    return text
+
+
 def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -> None:
     """The inputs, selection, sandbox and report options of `validate` and `run`."""
     add_input_arguments(p, inputs_required=inputs_required)
@@ -168,6 +176,16 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", dest="timeout_s", type=positive_float, default=None, metavar="S")
     p.add_argument("--memory", type=memory, default=None, help="memory limit per container (default 4g)")
     p.add_argument("--pids", type=positive_int, default=None, help="process limit per container")
+    p.add_argument(
+        "--engine",
+        dest="engines",
+        action="append",
+        default=None,
+        type=engine_url,
+        metavar="URL",
+        help="a container engine to run cells on (unix://, tcp://, ssh://); repeatable: cells spread "
+        "over every engine given (default: DOCKER_HOST or the local engine)",
+    )
 
 
 def add_cell_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -207,6 +225,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "fail_on",
         "compare",
         "scenario_names",
+        "engines",
     ):
         value = getattr(args, name, None)
         if value is not None:

@@ -90,7 +90,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
     engine: dict[str, Any] = {}
 
     def runnable_distros(catalog: Any) -> Any:
-        engine["client"] = connect()  # only after every input was checked
+        engine["client"] = connect(config.engines[0] if config.engines else None)  # inputs checked first
         return engine_distros(engine["client"])(catalog)
 
     shard = getattr(args, "shard", None)
@@ -124,7 +124,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
             source=str(config.source) if config.source else "command line",
         )
     if client is None:
-        client = connect()
+        client = connect(config.engines[0] if config.engines else None)
     outcome = execute(plan, console, client, run_dir, done=done, skip_cells=skip)
     if outcome.interrupted:
         return outcome.exit_code

@@ -251,16 +251,21 @@ def execute(
 ) -> Outcome:
     """Run the planned cells not in `skip_cells`, stream results into the run directory, then
     diagnose everything (the earlier results of a resumed run included) and write reports."""
-    from runner.backends.docker import DockerBackend
+    from runner.backends.docker import DockerBackend, connect
+    from runner.backends.engines import EngineSet
     from runner.cell import CellOptions
     from runner.host import index_settings
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
     options = CellOptions.from_config(config, index_settings())
-    backend = DockerBackend(client, options, run_id)
-    removed = backend.remove_run(run_id)  # a resumed run: containers its dead runner left
-    reaped = backend.reap_stale()
+    clients = [client, *(connect(url) for url in config.engines[1:])]
+    engines = [DockerBackend(c, options, run_id) for c in clients]
+    backend = EngineSet(engines, log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True))
+    removed = reaped = 0
+    for engine in engines:
+        removed += engine.remove_run(run_id)  # a resumed run: containers its dead runner left
+        reaped += engine.reap_stale()
     if removed or reaped:
         console.print(
             f"removed {removed + reaped} container(s) left by an earlier run that was killed", style="dim"
@@ -271,7 +276,7 @@ def execute(
     console.print(
         f"wheelmatrix {__version__}: run {run_id}: {len(todo)} cells to run{resumed} "
         f"({len(plan.targets)} distro/arch x {len(plan.scenarios)} scenario), {jobs} in parallel, "
-        f"installer {config.installer}",
+        f"installer {config.installer}" + (f", {len(engines)} engines" if len(engines) > 1 else ""),
         highlight=False,
     )
     console.print(f"run directory: {run_dir.path}", style="dim", highlight=False)

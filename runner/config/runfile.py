@@ -58,6 +58,7 @@ KEYS = (
     "catalog",
     "fail-on",
     "compare",
+    "engines",
 )
 RULE_HINT = (
     "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
@@ -116,6 +117,9 @@ class RunConfig:
     catalog: Path | None = None  # a catalog file extending the shipped one
     fail_on: str = "failure"  # failure | regression | never
     compare: Path | None = None  # baseline: a JSON report or a run directory
+    engines: tuple[
+        str, ...
+    ] = ()  # engine URLs (unix://, tcp://, ssh://); empty = DOCKER_HOST or the local one
     source: Path | None = None  # the file this came from
 
     def override(self, **changes: Any) -> RunConfig:
@@ -242,11 +246,26 @@ def _parse(node: Node, base: Path) -> RunConfig:
         catalog=catalog,
         fail_on=node.choice("fail-on", FAIL_ON, _DEFAULT.fail_on),
         compare=_existing(node, "compare", base) if node.has("compare") else None,
+        engines=_engines(node),
         source=node.source.absolute(),
     )
 
 
 # --------------------------------------------------------------------------- values
+
+
+_ENGINE = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
+
+
+def _engines(node: Node) -> tuple[str, ...]:
+    urls = tuple(node.texts("engines", ()))
+    for url in urls:
+        if not _ENGINE.match(url):
+            raise InputError(
+                f"{node.source}: '{node.path('engines')}': '{url}' is not an engine URL",
+                hint="e.g. unix:///var/run/docker.sock, tcp://10.0.0.5:2375 or ssh://user@host",
+            )
+    return urls
 
 
 def _resolve(base: Path, text: str) -> Path:

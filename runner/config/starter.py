@@ -308,5 +308,9 @@ def starter_config(project_dir: Path) -> str:
         "# `compare` fails now) or never. Default: failure.",
         "# fail-on: failure",
         "# compare: baseline/wheelmatrix-report.json  # an earlier JSON report or run directory",
+        "",
+        "# Container engines to spread the cells over (unix://, tcp://, ssh://). Default: DOCKER_HOST,",
+        "# else the local engine. An engine that stops answering has its cells moved to another.",
+        "# engines: [unix:///var/run/docker.sock, tcp://10.0.0.5:2375]",
     ]
     return "\n".join(out) + "\n"

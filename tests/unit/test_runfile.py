@@ -142,6 +142,7 @@ def test_every_key_is_parsed(project: Path) -> None:
         catalog: my-distros.yaml
         fail-on: regression
         compare: baseline.json
+        engines: [unix:///var/run/docker.sock, tcp://127.0.0.1:2375]
         """,
     )
     config = load_run_config(path)
@@ -183,8 +184,10 @@ def test_every_key_is_parsed(project: Path) -> None:
     assert config.catalog == project / "my-distros.yaml"
     assert config.fail_on == "regression"
     assert config.compare == project / "baseline.json"
+    assert config.engines == ("unix:///var/run/docker.sock", "tcp://127.0.0.1:2375")
     assert config.source == path.absolute()
     assert set(KEYS) == {
+        "engines",
         "candidates",
         "companions",
         "find-links",
