@@ -118,9 +118,6 @@ def test_containers_of_a_killed_runner_are_reaped_at_next_start(
     assert set(ids) <= set(_cell_containers()), "a SIGKILLed runner cannot clean up; they must remain"
     run = wheelmatrix(*wheels["pure"].wheels, "--distro", "debian-12", "--arch", "x86_64", tmp=tmp_path)
     assert run.rc == 0, run.explain()
-    # Any run that starts on this host reaps them: this one, or one of another test worker that
-    # started in between (the suite runs in parallel). Either way they are gone, and a run that
-    # found them says so.
+    # Any run that starts on this host reaps them: this one (which then says so), or a run of
+    # another test worker that started in between (the suite runs in parallel).
     assert not set(ids) & set(_cell_containers())
-    reaped_here = "left by an earlier run" in run.stdout
-    assert reaped_here or "removed" not in run.stdout, run.explain()
