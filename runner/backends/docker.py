@@ -97,6 +97,11 @@ class DockerBackend:
         # archive through the engine API.
         self.remote = _is_remote(client) if remote is None else remote
         self._volumes: dict[str, str] = {}
+        # Podman sets the open-files and process limits of each container to its defaults, above
+        # its own service's limits on many hosts, which fails with every capability dropped
+        # ("setrlimit RLIMIT_NOFILE: Operation not permitted"); Docker gives containers the
+        # engine's own limits. Podman gets explicit, modest ones.
+        self.ulimits = _podman_ulimits() if "podman" in engine_name(client).split()[0] else None
         self.options = options
         self.run_id = run_id
         self._lock = threading.Lock()
@@ -342,6 +347,7 @@ class DockerSandbox:
             mem_limit=opts.memory,
             working_dir="/tmp",
             environment={"PYTHONDONTWRITEBYTECODE": "1"},
+            ulimits=self.b.ulimits,
         )
         self.b._track(self.container)
         if self.b.remote and not self.container.put_archive("/", self.b.inputs_archive(self.cell)):
@@ -448,6 +454,16 @@ class DockerSandbox:
 
 
 UV_CACHE_VOLUME = "wheelmatrix-uv-cache"
+
+
+PODMAN_ULIMITS = {"nofile": 4096, "nproc": 4096}  # within any service's own limits
+
+
+def _podman_ulimits() -> list[Any]:
+    """Explicit limits for podman containers, low enough for crun to set without privileges."""
+    from docker.types import Ulimit
+
+    return [Ulimit(name=name, soft=value, hard=value) for name, value in PODMAN_ULIMITS.items()]
 
 
 def _is_remote(client: Any) -> bool:

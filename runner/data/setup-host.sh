@@ -16,6 +16,7 @@ if [ "${WHEELMATRIX_TEST_DEPS:-0}" = 1 ]; then
   pkgs+=(gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
   pkgs+=(g++ g++-aarch64-linux-gnu patchelf)
   pkgs+=(chromium)  # the HTML report is tested in headless Chromium
+  pkgs+=(podman catatonit)  # podman's Docker-compatible API is a tested engine kind
 fi
 missing=()
 for p in "${pkgs[@]}"; do
