@@ -97,6 +97,7 @@ class DockerBackend:
         # archive through the engine API.
         self.remote = _is_remote(client) if remote is None else remote
         self._volumes: dict[str, str] = {}
+        self._removals: list[threading.Thread] = []
         # Podman sets the open-files and process limits of each container to its defaults, above
         # its own service's limits on many hosts, which fails with every capability dropped
         # ("setrlimit RLIMIT_NOFILE: Operation not permitted"); Docker gives containers the
@@ -195,6 +196,10 @@ class DockerBackend:
 
     def close(self) -> None:
         with self._lock:
+            removals = list(self._removals)
+        for thread in removals:
+            thread.join(timeout=120)
+        with self._lock:
             self._closed = True
             leftovers = list(self._containers.values())
             self._containers.clear()
@@ -219,8 +224,21 @@ class DockerBackend:
         except docker.errors.DockerException as exc:
             return _each(cells, flow, "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}")
         finally:
-            with contextlib.suppress(*_CONNECTION_ERRORS):
+            self._remove_later(sandbox)
+
+    def _remove_later(self, sandbox: DockerSandbox) -> None:
+        """Remove the container in the background: the worker goes on to its next cell (the
+        run's close waits for every removal)."""
+
+        def remove() -> None:
+            with contextlib.suppress(*_CONNECTION_ERRORS, docker.errors.DockerException):
                 sandbox.remove()
+
+        thread = threading.Thread(target=remove, name="wm-remove", daemon=True)
+        with self._lock:
+            self._removals = [t for t in self._removals if t.is_alive()]
+            self._removals.append(thread)
+        thread.start()
 
     def _mounts(self, cell: Cell) -> list[Mount]:
         installer = installer_for(self.options, cell)

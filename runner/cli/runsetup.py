@@ -293,6 +293,27 @@ def execute(
     started = time.time()
     log = run_dir.result_log()
     run_dir.log(f"start: {len(todo)} cells, pid {os.getpid()} on {socket.gethostname()}")
+    try:
+        return _finish(plan, console, run_dir, backend, log, todo, done, skip_cells, started, predictions)
+    finally:
+        backend.close()  # after the reports: the last containers are removed while they are written
+
+
+def _finish(
+    plan: Plan,
+    console: Console,
+    run_dir: Any,
+    backend: Any,
+    log: Any,
+    todo: list[Cell],
+    done: Sequence[CheckResult],
+    skip_cells: frozenset[str],
+    started: float,
+    predictions: list[dict[str, Any]],
+) -> Outcome:
+    config = plan.config
+    run_id = run_dir.meta["run_id"]
+    jobs = config.jobs or os.cpu_count() or 2
     interrupted = _schedule(todo, backend, jobs, log, console, run_dir)
     new = log.results
     log.close()
@@ -362,9 +383,12 @@ def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Con
             return False
         except KeyboardInterrupt:
             scheduler.cancel()
+            backend.close()  # stop the running cells now; the caller closes again after reports
             return True
-        finally:
+        except BaseException:
             backend.close()
+            raise
+        finally:
             signal.signal(signal.SIGTERM, previous)
 
 
