@@ -39,6 +39,7 @@ class EngineSet:
         self._images: dict[tuple[int, str], threading.Lock] = {}
         self._ready: set[tuple[int, str]] = set()
         self._distro: dict[str, tuple[Distro, str]] = {}
+        self._unable: dict[tuple[int, str], str] = {}  # (engine, arch) -> why it cannot run it
         self.engine = ", ".join(e.engine for e in self.engines)
 
     # -- Backend -------------------------------------------------------------------------------
@@ -46,10 +47,18 @@ class EngineSet:
         """Prepare on the first engine that answers; the others get it when they need it."""
         last: Exception | None = None
         for engine in self._alive():
+            if (id(engine), arch) in self._unable:
+                continue
             try:
                 tag = engine.prepare_image(distro, arch, log)
             except EngineDown as exc:
                 self._mark_down(engine, exc)
+                last = exc
+                continue
+            except InfrastructureError as exc:  # e.g. no emulation for this arch there
+                if len(self.engines) == 1:
+                    raise
+                self._mark_unable(engine, arch, exc)
                 last = exc
                 continue
             with self._lock:
@@ -61,9 +70,15 @@ class EngineSet:
     def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
         tried: list[str] = []
         waited = False
+        arch = cells[0].arch
         while not cancel.is_set():
-            engine = self._pick()
+            engine = self._pick(arch)
             if engine is None:
+                with self._lock:
+                    up = [e for e in self.engines if id(e) not in self._down]
+                    why = "; ".join(self._unable.get((id(e), arch), "") for e in up)
+                if up:  # engines answer, but none can run this arch
+                    return [_error(cell, f"no engine can run {arch} cells: {why}") for cell in cells]
                 if waited:
                     break
                 waited = True
@@ -78,6 +93,11 @@ class EngineSet:
             except EngineDown as exc:
                 self._mark_down(engine, exc)
                 tried.append(engine.engine)
+            except InfrastructureError as exc:  # this engine cannot prepare the image: another may
+                self._mark_unable(engine, arch, exc)
+                tried.append(engine.engine)
+                if self._pick(arch) is None:
+                    return [_error(cell, f"no engine can run {arch} cells: {exc.message}") for cell in cells]
             finally:
                 with self._lock:
                     self._busy[id(engine)] -= 1
@@ -102,12 +122,17 @@ class EngineSet:
             up = [e for e in self.engines if id(e) not in self._down]
         return up or list(self.engines)
 
-    def _pick(self) -> DockerBackend | None:
+    def _pick(self, arch: str) -> DockerBackend | None:
         with self._lock:
-            up = [e for e in self.engines if id(e) not in self._down]
+            up = [e for e in self.engines if id(e) not in self._down and (id(e), arch) not in self._unable]
             if not up:
                 return None
             return min(up, key=lambda e: (self._busy[id(e)], self.engines.index(e)))
+
+    def _mark_unable(self, engine: DockerBackend, arch: str, exc: BaseException) -> None:
+        with self._lock:
+            self._unable[(id(engine), arch)] = str(exc)
+        self.log(f"engine {engine.engine} cannot run {arch} cells ({exc}); they go to the other engines")
 
     def _mark_down(self, engine: DockerBackend, exc: BaseException) -> None:
         with self._lock:

@@ -25,8 +25,25 @@ def write_json(
         "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
         "results": [r.to_json() for r in results],
         "static_scan": list(static),
+        "causes": _causes(results),
     }
     _atomic_write(path, json.dumps(doc, indent=2) + "\n")
+
+
+def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The problems grouped by root cause, with the check ids of each group."""
+    from runner.reporters.causes import root_causes
+
+    return [
+        {
+            "cause": c.text,
+            "statuses": sorted(s.value for s in c.statuses),
+            "checks": len(c.checks),
+            "cells": c.cells,
+            "check_ids": [r.check_id for r in c.checks],
+        }
+        for c in root_causes(results)
+    ]
 
 
 def _atomic_write(path: Path, text: str) -> None:

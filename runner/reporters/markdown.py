@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from runner.elf.policy import WheelScan
 from runner.model import CheckResult, Status
+from runner.reporters.causes import root_causes
 from runner.reporters.jsonfile import _atomic_write
 
 ICON = {
@@ -51,13 +52,17 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
             values = [_icon(cells[c]) if c in cells else "" for c in columns]
             lines.append(f"| {row} | " + " | ".join(values) + " |")
         lines.append("")
-    problems = [r for r in results if r.status is not Status.PASSED or r.diagnosis]
-    if problems:
-        lines += ["### Why", ""]
-        for r in problems:
-            lines.append(f"- **{ICON[r.status]}** {r.row} `{_cell(r.check)}`: {_cell(r.detail) or 'ok'}")
-            if r.diagnosis:
-                lines.append(f"  - diagnosis: {_cell(r.diagnosis)}")
+    causes = root_causes(results)
+    if causes:
+        lines += ["### Why (grouped by root cause)", ""]
+        for cause in causes:
+            worst = min(cause.statuses, key=list(Status).index)
+            lines.append(f"- **{ICON[worst]}** {_cell(cause.summary())}")
+            example = cause.checks[0]
+            lines.append(f"  - e.g. {example.row} `{_cell(example.check)}`: {_cell(example.detail) or 'ok'}")
+            if len(cause.cells) > 1:
+                more = f" (+{len(cause.cells) - 6} more)" if len(cause.cells) > 6 else ""
+                lines.append(f"  - cells: {', '.join(cause.cells[:6])}{more}")
         lines.append("")
     findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
     if findings:

@@ -139,3 +139,22 @@ def test_no_engine_comes_back_ends_error_not_failure(
     results = pool.run_cells([c], tag, threading.Event())
     assert [(r.status, r.check) for r in results] == [(Status.ERROR, "run cell")]
     assert "no engine answered" in results[0].detail
+
+
+def test_an_engine_that_cannot_run_an_arch_leaves_it_to_the_others(catalog: Catalog) -> None:
+    from runner.errors import InfrastructureError
+
+    class NoEmulation(FakeEngine):
+        def prepare_image(self, distro: Any, arch: str, log: Any) -> str:
+            raise InfrastructureError("mmdebstrap failed: no qemu-aarch64 here")
+
+    a, b = NoEmulation("a"), FakeEngine("b")
+    pool = EngineSet([a, b])  # type: ignore[list-item]
+    c = cell(catalog)
+    tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)  # a cannot: b prepares it
+    assert b.images == {tag}
+    results = pool.run_cells([c], tag, threading.Event())
+    assert [r.engine for r in results] == ["b"]
+    only = EngineSet([NoEmulation("a")])  # type: ignore[list-item]
+    with pytest.raises(InfrastructureError, match="no qemu-aarch64"):
+        only.prepare_image(c.distro, "x86_64", lambda m: None)

@@ -78,23 +78,34 @@ def test_table_has_one_row_per_cell_and_one_column_per_check() -> None:
     ]
 
 
-def test_why_section_lists_problems_with_their_diagnosis() -> None:
+def test_why_section_groups_problems_by_root_cause() -> None:
     text = render_markdown(RESULTS, {})
-    why = text.split("### Why\n", 1)[1]
+    why = text.split("### Why (grouped by root cause)\n", 1)[1]
+    assert "- **❌ failed** needs GLIBC_2.36: 1 check in 1 cell" in why
     assert (
-        "- **❌ failed** debian-11/x86_64/py3.9 `import wmnewglibc`: "
-        "ImportError: version `GLIBC_2.36' not found" in why
+        "  - e.g. debian-11/x86_64/py3.9 `import wmnewglibc`: ImportError: version `GLIBC_2.36' not found"
+        in why
     )
-    assert "  - diagnosis: predicted and confirmed: needs GLIBC_2.36; debian-11 has GLIBC_2.31" in why
     assert "debian-12" not in why  # passed without a diagnosis: nothing to explain
+
+
+def test_the_same_cause_in_several_cells_is_one_entry() -> None:
+    diag = "predicted and confirmed: needs GLIBC_2.36 (arc4random in x.so); {d} has GLIBC_2.31"
+    results = [
+        res(d, "import wmnewglibc", Status.FAILED, "ImportError: GLIBC_2.36", diag.format(d=d))
+        for d in ("debian-11", "debian-12")
+    ]
+    text = render_markdown(results, {})
+    assert text.count("needs GLIBC_2.36 (arc4random in x.so): 2 checks in 2 cells") == 1
+    assert "  - cells: debian-11/x86_64/py3.9, debian-12/x86_64/py3.11" in text
 
 
 def test_passed_check_with_a_diagnosis_is_explained() -> None:
     note = "2 copies of libstdc++: a.so, b.so"
     results = [res("debian-12", "duplicate runtimes", Status.PASSED, "", note, scenario="symbols")]
     text = render_markdown(results, {})
-    assert f"- **{ICON[Status.PASSED]}** debian-12/x86_64/py3.11 `duplicate runtimes`: ok" in text
-    assert f"  - diagnosis: {note}" in text
+    assert f"- **{ICON[Status.PASSED]}** {note}: 1 check in 1 cell" in text
+    assert "  - e.g. debian-12/x86_64/py3.11 `duplicate runtimes`: ok" in text
 
 
 def test_variant_rows_are_separate() -> None:
@@ -134,7 +145,7 @@ def test_pipes_and_newlines_are_escaped() -> None:
     assert header == "| distro/arch/python | `import a\\|b` |"
     assert header.count(" | ") == 1  # the escaped pipe does not open a column
     assert "`import a\\|b`: ValueError: a \\| b second line" in text
-    assert "  - diagnosis: diag \\| with pipe and newline" in text
+    assert "diag \\| with pipe and newline: 1 check in 1 cell" in text
     assert "**unshipped-library**: x.so needs lib\\|odd.so really" in text
     assert "\nsecond line" not in text and "\nand newline" not in text
 
