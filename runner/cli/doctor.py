@@ -11,15 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from runner.errors import EXIT_INFRASTRUCTURE, EXIT_OK
-from runner.host import (
-    binfmt_enabled,
-    ca_bundle,
-    cache_dir,
-    free_disk_gib,
-    host_arch,
-    index_settings,
-    setup_command,
-)
 
 HELP = "report the engine, emulation, disk and what is missing"
 
@@ -34,6 +25,16 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 
 def doctor(console: Console) -> int:
+    from runner.host import (  # here, not at the top: `import runner.cli` stays fast
+        binfmt_enabled,
+        ca_bundle,
+        cache_dir,
+        free_disk_gib,
+        host_arch,
+        index_settings,
+        setup_command,
+    )
+
     SETUP = setup_command()
     table = Table(title="wheelmatrix doctor")
     for col in ("what", "state", "fix"):
