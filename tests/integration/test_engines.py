@@ -84,7 +84,7 @@ def engines_of(report: Path) -> dict[str, set[str]]:
 
 @pytest.mark.xdist_group("engines")
 def test_cells_on_two_engines_and_one_stopped_mid_run(second: SecondEngine, tmp_path: Path) -> None:
-    wheel = slow_wheel(tmp_path / "w", 4)
+    wheel = slow_wheel(tmp_path / "w", 10)
     args = [
         "validate", wheel, "--distro", "debian-11", "--distro", "debian-12", "--distro", "debian-13",
         "--arch", "x86_64", "--scenario", "import", "--jobs", "4", "--runs-dir", tmp_path / "runs",
@@ -115,7 +115,7 @@ def test_cells_on_two_engines_and_one_stopped_mid_run(second: SecondEngine, tmp_
 def test_the_only_engine_restarts_mid_run_and_its_cells_are_retried(
     second: SecondEngine, tmp_path: Path
 ) -> None:
-    wheel = slow_wheel(tmp_path / "w", 4)
+    wheel = slow_wheel(tmp_path / "w", 10)
 
     def restart() -> None:
         second.stop()
