@@ -308,10 +308,11 @@ class DockerBackend:
                     pick.wheel.path.read_bytes(),
                     0o644,
                 )
-        for target, path in find_links_targets(self.options.find_links):
+        links = find_links_targets(self.options.find_links)
+        for target, path in links:
             for wheel in sorted(path.glob("*.whl")):
                 files[f"{target.lstrip('/')}/{wheel.name}"] = (wheel.read_bytes(), 0o644)
-        return _tar(files)
+        return _tar(files, empty_dirs=[WHEELS_DIR, *(target for target, _path in links)])
 
     def _track(self, container: Any) -> None:
         with self._lock:
@@ -485,21 +486,18 @@ def _podman_ulimits() -> list[Any]:
 
 
 def _is_remote(client: Any) -> bool:
-    """True for an engine reached over the network (tcp://, ssh://, ...): no shared paths."""
-    url = str(getattr(client.api, "base_url", "") or "")
-    return not (
-        url.startswith(("http+unix://", "unix://"))
-        or "docker.sock" in url
-        or url.startswith("http+docker://localunixsocket")
-    )
+    """True for an engine reached over the network (tcp://, ssh://, http(s)://): no shared paths.
+    A unix socket is an engine on this machine, which sees the runner's files."""
+    url = str(getattr(client, "wm_url", "") or os.environ.get("DOCKER_HOST") or "unix://")
+    return not url.startswith(("unix://", "npipe://"))
 
 
-def _tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
-    """A tar of {path: (bytes, mode)}, directories included, owned by root."""
+def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ()) -> bytes:
+    """A tar of {path: (bytes, mode)}, their directories and `empty_dirs` included, owned by root."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         dirs: set[str] = set()
-        for path in sorted(files):
+        for path in [*sorted(files), *(f"{d.strip('/')}/" for d in empty_dirs)]:
             parts = path.split("/")[:-1]
             for i in range(1, len(parts) + 1):
                 d = "/".join(parts[:i])
@@ -508,6 +506,8 @@ def _tar(files: Mapping[str, tuple[bytes, int]]) -> bytes:
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                     tar.addfile(info)
                     dirs.add(d)
+            if path not in files:
+                continue
             data, mode = files[path]
             info = tarfile.TarInfo(path)
             info.size, info.mode = len(data), mode

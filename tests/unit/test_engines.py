@@ -158,3 +158,29 @@ def test_an_engine_that_cannot_run_an_arch_leaves_it_to_the_others(catalog: Cata
     only = EngineSet([NoEmulation("a")])  # type: ignore[list-item]
     with pytest.raises(InfrastructureError, match="no qemu-aarch64"):
         only.prepare_image(c.distro, "x86_64", lambda m: None)
+
+
+def test_which_engines_share_the_runners_files() -> None:
+    from types import SimpleNamespace
+
+    from runner.backends.docker import _is_remote
+
+    def remote(url: str) -> bool:
+        return _is_remote(SimpleNamespace(wm_url=url))
+
+    assert not remote("unix:///var/run/docker.sock") and not remote("unix:///run/podman/podman.sock")
+    assert remote("tcp://127.0.0.1:2375") and remote("ssh://me@builder") and remote("https://engine:2376")
+
+
+def test_the_inputs_archive_has_every_directory_even_empty_ones() -> None:
+    import io
+    import tarfile
+
+    from runner.backends.docker import _tar
+
+    data = _tar(
+        {"opt/wheelmatrix/wheels/a.whl": (b"w", 0o644)}, empty_dirs=["/opt/wheelmatrix/find-links/0-x"]
+    )
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        kinds = {m.name: m.isdir() for m in tar.getmembers()}
+    assert kinds["opt/wheelmatrix/find-links/0-x"] is True and kinds["opt/wheelmatrix/wheels/a.whl"] is False
