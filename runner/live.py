@@ -94,6 +94,11 @@ def one_cell_config(config: RunConfig, distro: str, arch: str, python: str | Non
     )
 
 
+def engine_of(plan: Plan) -> str | None:
+    """The engine a one-cell command uses: the first --engine given, else DOCKER_HOST/local."""
+    return plan.config.engines[0] if plan.config.engines else None
+
+
 def single_cell(config: RunConfig, *, static_scan: bool = True) -> tuple[Plan, Cell]:
     """Plan the one cell `config` selects (see one_cell_config); InputError if it selects none."""
     plan = plan_run(config, static_scan=static_scan)

@@ -465,7 +465,8 @@ class DockerSandbox:
         flags = ["-i", *(["-t"] if tty else []), "-u", user, "-w", "/tmp"]
         for key, value in env.items():
             flags += ["-e", f"{key}={value}"]
-        return [cli, "exec", *flags, self.container.id, *argv]
+        host = getattr(self.b.client, "wm_url", None)
+        return [cli, *(["-H", host] if host else []), "exec", *flags, self.container.id, *argv]
 
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):

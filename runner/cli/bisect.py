@@ -94,13 +94,13 @@ class Step:
     def __call__(self, version: Version) -> tuple[Outcome, CheckResult]:
         from runner.backends.docker import connect
         from runner.cli.repro import cell_config
-        from runner.live import LiveCell, import_argv, single_cell
+        from runner.live import LiveCell, engine_of, import_argv, single_cell
 
         self.count += 1
         sub = argparse.Namespace(**vars(self.args))
         sub.inputs = [f"{self.args.package}=={version}"]
         plan, cell = single_cell(cell_config(sub))
-        with LiveCell(plan, cell, connect(), log=lambda _m: None) as live:
+        with LiveCell(plan, cell, connect(engine_of(plan)), log=lambda _m: None) as live:
             if not live.open():
                 failure = live.install_failures[0]
                 raise InputError(

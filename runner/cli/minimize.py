@@ -84,13 +84,13 @@ class Steps:
 def main(args: argparse.Namespace, console: Console) -> int:
     from runner.backends.docker import connect
     from runner.cli.repro import cell_config
-    from runner.live import LiveCell, import_argv, single_cell
+    from runner.live import LiveCell, engine_of, import_argv, single_cell
     from runner.minimize import Search
 
     items = gather_inputs(args)
     args.inputs = items
     plan, cell = single_cell(cell_config(args))
-    client = connect()
+    client = connect(engine_of(plan))
     note = _note(console)
     started = time.monotonic()
     with LiveCell(plan, cell, client, log=note) as live:
@@ -168,12 +168,12 @@ def _fresh(
     """A fresh cell with only `order` installed, importing them in that order."""
     from runner.backends.docker import connect
     from runner.cli.repro import cell_config
-    from runner.live import LiveCell, import_argv, single_cell
+    from runner.live import LiveCell, engine_of, import_argv, single_cell
 
     sub = argparse.Namespace(**vars(args))
     sub.inputs = _inputs_for(args.inputs, order)
     plan, cell = single_cell(cell_config(sub), static_scan=True)
-    with LiveCell(plan, cell, connect(), log=note) as live:
+    with LiveCell(plan, cell, connect(engine_of(plan)), log=note) as live:
         if not live.open():
             return False, None
         mods = [m for p in order for m in live.modules.get(p, [])]

@@ -71,7 +71,7 @@ def cell_config(args: argparse.Namespace) -> RunConfig:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from runner.backends.docker import connect
-    from runner.live import LiveCell, import_argv, single_cell
+    from runner.live import LiveCell, engine_of, import_argv, single_cell
 
     command = list(getattr(args, "command_argv", None) or [])
     if args.from_results is not None or args.check_id is not None:
@@ -85,7 +85,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if args.shell and args.repeat != 1:
         raise InputError("--shell and --repeat do not go together")
     plan, cell = single_cell(cell_config(args))
-    client = connect()
+    client = connect(engine_of(plan))
     out = _Out(console)
     with LiveCell(plan, cell, client, log=out.note, image=getattr(args, "image_ref", None)) as live:
         out.note(
