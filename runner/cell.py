@@ -8,6 +8,7 @@ Unit tests drive it with a fake sandbox that answers probe calls from a script.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import posixpath
 import re
 import threading
@@ -59,6 +60,12 @@ class CellOptions:
     pids: int
     index: IndexSettings
     strict_warnings: bool
+
+    @functools.cached_property
+    def find_links_targets(self) -> list[tuple[str, Path]]:
+        """Where each --find-links directory appears in a cell: computed once per run, so the
+        mounts and the installer's arguments always agree."""
+        return find_links_targets(self.find_links)
 
     @classmethod
     def from_config(cls, config: RunConfig, index: IndexSettings) -> CellOptions:
@@ -281,7 +288,7 @@ class CellFlow:
         modules and ELF files per distribution, or None with the reason appended to results."""
         opts = self.options
         cell = self.cell
-        links = [target for target, _dir in find_links_targets(opts.find_links)]
+        links = [target for target, _dir in opts.find_links_targets]
 
         def argv(args: Sequence[str]) -> tuple[str, ...]:
             return install_argv(

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import signal
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,13 +69,6 @@ def import_code(modules: Sequence[str]) -> str:
 
 def import_argv(modules: Sequence[str]) -> list[str]:
     return [VENV_PYTHON, "-X", "faulthandler", "-c", import_code(modules)]
-
-
-def signal_number(name: str | None) -> int | None:
-    try:
-        return int(signal.Signals[name]) if name else None
-    except KeyError:
-        return None
 
 
 def one_cell_config(config: RunConfig, distro: str, arch: str, python: str | None) -> RunConfig:
@@ -260,9 +251,3 @@ def python_code(argv: Sequence[str]) -> str | None:
         if arg == "-c":
             return argv[i + 1]
     return None
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.monotonic()
-    value = fn()
-    return value, time.monotonic() - started

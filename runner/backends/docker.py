@@ -32,7 +32,7 @@ from runner.cell import CellFlow, CellOptions, installer_for
 from runner.config.catalog import Distro
 from runner.errors import InfrastructureError
 from runner.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
-from runner.install import CA_BUNDLE, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT, find_links_targets
+from runner.install import CA_BUNDLE, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT
 from runner.matrix import Cell
 from runner.model import CheckResult, Status
 from runner.probe import MARK
@@ -259,7 +259,7 @@ class DockerBackend:
             if pick.wheel is not None:
                 target = f"{WHEELS_DIR}/{pick.wheel.filename}"
                 mounts.append(Mount(target, str(pick.wheel.path), type="bind", read_only=True))
-        for target, path in find_links_targets(self.options.find_links):
+        for target, path in self.options.find_links_targets:
             mounts.append(Mount(target, str(path), type="bind", read_only=True))
         return mounts
 
@@ -308,7 +308,7 @@ class DockerBackend:
                     pick.wheel.path.read_bytes(),
                     0o644,
                 )
-        links = find_links_targets(self.options.find_links)
+        links = self.options.find_links_targets
         for target, path in links:
             for wheel in sorted(path.glob("*.whl")):
                 files[f"{target.lstrip('/')}/{wheel.name}"] = (wheel.read_bytes(), 0o644)

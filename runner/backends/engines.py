@@ -12,7 +12,6 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from runner.backends.base import Log
 from runner.backends.docker import DockerBackend, EngineDown
@@ -192,10 +191,3 @@ def _error(cell: Cell, reason: str) -> CheckResult:
         status=Status.ERROR,
         detail=reason,
     )
-
-
-def connect_all(urls: Sequence[str]) -> list[Any]:
-    """A client per engine URL; InfrastructureError naming the ones that do not answer."""
-    from runner.backends.docker import connect
-
-    return [connect(url) for url in urls]

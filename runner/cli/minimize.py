@@ -120,20 +120,20 @@ def main(args: argparse.Namespace, console: Console) -> int:
         smallest = search.ddmin(names)
         order, reverse_same = _order(search, smallest)
         runs = search.runs
-    confirmed, result, fresh_runs = _confirm(args, order, console, steps, note)
-    runs += fresh_runs
+    confirmed, result = _fresh(args, order, steps, note)
+    runs += 1
     if not confirmed:
         note(
             "the minimal set does not fail alone: it needs packages installed but not imported; "
             "searching again with a fresh install per step"
         )
-        search = Search(lambda s: _fresh(args, list(s), console, steps, note)[0])
+        search = Search(lambda s: _fresh(args, list(s), steps, note)[0])
         search.tried[tuple(names)] = True
         smallest = search.ddmin(names)
         order, reverse_same = _order(search, smallest)
         runs += search.runs
-        confirmed, result, extra = _confirm(args, order, console, steps, note)
-        runs += extra
+        confirmed, result = _fresh(args, order, steps, note)
+        runs += 1
     took = time.monotonic() - started
     console.print(
         f"[bold]minimal set[/] ({len(order)} of {len(names)}, {runs} cell runs, {took:.1f} s): "
@@ -162,9 +162,7 @@ def _order(search: Any, smallest: list[str]) -> tuple[list[str], bool]:
     return smallest, search.fails(tuple(reversed(smallest)))
 
 
-def _fresh(
-    args: argparse.Namespace, order: list[str], console: Console, steps: Steps, note: Any
-) -> tuple[bool, Any]:
+def _fresh(args: argparse.Namespace, order: list[str], steps: Steps, note: Any) -> tuple[bool, Any]:
     """A fresh cell with only `order` installed, importing them in that order."""
     from runner.backends.docker import connect
     from runner.cli.repro import cell_config
@@ -172,7 +170,7 @@ def _fresh(
 
     sub = argparse.Namespace(**vars(args))
     sub.inputs = _inputs_for(args.inputs, order)
-    plan, cell = single_cell(cell_config(sub), static_scan=True)
+    plan, cell = single_cell(cell_config(sub))
     with LiveCell(plan, cell, connect(engine_of(plan)), log=note) as live:
         if not live.open():
             return False, None
@@ -181,13 +179,6 @@ def _fresh(
         outcome = live.run(argv)
         same = steps.show(order, outcome, fresh=True)
         return same, live.explain(outcome, argv) if outcome.failed else None
-
-
-def _confirm(
-    args: argparse.Namespace, order: list[str], console: Console, steps: Steps, note: Any
-) -> tuple[bool, Any, int]:
-    same, result = _fresh(args, order, console, steps, note)
-    return same, result, 1
 
 
 def _project_of(text: str) -> str:
