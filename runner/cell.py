@@ -34,6 +34,7 @@ from runner.install import (
     IndexSettings,
     Step,
     classify_install_failure,
+    cpu_wrapper_argv,
     find_links_targets,
     install_argv,
     installer_env,
@@ -306,6 +307,11 @@ class CellFlow:
         extra = list(extra) if extra is not None else _extra_requirements(cell)
         if fit:
             steps.append(Step(name="install", argv=argv([*(arg(p) for p in fit), *extra])))
+        if fit and cell.cpu:
+            from runner.cpu import level
+
+            model = level(cell.arch, cell.cpu).qemu or ""
+            steps.append(Step(name="cpu", argv=cpu_wrapper_argv(cell.distro.python_executable, model)))
         plan = {
             "steps": [
                 {"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps
@@ -349,6 +355,14 @@ class CellFlow:
                     f"install {names}", status, detail, inst["duration_s"], {"installer_output": inst["tail"]}
                 )
             )
+            return None
+        cpu = by_step.get("cpu")
+        if cell.cpu and (cpu is None or cpu["rc"] != 0):
+            detail = (
+                f"could not run the venv's Python on QEMU's {cell.cpu} CPU: "
+                + (cpu or {}).get("tail", "the step did not run")[-300:]
+            )
+            results.append(self.result(f"cpu {cell.cpu}", Status.ERROR, detail))
             return None
         resolved = next((r for r in records if "resolved" in r), None)
         if resolved is None or resolved.get("resolved") is None:
@@ -514,6 +528,8 @@ class CellFlow:
             "crash", plan, user=self.sandbox.check_user, budget=budget, script=SYMBOLS_PROBE
         )
         native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
+        if native:
+            native.update(arch=self.cell.arch, cpu=self.cell.cpu)
         return native
 
     # -- command and pytest scenarios ----------------------------------------------------------

@@ -73,7 +73,29 @@ def predict_cell(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Prediction]
             continue
         for gap in cell_gaps(scan, cell.distro.symbol_versions, cell.distro.id):
             out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
+        for gap in cpu_gaps(scan, cell.arch, cell.cpu):
+            out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
     return out
+
+
+def cpu_gaps(scan: WheelScan, arch: str, level: str) -> list[Finding]:
+    """ELF files that declare (x86 GNU property note) a newer ISA level than a CPU cell's:
+    predicted SIGILL. An undeclared use is only found by running."""
+    from runner.cpu import below
+
+    if not level or arch != "x86_64":
+        return []
+    return [
+        Finding(
+            kind="cell-cpu",
+            file=f.path,
+            version=f.isa_level,
+            message=f"{f.path} declares that it needs {f.isa_level} (its GNU property note); this cell's "
+            f"CPU is {level}: expect SIGILL",
+        )
+        for f in scan.files
+        if f.isa_level and below(arch, f.isa_level, level)
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,9 +219,20 @@ def _diagnose_cell(
             hit += [
                 p for p in relevant if p.finding.kind == "cell-execstack" and "executable stack" in r.detail
             ]
+            hit += [
+                p
+                for p in relevant
+                if p.finding.kind == "cell-cpu" and "CPU ISA level is lower than required" in r.detail
+            ]
             lib = [f for f in unshipped if f.library and f.library in r.detail]
             if hit:
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
+                if hit[0].finding.kind == "cell-cpu":
+                    diagnosis += (
+                        "; glibc (2.33 and later) refuses to load an object whose GNU property note "
+                        "needs a newer x86-64 level than the CPU has, so users get this ImportError "
+                        "instead of a crash"
+                    )
             else:
                 diagnosis = (
                     _explain_pure_fallback(cell, r)
@@ -208,6 +241,10 @@ def _diagnose_cell(
                     or _explain_removed_module(cell, r)
                     or explain_runtime_mismatch(r)
                 )
+        elif r.status is Status.CRASHED and "SIGILL" in r.detail:
+            hit = [p for p in relevant if p.finding.kind == "cell-cpu"]
+            if hit:
+                diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
         elif r.status is Status.PASSED and r.evidence.get("warnings"):
             diagnosis = explain_runtime_mismatch(r) or f"the import printed: {r.evidence['warnings'][0]}"
         elif r.status is Status.PASSED and relevant:
@@ -356,6 +393,10 @@ def _explain_removed_module(cell: Cell, r: CheckResult) -> str:
 
 def _explain_undefined(cell: Cell, detail: str) -> str:
     """'undefined symbol: X' -> 'X first appeared in glibc 2.38 (libc.so.6); this cell has 2.36'."""
+    if cell.distro.libc.family == "musl":
+        from runner.checks.symbols import explain_glibc_on_musl
+
+        return explain_glibc_on_musl(detail)
     if "undefined symbol" not in detail or cell.distro.libc.family != "glibc":
         return ""
     from runner.elf.glibc_symbols import explain_undefined

@@ -39,6 +39,21 @@ PROBE = f"{PROBE_DIR}/wm_probe.py"
 SYMBOLS_PROBE = f"{PROBE_DIR}/wm_symbols.py"
 VENV = "/tmp/wm-venv"
 VENV_PYTHON = f"{VENV}/bin/python"
+QEMU_BIN = f"{WM_ROOT}/qemu/qemu-static"  # CPU cells: the host's static qemu for the cell's arch
+
+
+def cpu_wrapper_argv(python_executable: str, model: str) -> tuple[str, ...]:
+    """A shell command that turns the venv's python into a script running the real interpreter
+    under QEMU user emulation with CPU model MODEL. `-0` keeps argv[0] the venv's python, so
+    Python still finds the venv; processes Python starts with sys.executable are emulated too."""
+    script = (
+        'set -e; real=$(readlink -f "$1"); cd "$2/bin"; '
+        'rm -f python python3 "$(basename "$real")"; '
+        'printf \'#!/bin/sh\\nexec %s -cpu %s -0 "$0" %s "$@"\\n\' "$3" "$4" "$real" > python; '
+        'chmod 755 python; ln -s python python3; ln -sf python "$(basename "$real")"; '
+        './python -c "import sys; assert sys.prefix != sys.base_prefix, sys.prefix"'
+    )
+    return ("/bin/sh", "-c", script, "sh", python_executable, VENV, QEMU_BIN, model)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,6 +43,7 @@ class Cell:
     variant: str = ""  # a known-problem set added as companions (--with-known-problems)
     baseline: bool = False  # the set alone, without the candidates: what fails without them
     extra_imports: tuple[str, ...] = ()  # submodules that set wants imported too
+    cpu: str = ""  # a CPU level (--cpu): the cell's Python runs on QEMU's model of it
 
     @property
     def python(self) -> str:
@@ -148,8 +149,11 @@ def build_matrix(
     candidates: Sequence[Project],
     companions: Sequence[Project] = (),
     extra_sets: Sequence[CompanionSet] = (),
+    cpus: Sequence[str] = (),
 ) -> list[Cell]:
-    """Cells: target x scenario, plus target x scenario x each applicable extra set."""
+    """Cells: target x scenario, plus target x scenario x each applicable extra set. With CPU
+    levels, the targets of an arch that has levels among them run once per level instead
+    (variant `cpu-LEVEL`), without the extra sets."""
     cells: list[Cell] = []
     # Many targets share a (Python, libc, arch): predict each project once per triple.
     memo: dict[tuple[int, tuple[int, int], Libc, str], Pick] = {}
@@ -160,8 +164,28 @@ def build_matrix(
             memo[key] = predict(project, distro, arch)
         return memo[key]
 
+    from runner.cpu import arch_of
+
     for target in targets:
         cand = tuple(predicted(p, target.distro, target.arch) for p in candidates)
+        levels = [c for c in cpus if arch_of(c) == target.arch]
+        if levels:
+            comp = tuple(predicted(p, target.distro, target.arch) for p in companions)
+            for level in levels:
+                for scenario in scenarios:
+                    cells.append(
+                        Cell(
+                            distro=target.distro,
+                            arch=target.arch,
+                            scenario=scenario,
+                            emulated=True,
+                            candidates=cand,
+                            companions=comp,
+                            variant=f"cpu-{level}",
+                            cpu=level,
+                        )
+                    )
+            continue
         variants: list[tuple[str, Sequence[Project], tuple[str, ...]]] = [("", companions, ())]
         for extra in extra_sets:
             if extra.applies(target.distro, target.arch):

@@ -30,9 +30,10 @@ from runner.backends import images
 from runner.backends.base import Log
 from runner.cell import CellFlow, CellOptions, installer_for
 from runner.config.catalog import Distro
+from runner.cpu import qemu_static
 from runner.errors import InfrastructureError
 from runner.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
-from runner.install import CA_BUNDLE, PROBE, PROBE_DIR, UV_CACHE, WHEELS_DIR, WM_ROOT
+from runner.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
 from runner.matrix import Cell
 from runner.model import CheckResult, Status
 from runner.probe import MARK
@@ -255,6 +256,8 @@ class DockerBackend:
             mounts.append(Mount(UV_CACHE, str(self._uv_cache), type="bind", read_only=False))
         if self._ca is not None:
             mounts.append(Mount(CA_BUNDLE, str(self._ca), type="bind", read_only=True))
+        if cell.cpu:
+            mounts.append(Mount(QEMU_BIN, qemu_static(cell.arch), type="bind", read_only=True))
         for pick in (*cell.candidates, *cell.companions):
             if pick.wheel is not None:
                 target = f"{WHEELS_DIR}/{pick.wheel.filename}"
@@ -302,6 +305,8 @@ class DockerBackend:
             files[f"{PROBE_DIR.lstrip('/')}/{probe.name}"] = (probe.read_bytes(), 0o644)
         if self._ca is not None:
             files[CA_BUNDLE.lstrip("/")] = (self._ca.read_bytes(), 0o644)
+        if cell.cpu:
+            files[QEMU_BIN.lstrip("/")] = (Path(qemu_static(cell.arch)).read_bytes(), 0o755)
         for pick in (*cell.candidates, *cell.companions):
             if pick.wheel is not None:
                 files[f"{WHEELS_DIR.lstrip('/')}/{pick.wheel.filename}"] = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.backends.base import Log
+from runner.backends.recipes import musl
 from runner.config.catalog import DEBIAN_ARCH, DOCKER_PLATFORM, Distro
 from runner.errors import InfrastructureError
 from runner.host import cache_dir, debian_mirror, file_lock
@@ -38,6 +39,9 @@ def image_tag(distro: Distro, arch: str, mirror: str | None) -> str:
             "mirror": mirror,
         },
     }
+    if recipe is not None and recipe.tool == "musl-python":
+        # built from pinned inputs: the mirror they came from does not change the result
+        content["recipe"] = {"tool": recipe.tool, **musl.fingerprint(arch)}
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
     return f"wheelmatrix/{distro.id}:{arch}-{digest}"
 
@@ -65,6 +69,9 @@ def prepare(client: Any, distro: Distro, arch: str, log: Log) -> str:
                 raise
             except Exception as exc:  # registry unreachable or image missing: try the recipe
                 problems.append(f"registry image {ref}: {_short(exc)}")
+        if distro.recipe is not None and distro.recipe.tool == "musl-python":
+            _build_musl(client, distro, arch, tag, labels, log)
+            return tag
         if distro.recipe is not None and mirror is not None:
             _build_recipe(client, distro, arch, mirror, tag, labels, log)
             return tag
@@ -77,9 +84,17 @@ def prepare(client: Any, distro: Distro, arch: str, log: Log) -> str:
 
 
 def _mirror_or_none(distro: Distro) -> str | None:
-    if distro.recipe is None or shutil.which("mmdebstrap") is None:
+    if distro.recipe is None or distro.recipe.tool != "mmdebstrap" or shutil.which("mmdebstrap") is None:
         return None
     return debian_mirror()
+
+
+def _build_musl(client: Any, distro: Distro, arch: str, tag: str, labels: dict[str, str], log: Log) -> None:
+    log(f"building {distro.id}/{arch} with the musl-python recipe")
+    with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+        tarball = Path(tmp) / "rootfs.tar"
+        musl.build(arch, distro.python, tarball, log)
+        _import_tarball(client, distro, arch, tarball, tag, labels, log)
 
 
 def _exists(client: Any, tag: str) -> bool:
@@ -156,26 +171,33 @@ def _build_recipe(
                 hint="check the Debian mirror (WHEELMATRIX_DEBIAN_MIRROR) and, for foreign "
                 "arches, QEMU emulation (wheelmatrix doctor)",
             )
-        log(f"importing {distro.id}/{arch} into the engine")
-        repo, _, version = tag.partition(":")
-        changes = [f'LABEL {k}="{v}"' for k, v in labels.items()] + [
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            'CMD ["/bin/sh"]',
-        ]
-        api = client.api
-        with tarball.open("rb") as fh:
-            resp = api._post(
-                api._url("/images/create"),
-                params={
-                    "fromSrc": "-",
-                    "repo": repo,
-                    "tag": version,
-                    "platform": DOCKER_PLATFORM[arch],
-                    "changes": changes,
-                },
-                data=fh,
-                headers={"Content-Type": "application/tar"},
-                timeout=None,
-            )
-        if resp.status_code != 200 or "error" in resp.text.lower():
-            raise InfrastructureError(f"importing {distro.id}/{arch} failed: {resp.text[:500]}")
+        _import_tarball(client, distro, arch, tarball, tag, labels, log)
+
+
+def _import_tarball(
+    client: Any, distro: Distro, arch: str, tarball: Path, tag: str, labels: dict[str, str], log: Log
+) -> None:
+    """`docker import` of a root file system tarball, through the engine API."""
+    log(f"importing {distro.id}/{arch} into the engine")
+    repo, _, version = tag.partition(":")
+    changes = [f'LABEL {k}="{v}"' for k, v in labels.items()] + [
+        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        'CMD ["/bin/sh"]',
+    ]
+    api = client.api
+    with tarball.open("rb") as fh:
+        resp = api._post(
+            api._url("/images/create"),
+            params={
+                "fromSrc": "-",
+                "repo": repo,
+                "tag": version,
+                "platform": DOCKER_PLATFORM[arch],
+                "changes": changes,
+            },
+            data=fh,
+            headers={"Content-Type": "application/tar"},
+            timeout=None,
+        )
+    if resp.status_code != 200 or "error" in resp.text.lower():
+        raise InfrastructureError(f"importing {distro.id}/{arch} failed: {resp.text[:500]}")

@@ -48,6 +48,32 @@ def _sym(name: str, readable: Mapping[str, str]) -> str:
     return f"`{readable[name]}` ({name})" if name in readable else f"`{name}`"
 
 
+_MUSL_SIGNS = re.compile(r"\(wants |Error relocating")  # only the musl path words it so
+_MUSL_RELOC = re.compile(r"Error relocating [^:]+: ([^\s:]+): symbol not found")
+_WANTS = re.compile(r"undefined symbol:? (\S+) \(wants \S+@(GLIBC_[\d.]+)\)")
+
+
+def explain_glibc_on_musl(detail: str) -> str:
+    """A musl cell that cannot resolve a symbol: name it, and say why when the wheel asked for
+    a glibc version of it (a musllinux wheel linked against glibc: the regopy case)."""
+    m = _WANTS.search(detail)
+    if m:
+        return (
+            f"`{m.group(1)}` is asked for as {m.group(1)}@{m.group(2)}: this file was linked against "
+            "glibc, and musl does not provide that symbol; a musllinux wheel must be built in a "
+            "musllinux image (cibuildwheel, or auditwheel repair on a musl host) and must not call "
+            "glibc-only functions (as regopy's musllinux wheel did: microsoft/rego-cpp#226)"
+        )
+    m = _MUSL_RELOC.search(detail) or re.search(r"undefined symbol:? (\S+)", detail)
+    if m:
+        return (
+            f"musl's loader cannot resolve `{m.group(1)}`: musl's libc does not define it (a glibc-only "
+            "or newer function), and no library the file needs does; build the wheel in a musllinux "
+            "image against musl, or guard the call (microsoft/rego-cpp#226 is one such case)"
+        )
+    return ""
+
+
 def interpret_smoke(
     projects: Sequence[str], records: Sequence[Mapping[str, Any]], site_dirs: Sequence[str]
 ) -> list[SymbolCheck]:
@@ -86,13 +112,24 @@ def interpret_smoke(
             for problem in info["unresolved"]:
                 if "version" in problem:
                     unresolved.append(f"{short(path, site_dirs)}: version {problem['version']} not found")
+                elif problem.get("needs_version"):
+                    unresolved.append(
+                        f"{short(path, site_dirs)}: undefined symbol {problem['symbol']} "
+                        f"(wants {problem['symbol']}@{problem['needs_version']})"
+                    )
                 else:
                     unresolved.append(f"{short(path, site_dirs)}: undefined symbol {problem['symbol']}")
+            if info.get("load_error") and not info["unresolved"]:
+                unresolved.append(f"{short(path, site_dirs)}: {info['load_error']}")
+        detail = "; ".join(dict.fromkeys(unresolved))
         out.append(
             SymbolCheck(
                 check=f"eager binding of {project}",
                 status=Status.FAILED if unresolved else Status.PASSED,
-                detail="; ".join(dict.fromkeys(unresolved)),
+                detail=detail,
+                diagnosis=explain_glibc_on_musl(detail)
+                if re.search(r"\(wants |Error relocating", detail)
+                else "",
                 evidence={"unresolved": [p for info in mine.values() for p in info["unresolved"]]},
             )
         )
@@ -222,6 +259,33 @@ def _frame(line: str) -> str:
     return text.split(" (")[0].strip()
 
 
+def illegal_instruction(native: Mapping[str, Any], pc: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
+    """'illegal instruction `vpaddd ymm0, ...` (needs x86-64-v3: AVX2...) ...' for a SIGILL."""
+    from runner import cpu
+
+    arch = str(native.get("arch") or "x86_64")
+    insn = cpu.decode(arch, str(native["fault"]["code"]))
+    where = short(str(pc.get("dso") or "?"), site_dirs)
+    if pc.get("symbol"):
+        where += f" ({pc['symbol']}+{pc.get('symbol_offset')})"
+    if insn is None:
+        return f"illegal instruction in {where}"
+    text = f"illegal instruction `{insn.text}` in {where}"
+    if insn.needs:
+        text += f"; it needs {insn.needs}" + (f" ({insn.what})" if insn.what else "")
+    level = native.get("cpu")
+    if level and insn.needs:
+        model = next((lv.qemu for lv in cpu.levels(arch) if lv.name == level), None)
+        text += f", and this cell's CPU is {level} (QEMU {model})"
+        if cpu.below(arch, insn.needs, level):
+            text += (
+                "; users whose CPUs are older than that get this crash: build for the wheel's "
+                "declared baseline, or select the code path at run time (CPU feature checks, "
+                "function multi-versioning)"
+            )
+    return text
+
+
 def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
     """One line from a crash re-run: where it faulted and which bindings were interposed."""
     bits = []
@@ -237,6 +301,17 @@ def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
         bits.append(
             f"`{b['symbol']}` wanted by {short(b['wanted_by'], site_dirs)} was bound to "
             f"{short(b['bound_to'], site_dirs)}"
+        )
+    if fault.get("signal") == "SIGILL" and fault.get("code"):
+        bits.append(illegal_instruction(native, pc, site_dirs))
+    stack = native.get("thread_stack") or {}
+    if stack and stack.get("exit") == 0:
+        bits.append(
+            f"it runs with {stack['raised_to']} default thread stacks: a thread started without an "
+            f"explicit stack size overflows musl's {stack['default']} default (glibc gives the stack "
+            "limit, usually 8 MiB); the extension should size the threads it starts "
+            "(pthread_attr_setstacksize), or be linked with -Wl,-z,stack-size=N, which musl reads "
+            "as a larger default; threads started from Python take threading.stack_size()"
         )
     frames = [_frame(line) for line in native.get("gdb_backtrace") or []]
     named = [f for f in frames if f and f != "??"]

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from runner.errors import InputError
+
 ARCHES = ("x86_64", "aarch64")  # runner.config.catalog.ARCHES; not imported: keeps `--help` fast
 
 
@@ -186,6 +188,27 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
         help="a container engine to run cells on (unix://, tcp://, ssh://); repeatable: cells spread "
         "over every engine given (default: DOCKER_HOST or the local engine)",
     )
+    p.add_argument(
+        "--cpu",
+        dest="cpus",
+        action="append",
+        default=None,
+        type=cpu_level,
+        metavar="LEVEL",
+        help="run the cells of that arch on an emulated CPU of this level (x86-64-v1..v3; armv8.0, "
+        "armv8.2, armv9), so code for a newer CPU dies of SIGILL as on a user's older machine; "
+        "repeatable",
+    )
+
+
+def cpu_level(text: str) -> str:
+    from runner.cpu import arch_of, level
+
+    try:
+        level(arch_of(text), text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})" if exc.hint else exc.message) from None
+    return text
 
 
 def add_cell_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -226,6 +249,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "compare",
         "scenario_names",
         "engines",
+        "cpus",
     ):
         value = getattr(args, name, None)
         if value is not None:

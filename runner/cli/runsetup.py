@@ -153,7 +153,13 @@ def plan_run(
             f"(include: {', '.join(config.include) or '-'}; exclude: {', '.join(config.exclude) or '-'})",
             hint="see `wheelmatrix distros` for the ids, archs and Pythons the catalog offers",
         )
-    cells = build_matrix(kept, scenarios, candidates, companions, extra_sets)
+    if config.cpus and extra_sets:
+        raise InputError(
+            "--cpu and --with-known-problems cannot be combined: CPU cells test the candidates' "
+            "own instructions",
+            hint="run them as two runs",
+        )
+    cells = build_matrix(kept, scenarios, candidates, companions, extra_sets, config.cpus)
     return Plan(
         config=config,
         catalog=catalog,

@@ -15,7 +15,7 @@ ARCHES = ("x86_64", "aarch64")
 DOCKER_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 LIBC_FAMILIES = ("glibc", "musl")
-RECIPE_TOOLS = ("mmdebstrap",)
+RECIPE_TOOLS = ("mmdebstrap", "musl-python")
 _VERSION = re.compile(r"^\d+\.\d+$")
 
 
@@ -53,8 +53,8 @@ class Recipe:
     """A local recipe to build the image without a registry."""
 
     tool: str
-    suite: str
-    packages: tuple[str, ...]
+    suite: str = ""  # mmdebstrap: the Debian suite
+    packages: tuple[str, ...] = ()  # mmdebstrap: packages to include
     components: tuple[str, ...] = ("main",)
 
 
@@ -123,11 +123,16 @@ def _family(node: Node, name: str) -> Family:
 
 def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distro:
     node.check_keys(
-        ["family", "name", "libc", "python", "archs"],
-        ["images", "recipe", "python_executable", "supports_uv", "cxx"],
+        ["name", "libc", "python", "archs"],
+        ["family", "images", "recipe", "python_executable", "supports_uv", "cxx"],
     )
-    fam = node.text("family")
-    if fam not in families:
+    fam = node.text("family") if node.has("family") else ""
+    if not fam and node.has("images"):
+        raise InputError(
+            f"{node.source}: '{node.where}' has registry images and needs a 'family' "
+            "(how to install Python into them)"
+        )
+    if fam and fam not in families:
         raise InputError(
             f"{node.source}: '{node.path('family')}': unknown family '{fam}'{did_you_mean(fam, families)}"
         )
@@ -155,22 +160,35 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
     recipe = None
     if node.has("recipe"):
         rnode = node.child("recipe")
-        rnode.check_keys(["tool", "suite", "packages"], ["components"])
         tool = rnode.text("tool")
         if tool not in RECIPE_TOOLS:
-            raise InputError(f"{node.source}: '{rnode.path('tool')}' must be one of {RECIPE_TOOLS}")
-        recipe = Recipe(
-            tool=tool,
-            suite=rnode.text("suite"),
-            packages=rnode.texts("packages"),
-            components=rnode.texts("components", ("main",)),
-        )
+            raise InputError(
+                f"{node.source}: '{rnode.path('tool')}': unknown tool '{tool}'"
+                f"{did_you_mean(tool, RECIPE_TOOLS)}"
+                f"; known: {', '.join(RECIPE_TOOLS)}"
+            )
+        if tool == "mmdebstrap":
+            rnode.check_keys(["tool", "suite", "packages"], ["components"])
+            recipe = Recipe(
+                tool=tool,
+                suite=rnode.text("suite"),
+                packages=rnode.texts("packages"),
+                components=rnode.texts("components", ("main",)),
+            )
+        else:  # musl-python: everything it builds is pinned in runner/data/recipes/
+            rnode.check_keys(["tool"], [])
+            if libc.family != "musl":
+                raise InputError(
+                    f"{node.source}: '{rnode.path('tool')}': musl-python builds a musl userland; "
+                    "set libc.family to musl"
+                )
+            recipe = Recipe(tool=tool)
     if not images and recipe is None:
         raise InputError(f"{node.source}: '{node.where}' needs 'images' or a 'recipe' (or both)")
     return Distro(
         id=distro_id,
         name=node.text("name"),
-        family=families[fam],
+        family=families[fam] if fam else Family(name="recipe-only", python_packages=(), install=()),
         libc=libc,
         python=python,
         python_executable=node.text("python_executable", "/usr/bin/python3"),

@@ -59,6 +59,7 @@ KEYS = (
     "fail-on",
     "compare",
     "engines",
+    "cpu",
 )
 RULE_HINT = (
     "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
@@ -120,6 +121,7 @@ class RunConfig:
     engines: tuple[
         str, ...
     ] = ()  # engine URLs (unix://, tcp://, ssh://); empty = DOCKER_HOST or the local one
+    cpus: tuple[str, ...] = ()  # CPU levels (x86-64-v2, armv8.0, ...): cells of that arch run at them
     source: Path | None = None  # the file this came from
 
     def override(self, **changes: Any) -> RunConfig:
@@ -247,11 +249,26 @@ def _parse(node: Node, base: Path) -> RunConfig:
         fail_on=node.choice("fail-on", FAIL_ON, _DEFAULT.fail_on),
         compare=_existing(node, "compare", base) if node.has("compare") else None,
         engines=_engines(node),
+        cpus=_cpus(node),
         source=node.source.absolute(),
     )
 
 
 # --------------------------------------------------------------------------- values
+
+
+def _cpus(node: Node) -> tuple[str, ...]:
+    from runner.cpu import arch_of, level
+
+    names = node.texts("cpu", ())
+    for index, name in enumerate(names):
+        try:
+            level(arch_of(name), name)
+        except InputError as exc:
+            raise InputError(
+                f"{node.source}: '{node.item('cpu', index)}': {exc.message}", hint=exc.hint
+            ) from None
+    return tuple(dict.fromkeys(names))
 
 
 _ENGINE = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")

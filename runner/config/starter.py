@@ -312,5 +312,10 @@ def starter_config(project_dir: Path) -> str:
         "# Container engines to spread the cells over (unix://, tcp://, ssh://). Default: DOCKER_HOST,",
         "# else the local engine. An engine that stops answering has its cells moved to another.",
         "# engines: [unix:///var/run/docker.sock, tcp://10.0.0.5:2375]",
+        "",
+        "# CPU levels: the cells of each level's arch run on QEMU's model of that CPU, so code built",
+        "# for a newer CPU dies of SIGILL as on a user's older machine (x86-64-v1..v3; armv8.0,",
+        "# armv8.2, armv9). Default: the host's CPU (and QEMU's default for emulated arches).",
+        "# cpu: [x86-64-v2, armv8.0]",
     ]
     return "\n".join(out) + "\n"

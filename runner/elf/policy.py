@@ -34,7 +34,7 @@ class Policy:
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
-    #            | cell-lacks | cell-execstack
+    #            | cell-lacks | cell-execstack | cell-cpu
     message: str
     file: str | None = None
     symbol: str | None = None

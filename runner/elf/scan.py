@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class ElfInfo:
     soname: str | None = None
     unversioned: tuple[str, ...] = ()  # strong undefined references that carry no symbol version
     execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
+    isa_level: str | None = None  # x86-64-vN declared needed in the GNU property note (x86 only)
 
     def highest(self, namespace: str) -> Requirement | None:
         reqs = [r for r in self.requirements if r.namespace == namespace]
@@ -108,6 +110,8 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
     execstack = any(
         seg["p_type"] == "PT_GNU_STACK" and bool(seg["p_flags"] & 0x1) for seg in elf.iter_segments()
     )
+    prop = elf.get_section_by_name(".note.gnu.property")
+    isa_level = x86_isa_needed(prop.data()) if prop is not None and elf["e_machine"] == "EM_X86_64" else None
     by_version: dict[tuple[str, str], list[str]] = {}
     exports: list[str] = []
     undefined: list[str] = []
@@ -158,7 +162,33 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
         soname=soname,
         unversioned=tuple(sorted(set(unversioned))),
         execstack=execstack,
+        isa_level=isa_level,
     )
+
+
+GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
+
+
+def x86_isa_needed(note: bytes) -> str | None:
+    """The highest x86-64 ISA level a .note.gnu.property section declares as needed (the
+    linker writes it with -z x86-64-vN, or gcc -mneeded); None if it declares none."""
+    off = 0
+    while off + 12 <= len(note):
+        namesz, descsz, ntype = struct.unpack_from("<III", note, off)
+        name_end = off + 12 + ((namesz + 3) & ~3)
+        desc = note[name_end : name_end + descsz]
+        if ntype == 5 and note[off + 12 : off + 12 + namesz].rstrip(b"\0") == b"GNU":
+            at = 0
+            while at + 8 <= len(desc):
+                pr_type, size = struct.unpack_from("<II", desc, at)
+                if pr_type == GNU_PROPERTY_X86_ISA_1_NEEDED and size >= 4:
+                    bits = struct.unpack_from("<I", desc, at + 8)[0]
+                    for level in (4, 3, 2, 1):
+                        if bits & (1 << (level - 1)):
+                            return f"x86-64-v{level}"
+                at += 8 + ((size + 7) & ~7)
+        off = name_end + ((descsz + 3) & ~3)
+    return None
 
 
 def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:

@@ -10,6 +10,7 @@
 Results are printed as one marked JSON line each.
 """
 
+import glob
 import json
 import os
 import re
@@ -125,6 +126,125 @@ def dynamic(path):
     return wanted, dirs
 
 
+def undefined(path):
+    """{name: required symbol version or None} of the undefined STB_GLOBAL dynamic symbols of an
+    ELF file (weak ones may stay unresolved); {} if unreadable."""
+    out = {}
+    try:
+        syms = _tables(path, 11)  # SHT_DYNSYM
+        if not syms:
+            return out
+        names, data = syms[0]
+        versym = _tables(path, 0x6FFFFFFF)  # SHT_GNU_versym: one half-word per dynamic symbol
+        indices = versym[0][1] if versym else b""
+        need = {}
+        for vnames, vdata in _tables(path, 0x6FFFFFFE):  # SHT_GNU_verneed
+            off = 0
+            while off + 16 <= len(vdata):
+                _version, count, _file, aux, following = struct.unpack_from("<HHIII", vdata, off)
+                at = off + aux
+                for _ in range(count):
+                    _hash, _flags, other, name, nxt = struct.unpack_from("<IHHII", vdata, at)
+                    need[other] = _string(vnames, name)
+                    at += nxt
+                if not following:
+                    break
+                off += following
+        for i, off in enumerate(range(0, len(data) - 23, 24)):
+            st_name, st_info, _other, st_shndx = struct.unpack_from("<IBBH", data, off)
+            if st_shndx != 0 or st_info >> 4 != 1:
+                continue
+            name = _string(names, st_name)
+            if not name:
+                continue
+            version = None
+            if 2 * i + 2 <= len(indices):
+                version = need.get(struct.unpack_from("<H", indices, 2 * i)[0] & 0x7FFF)
+            out[name] = version
+    except (OSError, struct.error, IndexError):
+        return {}
+    return out
+
+
+# -- without ldd: musl ---------------------------------------------------------------------------
+# musl's loader has no LD_DEBUG and `ldd -r` of glibc is not there: its libc answers for these
+# names itself (it never loads a second libc), and the rest is found by RUNPATH and its path file.
+MUSL_LIBC_NAMES = re.compile(r"^lib(c|m|dl|pthread|rt|util|xnet|crypt|resolv)\.so(\.\d+)*$")
+
+
+def musl_loader():
+    found = sorted(glob.glob("/lib/ld-musl-*.so.1"))
+    return os.path.realpath(found[0]) if found else None
+
+
+def loader_dirs():
+    for path in sorted(glob.glob("/etc/ld-musl-*.path")):
+        with open(path) as fh:
+            return [d for d in re.split(r"[:\n]", fh.read()) if d.strip()]
+    return ["/lib", "/usr/local/lib", "/usr/lib"]
+
+
+def own_ldd(path, provided=()):
+    """The same answer as `ldd -r` from the probe's own ELF reading: {needed: path or None} over
+    the whole closure, and the undefined symbols none of the loaded objects defines (each with
+    the symbol version it asks for, which names glibc when a wheel was linked against it)."""
+    libc, default = musl_loader(), loader_dirs()
+    libs, order, queue = {}, [], [path]
+    while queue:
+        cur = queue.pop(0)
+        if cur in order:
+            continue
+        order.append(cur)
+        wanted, dirs = dynamic(cur)
+        for name in wanted:
+            if name in libs:
+                continue
+            if libc and MUSL_LIBC_NAMES.match(name):
+                libs[name] = libc
+                continue
+            hit = next(
+                (os.path.join(d, name) for d in dirs + default if os.path.isfile(os.path.join(d, name))), None
+            )
+            libs[name] = hit
+            if hit:
+                queue.append(hit)
+    defined = set(provided)
+    for obj in order[1:] + sorted({p for p in libs.values() if p and p not in order}):
+        defined.update(dynsyms(obj))
+    defined.update(dynsyms(path))
+    problems = []
+    for obj in order:
+        for name, version in sorted(undefined(obj).items()):
+            if name in defined or name.startswith(("Py", "_Py")):
+                continue
+            problem = {"symbol": name, "file": obj}
+            if version:
+                problem["needs_version"] = version
+            problems.append(problem)
+    return libs, problems
+
+
+def dlopen_now(paths, python, timeout):
+    """{path: loader error} from loading each file with RTLD_NOW in a child (the loader's own
+    verdict: musl names the first symbol it cannot relocate)."""
+    code = (
+        "import ctypes, json, os, sys\n"
+        "errors = {}\n"
+        "for p in json.loads(sys.argv[1]):\n"
+        "    try:\n"
+        "        ctypes.CDLL(p, mode=os.RTLD_NOW | os.RTLD_LOCAL)\n"
+        "    except OSError as exc:\n"
+        "        errors[p] = str(exc)\n"
+        "print('@@DL@@' + json.dumps(errors))\n"
+    )
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    out = _run([python, "-I", "-c", code, json.dumps(list(paths))], env, timeout)
+    for line in out.splitlines():
+        if line.startswith("@@DL@@"):
+            return json.loads(line[len("@@DL@@") :])
+    return {}
+
+
 # -- smoke ---------------------------------------------------------------------------------------
 _PROVIDED = {}
 
@@ -144,10 +264,11 @@ def interpreter_symbols(python):
 
 
 def ldd(path, provided=()):
-    """{needed: resolved path or None}, [unresolved symbol lines] from `ldd -r`."""
+    """{needed: resolved path or None}, [unresolved symbol lines] from `ldd -r` (glibc), or from
+    the probe's own ELF reading where there is no glibc ldd (musl)."""
     tool = shutil.which("ldd")
-    if tool is None:
-        return None, []
+    if tool is None or musl_loader():
+        return own_ldd(path, provided)
     proc = subprocess.run([tool, "-r", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     text = proc.stdout.decode("utf-8", "replace")
     libs, problems = {}, []
@@ -299,6 +420,9 @@ def cmd_smoke(plan):
                 continue
             libs, problems = ldd(path, interpreter_symbols(plan["python"]))
             files[path] = {"project": project, "needed": libs, "unresolved": problems}
+    if musl_loader():
+        for path, error in dlopen_now(sorted(files), plan["python"], plan["timeout"]).items():
+            files[path]["load_error"] = error
     emit({"files": files})
     # The whole set in the given order; if that fails (a crash is what we are here to explain),
     # the other order; else every module alone, and the union of what loaded.
@@ -318,7 +442,8 @@ def cmd_smoke(plan):
         emit({"loaded": None, "why": why})
         return
     found = collisions(dsos, plan["site_dirs"])
-    if found and used is not None:
+    traced = used is not None and not musl_loader()  # musl's loader has no LD_DEBUG
+    if found and traced:
         # Every order: a binding made just before a crash is in the log too (written as made).
         crossed = {}
         for order in plan["orders"]:
@@ -333,7 +458,7 @@ def cmd_smoke(plan):
             "partial": partial,
             "runtimes": runtime_copies(dsos),
             "collisions": found,
-            "bindings_checked": used is not None,
+            "bindings_checked": traced,
             "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
         }
     )
@@ -394,6 +519,8 @@ def _on_fault(signum, siginfo, ucontext):
     fault = ctypes.c_void_p.from_address(siginfo + 16).value
     pc = ctypes.c_void_p.from_address(ucontext + _PC_OFFSET).value if _PC_OFFSET else None
     record = {"signal": signal.Signals(signum).name, "fault_address": hex(fault or 0), "pc": _where(pc)}
+    if pc and signum == signal.SIGILL:  # the instruction's bytes, not past the end of its page
+        record["code"] = ctypes.string_at(pc, min(16, 4096 - pc % 4096)).hex()
     os.write(2, ("\n@@WMCRASH@@ " + json.dumps(record) + "\n").encode())
     _libc.signal(signum, ctypes.c_void_p(0))  # SIG_DFL: the faulting instruction kills us again
 _handler = _HANDLER_T(_on_fault)
@@ -408,6 +535,18 @@ for _sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
 """
 
 
+# musl gives a thread it starts without an explicit size 128 KiB of stack where glibc gives the
+# stack rlimit (usually 8 MiB): raise musl's default before anything runs, and see.
+BIG_THREAD_STACKS = r"""
+import ctypes
+_c = ctypes.CDLL(None)
+_attr = ctypes.create_string_buffer(128)
+_c.pthread_attr_init(_attr)
+_c.pthread_attr_setstacksize(_attr, ctypes.c_size_t(8 << 20))
+_c.pthread_setattr_default_np(_attr)
+"""
+
+
 def cmd_crash(plan):
     python, code, timeout = plan["python"], plan["code"], plan["timeout"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
@@ -416,7 +555,11 @@ def cmd_crash(plan):
     proc = _run([python, "-I", "-c", HANDLER + "\n" + code], env, timeout)
     for line in proc.splitlines():
         if line.startswith(CRASH_MARK):
-            record["fault"] = json.loads(line[len(CRASH_MARK) :])
+            record.setdefault("fault", json.loads(line[len(CRASH_MARK) :]))  # the first fault is the cause
+    # 1b. on musl: does the crash go away with glibc-sized default thread stacks?
+    if record.get("fault") and musl_loader():
+        rc = _run_rc([python, "-I", "-c", BIG_THREAD_STACKS + "\n" + code], env, timeout)
+        record["thread_stack"] = {"default": "128 KiB", "raised_to": "8 MiB", "exit": rc}
     # 2. a native backtrace when the image has gdb
     gdb = shutil.which("gdb")
     if gdb:
@@ -442,6 +585,15 @@ def _run(argv, env, timeout):
         return proc.stdout.decode("utf-8", "replace")
     except subprocess.TimeoutExpired as exc:
         return (exc.output or b"").decode("utf-8", "replace")
+
+
+def _run_rc(argv, env, timeout):
+    try:
+        return subprocess.run(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd="/", timeout=timeout
+        ).returncode
+    except subprocess.TimeoutExpired:
+        return None
 
 
 BINDING = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: (?:normal|protected) symbol `([^']+)'")

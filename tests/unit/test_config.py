@@ -18,6 +18,7 @@ from runner.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
     "debian-11",
+    "musl-1.2.3",
     "debian-12",
     "debian-13",
     "ubuntu-20.04",
@@ -398,3 +399,34 @@ def test_bad_scenario_kinds(tmp_path: Path, entry: str, line: int, expected: str
         load_scenarios(path)
     assert f"{path}:{line}: " in info.value.message
     assert expected in info.value.message
+
+
+def test_real_catalog_musl_entry(real: Catalog) -> None:
+    d = real.get("musl-1.2.3")
+    assert (d.libc.family, d.libc.version) == ("musl", (1, 2))
+    assert d.recipe is not None and d.recipe.tool == "musl-python"
+    assert d.images == {} and d.family.install == ()
+    assert d.python_executable == "/usr/local/bin/python3"
+    assert "not Alpine" in d.name and "3.11.2" in d.name
+
+
+def test_recipe_only_entry_needs_no_family_but_images_do(tmp_path: Path) -> None:
+    base = load_catalog(default_catalog_path())
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "schema: 1\ndistros:\n  mine:\n    name: x\n    libc: {family: glibc, version: '2.36'}\n"
+        "    python: '3.11'\n    archs: [x86_64]\n    images: {x86_64: 'debian:12'}\n"
+    )
+    with pytest.raises(InputError, match="needs a 'family'"):
+        load_catalog(extra, base)
+
+
+def test_unknown_recipe_tool_is_named(tmp_path: Path) -> None:
+    base = load_catalog(default_catalog_path())
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "schema: 1\ndistros:\n  mine:\n    name: x\n    libc: {family: musl, version: '1.2'}\n"
+        "    python: '3.11'\n    archs: [x86_64]\n    recipe: {tool: musl-pyhton}\n"
+    )
+    with pytest.raises(InputError, match="unknown tool 'musl-pyhton'.*musl-python"):
+        load_catalog(extra, base)

@@ -143,9 +143,11 @@ def test_every_key_is_parsed(project: Path) -> None:
         fail-on: regression
         compare: baseline.json
         engines: [unix:///var/run/docker.sock, tcp://127.0.0.1:2375]
+        cpu: [x86-64-v2, armv8.0]
         """,
     )
     config = load_run_config(path)
+    assert config.cpus == ("x86-64-v2", "armv8.0")
     dist = project / "dist"
     assert config.candidates == (str(dist / WHEEL_B), str(dist / WHEEL_A), "otherpkg>=1.0")  # sorted
     assert config.companions == ("numpy==2.0.2", str(dist / WHEEL_A))
@@ -188,6 +190,7 @@ def test_every_key_is_parsed(project: Path) -> None:
     assert config.source == path.absolute()
     assert set(KEYS) == {
         "engines",
+        "cpu",
         "candidates",
         "companions",
         "find-links",
@@ -770,3 +773,18 @@ def test_starter_survives_a_broken_pyproject(tmp_path: Path) -> None:
     text = starter_config(tmp_path)
     assert tmp_path.name in text
     load_run_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[x86-64-v9]", r"unknown CPU level 'x86-64-v9'"),
+        ("[x86-64-v4]", r"cannot run here: QEMU 7.2's TCG does not emulate AVX-512"),
+        ("[armv8]", r"unknown CPU level 'armv8'"),
+    ],
+)
+def test_bad_cpu_levels_are_named(project: Path, value: str, message: str) -> None:
+    path = write(project, f"candidates: [dist/*.whl]\ncpu: {value}\n")
+    with pytest.raises(InputError, match=message) as err:
+        load_run_config(path)
+    assert "wheelmatrix.yaml" in str(err.value) and "cpu[0]" in str(err.value)
