@@ -450,5 +450,58 @@ def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownPro
     return out
 
 
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+
+
+def wheel_reach(scan: WheelScan) -> list[str]:
+    """For each Python and arch a wheel's tags name: the share of recent pip downloads its tag
+    admits and the share its real needs admit (highest GLIBC symbol version, declared x86-64
+    level), from the shipped reach data."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from runner import reach
+
+    try:
+        _name, _version, _build, tags = parse_wheel_filename(scan.wheel)
+    except InvalidWheelFilename:
+        return []
+    floors: dict[tuple[str | None, str], tuple[int, int] | None] = {}
+    musl: set[tuple[str | None, str]] = set()
+    for tag in tags:
+        m = re.match(r"^cp3(\d+)$", tag.interpreter)
+        python = f"3.{m.group(1)}" if m and tag.abi != "abi3" else None
+        plat = tag.platform
+        found = re.match(r"^(manylinux|musllinux)_(\d+)_(\d+)_(x86_64|aarch64)$", plat)
+        legacy = re.match(r"^(manylinux1|manylinux2010|manylinux2014)_(x86_64|aarch64)$", plat)
+        if found:
+            key = (python, found.group(4))
+            if found.group(1) == "musllinux":
+                musl.add(key)
+                continue
+            floor = (int(found.group(2)), int(found.group(3)))
+        elif legacy:
+            key, floor = (python, legacy.group(2)), _LEGACY_MANYLINUX[legacy.group(1)]
+        else:
+            continue
+        old = floors.get(key)
+        floors[key] = floor if old is None else min(old, floor)
+    glibc = [
+        tuple(int(x) for x in r.version.split(".")[:2])
+        for f in scan.files
+        for r in f.requirements
+        if r.namespace == "GLIBC" and re.match(r"^\d+\.\d+", r.version)
+    ]
+    need = max(glibc) if glibc else None
+    levels = sorted({f.isa_level for f in scan.files if f.isa_level})
+    lines = []
+    for (python, arch), floor in sorted(floors.items(), key=lambda kv: (kv[0][1], kv[0][0] or "")):
+        cpu = levels[-1] if levels and arch == "x86_64" else None
+        need_pair = (need[0], need[1]) if need and (floor is None or need > floor) else None
+        lines.append(reach.describe(floor, need_pair, python, arch, cpu))
+    for python, arch in sorted(musl, key=lambda k: (k[1], k[0] or "")):
+        lines.append(reach.describe(None, None, python, arch, musl=True))
+    return lines
+
+
 def scans_json(scans: Mapping[str, WheelScan]) -> list[dict[str, object]]:
-    return [s.to_json() for s in scans.values()]
+    return [{**s.to_json(), "reach": wheel_reach(s)} for s in scans.values()]

@@ -73,6 +73,11 @@ class WheelScan:
         }
 
 
+# musl's loader answers for these names itself (libc.musl-x86_64.so.1 is Alpine's SONAME of
+# musl, which musllinux build images link against): never a missing library on musl
+MUSL_SELF = re.compile(r"^lib(c|pthread|rt|m|dl|util|xnet)\.")
+
+
 @cache
 def policies() -> dict[str, Policy]:
     doc = json.loads(POLICY_FILE.read_text())
@@ -189,7 +194,9 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
             ceilings["GLIBC"] = max(ceilings["GLIBC"], f"{major}.{minor}", key=version_key)
         if policy.family == "musllinux":
             for f, r in reqs:
-                if r.namespace.startswith("GLIBC"):
+                # musl has no symbol versions: only a versioned GLIBC_ reference shows linking
+                # against glibc (unversioned names glibc also has are normal on musl)
+                if r.namespace.startswith("GLIBC") and not r.unversioned:
                     findings.append(
                         Finding(
                             kind="glibc-in-musllinux",
@@ -220,7 +227,12 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
                 )
         for f in files:
             for lib in f.needed:
-                if lib not in policy.libs and lib not in shipped and not lib.startswith(("libpython", "ld-")):
+                if (
+                    lib not in policy.libs
+                    and lib not in shipped
+                    and not lib.startswith(("libpython", "ld-"))
+                    and not (policy.family == "musllinux" and MUSL_SELF.match(lib))
+                ):
                     findings.append(
                         Finding(
                             kind="unshipped-library",

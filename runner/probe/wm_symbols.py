@@ -169,7 +169,7 @@ def undefined(path):
 # -- without ldd: musl ---------------------------------------------------------------------------
 # musl's loader has no LD_DEBUG and `ldd -r` of glibc is not there: its libc answers for these
 # names itself (it never loads a second libc), and the rest is found by RUNPATH and its path file.
-MUSL_LIBC_NAMES = re.compile(r"^lib(c|m|dl|pthread|rt|util|xnet|crypt|resolv)\.so(\.\d+)*$")
+MUSL_LIBC_NAMES = re.compile(r"^lib(c|pthread|rt|m|dl|util|xnet)\.")  # as musl's ldso matches them
 
 
 def musl_loader():

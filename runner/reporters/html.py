@@ -110,6 +110,7 @@ def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: 
     scans = "".join(
         f"<li><code>{html.escape(str(s.get('wheel')))}</code>: "
         + html.escape("; ".join(str(f.get("message")) for f in s.get("findings", [])) or "no findings")
+        + "".join(f"<br><small>reach: {html.escape(str(line))}</small>" for line in s.get("reach", []))
         + "</li>"
         for s in static
         if isinstance(s, Mapping)

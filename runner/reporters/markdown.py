@@ -68,6 +68,12 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
     if findings:
         lines += ["### Static ELF scan", ""]
         lines += [f"- `{wheel}` **{f.kind}**: {_cell(f.message)}" for wheel, f in findings]
+    from runner.diagnose import wheel_reach
+
+    reach = [(s.wheel, line) for s in scans.values() for line in wheel_reach(s)]
+    if reach:
+        lines += ["", "### Reach (share of recent pip downloads on Linux)", ""]
+        lines += [f"- `{wheel}`: {_cell(line)}" for wheel, line in reach]
         lines.append("")
     return "\n".join(lines)
 

@@ -126,12 +126,19 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
 
 
 def render_static(console: Console, scans: Mapping[str, WheelScan]) -> None:
-    """What the static ELF scan found, before the matrix ran."""
+    """What the static ELF scan found, before the matrix ran, and what each wheel's tag and
+    real needs admit of recent pip downloads."""
+    from runner.diagnose import wheel_reach
+
     findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
-    if not findings:
-        return
-    console.print("[bold]Static ELF scan:[/]")
-    for wheel, f in findings:
-        console.print(
-            f"  {escape(wheel)} [bold]{f.kind}[/]: {escape(f.message)}", highlight=False, soft_wrap=True
-        )
+    if findings:
+        console.print("[bold]Static ELF scan:[/]")
+        for wheel, f in findings:
+            console.print(
+                f"  {escape(wheel)} [bold]{f.kind}[/]: {escape(f.message)}", highlight=False, soft_wrap=True
+            )
+    reach = [(s.wheel, line) for s in scans.values() for line in wheel_reach(s)]
+    if reach:
+        console.print("[bold]Reach[/] (share of recent pip downloads on Linux):")
+        for wheel, line in reach:
+            console.print(f"  {escape(wheel)}: {escape(line)}", highlight=False, soft_wrap=True)
