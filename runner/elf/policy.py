@@ -34,7 +34,7 @@ class Policy:
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
-    #            | cell-lacks | cell-execstack | cell-cpu
+    #            | cell-lacks | cell-execstack | cell-cpu | relr-musl
     message: str
     file: str | None = None
     symbol: str | None = None
@@ -192,6 +192,19 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
             # PEP 600: manylinux_X_Y allows glibc X.Y even where no policy was published for it
             major, minor = parsed[1]
             ceilings["GLIBC"] = max(ceilings["GLIBC"], f"{major}.{minor}", key=version_key)
+        relr = [f.path for f in files if f.relr]
+        if policy.family == "musllinux" and relr:
+            findings.append(
+                Finding(
+                    kind="relr-musl",
+                    tag=tag,
+                    file=relr[0],
+                    message=f"{', '.join(relr[:3])}{' ...' if len(relr) > 3 else ''} use packed relative "
+                    "relocations (DT_RELR), which musl reads only since 1.2.4 (Alpine 3.18): on musl "
+                    f"1.2.3 and older (Alpine 3.17, Debian 12's musl) loading them crashes, though {tag} "
+                    "admits them",
+                )
+            )
         if policy.family == "musllinux":
             for f, r in reqs:
                 # musl has no symbol versions: only a versioned GLIBC_ reference shows linking

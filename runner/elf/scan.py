@@ -67,6 +67,7 @@ class ElfInfo:
     unversioned: tuple[str, ...] = ()  # strong undefined references that carry no symbol version
     execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
     isa_level: str | None = None  # x86-64-vN declared needed in the GNU property note (x86 only)
+    relr: bool = False  # packed relative relocations (DT_RELR): glibc >= 2.36, musl >= 1.2.4
 
     def highest(self, namespace: str) -> Requirement | None:
         reqs = [r for r in self.requirements if r.namespace == namespace]
@@ -83,6 +84,7 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
     rpath: list[str] = []
     runpath: list[str] = []
     soname = None
+    relr = False
     versions: dict[int, tuple[str, str]] = {}  # version index -> (library, version name)
     versym: GNUVerSymSection | None = None
     dynsym: SymbolTableSection | None = None
@@ -99,6 +101,8 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
                     runpath.extend(tag.runpath.split(":"))
                 elif kind == "DT_SONAME":
                     soname = tag.soname
+                elif kind in ("DT_RELR", 36):
+                    relr = True
         elif isinstance(section, GNUVerNeedSection):
             for verneed, aux_iter in section.iter_versions():
                 for aux in aux_iter:
@@ -163,6 +167,7 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
         unversioned=tuple(sorted(set(unversioned))),
         execstack=execstack,
         isa_level=isa_level,
+        relr=relr,
     )
 
 

@@ -18,7 +18,7 @@ from runner.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
     "debian-11",
-    "musl-1.2.3",
+    "musl-1.2.5",
     "debian-12",
     "debian-13",
     "ubuntu-20.04",
@@ -402,12 +402,12 @@ def test_bad_scenario_kinds(tmp_path: Path, entry: str, line: int, expected: str
 
 
 def test_real_catalog_musl_entry(real: Catalog) -> None:
-    d = real.get("musl-1.2.3")
+    d = real.get("musl-1.2.5")
     assert (d.libc.family, d.libc.version) == ("musl", (1, 2))
     assert d.recipe is not None and d.recipe.tool == "musl-python"
     assert d.images == {} and d.family.install == ()
     assert d.python_executable == "/usr/local/bin/python3"
-    assert "not Alpine" in d.name and "3.11.2" in d.name
+    assert "not Alpine" in d.name and "3.11.2" in d.name and "1.2.5" in d.name
 
 
 def test_recipe_only_entry_needs_no_family_but_images_do(tmp_path: Path) -> None:
