@@ -111,3 +111,21 @@ def debian_images() -> Iterator[None]:
     for distro_id, arch in todo[shift:] + todo[:shift]:
         prepare(client, catalog.get(distro_id), arch, lambda msg: None)
     yield
+
+
+MUSL = "musl-1.2.5"
+
+
+@pytest.fixture(scope="session")
+def musl_images() -> Iterator[None]:
+    """Build (or find cached) the musl cell images, x86_64 first: the musl-python recipe
+    cross-compiles CPython on the host (a few minutes per arch, once; cached by content tag)."""
+    from runner.backends.docker import connect
+    from runner.backends.images import prepare
+    from runner.config.catalog import default_catalog_path, load_catalog
+
+    catalog = load_catalog(default_catalog_path())
+    client = connect()
+    for arch in ARCHS:
+        prepare(client, catalog.get(MUSL), arch, lambda msg: None)
+    yield

@@ -70,7 +70,11 @@ def test_sigill_summary_names_instruction_dso_and_levels() -> None:
         "arch": "x86_64",
         "cpu": "x86-64-v2",
     }
-    pc = {"dso": "/tmp/wm-venv/lib/python3.11/site-packages/pkg/_x.so", "symbol": "kernel", "symbol_offset": "0x4"}
+    pc = {
+        "dso": "/tmp/wm-venv/lib/python3.11/site-packages/pkg/_x.so",
+        "symbol": "kernel",
+        "symbol_offset": "0x4",
+    }
     line = illegal_instruction(native, pc, ["/tmp/wm-venv/lib/python3.11/site-packages"])
     assert line.startswith("illegal instruction `vpaddd ymm0, ymm1, ymm2` in pkg/_x.so (kernel+0x4)")
     assert "needs x86-64-v3" in line and "this cell's CPU is x86-64-v2 (QEMU Nehalem)" in line
@@ -90,7 +94,9 @@ def test_isa_level_note_is_read(fixtures: dict[str, Fixture]) -> None:
 
 def test_isa_note_parser_handles_other_properties() -> None:
     def prop(kind: int, value: int) -> bytes:
-        return kind.to_bytes(4, "little") + (4).to_bytes(4, "little") + value.to_bytes(4, "little") + b"\0" * 4
+        return (
+            kind.to_bytes(4, "little") + (4).to_bytes(4, "little") + value.to_bytes(4, "little") + b"\0" * 4
+        )
 
     desc = prop(0xC0000002, 3) + prop(0xC0008002, 0b0011)  # FEATURE_1_AND, then ISA NEEDED v1|v2
     note = (4).to_bytes(4, "little") + len(desc).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"GNU\0"
@@ -112,7 +118,10 @@ def test_declared_level_predicts_cpu_cells(fixtures: dict[str, Fixture]) -> None
 def test_matrix_runs_each_level_for_its_arch_only() -> None:
     catalog = load_catalog(default_catalog_path())
     d = catalog.get("debian-12")
-    targets = [Target(distro=d, arch="x86_64", emulated=False), Target(distro=d, arch="aarch64", emulated=True)]
+    targets = [
+        Target(distro=d, arch="x86_64", emulated=False),
+        Target(distro=d, arch="aarch64", emulated=True),
+    ]
     from runner.config.scenarios import default_scenarios_path, load_scenarios
 
     scenario = load_scenarios(default_scenarios_path())["import"]
@@ -127,7 +136,12 @@ def test_matrix_runs_each_level_for_its_arch_only() -> None:
 
 def test_cpu_wrapper_keeps_the_venv() -> None:
     argv = cpu_wrapper_argv("/usr/bin/python3", "Nehalem")
-    assert argv[:2] == ("/bin/sh", "-c") and argv[-4:] == ("/usr/bin/python3", "/tmp/wm-venv", QEMU_BIN, "Nehalem")
+    assert argv[:2] == ("/bin/sh", "-c") and argv[-4:] == (
+        "/usr/bin/python3",
+        "/tmp/wm-venv",
+        QEMU_BIN,
+        "Nehalem",
+    )
     assert '-0 \\"$0\\"' in argv[2] or '-0 "$0"' in argv[2].replace("\\", "")
     assert "sys.prefix != sys.base_prefix" in argv[2]
 
@@ -187,7 +201,11 @@ def test_reach_lines_for_tag_and_needs(fixtures: dict[str, Fixture]) -> None:
     assert line.startswith("tagged manylinux_2_17, admits ")
     assert "x86_64 downloads; needs glibc 2.36, which " in line and "source: manylinux-timeline" in line
     musl = next(
-        iter(static_scans(parse_inputs([str(wheel_for(fixtures["glibconly"], "x86_64"))], role="wheel")).values())
+        iter(
+            static_scans(
+                parse_inputs([str(wheel_for(fixtures["glibconly"], "x86_64"))], role="wheel")
+            ).values()
+        )
     )
     assert wheel_reach(musl) == [line for line in wheel_reach(musl) if "no musl breakdown" in line] != []
 
@@ -206,7 +224,9 @@ def test_relr_in_a_musllinux_wheel_is_named(fixtures: dict[str, Fixture], tmp_pa
     src = tmp_path / "x.c"
     src.write_text("static int v; int *p = &v; int get(void) { return *p; }\n")
     out = tmp_path / "libx.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-z,pack-relative-relocs", str(src), "-o", str(out)], check=True)
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-Wl,-z,pack-relative-relocs", str(src), "-o", str(out)], check=True
+    )
     info = scan_elf("pkg.libs/libx.so", out.read_bytes())
     assert info.relr
     scan = judge_files("pkg", (info,), ["musllinux_1_2_x86_64"])

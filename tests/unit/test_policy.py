@@ -335,7 +335,10 @@ def test_musl_libc_sonames_and_unversioned_names_are_not_findings(
     assert MUSL_SELF.match("libc.musl-x86_64.so.1") and MUSL_SELF.match("libm.so.6")
     assert not MUSL_SELF.match("libcrypto.so.3") and not MUSL_SELF.match("libz.so.1")
     wheel = retag(
-        wheel_for(fixtures["unversioned"], "x86_64"), tmp_path, "wmunversioned", "cp39-abi3-musllinux_1_2_x86_64"
+        wheel_for(fixtures["unversioned"], "x86_64"),
+        tmp_path,
+        "wmunversioned",
+        "cp39-abi3-musllinux_1_2_x86_64",
     )
     scan = judge_wheel(wheel, ["musllinux_1_2_x86_64"])
     assert kinds(scan.findings, "glibc-in-musllinux") == []

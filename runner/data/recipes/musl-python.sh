@@ -134,8 +134,12 @@ find "$LIB" -name __pycache__ -prune -exec rm -rf {} +
 "${WM_GCC%gcc}strip" --strip-unneeded usr/local/bin/python"$WM_PYTHON" usr/local/lib/libpython*.so* \
   "$LIB"/lib-dynload/*.so 2>/dev/null || true
 ln -sf python3 usr/local/bin/python
-mkdir -p lib etc bin usr/bin tmp root
-cp -a "$SYS/lib/." lib/
+mkdir -p lib etc bin usr/bin tmp root "usr/lib/$WM_TRIPLET"
+# musl's libc is also its dynamic loader: one file, found by the program interpreter path
+LIBC=$(ls "$SYS/usr/lib/$WM_TRIPLET/libc.so" "$SYS/lib/$WM_TRIPLET/libc.so" 2>/dev/null | head -1)
+[ -n "$LIBC" ] || { echo "no libc.so in the musl package"; exit 1; }
+cp "$LIBC" "usr/lib/$WM_TRIPLET/libc.so"
+ln -sf "/usr/lib/$WM_TRIPLET/libc.so" "lib/ld-musl-$ARCH.so.1"
 cp -a "$SYS/etc/." etc/
 dpkg-deb -x "$WM_SRC"/busybox-static_*.deb "$WM_WORK/busybox"
 cp "$WM_WORK/busybox/bin/busybox" bin/busybox
