@@ -61,6 +61,7 @@ class CellOptions:
     pids: int
     index: IndexSettings
     strict_warnings: bool
+    registry_mirror: str | None = None
 
     @functools.cached_property
     def find_links_targets(self) -> list[tuple[str, Path]]:
@@ -81,6 +82,7 @@ class CellOptions:
             pids=config.pids,
             index=index,
             strict_warnings=config.strict_warnings,
+            registry_mirror=config.registry_mirror,
         )
 
 

@@ -473,6 +473,7 @@ def wheel_reach(scan: WheelScan) -> list[str]:
         plat = tag.platform
         found = re.match(r"^(manylinux|musllinux)_(\d+)_(\d+)_(x86_64|aarch64)$", plat)
         legacy = re.match(r"^(manylinux1|manylinux2010|manylinux2014)_(x86_64|aarch64)$", plat)
+        floor: tuple[int, int]
         if found:
             key = (python, found.group(4))
             if found.group(1) == "musllinux":
@@ -494,10 +495,10 @@ def wheel_reach(scan: WheelScan) -> list[str]:
     need = max(glibc) if glibc else None
     levels = sorted({f.isa_level for f in scan.files if f.isa_level})
     lines = []
-    for (python, arch), floor in sorted(floors.items(), key=lambda kv: (kv[0][1], kv[0][0] or "")):
+    for (python, arch), tag_floor in sorted(floors.items(), key=lambda kv: (kv[0][1], kv[0][0] or "")):
         cpu = levels[-1] if levels and arch == "x86_64" else None
-        need_pair = (need[0], need[1]) if need and (floor is None or need > floor) else None
-        lines.append(reach.describe(floor, need_pair, python, arch, cpu))
+        need_pair = (need[0], need[1]) if need and (tag_floor is None or need > tag_floor) else None
+        lines.append(reach.describe(tag_floor, need_pair, python, arch, cpu))
     for python, arch in sorted(musl, key=lambda k: (k[1], k[0] or "")):
         lines.append(reach.describe(None, None, python, arch, musl=True))
     return lines

@@ -120,7 +120,7 @@ class DockerBackend:
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
         try:
-            tag = images.prepare(self.client, distro, arch, log)
+            tag = images.prepare(self.client, distro, arch, log, self.options.registry_mirror)
             self.register_image(tag, distro, arch)
         except _CONNECTION_ERRORS as exc:
             raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc

@@ -183,6 +183,10 @@ def interpret_smoke(
     # privately (RTLD_LOCAL, as Python loads extensions and what they need) each resolve to
     # themselves: two bundled OpenBLAS builds defining `__xerbla` are information, not a failure.
     crossing = [c for c in collisions if c.get("crossed")]
+    # The C++ runtime's pieces break when one of the copies is the system's libstdc++ (shared
+    # by everything in the process) or a binding crossed; wheels' own renamed copies loaded
+    # privately (every C++ musllinux wheel vendors one) each serve their own wheel.
+    cxx = [c for c in cxx if c.get("crossed") or any(short(f, site_dirs) == f for f in c["files"])]
     failing = cxx or crossing
     diagnosis = ""
     if cxx:
@@ -197,6 +201,11 @@ def interpret_smoke(
         diagnosis = (
             f"{_sym(first['symbol'], readable)} wanted by {short(b['wanted_by'], site_dirs)} was bound to "
             f"{short(b['bound_to'], site_dirs)}: one wheel's code runs another wheel's copy"
+        )
+    elif collisions and not loaded_rec.get("bindings_checked", True):
+        diagnosis = (
+            "information: the copies are wheels' own, loaded privately; this loader (musl) cannot "
+            "trace bindings, so crossings were not checked"
         )
     elif collisions:
         diagnosis = (

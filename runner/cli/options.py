@@ -189,6 +189,15 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
         "over every engine given (default: DOCKER_HOST or the local engine)",
     )
     p.add_argument(
+        "--registry-mirror",
+        type=registry_mirror,
+        default=None,
+        metavar="PREFIX",
+        help="pull the catalog's registry images through this mirror or prefix (host[:port][/path]), "
+        "e.g. a company's pull-through cache (default: $WHEELMATRIX_REGISTRY_MIRROR, else the "
+        "engine's registry)",
+    )
+    p.add_argument(
         "--cpu",
         dest="cpus",
         action="append",
@@ -199,6 +208,15 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
         "armv8.2, armv9), so code for a newer CPU dies of SIGILL as on a user's older machine; "
         "repeatable",
     )
+
+
+def registry_mirror(text: str) -> str:
+    from runner.config.runfile import registry_mirror_value
+
+    try:
+        return registry_mirror_value(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
 
 
 def cpu_level(text: str) -> str:
@@ -250,6 +268,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         "scenario_names",
         "engines",
         "cpus",
+        "registry_mirror",
     ):
         value = getattr(args, name, None)
         if value is not None:

@@ -60,6 +60,7 @@ KEYS = (
     "compare",
     "engines",
     "cpu",
+    "registry-mirror",
 )
 RULE_HINT = (
     "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
@@ -121,6 +122,7 @@ class RunConfig:
     engines: tuple[
         str, ...
     ] = ()  # engine URLs (unix://, tcp://, ssh://); empty = DOCKER_HOST or the local one
+    registry_mirror: str | None = None  # pull catalog images through this mirror/prefix (host[:port][/path])
     cpus: tuple[str, ...] = ()  # CPU levels (x86-64-v2, armv8.0, ...): cells of that arch run at them
     source: Path | None = None  # the file this came from
 
@@ -250,11 +252,36 @@ def _parse(node: Node, base: Path) -> RunConfig:
         compare=_existing(node, "compare", base) if node.has("compare") else None,
         engines=_engines(node),
         cpus=_cpus(node),
+        registry_mirror=_registry_mirror(node),
         source=node.source.absolute(),
     )
 
 
 # --------------------------------------------------------------------------- values
+
+
+_MIRROR = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._/-]+)?/?$")
+
+
+def registry_mirror_value(text: str) -> str:
+    if not _MIRROR.match(text):
+        raise InputError(
+            f"'{text}' is not a registry mirror or prefix",
+            hint="e.g. registry.example.com:5000 or registry.example.com/dockerhub (host[:port][/path])",
+        )
+    return text
+
+
+def _registry_mirror(node: Node) -> str | None:
+    if not node.has("registry-mirror"):
+        return None
+    text = node.text("registry-mirror")
+    try:
+        return registry_mirror_value(text)
+    except InputError as exc:
+        raise InputError(
+            f"{node.source}: '{node.path('registry-mirror')}': {exc.message}", hint=exc.hint
+        ) from None
 
 
 def _cpus(node: Node) -> tuple[str, ...]:

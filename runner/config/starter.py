@@ -317,5 +317,10 @@ def starter_config(project_dir: Path) -> str:
         "# for a newer CPU dies of SIGILL as on a user's older machine (x86-64-v1..v3; armv8.0,",
         "# armv8.2, armv9). Default: the host's CPU (and QEMU's default for emulated arches).",
         "# cpu: [x86-64-v2, armv8.0]",
+        "",
+        "# Pull the catalog's registry images through a mirror or prefix (a company's pull-through",
+        "# cache): debian:12 is pulled as PREFIX/library/debian:12. Default: $WHEELMATRIX_REGISTRY_MIRROR,",
+        "# else the engine's own registry.",
+        "# registry-mirror: registry.example.com:5000",
     ]
     return "\n".join(out) + "\n"

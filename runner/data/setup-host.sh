@@ -17,6 +17,11 @@ if [ "${WHEELMATRIX_TEST_DEPS:-0}" = 1 ]; then
   pkgs+=(g++ g++-aarch64-linux-gnu patchelf)
   pkgs+=(chromium)  # the HTML report is tested in headless Chromium
   pkgs+=(podman catatonit)  # podman's Docker-compatible API is a tested engine kind
+  pkgs+=(docker-registry)  # a local registry for the registry path (started by the tests)
+fi
+if [ "${WHEELMATRIX_TEST_DEPS:-0}" = 1 ] || [ "${WHEELMATRIX_MUSL:-0}" = 1 ]; then
+  # the musl-python recipe cross-compiles CPython on the host for both arches
+  pkgs+=(gcc gcc-aarch64-linux-gnu make binutils python3)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -19,7 +19,7 @@ def test_real_musllinux_wheels_import_and_link_on_musl(tmp_path: Path) -> None:
     """numpy, pandas and pyarrow publish musllinux wheels: uv picks them in the musl cell and
     they import and pass the symbols scenario (read by the probe's own ELF reading)."""
     run = wheelmatrix(
-        "numpy==2.2.6", "pandas==2.2.3", "pyarrow==19.0.1", "--distro", MUSL, "--arch", "x86_64",
+        "numpy==2.2.6", "pandas==2.2.3", "pyarrow==20.0.0", "--distro", MUSL, "--arch", "x86_64",
         tmp=tmp_path, timeout=2400,
     )  # fmt: skip
     assert run.rc == 0, run.explain()

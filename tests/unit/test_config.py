@@ -18,6 +18,8 @@ from runner.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
     "debian-11",
+    "almalinux-8",
+    "almalinux-9",
     "musl-1.2.5",
     "debian-12",
     "debian-13",

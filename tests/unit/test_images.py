@@ -41,14 +41,16 @@ class FakeContainer:
     def commit(self, repository: str, tag: str, changes: list[str]) -> None:
         self.client.commits.append((f"{repository}:{tag}", changes))
         self.client.local.add(f"{repository}:{tag}")
+        self.client.local_arch[f"{repository}:{tag}"] = self.kwargs["platform"].split("/")[1]
 
     def remove(self, force: bool = False) -> None:
         self.removed = True
 
 
 class FakeImage:
-    def __init__(self, architecture: str) -> None:
+    def __init__(self, architecture: str, ident: str = "sha256:fake") -> None:
         self.attrs = {"Architecture": architecture}
+        self.id = ident
 
 
 class FakeImages:
@@ -60,10 +62,18 @@ class FakeImages:
             raise docker.errors.ImageNotFound(tag)
         return FakeImage(self.client.local_arch.get(tag, "amd64"))
 
-    def pull(self, repo: str, tag: str, platform: str) -> None:
+    def pull(self, repo: str, tag: str, platform: str) -> FakeImage:
         self.client.pulls.append((f"{repo}:{tag}", platform))
         if not self.client.registry_up:
             raise docker.errors.APIError("dial tcp: lookup registry: no such host")
+        arch = platform.split("/")[1]
+        self.client.local.add(f"{repo}:{tag}")
+        self.client.local_arch[f"{repo}:{tag}"] = arch
+        return FakeImage(arch, f"sha256:{arch}")
+
+    def remove(self, image: str, noprune: bool = False) -> None:
+        self.client.removed_tags.append(image)
+        self.client.local.discard(image)
 
 
 class FakeContainers:
@@ -82,6 +92,7 @@ class FakeClient:
         self.local: set[str] = set()
         self.local_arch: dict[str, str] = {}
         self.pulls: list[tuple[str, str]] = []
+        self.removed_tags: list[str] = []
         self.commits: list[tuple[str, list[str]]] = []
         self.created: list[FakeContainer] = []
         self.images = FakeImages(self)
@@ -112,7 +123,8 @@ def test_registry_image_is_pulled_prepared_and_committed_with_labels(
     assert tag.startswith(f"wheelmatrix/{distro_id}:{arch}-")
     assert client.pulls == [(distro.images[arch], platform)]
     (container,) = client.created
-    assert container.image == distro.images[arch]
+    # the container starts from the image id the pull gave (the tag may be re-pulled for another arch)
+    assert container.image == f"sha256:{platform.split('/')[1]}"
     assert container.kwargs["platform"] == platform
     assert install_fragment in container.command[-1]
     assert container.removed, "the preparation container must always be removed"
@@ -180,3 +192,55 @@ def test_a_local_image_of_another_arch_is_not_used(catalog: Catalog) -> None:
     client.local.add("alpine:3.20")  # amd64 only
     images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
     assert client.pulls == [("alpine:3.20", "linux/arm64")]
+
+
+@pytest.mark.parametrize(
+    ("ref", "mirror", "resolved"),
+    [
+        ("debian:12", None, "debian:12"),
+        ("debian:12", "127.0.0.1:5000", "127.0.0.1:5000/library/debian:12"),
+        ("almalinux/8-base:8", "mirror.example:5000/hub", "mirror.example:5000/hub/almalinux/8-base:8"),
+        ("quay.io/pypa/manylinux2014_x86_64", "127.0.0.1:5000", "quay.io/pypa/manylinux2014_x86_64"),
+        ("localhost:5000/x:1", "127.0.0.1:5000", "localhost:5000/x:1"),
+    ],
+)
+def test_references_resolve_through_the_mirror(ref: str, mirror: str | None, resolved: str) -> None:
+    assert images.resolve_reference(ref, mirror) == resolved
+
+
+def test_split_reference_keeps_the_registry_port() -> None:
+    assert images.split_reference("127.0.0.1:5000/library/debian:12") == ("127.0.0.1:5000/library/debian", "12")
+    assert images.split_reference("127.0.0.1:5000/library/debian") == ("127.0.0.1:5000/library/debian", "latest")
+    assert images.split_reference("debian") == ("debian", "latest")
+
+
+def test_mirror_setting_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHEELMATRIX_REGISTRY_MIRROR", "https://env.example:5000/")
+    assert images.registry_mirror(None) == "env.example:5000"
+    assert images.registry_mirror("cli.example") == "cli.example"
+    monkeypatch.delenv("WHEELMATRIX_REGISTRY_MIRROR")
+    assert images.registry_mirror(None) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("manifest for 127.0.0.1:5000/library/x:1 not found: manifest unknown", "has no image"),
+        ("unauthorized: authentication required", "docker login 127.0.0.1:5000"),
+        ("Get https://127.0.0.1:5000/v2/: dial tcp 127.0.0.1:5000: connect: connection refused", "cannot reach"),
+        ("no matching manifest for linux/arm64 in the manifest list entries", "has no linux/arm64 image"),
+    ],
+)
+def test_pull_failures_name_the_reference_and_the_fix(answer: str, words: str) -> None:
+    text = images.pull_problem(
+        docker.errors.APIError(answer), "127.0.0.1:5000/library/x:1", "aarch64", "127.0.0.1:5000"
+    )
+    assert words in text and "127.0.0.1:5000/library/x:1" in text and "the engine said:" in text
+
+
+def test_a_tag_held_for_another_arch_is_untagged_before_the_pull(catalog: Catalog) -> None:
+    client = FakeClient()
+    client.local.add("alpine:3.20")
+    client.local_arch["alpine:3.20"] = "amd64"
+    images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    assert client.removed_tags == ["alpine:3.20"] and client.pulls == [("alpine:3.20", "linux/arm64")]

@@ -190,6 +190,7 @@ def test_every_key_is_parsed(project: Path) -> None:
     assert config.source == path.absolute()
     assert set(KEYS) == {
         "engines",
+        "registry-mirror",
         "cpu",
         "candidates",
         "companions",
