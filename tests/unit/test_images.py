@@ -209,8 +209,14 @@ def test_references_resolve_through_the_mirror(ref: str, mirror: str | None, res
 
 
 def test_split_reference_keeps_the_registry_port() -> None:
-    assert images.split_reference("127.0.0.1:5000/library/debian:12") == ("127.0.0.1:5000/library/debian", "12")
-    assert images.split_reference("127.0.0.1:5000/library/debian") == ("127.0.0.1:5000/library/debian", "latest")
+    assert images.split_reference("127.0.0.1:5000/library/debian:12") == (
+        "127.0.0.1:5000/library/debian",
+        "12",
+    )
+    assert images.split_reference("127.0.0.1:5000/library/debian") == (
+        "127.0.0.1:5000/library/debian",
+        "latest",
+    )
     assert images.split_reference("debian") == ("debian", "latest")
 
 
@@ -227,7 +233,10 @@ def test_mirror_setting_order(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("manifest for 127.0.0.1:5000/library/x:1 not found: manifest unknown", "has no image"),
         ("unauthorized: authentication required", "docker login 127.0.0.1:5000"),
-        ("Get https://127.0.0.1:5000/v2/: dial tcp 127.0.0.1:5000: connect: connection refused", "cannot reach"),
+        (
+            "Get https://127.0.0.1:5000/v2/: dial tcp 127.0.0.1:5000: connect: connection refused",
+            "cannot reach",
+        ),
         ("no matching manifest for linux/arm64 in the manifest list entries", "has no linux/arm64 image"),
     ],
 )

@@ -69,14 +69,16 @@ SPECS
 # CPython's configure asks the compiler for its multiarch triplet, which a glibc gcc answers
 # with *-linux-gnu: the wrapper answers nothing, so that configure's own musl triplet stands.
 # setup.py adds the host's library and include directories to its command lines: the wrapper
-# drops them, so that nothing links against the host's glibc-built libraries.
+# drops every absolute -L/-I outside the work directory, so that nothing links against the
+# host's glibc-built libraries.
 cat > "$WM_WORK/cc" <<WRAP
 #!/bin/sh
 case "\$1" in -print-multiarch|--print-multiarch) exit 0 ;; esac
 for arg in "\$@"; do
   shift
   case "\$arg" in
-    -L/lib|-L/lib/*|-L/usr/lib|-L/usr/lib/*|-L/usr/local/lib|-I/usr/include|-I/usr/include/*|-I/usr/local/include) ;;
+    -L$WM_WORK*|-I$WM_WORK*) set -- "\$@" "\$arg" ;;
+    -L/*|-I/*) ;;  # the host's own directories (/usr/lib, /usr/aarch64-linux-gnu/lib, ...)
     *) set -- "\$@" "\$arg" ;;
   esac
 done
