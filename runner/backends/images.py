@@ -97,7 +97,16 @@ def _pull_advice(exc: BaseException, resolved: str, arch: str, mirror: str | Non
             f"{resolved} has no {DOCKER_PLATFORM[arch]} image in {where}: publish one for that platform, "
             f"or drop {arch} for this distro"
         )
-    if any(k in low for k in ("unauthorized", "authentication required", "denied", "403 forbidden")):
+    if any(
+        k in low
+        for k in (
+            "unauthorized",
+            "authentication required",
+            "denied",
+            "403 forbidden",
+            "no basic auth credentials",
+        )
+    ):
         registry = resolved.split("/")[0] if "/" in resolved else "the registry"
         return (
             f"{where} refused {resolved} (authentication): `docker login {registry}` on the engine's host, "

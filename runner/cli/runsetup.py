@@ -376,7 +376,7 @@ def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Con
 
     def on_event(kind: str, message: str) -> None:
         progress.event(kind, message)
-        if kind in ("cell-done", "image-failed", "image-done", "internal-error"):
+        if kind in ("cell-done", "image-log", "image-failed", "image-done", "internal-error"):
             run_dir.log(f"{kind}: {message}")
         if kind == "cell-done" and not scheduler.cancelled.is_set():
             log.cell_done(message)  # a cell stopped by Ctrl-C is not done: a resume reruns it
