@@ -106,4 +106,20 @@ def doctor(console: Console) -> int:
         "proxies: " + ", ".join(idx.proxy_env) if idx.proxy_env else "",
     )
     console.print(table)
+    if essential_ok:
+        from runner.backends.availability import Probe, check_all
+        from runner.config.catalog import load_catalogs
+
+        rows = check_all(list(load_catalogs(None).distros.values()), Probe(client))
+        can = [f"{r.distro}/{r.arch}" for r in rows if r.runnable]
+        console.print(
+            f"[bold]Rows this host can run[/] ({len(can)} of {len(rows)}): {', '.join(can) or 'none'}"
+        )
+        cannot = [r for r in rows if not r.runnable]
+        if cannot:
+            console.print("[bold]Rows it cannot run[/] (`wheelmatrix distros` has them all):")
+            for r in cannot:
+                console.print(
+                    f"  {r.distro}/{r.arch}: {r.how}; fix: {r.fix}", highlight=False, soft_wrap=True
+                )
     return EXIT_OK if essential_ok else EXIT_INFRASTRUCTURE

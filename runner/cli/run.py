@@ -91,7 +91,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
 
     def runnable_distros(catalog: Any) -> Any:
         engine["client"] = connect(config.engines[0] if config.engines else None)  # inputs checked first
-        return engine_distros(engine["client"])(catalog)
+        return engine_distros(engine["client"], config.registry_mirror)(catalog)
 
     shard = getattr(args, "shard", None)
     if shard is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import time
@@ -197,45 +196,23 @@ def _known_sets(config: RunConfig, known: Sequence[KnownProblem]) -> list[Compan
     ]
 
 
-def engine_distros(client: Any) -> Callable[[Catalog], list[Distro]]:
-    """The default distro selection: every distro this machine can run.
-
-    A distro can run when its prepared image is already here, when it has a local recipe and
-    mmdebstrap is installed, or when the registry answers (asked once, only if needed).
-    """
+def engine_distros(client: Any, mirror: str | None = None) -> Callable[[Catalog], list[Distro]]:
+    """The default distro selection: every distro this machine can run on at least one arch
+    (its prepared image is here, its image is loaded, it has a local recipe this host can
+    build, or the registry answers for it); see runner/backends/availability.py."""
 
     def select(catalog: Catalog) -> list[Distro]:
-        from runner.backends.images import image_tag
+        from runner.backends.availability import Probe, check
 
-        have_mmdebstrap = shutil.which("mmdebstrap") is not None
-        local_tags = {
-            t
-            for img in client.images.list(filters={"label": "org.wheelmatrix.managed=true"})
-            for t in img.tags
-        }
-        registry_ok: bool | None = None
+        probe = Probe(client, mirror)
         out = []
-        for distro in catalog.distros.values():
-            buildable = distro.recipe is not None and have_mmdebstrap
-            cached = any(image_tag(distro, a, None) in local_tags for a in distro.archs)
-            if buildable or cached:
-                out.append(distro)
-                continue
-            if registry_ok is None:
-                registry_ok = _registry_reachable(client)
-            if registry_ok:
-                out.append(distro)
+        for d in catalog.distros.values():
+            rows = [check(d, a, probe) for a in d.archs]
+            if any(r.runnable and not r.builds for r in rows):
+                out.append(d)
         return out
 
     return select
-
-
-def _registry_reachable(client: Any) -> bool:
-    try:
-        client.images.get_registry_data("debian:12")
-        return True
-    except Exception:
-        return False
 
 
 @dataclass
