@@ -491,11 +491,43 @@ class CellFlow:
                 status = Status.FAILED
                 detail = f"failed on a warning (--strict-warnings): {warned[0]}"
         detail, diagnosis = self._oom(status, rec, detail)
+        if status is Status.FAILED and "static TLS block" in rec["tail"] and not self.cancel.is_set():
+            diagnosis = self._static_tls(check)
         if not diagnosis and status is Status.CRASHED and not self.cancel.is_set():
             native = self._crash_evidence(check.code)
             evidence["native"] = native
             diagnosis = native_summary(native, self.site_dirs)
         return self.result(check.text, status, detail, rec["duration_s"], evidence, diagnosis)
+
+    STATIC_TLS_TRY = 1 << 20  # bytes of reserve to try with: far above any real need
+
+    def _static_tls(self, check: ImportCheck) -> str:
+        """'cannot allocate memory in static TLS block': re-run the import with a larger reserve
+        (glibc's tunable), and say whether that is the whole story."""
+        from runner.checks.symbols import STATIC_TLS_WORKAROUNDS
+
+        tunable = f"glibc.rtld.optional_static_tls={self.STATIC_TLS_TRY}"
+        plan = {
+            "python": VENV_PYTHON,
+            "timeout": self.options.timeout_s,
+            "checks": [{"id": check.id, "code": check.code}],
+            "env": {"GLIBC_TUNABLES": tunable},
+        }
+        records = self.sandbox.probe(
+            "run", plan, user=self.sandbox.check_user, budget=self.options.timeout_s + 60
+        )
+        rec = next((r["check"] for r in records if "check" in r), None)
+        passed = rec is not None and classify(rec, self.options.timeout_s)[0] is Status.PASSED
+        why = (
+            "a library of this set uses initial-exec TLS and was loaded by dlopen after start, when "
+            "the static TLS block has only the loader's small reserve left"
+        )
+        verdict = (
+            f"with GLIBC_TUNABLES={tunable} the import passes"
+            if passed
+            else f"with GLIBC_TUNABLES={tunable} it still fails, so more is wrong"
+        )
+        return f"{why}; {verdict}; workarounds: {STATIC_TLS_WORKAROUNDS}"
 
     def _oom(self, status: Status, rec: Mapping[str, Any], detail: str) -> tuple[str, str]:
         """(detail, diagnosis) for a SIGKILL by the kernel's OOM killer (not our timeout);

@@ -223,7 +223,41 @@ def interpret_smoke(
     )
     if loaded_rec.get("shared_copies"):  # only when the installed set has same-named libraries
         out.append(interpret_shared_copies(loaded_rec["shared_copies"] or []))
+    tls = loaded_rec.get("static_tls") or {}
+    if tls.get("objects"):
+        out.append(interpret_static_tls(tls, site_dirs))
     return out
+
+
+STATIC_TLS_WORKAROUNDS = (
+    "import that library first (or LD_PRELOAD it) so that it is loaded at start, or raise the "
+    "reserve with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=BYTES (glibc 2.32+); the known "
+    "case is libgomp on aarch64 (scikit-learn#17231, LightGBM#6509)"
+)
+
+
+def interpret_static_tls(tls: Mapping[str, Any], site_dirs: Sequence[str]) -> SymbolCheck:
+    """Initial-exec TLS of the objects imports loaded, against the loader's reserve for it."""
+    objects = [(short(p, site_dirs), int(n)) for p, n in tls["objects"]]
+    total = sum(n for _p, n in objects)
+    reserve = tls.get("reserve")
+    listing = ", ".join(f"{p} {n} B" for p, n in sorted(objects, key=lambda o: -o[1])[:5])
+    detail = f"{total} bytes of initial-exec TLS in dlopen'd objects ({listing})"
+    diagnosis = ""
+    if isinstance(reserve, int):
+        detail += f"; the loader keeps {reserve} bytes (glibc.rtld.optional_static_tls) for them"
+        if total > reserve * 3 // 4:
+            diagnosis = (
+                f"close to the static TLS reserve ({total} of {reserve} bytes): one more such library "
+                "fails with 'cannot allocate memory in static TLS block'; " + STATIC_TLS_WORKAROUNDS
+            )
+    return SymbolCheck(
+        check="static TLS",
+        status=Status.PASSED,
+        detail=detail,
+        diagnosis=diagnosis,
+        evidence={"static_tls": {"objects": objects, "total": total, "reserve": reserve}},
+    )
 
 
 def interpret_shared_copies(shared: Sequence[Mapping[str, Any]]) -> SymbolCheck:

@@ -166,6 +166,62 @@ def undefined(path):
     return out
 
 
+def static_tls(path):
+    """Bytes of initial-exec TLS an object asks for when dlopen'd: its PT_TLS size when its
+    DT_FLAGS has DF_STATIC_TLS (it must go into the static TLS block); 0 otherwise."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return 0
+            phoff = struct.unpack_from("<Q", head, 32)[0]
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            fh.seek(phoff)
+            table = fh.read(phentsize * phnum)
+        size = 0
+        for i in range(phnum):
+            p_type = struct.unpack_from("<I", table, i * phentsize)[0]
+            if p_type == 7:  # PT_TLS
+                size = struct.unpack_from("<Q", table, i * phentsize + 40)[0]  # p_memsz
+        if not size:
+            return 0
+        for _names, data in _tables(path, 6):
+            for off in range(0, len(data) - 15, 16):
+                tag, val = struct.unpack_from("<qQ", data, off)
+                if tag == 30 and val & 0x10:  # DT_FLAGS & DF_STATIC_TLS
+                    return size
+        return 0
+    except (OSError, struct.error, IndexError):
+        return 0
+
+
+def dlopened(python, dsos):
+    """The loaded objects that came with imports (dlopen), not with the interpreter's start: only
+    those compete for the static TLS the loader keeps in reserve."""
+    exe = os.path.realpath(python)
+    libs, _problems = ldd(exe)
+    startup = {exe} | {os.path.realpath(p) for p in (libs or {}).values() if p}
+    return [p for p in dsos if os.path.realpath(p) not in startup and "/ld-" not in p]
+
+
+def static_tls_reserve():
+    """glibc's glibc.rtld.optional_static_tls (bytes kept for dlopen'd initial-exec TLS), from
+    `ld.so --list-tunables` (glibc 2.33+); None where that cannot be read (older glibc, musl)."""
+    for loader in sorted(glob.glob("/lib*/ld-linux-*.so.*") + glob.glob("/lib/*/ld-linux-*.so.*")):
+        try:
+            out = subprocess.run(
+                [loader, "--list-tunables"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            continue
+        m = re.search(
+            r"glibc\.rtld\.optional_static_tls: (0x[0-9a-f]+|\d+)", out.stdout.decode("utf-8", "replace")
+        )
+        if m:
+            return int(m.group(1), 0)
+    return None
+
+
 # -- without ldd: musl ---------------------------------------------------------------------------
 # musl's loader has no LD_DEBUG and `ldd -r` of glibc is not there: its libc answers for these
 # names itself (it never loads a second libc), and the rest is found by RUNPATH and its path file.
@@ -460,6 +516,12 @@ def cmd_smoke(plan):
             "collisions": found,
             "bindings_checked": traced,
             "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
+            "static_tls": {
+                "objects": [
+                    [p, n] for p, n in ((p, static_tls(p)) for p in dlopened(plan["python"], dsos)) if n
+                ],
+                "reserve": static_tls_reserve(),
+            },
         }
     )
 
@@ -557,7 +619,8 @@ def cmd_crash(plan):
         if line.startswith(CRASH_MARK):
             record.setdefault("fault", json.loads(line[len(CRASH_MARK) :]))  # the first fault is the cause
     # 1b. on musl: does the crash go away with glibc-sized default thread stacks?
-    if record.get("fault") and musl_loader():
+    # (a thread that overflows its stack dies before any handler can run: no fault record)
+    if musl_loader() and _run_rc([python, "-I", "-c", code], env, timeout) != 0:
         rc = _run_rc([python, "-I", "-c", BIG_THREAD_STACKS + "\n" + code], env, timeout)
         record["thread_stack"] = {"default": "128 KiB", "raised_to": "8 MiB", "exit": rc}
     # 2. a native backtrace when the image has gdb

@@ -136,7 +136,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
         "pure", "newglibc", "initcrash", "hang", "colla", "collb",
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
         "execstack", "oldstdlib", "memhog", "warnonly", "exe", "samea", "sameb",
-        "newcpu", "newcpudecl", "glibconly", "threadstack",
+        "newcpu", "newcpudecl", "glibconly", "threadstack", "statictls", "smalltls",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:
