@@ -59,7 +59,8 @@ def test_package_data_comes_from_the_installed_package(installed: Path, tmp_path
             "-c",
             "from runner.resources import data_path; import runner; "
             "print(runner.__file__); [print(data_path(n)) for n in "
-            "('distros.yaml', 'scenarios.yaml', 'known-problems.yaml', 'policy.json', 'setup-host.sh')]",
+            "('distros.yaml', 'scenarios.yaml', 'known-problems.yaml', 'policy.json', 'setup-host.sh', "
+            "'cpu-levels.json', 'reach.json', 'recipes/musl-python.sh', 'recipes/musl-inputs.json')]",
         ],
         capture_output=True,
         text=True,
