@@ -302,6 +302,12 @@ class CellFlow:
             return f"{WHEELS_DIR}/{p.wheel.filename}" if p.wheel else str(p.requirement)
 
         steps = [Step(name="venv", argv=venv_argv(self.installer, cell.distro.python_executable))]
+        if not cell.distro.supports_uv and not opts.offline:
+            # a distro too old for uv ships a pip too old for today's tags (CentOS 7's venv gets
+            # pip 9, which predates manylinux2014): the newest pip its Python supports
+            steps.append(
+                Step(name="pip", argv=(VENV_PYTHON, "-m", "pip", "install", "-q", "--upgrade", "pip"))
+            )
         unfit = cell.unfit
         for pick in unfit:
             steps.append(Step(name=f"refuse:{pick.project}", argv=argv([arg(pick)]), expect_failure=True))

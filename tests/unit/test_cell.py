@@ -489,3 +489,44 @@ def test_installed_wheel_of_a_requirement_is_scanned_against_its_own_tag(
     again = FakeSandbox(answers=sandbox.answers, files={})
     CellFlow(make_cell(catalog, IMPORT), again, options()).run()
     assert "read_file" not in again.order
+
+
+def _cell_on(catalog: Catalog, distro: str, cpus: tuple[str, ...] = ()) -> Cell:
+    targets = select_targets([catalog.get(distro)], ["x86_64"], [], "x86_64", ["x86_64"])
+    return build_matrix(targets, [IMPORT], [req("mypkg")], [], cpus=cpus)[0]
+
+
+def test_old_distro_gets_a_current_pip_before_installing(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
+    )
+    CellFlow(_cell_on(catalog, "centos-7"), sandbox, options()).run()
+    steps = [s["name"] for s in sandbox.plan("install")["steps"]]
+    assert steps[:3] == ["venv", "pip", "install"]
+    pip = sandbox.plan("install")["steps"][1]["argv"]
+    assert pip[-4:] == ["install", "-q", "--upgrade", "pip"] and pip[0].endswith("/bin/python")
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
+    )
+    CellFlow(_cell_on(catalog, "debian-12"), sandbox, options()).run()
+    assert "pip" not in [s["name"] for s in sandbox.plan("install")["steps"]]
+
+
+def test_cpu_cell_wraps_the_venv_python_after_installing(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(
+        answers={"install": installed_ok, "run": lambda plan: [run_rec(c["id"]) for c in plan["checks"]]}
+    )
+    results = CellFlow(_cell_on(catalog, "debian-12", ("x86-64-v2",)), sandbox, options()).run()
+    steps = sandbox.plan("install")["steps"]
+    assert [s["name"] for s in steps][-1] == "cpu" and steps[-1]["argv"][-1] == "Nehalem"
+    assert results[0].cell_id == "debian-12/x86_64/py3.11/import+cpu-x86-64-v2"
+
+    def cpu_fails(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            step(s["name"], rc=1 if s["name"] == "cpu" else 0, tail="qemu: not found") for s in plan["steps"]
+        ]
+
+    sandbox = FakeSandbox(answers={"install": cpu_fails})
+    results = CellFlow(_cell_on(catalog, "debian-12", ("x86-64-v2",)), sandbox, options()).run()
+    assert [(r.check, r.status) for r in results] == [("cpu x86-64-v2", Status.ERROR)]
+    assert "QEMU's x86-64-v2 CPU" in results[0].detail and "qemu: not found" in results[0].detail
