@@ -34,7 +34,7 @@ class Policy:
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
-    #            | cell-lacks | cell-execstack | cell-cpu | relr-musl
+    #            | cell-lacks | cell-execstack | cell-cpu | relr-musl | isa-level
     message: str
     file: str | None = None
     symbol: str | None = None
@@ -166,6 +166,10 @@ def _evidence(f: ElfInfo, r: Requirement) -> str:
     return f"{r.label} ({sym or 'version reference'} in {f.path}, from {r.library})"
 
 
+def _below(level: str) -> str:
+    return f"x86-64-v{max(1, int(level[-1]) - 1)}"
+
+
 def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
     return judge_files(wheel.name, tuple(iter_wheel_elves(wheel)), tags)
 
@@ -192,6 +196,20 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
             # PEP 600: manylinux_X_Y allows glibc X.Y even where no policy was published for it
             major, minor = parsed[1]
             ceilings["GLIBC"] = max(ceilings["GLIBC"], f"{major}.{minor}", key=version_key)
+        levels = sorted({f.isa_level for f in files if f.isa_level and f.isa_level != "x86-64-v1"})
+        if levels and arch == "x86_64" and not any(x.kind == "isa-level" for x in findings):
+            files_at = [f.path for f in files if f.isa_level == levels[-1]]
+            one = len(files_at) == 1
+            findings.append(
+                Finding(
+                    kind="isa-level",
+                    file=files_at[0],
+                    version=levels[-1],
+                    message=f"{', '.join(files_at[:3])}: {'declares' if one else 'declare'} needing "
+                    f"{levels[-1]} (GNU property note): glibc refuses to load {'it' if one else 'them'} on "
+                    f"older CPUs, which {tag} admits (try --cpu {_below(levels[-1])})",
+                )
+            )
         relr = [f.path for f in files if f.relr]
         if policy.family == "musllinux" and relr:
             findings.append(

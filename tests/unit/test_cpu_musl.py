@@ -235,3 +235,14 @@ def test_relr_in_a_musllinux_wheel_is_named(fixtures: dict[str, Fixture], tmp_pa
     plain = tmp_path / "liby.so"
     subprocess.run(["gcc", "-shared", "-fPIC", str(src), "-o", str(plain)], check=True)
     assert not scan_elf("liby.so", plain.read_bytes()).relr
+
+
+def test_scan_names_a_declared_isa_level(fixtures: dict[str, Fixture]) -> None:
+    wheel = wheel_for(fixtures["newcpudecl"], "x86_64")
+    scan = next(iter(static_scans(parse_inputs([str(wheel)], role="wheel")).values()))
+    (finding,) = [f for f in scan.findings if f.kind == "isa-level"]
+    assert finding.version == "x86-64-v3" and "try --cpu x86-64-v2" in finding.message
+    plain = next(
+        iter(static_scans(parse_inputs([str(wheel_for(fixtures["newcpu"], "x86_64"))], role="wheel")).values())
+    )
+    assert not [f for f in plain.findings if f.kind == "isa-level"]
