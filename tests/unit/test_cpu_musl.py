@@ -242,7 +242,6 @@ def test_scan_names_a_declared_isa_level(fixtures: dict[str, Fixture]) -> None:
     scan = next(iter(static_scans(parse_inputs([str(wheel)], role="wheel")).values()))
     (finding,) = [f for f in scan.findings if f.kind == "isa-level"]
     assert finding.version == "x86-64-v3" and "try --cpu x86-64-v2" in finding.message
-    plain = next(
-        iter(static_scans(parse_inputs([str(wheel_for(fixtures["newcpu"], "x86_64"))], role="wheel")).values())
-    )
+    undeclared = str(wheel_for(fixtures["newcpu"], "x86_64"))
+    plain = next(iter(static_scans(parse_inputs([undeclared], role="wheel")).values()))
     assert not [f for f in plain.findings if f.kind == "isa-level"]
