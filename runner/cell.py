@@ -570,7 +570,24 @@ class CellFlow:
         native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
         if native:
             native.update(arch=self.cell.arch, cpu=self.cell.cpu)
+            self._name_local_function(native)
         return native
+
+    def _name_local_function(self, native: dict[str, Any]) -> None:
+        """The dynamic linker names only exported functions: for a fault in a wheel's object
+        at an unnamed address, look the offset up in the object's own symbol table."""
+        pc = (native.get("fault") or {}).get("pc") or {}
+        dso, offset = pc.get("dso"), pc.get("offset")
+        if not dso or pc.get("symbol") or not offset or not any(dso.startswith(d) for d in self.site_dirs):
+            return
+        try:
+            from runner.elf.scan import function_at
+
+            found = function_at(self.sandbox.read_file(pc.get("real") or dso), int(offset, 16))
+        except Exception:  # evidence is best effort: the fault itself is already recorded
+            return
+        if found is not None:
+            pc["symbol"], pc["symbol_offset"] = found[0], hex(found[1])
 
     # -- command and pytest scenarios ----------------------------------------------------------
     def _exec_env(self) -> dict[str, str]:

@@ -171,6 +171,22 @@ def scan_elf(path: str, data: bytes) -> ElfInfo:
     )
 
 
+def function_at(data: bytes, address: int) -> tuple[str, int] | None:
+    """(function, offset into it) containing ADDRESS (an offset from the object's load base),
+    from the full symbol table (.symtab, which names static functions too); None if stripped."""
+    elf = ELFFile(io.BytesIO(data))
+    symtab = elf.get_section_by_name(".symtab")
+    if not isinstance(symtab, SymbolTableSection):
+        return None
+    for sym in symtab.iter_symbols():
+        if sym["st_info"]["type"] != "STT_FUNC" or not sym.name:
+            continue
+        start, size = sym["st_value"], sym["st_size"]
+        if start <= address < start + max(size, 1):
+            return sym.name, address - start
+    return None
+
+
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
 
 

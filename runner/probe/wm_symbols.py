@@ -618,6 +618,9 @@ def cmd_crash(plan):
     for line in proc.splitlines():
         if line.startswith(CRASH_MARK):
             record.setdefault("fault", json.loads(line[len(CRASH_MARK) :]))  # the first fault is the cause
+    pc = (record.get("fault") or {}).get("pc") or {}
+    if pc.get("dso"):
+        pc["real"] = os.path.realpath(pc["dso"])  # the file itself (uv installs symlinks)
     # 1b. on musl: does the crash go away with glibc-sized default thread stacks?
     # (a thread that overflows its stack dies before any handler can run: no fault record)
     if musl_loader() and _run_rc([python, "-I", "-c", code], env, timeout) != 0:

@@ -245,3 +245,19 @@ def test_scan_names_a_declared_isa_level(fixtures: dict[str, Fixture]) -> None:
     undeclared = str(wheel_for(fixtures["newcpu"], "x86_64"))
     plain = next(iter(static_scans(parse_inputs([undeclared], role="wheel")).values()))
     assert not [f for f in plain.findings if f.kind == "isa-level"]
+
+
+def test_function_at_names_static_functions(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
+    from runner.elf.scan import function_at
+
+    so = _extract(wheel_for(fixtures["newcpu"], "x86_64"), tmp_path)
+    data = so.read_bytes()
+    from elftools.elf.elffile import ELFFile
+
+    sym = next(
+        s
+        for s in ELFFile(so.open("rb")).get_section_by_name(".symtab").iter_symbols()
+        if s.name == "newer_cpu_op"
+    )
+    assert function_at(data, sym["st_value"] + 3) == ("newer_cpu_op", 3)
+    assert function_at(data, 0) is None
