@@ -93,7 +93,11 @@ def engine_of(plan: Plan) -> str | None:
 def single_cell(config: RunConfig, *, static_scan: bool = True) -> tuple[Plan, Cell]:
     """Plan the one cell `config` selects (see one_cell_config); InputError if it selects none."""
     plan = plan_run(config, static_scan=static_scan)
-    cells = [c for c in plan.cells if not c.variant]
+    cells = [c for c in plan.cells if not c.variant or c.cpu]  # a CPU level is still one cell
+    if len(cells) > 1 and all(c.cpu for c in cells):
+        raise InputError(
+            f"one cell runs at one CPU level: give a single --cpu (got {', '.join(c.cpu for c in cells)})"
+        )
     if len(cells) != 1:
         want = f"{'/'.join(config.distros)} {'/'.join(config.archs)} {' '.join(config.pythons)}".strip()
         raise InputError(

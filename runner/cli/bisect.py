@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from runner.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments
 from runner.errors import InfrastructureError, InputError
@@ -187,5 +188,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
         soft_wrap=True,
     )
     if first_result.diagnosis:
-        console.print(f"[bold]diagnosis:[/] {first_result.diagnosis}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]diagnosis:[/] {escape(first_result.diagnosis)}", highlight=False, soft_wrap=True
+        )
     return 1

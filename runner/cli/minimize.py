@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from runner.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments
 from runner.errors import InputError
@@ -151,7 +152,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     if result is not None:
         console.print(f"{result.status.value}: {result.detail}", highlight=False, soft_wrap=True)
         if result.diagnosis:
-            console.print(f"[bold]diagnosis:[/] {result.diagnosis}", highlight=False, soft_wrap=True)
+            console.print(f"[bold]diagnosis:[/] {escape(result.diagnosis)}", highlight=False, soft_wrap=True)
     return 1
 
 

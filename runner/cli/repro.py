@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from runner.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments, positive_int
 from runner.errors import InputError
@@ -117,7 +118,11 @@ def _install_failed(live: LiveCell, console: Console) -> int:
     from runner.model import exit_code
 
     for r in live.install_failures:
-        console.print(f"[bold red]{r.check}: {r.status.value}[/] {r.detail}", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold red]{escape(r.check)}: {r.status.value}[/] {escape(r.detail)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     return exit_code(live.install_failures)
 
 
@@ -160,7 +165,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
         soft_wrap=True,
     )
     if result.diagnosis:
-        console.print(f"[bold]diagnosis:[/] {result.diagnosis}", highlight=False, soft_wrap=True)
+        console.print(f"[bold]diagnosis:[/] {escape(result.diagnosis)}", highlight=False, soft_wrap=True)
 
 
 def _bundle(

@@ -155,3 +155,30 @@ def test_static_tls_exhaustion_is_explained_and_the_tunable_checked(
         )
         assert "the loader keeps 512 bytes" in r["detail"], r
         assert "close to the static TLS reserve" in r["diagnosis"], r
+
+
+@debian
+def test_repro_runs_one_cell_at_a_cpu_level(wheels: dict[str, Fixture], tmp_path: Path) -> None:
+    from tests.conftest import cli
+
+    wheel = next(w for w in wheels["newcpu"].wheels if "aarch64" in w.name)
+    res = cli(
+        "repro",
+        wheel,
+        "--distro",
+        "debian-12",
+        "--arch",
+        "aarch64",
+        "--cpu",
+        "armv8.0",
+        "--no-bundle",
+        cwd=tmp_path,
+    )
+    assert res.rc == 132, res.explain()
+    assert "illegal instruction `ldaddal w0, w1, [x2]`" in res.stdout, res.explain()
+    assert "(newer_cpu_op+0x" in res.stdout and "needs armv8.1" in res.stdout, res.explain()
+    two = cli(
+        "repro", wheel, "--distro", "debian-12", "--arch", "aarch64", "--cpu", "armv8.0", "--cpu", "armv8.2",
+        "--no-bundle", cwd=tmp_path,
+    )  # fmt: skip
+    assert two.rc == 2 and "give a single --cpu" in two.stderr, two.explain()
