@@ -82,6 +82,18 @@ def doctor(console: Console) -> int:
         else "[yellow]mmdebstrap missing[/] (needed when no registry is reachable)",
         "" if mmdebstrap else SETUP,
     )
+    import os
+
+    from runner.cpu import QEMU_STATIC
+
+    have = [arch for arch, path in QEMU_STATIC.items() if os.access(path, os.X_OK)]
+    table.add_row(
+        "CPU-level cells (--cpu)",
+        f"[green]{', '.join(have)}[/] (static QEMU user emulators)"
+        if len(have) == len(QEMU_STATIC)
+        else f"[yellow]missing for {', '.join(a for a in QEMU_STATIC if a not in have)}[/]",
+        "" if len(have) == len(QEMU_STATIC) else SETUP,
+    )
     for label, path in (("cache", cache_dir()), ("engine storage", docker_root)):
         try:
             gib = free_disk_gib(path)
