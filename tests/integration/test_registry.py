@@ -126,10 +126,15 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [cli, "manifest", "push", "--insecure", f"{url}/wm/pybase:12"], capture_output=True, text=True
         )
         assert pushed.returncode == 0, pushed.stderr
+        # a fresh start: no prepared wm-registry image (by tag: removing one image may take
+        # another listed one with it)
         for image in client.images.list(name="wheelmatrix/wm-registry"):
-            client.images.remove(image.id, force=True)
+            for tag in image.tags:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(tag, force=True)
+        assert not client.images.list(name="wheelmatrix/wm-registry")
         for target in [*parts, f"{url}/wm/pybase:12"]:
-            with contextlib.suppress(docker.errors.ImageNotFound):
+            with contextlib.suppress(docker.errors.APIError):  # ImageNotFound is one
                 client.images.remove(target, noprune=True)
         yield url
     finally:
