@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,11 @@ pytestmark = [
     pytest.mark.xdist_group("registry"),
 ]
 
+# Per test process: xdist workers each start their own registry and prepare their own images
+# (distro ids carry the token, so prepared image tags never collide between workers)
+TOKEN = uuid.uuid4().hex[:8]
+REG = f"wm-registry-{TOKEN}"
+ABSENT = f"wm-absent-{TOKEN}"
 CATALOG = """\
 schema: 1
 families:
@@ -33,21 +39,21 @@ families:
       - command -v python3
       - python3 -m venv --help > /dev/null
 distros:
-  wm-registry:
+  {reg}:
     name: a registry image that already has Python
     family: ready-made
     libc: {family: glibc, version: "2.36"}
     python: "3.11"
     archs: [x86_64, aarch64]
     images: {x86_64: "wm/pybase:12", aarch64: "wm/pybase:12"}
-  wm-absent:
+  {absent}:
     name: an image the registry does not have
     family: ready-made
     libc: {family: glibc, version: "2.36"}
     python: "3.11"
     archs: [x86_64]
     images: {x86_64: "wm/absent:1"}
-"""
+""".replace("{reg}", REG).replace("{absent}", ABSENT)
 
 
 def _free_port() -> int:
@@ -126,13 +132,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [cli, "manifest", "push", "--insecure", f"{url}/wm/pybase:12"], capture_output=True, text=True
         )
         assert pushed.returncode == 0, pushed.stderr
-        # a fresh start: no prepared wm-registry image (by tag: removing one image may take
-        # another listed one with it)
-        for image in client.images.list(name="wheelmatrix/wm-registry"):
-            for tag in image.tags:
-                with contextlib.suppress(docker.errors.APIError):
-                    client.images.remove(tag, force=True)
-        assert not client.images.list(name="wheelmatrix/wm-registry")
+        assert not client.images.list(name=f"wheelmatrix/{REG}")  # a fresh id: nothing prepared yet
         for target in [*parts, f"{url}/wm/pybase:12"]:
             with contextlib.suppress(docker.errors.APIError):  # ImageNotFound is one
                 client.images.remove(target, noprune=True)
@@ -149,19 +149,19 @@ def test_images_are_pulled_per_arch_through_the_mirror_prepared_and_cached(
 
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)
-    args = (*paths(wheels["pure"]), "--catalog", catalog, "--distro", "wm-registry", "--scenario", "import")
+    args = (*paths(wheels["pure"]), "--catalog", catalog, "--distro", REG, "--scenario", "import")
     run = wheelmatrix(*args, "--registry-mirror", registry, tmp=tmp_path)
     assert run.rc == 0, run.explain()
     cells = run.by_cell("import wmpure")
     assert {k: v["status"] for k, v in cells.items()} == {
-        ("wm-registry", "x86_64"): "passed",
-        ("wm-registry", "aarch64"): "passed",
+        (REG, "x86_64"): "passed",
+        (REG, "aarch64"): "passed",
     }
     log = "".join(p.read_text() for p in (tmp_path / "runs").glob("*/run.log"))
     assert f"pulling {registry}/wm/pybase:12 (linux/amd64)" in log, log[-3000:]
     assert f"pulling {registry}/wm/pybase:12 (linux/arm64)" in log, log[-3000:]
     client = docker.from_env()
-    prepared = {i.attrs["Architecture"] for i in client.images.list(name="wheelmatrix/wm-registry")}
+    prepared = {i.attrs["Architecture"] for i in client.images.list(name=f"wheelmatrix/{REG}")}
     assert prepared == {"amd64", "arm64"}
     # the prepared images are reused: a second run pulls nothing, even with the mirror gone
     again = wheelmatrix(*args, "--registry-mirror", "127.0.0.1:9", tmp=tmp_path)
@@ -185,7 +185,7 @@ def test_environment_variable_sets_the_mirror(
             "--catalog",
             catalog,
             "--distro",
-            "wm-absent",
+            ABSENT,
             "--scenario",
             "import",
             tmp=tmp_path,
@@ -216,7 +216,7 @@ def test_registry_failures_end_the_cells_in_error_naming_the_fix(
     catalog.write_text(CATALOG.replace("wm/absent:1", "wm/elsewhere:1"))
     try:
         run = wheelmatrix(
-            *paths(wheels["pure"]), "--catalog", catalog, "--distro", "wm-absent", "--scenario", "import",
+            *paths(wheels["pure"]), "--catalog", catalog, "--distro", ABSENT, "--scenario", "import",
             "--registry-mirror", url, tmp=tmp_path,
         )  # fmt: skip
     finally:
