@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runner.config.known_problems import KnownProblem
 from runner.elf.cache import cached
-from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel
+from runner.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel, parse_platform
 from runner.inputs import Project
 from runner.matrix import Cell, Pick
 from runner.model import CheckResult, Status
@@ -450,9 +450,6 @@ def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownPro
     return out
 
 
-_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
-
-
 def wheel_reach(scan: WheelScan) -> list[str]:
     """For each Python and arch a wheel's tags name: the share of recent pip downloads its tag
     admits and the share its real needs admit (highest GLIBC symbol version, declared x86-64
@@ -470,19 +467,13 @@ def wheel_reach(scan: WheelScan) -> list[str]:
     for tag in tags:
         m = re.match(r"^cp3(\d+)$", tag.interpreter)
         python = f"3.{m.group(1)}" if m and tag.abi != "abi3" else None
-        plat = tag.platform
-        found = re.match(r"^(manylinux|musllinux)_(\d+)_(\d+)_(x86_64|aarch64)$", plat)
-        legacy = re.match(r"^(manylinux1|manylinux2010|manylinux2014)_(x86_64|aarch64)$", plat)
-        floor: tuple[int, int]
-        if found:
-            key = (python, found.group(4))
-            if found.group(1) == "musllinux":
-                musl.add(key)
-                continue
-            floor = (int(found.group(2)), int(found.group(3)))
-        elif legacy:
-            key, floor = (python, legacy.group(2)), _LEGACY_MANYLINUX[legacy.group(1)]
-        else:
+        parsed = parse_platform(tag.platform)
+        if parsed is None or parsed[2] not in ("x86_64", "aarch64"):
+            continue
+        family, floor, arch = parsed
+        key = (python, arch)
+        if family == "musllinux":
+            musl.add(key)
             continue
         old = floors.get(key)
         floors[key] = floor if old is None else min(old, floor)
