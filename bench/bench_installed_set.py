@@ -74,7 +74,7 @@ def main() -> None:
     args = ap.parse_args()
     where = site()
     dists = len(list(where.glob("*.dist-info")))
-    probe_dir = str(REPO / "runner" / "probe")
+    probe_dir = str(REPO / "runner" / "wheelmatrix" / "probe")
     analysis = [run(ANALYSIS, str(where), probe_dir) for _ in range(args.repeat)]
     baseline = [run(BASELINE, str(where)) for _ in range(args.repeat)]
     a = statistics.median(r["seconds"] for r in analysis)

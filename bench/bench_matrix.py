@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
-from runner.backends.docker import connect  # noqa: E402
-from runner.backends.images import prepare  # noqa: E402
-from runner.config.catalog import default_catalog_path, load_catalog  # noqa: E402
+from wheelmatrix.backends.docker import connect  # noqa: E402
+from wheelmatrix.backends.images import prepare  # noqa: E402
+from wheelmatrix.config.catalog import default_catalog_path, load_catalog  # noqa: E402
 
 CELLS = [(d, a) for d in ("debian-11", "debian-12", "debian-13") for a in ("x86_64", "aarch64")]
 MATRIX = [x for d in ("debian-11", "debian-12", "debian-13") for x in ("--distro", d)]
@@ -85,7 +85,7 @@ def download_wheels() -> list[Path]:
 
 
 def wheelmatrix(wheels: list[Path], *args: str) -> list[str]:
-    return [sys.executable, "-m", "runner", "validate", *map(str, wheels), *args]
+    return [sys.executable, "-m", "wheelmatrix", "validate", *map(str, wheels), *args]
 
 
 def loop_cell(image: str) -> list[str]:

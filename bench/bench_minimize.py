@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
 REAL = [
     "numpy==2.2.6", "pillow==11.0.0", "pyyaml==6.0.2", "markupsafe==3.0.2", "charset-normalizer==3.4.0",
@@ -55,7 +55,10 @@ def build(work: Path) -> list[str]:
 def minimize(items: list[str]) -> tuple[float, int]:
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", "minimize", *CELL, *items], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "wheelmatrix", "minimize", *CELL, *items],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     took = time.monotonic() - started
     m = re.search(r"minimal set \((\d+) of (\d+), (\d+) cell runs", proc.stdout)
@@ -68,10 +71,10 @@ def minimize(items: list[str]) -> tuple[float, int]:
 
 
 def naive(items: list[str]) -> tuple[float, int]:
-    from runner.backends.docker import connect
-    from runner.cli.options import ARCHES  # noqa: F401  (keeps the CLI's import path warm)
-    from runner.config.runfile import RunConfig
-    from runner.live import LiveCell, import_argv, one_cell_config, single_cell
+    from wheelmatrix.backends.docker import connect
+    from wheelmatrix.cli.options import ARCHES  # noqa: F401  (keeps the CLI's import path warm)
+    from wheelmatrix.config.runfile import RunConfig
+    from wheelmatrix.live import LiveCell, import_argv, one_cell_config, single_cell
 
     config = one_cell_config(RunConfig().override(candidates=tuple(items)), "debian-12", "x86_64", None)
     plan, cell = single_cell(config)

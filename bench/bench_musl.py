@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
 WHEELS = ["numpy==2.2.6", "pillow==11.0.0"]
 
@@ -31,9 +31,9 @@ def build_from_nothing(arch: str) -> tuple[float, float]:
     """(seconds to build the root file system tarball, seconds to import it), fresh caches."""
     import docker
 
-    from runner.backends.images import _import_tarball
-    from runner.backends.recipes import musl
-    from runner.config.catalog import load_catalogs
+    from wheelmatrix.backends.images import _import_tarball
+    from wheelmatrix.backends.recipes import musl
+    from wheelmatrix.config.catalog import load_catalogs
 
     distro = load_catalogs(None).get("musl-1.2.5")
     with tempfile.TemporaryDirectory() as cache:
@@ -56,7 +56,17 @@ def build_from_nothing(arch: str) -> tuple[float, float]:
 
 def validate(distro: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "runner", "validate", *WHEELS, "--distro", distro, "--arch", "x86_64"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "wheelmatrix",
+            "validate",
+            *WHEELS,
+            "--distro",
+            distro,
+            "--arch",
+            "x86_64",
+        ]
         cmd += ["--scenario", "import", "--runs-dir", tmp, "--json", f"{tmp}/r.json"]
         start = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)

@@ -33,8 +33,8 @@ TARGET_S, TARGET_MB = 2.0, 300.0
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from runner.cli.runsetup import plan_run
-from runner.config.runfile import load_run_config
+from wheelmatrix.cli.runsetup import plan_run
+from wheelmatrix.config.runfile import load_run_config
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config)
 elapsed = time.perf_counter() - t0
@@ -45,9 +45,9 @@ print(json.dumps({"cells": len(plan.cells), "seconds": elapsed, "peak_mb": rss})
 SHARDS = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from runner.cli.runsetup import plan_run
-from runner.config.runfile import load_run_config
-from runner.shards import split
+from wheelmatrix.cli.runsetup import plan_run
+from wheelmatrix.config.runfile import load_run_config
+from wheelmatrix.shards import split
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config, static_scan=False)  # as `wheelmatrix plan` does: no engine, no scan
 shards = split(list(plan.cells), 50)
@@ -60,7 +60,7 @@ print(json.dumps({"cells": len(plan.cells), "seconds": elapsed, "peak_mb": rss})
 BASELINE = r"""
 import json, resource, time
 t0 = time.perf_counter()
-import runner.cli  # noqa: F401
+import wheelmatrix.cli  # noqa: F401
 print(json.dumps({"cells": 0, "seconds": time.perf_counter() - t0,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -127,7 +127,7 @@ scenarios: [import, symbols]
 
 
 def measure(script: str, *args: str) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "runner")}
     out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{out.stderr[-3000:]}")
@@ -150,7 +150,7 @@ def main() -> None:
         write_config(t / "small-wheelmatrix.yaml", t / "small.yaml", wheels)
         rows = {}
         for label, script, argv in (
-            ("python + import runner.cli", BASELINE, ()),
+            ("python + import wheelmatrix.cli", BASELINE, ()),
             ("plan, small matrix", CHILD, (str(t / "small-wheelmatrix.yaml"),)),
             ("plan, 10,000 cells", CHILD, (str(t / "big-wheelmatrix.yaml"),)),
             ("plan --shards 50, 10,000", SHARDS, (str(t / "big-wheelmatrix.yaml"),)),
@@ -162,7 +162,7 @@ def main() -> None:
                 "peak_mb": max(r["peak_mb"] for r in runs),
             }
     print(f"wheels: {', '.join(names)}")
-    base = rows["python + import runner.cli"]
+    base = rows["python + import wheelmatrix.cli"]
     for label, r in rows.items():
         print(
             f"{label:28s} {int(r['cells']):6d} cells  {r['seconds']:6.2f} s "

@@ -68,7 +68,7 @@ def main() -> None:
         raise SystemExit("auditwheel is not installed: pip install auditwheel")
     wheel = args.wheel or download()
     report = CACHE / "scan.json"
-    ours_cmd = [sys.executable, "-m", "runner", "scan", str(wheel), "--json", str(report)]
+    ours_cmd = [sys.executable, "-m", "wheelmatrix", "scan", str(wheel), "--json", str(report)]
     theirs_cmd = [auditwheel, "show", str(wheel)]
     timed(ours_cmd), timed(theirs_cmd)  # warm the page cache for both
     ours = [timed(ours_cmd) for _ in range(args.repeat)]

@@ -1,4 +1,4 @@
-"""Reading stored results back: `runner.store.load_results` on a stream of 100,000 realistic
+"""Reading stored results back: `wheelmatrix.store.load_results` on a stream of 100,000 realistic
 results, against plain `json.loads` of every line (same file, same run), each in a fresh
 subprocess. Prints wall time and peak RSS, the ratios to the baseline, and the targets.
 
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
-from runner.model import CheckResult, Status  # noqa: E402
-from runner.store import ResultLog  # noqa: E402
+from wheelmatrix.model import CheckResult, Status  # noqa: E402
+from wheelmatrix.store import ResultLog  # noqa: E402
 
 TARGET_S = 2.0
 TARGET_MB = 300.0
@@ -44,7 +44,7 @@ def measure(setup: str, timed: str, path: Path, repeat: int) -> Measured:
     script = "\n".join(
         [
             "import json, resource, sys, time",
-            f"sys.path.insert(0, {str(REPO)!r})",
+            f"sys.path.insert(0, {str(REPO / 'runner')!r})",
             "from pathlib import Path",
             "path = Path(sys.argv[1])",
             setup.strip(),
@@ -180,7 +180,7 @@ def write_stream(path: Path, total: int) -> None:
 
 
 LOAD = (
-    "from runner.store import load_results",
+    "from wheelmatrix.store import load_results",
     "loaded = load_results(path)\nn = len(loaded.results) + len(loaded.partial)",
 )
 PLAIN = (

@@ -1,4 +1,4 @@
-"""Aggregate manylinux-timeline's consumer statistics into runner/data/reach.json.
+"""Aggregate manylinux-timeline's consumer statistics into wheelmatrix/data/reach.json.
 
     git --git-dir=MIRROR archive HEAD consumer_data/2026 | tar -x -C /tmp/src
     python scripts/aggregate_reach.py /tmp/src/consumer_data --commit "$(git --git-dir=MIRROR rev-parse HEAD)"
@@ -48,7 +48,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parents[1] / "runner" / "data" / "reach.json"
+OUT = Path(__file__).resolve().parents[1] / "runner" / "wheelmatrix" / "data" / "reach.json"
 REPOSITORY = "mayeut/manylinux-timeline"
 SOURCE_PATH = "consumer_data/YYYY/MM/DD.csv.xz"
 DEFAULT_ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "armv7l", "i686", "riscv64")
@@ -208,7 +208,7 @@ def build_report(
     return {
         "_comment": (
             "Share of recent Linux downloads of manylinux wheels per glibc MAJOR.MINOR, per arch and "
-            "Python version. Written by scripts/aggregate_reach.py; read by runner/reach.py."
+            "Python version. Written by scripts/aggregate_reach.py; read by wheelmatrix/reach.py."
         ),
         "schema": 1,
         "source": {

@@ -1,4 +1,4 @@
-"""Regenerate runner/data/glibc-symbols.json from glibc's own ABI lists.
+"""Regenerate wheelmatrix/data/glibc-symbols.json from glibc's own ABI lists.
 
     python scripts/update-glibc-symbols.py --source DIR     # an unpacked glibc source tree
     python scripts/update-glibc-symbols.py [--package SPEC]  # apt-get source SPEC into a temp dir
@@ -37,7 +37,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "runner" / "data" / "glibc-symbols.json"
+OUT = Path(__file__).resolve().parents[1] / "runner" / "wheelmatrix" / "data" / "glibc-symbols.json"
 LINUX = Path("sysdeps/unix/sysv/linux")
 # arch -> (directories whose *.abilist files make up that arch's ABI, shlib-versions file)
 ARCHES: dict[str, tuple[tuple[str, ...], str]] = {

@@ -1,4 +1,4 @@
-"""Regenerate runner/data/policy.json from auditwheel's published policy files.
+"""Regenerate wheelmatrix/data/policy.json from auditwheel's published policy files.
 
     python scripts/update-policy.py [AUDITWHEEL_WHEEL]
 
@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-OUT = Path(__file__).resolve().parents[1] / "runner" / "data" / "policy.json"
+OUT = Path(__file__).resolve().parents[1] / "runner" / "wheelmatrix" / "data" / "policy.json"
 NUMERIC = re.compile(r"^\d+(\.\d+)*$")
 
 

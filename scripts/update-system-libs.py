@@ -1,4 +1,4 @@
-"""Regenerate runner/data/system-libs.json: which distribution package ships each shared library.
+"""Regenerate wheelmatrix/data/system-libs.json: which distribution package ships each shared library.
 
     python scripts/update-system-libs.py [--mirror URL] [--suites bullseye bookworm trixie]
                                          [--archs amd64 arm64] [--cache-dir DIR] [--keyring FILE]
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "runner" / "data" / "system-libs.json"
+OUT = ROOT / "runner" / "wheelmatrix" / "data" / "system-libs.json"
 DEFAULT_SUITES = ("bullseye", "bookworm", "trixie")
 DEFAULT_ARCHS = ("amd64", "arm64")
 TRIPLETS = {

@@ -58,7 +58,7 @@ class Run:
 def wheelmatrix(*args: str | Path, tmp: Path, timeout: float = 1800) -> Run:
     """Run the real CLI in a subprocess, as a user would."""
     report = tmp / f"report-{os.getpid()}-{len(list(tmp.glob('report-*')))}.json"
-    cmd = [sys.executable, "-m", "runner", "validate", *map(str, args), "--json", str(report)]
+    cmd = [sys.executable, "-m", "wheelmatrix", "validate", *map(str, args), "--json", str(report)]
     cmd += ["--runs-dir", str(tmp / "runs")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     doc = json.loads(report.read_text()) if report.exists() else None
@@ -77,10 +77,10 @@ class Cli:
 
 def cli(*args: str | Path, cwd: Path, timeout: float = 1800, exe: Sequence[str] | None = None) -> Cli:
     """Any wheelmatrix command, run in `cwd` (by default with this checkout's package)."""
-    head = list(exe) if exe is not None else [sys.executable, "-m", "runner"]
+    head = list(exe) if exe is not None else [sys.executable, "-m", "wheelmatrix"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if exe is None:
-        env["PYTHONPATH"] = str(REPO)
+        env["PYTHONPATH"] = str(REPO / "runner")
     proc = subprocess.run(
         [*head, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
     )
@@ -100,9 +100,9 @@ def debian_images() -> Iterator[None]:
     xdist workers wait for one another instead of building twice. Each worker starts at a
     different image so that two workers build two images at once.
     """
-    from runner.backends.docker import connect
-    from runner.backends.images import prepare
-    from runner.config.catalog import default_catalog_path, load_catalog
+    from wheelmatrix.backends.docker import connect
+    from wheelmatrix.backends.images import prepare
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
     catalog = load_catalog(default_catalog_path())
     client = connect()
@@ -120,9 +120,9 @@ MUSL = "musl-1.2.5"
 def musl_images() -> Iterator[None]:
     """Build (or find cached) the musl cell images, x86_64 first: the musl-python recipe
     cross-compiles CPython on the host (a few minutes per arch, once; cached by content tag)."""
-    from runner.backends.docker import connect
-    from runner.backends.images import prepare
-    from runner.config.catalog import default_catalog_path, load_catalog
+    from wheelmatrix.backends.docker import connect
+    from wheelmatrix.backends.images import prepare
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
     catalog = load_catalog(default_catalog_path())
     client = connect()

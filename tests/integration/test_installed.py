@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cwd=root,
     )
     (wheel,) = dist.glob("wheelmatrix-*.whl")
+    (root / "wheel-path").write_text(str(wheel))
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
@@ -52,13 +54,28 @@ def wm(bin_dir: Path, *args: str | Path, cwd: Path, timeout: float = 1200) -> Cl
     return cli(*args, cwd=cwd, timeout=timeout, exe=[str(bin_dir / "wheelmatrix")])
 
 
+def test_the_wheel_installs_one_top_level_name(installed: Path) -> None:
+    """`wheelmatrix` is the only importable name the wheel puts into site-packages (no `runner`)."""
+    wheel = Path((installed.parent.parent / "wheel-path").read_text())
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
+    assert top == {"wheelmatrix"}, sorted(top)
+    assert "wheelmatrix/data/distros.yaml" in names and "wheelmatrix/probe/wm_probe.py" in names
+    (site,) = (installed.parent / "lib").glob("python*/site-packages")
+    assert not (site / "runner").exists()
+    entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    with zipfile.ZipFile(wheel) as zf:
+        assert "wheelmatrix = wheelmatrix.cli:main" in zf.read(entry).decode()
+
+
 def test_package_data_comes_from_the_installed_package(installed: Path, tmp_path: Path) -> None:
     res = subprocess.run(
         [
             str(installed / "python"),
             "-c",
-            "from runner.resources import data_path; import runner; "
-            "print(runner.__file__); [print(data_path(n)) for n in "
+            "from wheelmatrix.resources import data_path; import wheelmatrix; "
+            "print(wheelmatrix.__file__); [print(data_path(n)) for n in "
             "('distros.yaml', 'scenarios.yaml', 'known-problems.yaml', 'policy.json', 'setup-host.sh', "
             "'cpu-levels.json', 'reach.json', 'recipes/musl-python.sh', 'recipes/musl-inputs.json')]",
         ],

@@ -46,7 +46,7 @@ def _wait_for_containers(pid: int, timeout: float = 120) -> list[str]:
 
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "runner", "validate", *args],
+        [sys.executable, "-m", "wheelmatrix", "validate", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -63,9 +63,9 @@ jobs: 1
 """
     )
     runs = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "runner")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runner", "run", "--runs-dir", str(runs)],
+        [sys.executable, "-m", "wheelmatrix", "run", "--runs-dir", str(runs)],
         cwd=project,
         env=env,
         stdout=subprocess.PIPE,

@@ -34,9 +34,9 @@ def podman() -> Iterator[str]:
         while not SOCKET.exists():
             assert time.monotonic() < deadline and service.poll() is None, "the podman service did not start"
             time.sleep(0.2)
-        from runner.backends.docker import connect
-        from runner.backends.images import prepare
-        from runner.config.catalog import default_catalog_path, load_catalog
+        from wheelmatrix.backends.docker import connect
+        from wheelmatrix.backends.images import prepare
+        from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
         tag = prepare(
             connect(), load_catalog(default_catalog_path()).get("debian-12"), "x86_64", lambda m: None

@@ -110,13 +110,13 @@ def test_shell_in_the_prepared_cell_through_a_real_terminal(
     wheels: dict[str, Fixture], tmp_path: Path
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "runner")
     pid, fd = pty.fork()
     if pid == 0:  # the child: wheelmatrix on the terminal's slave side
         os.chdir(tmp_path)
         os.execve(
             sys.executable,
-            [sys.executable, "-m", "runner", "repro", *CELL, str(x86(wheels["collb"])), "--shell"],
+            [sys.executable, "-m", "wheelmatrix", "repro", *CELL, str(x86(wheels["collb"])), "--shell"],
             env,
         )
     seen = b""

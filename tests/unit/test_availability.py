@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from runner.backends import availability
-from runner.backends.availability import Probe, check
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.backends import availability
+from wheelmatrix.backends.availability import Probe, check
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_no_emulation_and_no_engine(catalog: Catalog) -> None:
 def test_musl_row_is_built_here_when_the_tools_are_there(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runner.backends.recipes import musl
+    from wheelmatrix.backends.recipes import musl
 
     monkeypatch.setattr(musl, "missing_tools", lambda arch, python: [])
     row = check(catalog.get("musl-1.2.5"), "aarch64", Probe(Client()), both)
@@ -99,8 +99,8 @@ def test_musl_row_is_built_here_when_the_tools_are_there(
 def test_default_selection_leaves_out_rows_that_need_a_long_build(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runner.backends.recipes import musl
-    from runner.cli.runsetup import engine_distros
+    from wheelmatrix.backends.recipes import musl
+    from wheelmatrix.cli.runsetup import engine_distros
 
     monkeypatch.setattr(musl, "missing_tools", lambda arch, python: [])
     monkeypatch.setattr(availability, "runnable_archs", both)

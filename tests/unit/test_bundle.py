@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from runner.bundle import BundleSpec, write_bundle
-from runner.config.catalog import default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.inputs import file_sha256, read_wheel
-from runner.matrix import Cell, Pick
-from runner.model import CheckResult, Status
 from tests.fixtures.wheels import write_wheel
+from wheelmatrix.bundle import BundleSpec, write_bundle
+from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.inputs import file_sha256, read_wheel
+from wheelmatrix.matrix import Cell, Pick
+from wheelmatrix.model import CheckResult, Status
 
 
 class FakeImage:

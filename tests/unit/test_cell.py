@@ -1,4 +1,4 @@
-"""The cell flow (runner/cell.py) driven by a fake sandbox: no engine, no containers.
+"""The cell flow (wheelmatrix/cell.py) driven by a fake sandbox: no engine, no containers.
 
 The fake answers each probe call from a script (as pytest-xdist tests its schedulers with a
 fake node) and records the order of calls, so the tests can assert what the flow asks for,
@@ -16,16 +16,16 @@ from typing import Any
 
 import pytest
 
-from runner.cell import PROJECT_DIR, CellFlow, CellOptions, node_id
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.runfile import RunConfig
-from runner.config.scenarios import Scenario
-from runner.errors import InfrastructureError
-from runner.inputs import Project, parse_inputs
-from runner.install import VENV_PYTHON, IndexSettings
-from runner.matrix import Cell, build_matrix, select_targets
-from runner.model import Status
 from tests.fixtures.wheels import Fixture
+from wheelmatrix.cell import PROJECT_DIR, CellFlow, CellOptions, node_id
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.runfile import RunConfig
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.inputs import Project, parse_inputs
+from wheelmatrix.install import VENV_PYTHON, IndexSettings
+from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.model import Status
 
 Answer = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
 

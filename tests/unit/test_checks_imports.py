@@ -1,4 +1,4 @@
-"""The import scenario (runner/checks/imports.py): which interpreters run, how outcomes read."""
+"""The import scenario (wheelmatrix/checks/imports.py): which interpreters run, how outcomes read."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from runner.checks.imports import ImportCheck, classify, plan_import_checks
-from runner.model import Status
+from wheelmatrix.checks.imports import ImportCheck, classify, plan_import_checks
+from wheelmatrix.model import Status
 
 Mods = Sequence[tuple[str, Sequence[str]]]
 

@@ -1,4 +1,4 @@
-"""Comparing runs (runner/compare.py): categories, version changes, rendering, exit codes."""
+"""Comparing runs (wheelmatrix/compare.py): categories, version changes, rendering, exit codes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from runner.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
-from runner.errors import InputError
-from runner.model import CheckResult, Status
-from runner.reporters.jsonfile import write_json
-from runner.store import load_results
+from wheelmatrix.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
+from wheelmatrix.errors import InputError
+from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.store import load_results
 
 MYPKG = "mypkg-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"
 OLD_ENV = {

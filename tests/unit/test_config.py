@@ -1,4 +1,4 @@
-"""The distro catalog and scenario files (runner/config/): strict loading, helpful errors."""
+"""The distro catalog and scenario files (wheelmatrix/config/): strict loading, helpful errors."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.config._yaml import load_yaml_file
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.scenarios import KINDS, Scenario, default_scenarios_path, load_scenarios, select_scenarios
-from runner.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.config._yaml import load_yaml_file
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import (
+    KINDS,
+    Scenario,
+    default_scenarios_path,
+    load_scenarios,
+    select_scenarios,
+)
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 
 ALL_IDS = {
     "debian-11",

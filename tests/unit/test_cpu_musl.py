@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from runner import cpu
-from runner.checks.symbols import explain_glibc_on_musl, illegal_instruction, native_summary
-from runner.config.catalog import default_catalog_path, load_catalog
-from runner.diagnose import cpu_gaps, static_scans, wheel_reach
-from runner.elf.scan import iter_wheel_elves, x86_isa_needed
-from runner.errors import InputError
-from runner.inputs import parse_inputs
-from runner.install import QEMU_BIN, cpu_wrapper_argv
-from runner.matrix import Target, build_matrix
-from runner.probe import wm_symbols
 from tests.fixtures.selection import wheel_for
 from tests.fixtures.wheels import Fixture
+from wheelmatrix import cpu
+from wheelmatrix.checks.symbols import explain_glibc_on_musl, illegal_instruction, native_summary
+from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+from wheelmatrix.diagnose import cpu_gaps, static_scans, wheel_reach
+from wheelmatrix.elf.scan import iter_wheel_elves, x86_isa_needed
+from wheelmatrix.errors import InputError
+from wheelmatrix.inputs import parse_inputs
+from wheelmatrix.install import QEMU_BIN, cpu_wrapper_argv
+from wheelmatrix.matrix import Target, build_matrix
+from wheelmatrix.probe import wm_symbols
 
 
 # --------------------------------------------------------------------------- levels
@@ -122,7 +122,7 @@ def test_matrix_runs_each_level_for_its_arch_only() -> None:
         Target(distro=d, arch="x86_64", emulated=False),
         Target(distro=d, arch="aarch64", emulated=True),
     ]
-    from runner.config.scenarios import default_scenarios_path, load_scenarios
+    from wheelmatrix.config.scenarios import default_scenarios_path, load_scenarios
 
     scenario = load_scenarios(default_scenarios_path())["import"]
     cells = build_matrix(targets, [scenario], [], cpus=["x86-64-v2", "x86-64-v3"])
@@ -216,8 +216,8 @@ def test_relr_in_a_musllinux_wheel_is_named(fixtures: dict[str, Fixture], tmp_pa
     import shutil
     import subprocess
 
-    from runner.elf.policy import judge_files
-    from runner.elf.scan import scan_elf
+    from wheelmatrix.elf.policy import judge_files
+    from wheelmatrix.elf.scan import scan_elf
 
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
@@ -248,7 +248,7 @@ def test_scan_names_a_declared_isa_level(fixtures: dict[str, Fixture]) -> None:
 
 
 def test_function_at_names_static_functions(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
-    from runner.elf.scan import function_at
+    from wheelmatrix.elf.scan import function_at
 
     so = _extract(wheel_for(fixtures["newcpu"], "x86_64"), tmp_path)
     data = so.read_bytes()

@@ -1,4 +1,4 @@
-"""Diagnosis (runner/diagnose.py): real cells from the catalog, real static scans of fixture
+"""Diagnosis (wheelmatrix/diagnose.py): real cells from the catalog, real static scans of fixture
 wheels, hand-made check results."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
-from runner.config.scenarios import Scenario
-from runner.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
-from runner.elf.policy import WheelScan
-from runner.inputs import Project, parse_inputs
-from runner.matrix import Cell, build_matrix, select_targets
-from runner.model import CheckResult, Status
 from tests.fixtures.wheels import Fixture
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
+from wheelmatrix.elf.policy import WheelScan
+from wheelmatrix.inputs import Project, parse_inputs
+from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.model import CheckResult, Status
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 NEWGLIBC_DETAIL = (

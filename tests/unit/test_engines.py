@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from runner.backends import engines as engines_mod
-from runner.backends.docker import EngineDown
-from runner.backends.engines import EngineSet
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.matrix import Cell
-from runner.model import CheckResult, Status
+from wheelmatrix.backends import engines as engines_mod
+from wheelmatrix.backends.docker import EngineDown
+from wheelmatrix.backends.engines import EngineSet
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.matrix import Cell
+from wheelmatrix.model import CheckResult, Status
 
 
 class FakeEngine:
@@ -142,7 +142,7 @@ def test_no_engine_comes_back_ends_error_not_failure(
 
 
 def test_an_engine_that_cannot_run_an_arch_leaves_it_to_the_others(catalog: Catalog) -> None:
-    from runner.errors import InfrastructureError
+    from wheelmatrix.errors import InfrastructureError
 
     class NoEmulation(FakeEngine):
         def prepare_image(self, distro: Any, arch: str, log: Any) -> str:
@@ -163,7 +163,7 @@ def test_an_engine_that_cannot_run_an_arch_leaves_it_to_the_others(catalog: Cata
 def test_which_engines_share_the_runners_files() -> None:
     from types import SimpleNamespace
 
-    from runner.backends.docker import _is_remote
+    from wheelmatrix.backends.docker import _is_remote
 
     def remote(url: str) -> bool:
         return _is_remote(SimpleNamespace(wm_url=url))
@@ -176,7 +176,7 @@ def test_the_inputs_archive_has_every_directory_even_empty_ones() -> None:
     import io
     import tarfile
 
-    from runner.backends.docker import _tar
+    from wheelmatrix.backends.docker import _tar
 
     data = _tar(
         {"opt/wheelmatrix/wheels/a.whl": (b"w", 0o644)}, empty_dirs=["/opt/wheelmatrix/find-links/0-x"]

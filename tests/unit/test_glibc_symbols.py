@@ -1,4 +1,4 @@
-"""runner.elf.glibc_symbols against the shipped table (runner/data/glibc-symbols.json)."""
+"""wheelmatrix.elf.glibc_symbols against the shipped table (wheelmatrix/data/glibc-symbols.json)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
-from runner.elf import glibc_symbols as gs
-from runner.resources import data_path
+from wheelmatrix.elf import glibc_symbols as gs
+from wheelmatrix.resources import data_path
 
 ARCHES = ("x86_64", "aarch64")
 
@@ -142,6 +142,6 @@ def test_table_shape_and_baselines() -> None:
 
 
 def test_data_ships_as_package_data() -> None:
-    ref = resources.files("runner") / "data" / gs.DATA_FILE
+    ref = resources.files("wheelmatrix") / "data" / gs.DATA_FILE
     assert ref.is_file()
     assert json.loads(ref.read_text())["glibc"] == gs.data_glibc()

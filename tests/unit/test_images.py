@@ -9,9 +9,9 @@ from typing import Any
 import docker.errors
 import pytest
 
-from runner.backends import images
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.errors import InfrastructureError
+from wheelmatrix.backends import images
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.errors import InfrastructureError
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Input validation (runner/inputs.py): real wheel files on disk and requirement strings."""
+"""Input validation (wheelmatrix/inputs.py): real wheel files on disk and requirement strings."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from packaging.tags import parse_tag
 
-from runner.errors import EXIT_BAD_INPUT, InputError
-from runner.inputs import parse_inputs, parse_requirement, read_wheel
 from tests.fixtures.wheels import write_wheel
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.inputs import parse_inputs, parse_requirement, read_wheel
 
 PKG_FILES = {"wmdemo/__init__.py": b"VALUE = 1\n", "wmdemo/_native.abi3.so": b"\x7fELF"}
 

@@ -1,4 +1,4 @@
-"""Installer command lines and failure classification (runner/install.py)."""
+"""Installer command lines and failure classification (wheelmatrix/install.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.install import (
+from wheelmatrix.install import (
     UV_BIN,
     VENV,
     VENV_PYTHON,
@@ -16,7 +16,7 @@ from runner.install import (
     installer_env,
     venv_argv,
 )
-from runner.model import Status
+from wheelmatrix.model import Status
 
 INDEX = IndexSettings(
     index_url="https://mirror.example/simple",
@@ -220,7 +220,7 @@ def test_find_links_mount_path_changes_when_a_wheel_is_rebuilt(tmp_path: Path) -
     """uv caches flat-index wheels by URL: a rebuilt wheel at the same path must get a new one."""
     import os
 
-    from runner.install import FIND_LINKS_DIR, find_links_targets
+    from wheelmatrix.install import FIND_LINKS_DIR, find_links_targets
 
     wheel = tmp_path / "a-1.0-py3-none-any.whl"
     wheel.write_bytes(b"one")

@@ -1,5 +1,5 @@
-"""The known-problem catalog (runner/config/known_problems.py, scenarios/known-problems.yaml) and
-the extra cells it adds to the matrix (runner/matrix.py CompanionSet)."""
+"""The known-problem catalog (wheelmatrix/config/known_problems.py, scenarios/known-problems.yaml) and
+the extra cells it adds to the matrix (wheelmatrix/matrix.py CompanionSet)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
-from runner.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
-from runner.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
-from runner.config.scenarios import Scenario
-from runner.errors import EXIT_BAD_INPUT, InputError
-from runner.inputs import Project, WheelFile, parse_inputs
-from runner.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
-from runner.model import Status
+from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
+from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.inputs import Project, WheelFile, parse_inputs
+from wheelmatrix.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
+from wheelmatrix.model import Status
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 
@@ -308,8 +308,8 @@ def test_sets_that_never_apply_add_nothing(catalog: Catalog) -> None:
 def test_failure_the_baseline_shows_too_is_known_and_does_not_fail_the_run(
     catalog: Catalog, known: dict[str, KnownProblem]
 ) -> None:
-    from runner.diagnose import diagnose
-    from runner.model import CheckResult, Status, exit_code
+    from wheelmatrix.diagnose import diagnose
+    from wheelmatrix.model import CheckResult, Status, exit_code
 
     problem = known["numpy2-abi-pandas20"]
     targets = select_targets([catalog.get("debian-12")], ["x86_64"], [], "x86_64", ["x86_64"])

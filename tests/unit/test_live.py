@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from runner.backends.docker import _stream_lines
-from runner.bundle import LockEntry, check_destination, platform_tags
-from runner.cli import build_parser, main
-from runner.config.catalog import default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.errors import InputError
-from runner.live import Outcome, import_argv, python_code
-from runner.matrix import Cell
-from runner.model import Status
-from runner.probe import MARK
+from wheelmatrix.backends.docker import _stream_lines
+from wheelmatrix.bundle import LockEntry, check_destination, platform_tags
+from wheelmatrix.cli import build_parser, main
+from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import InputError
+from wheelmatrix.live import Outcome, import_argv, python_code
+from wheelmatrix.matrix import Cell
+from wheelmatrix.model import Status
+from wheelmatrix.probe import MARK
 
 
 def outcome(

@@ -1,12 +1,12 @@
-"""The Markdown summary (runner/reporters/markdown.py)."""
+"""The Markdown summary (wheelmatrix/reporters/markdown.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from runner.elf.policy import Finding, WheelScan
-from runner.model import CheckResult, Status
-from runner.reporters.markdown import ICON, render_markdown, write_markdown
+from wheelmatrix.elf.policy import Finding, WheelScan
+from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.reporters.markdown import ICON, render_markdown, write_markdown
 
 OVER = Finding(
     kind="over-claimed",

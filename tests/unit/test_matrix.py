@@ -1,4 +1,4 @@
-"""The matrix (runner/matrix.py): predictions, target selection and cell construction."""
+"""The matrix (wheelmatrix/matrix.py): predictions, target selection and cell construction."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.errors import EXIT_BAD_INPUT, InputError
-from runner.inputs import Project, RequirementSpec, WheelFile
-from runner.matrix import Target, build_matrix, predict, select_targets
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.inputs import Project, RequirementSpec, WheelFile
+from wheelmatrix.matrix import Target, build_matrix, predict, select_targets
 
 BOTH = ("x86_64", "aarch64")
 

@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from runner.errors import InputError
-from runner.minimize import Search, _split, parse_requirements_file
+from wheelmatrix.errors import InputError
+from wheelmatrix.minimize import Search, _split, parse_requirements_file
 
 
 def collide(a: str, b: str) -> object:

@@ -1,4 +1,4 @@
-"""Platform-tag policy (runner/elf/policy.py + runner/data/policy.json) on real fixture wheels."""
+"""Platform-tag policy (wheelmatrix/elf/policy.py + wheelmatrix/data/policy.json) on real fixture wheels."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.elf.policy import (
+from tests.fixtures.selection import BUILT_ARCHES, wheel_for
+from tests.fixtures.wheels import Fixture, write_wheel
+from wheelmatrix.elf.policy import (
     BOUNDED,
     Finding,
     cell_gaps,
@@ -16,8 +18,6 @@ from runner.elf.policy import (
     policies,
     system_requirements,
 )
-from tests.fixtures.selection import BUILT_ARCHES, wheel_for
-from tests.fixtures.wheels import Fixture, write_wheel
 
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 CEILING_2_17 = {"x86_64": "2.17", "aarch64": "2.18"}  # GLIBC ceiling of manylinux_2_17 per arch
@@ -330,7 +330,7 @@ def test_musl_libc_sonames_and_unversioned_names_are_not_findings(
 ) -> None:
     """A real musllinux wheel links Alpine's libc.musl-x86_64.so.1 and references libc names
     without versions (numpy's vendored libstdc++): neither is a problem on musl."""
-    from runner.elf.policy import MUSL_SELF
+    from wheelmatrix.elf.policy import MUSL_SELF
 
     assert MUSL_SELF.match("libc.musl-x86_64.so.1") and MUSL_SELF.match("libm.so.6")
     assert not MUSL_SELF.match("libcrypto.so.3") and not MUSL_SELF.match("libz.so.1")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.inputs import _modules
-from runner.probe import wm_probe
+from wheelmatrix.inputs import _modules
+from wheelmatrix.probe import wm_probe
 
 
 def _dist(site: Path, name: str, top_level: str | None, record: list[str]) -> Path:

@@ -1,4 +1,4 @@
-"""runner/reach.py and scripts/aggregate_reach.py: the shipped download-share data and its aggregation."""
+"""wheelmatrix/reach.py and scripts/aggregate_reach.py: the shipped download-share data, aggregated."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from runner import reach
-from runner.resources import data_path
+from wheelmatrix import reach
+from wheelmatrix.resources import data_path
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Results and reporters (runner/results.py, runner/reporters/): exit codes, JSON, JUnit, table."""
+"""Results and reporters (wheelmatrix/results.py, wheelmatrix/reporters/): exit codes, JSON, JUnit, table."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from runner.model import SCHEMA_VERSION, CheckResult, Status, exit_code
-from runner.reporters.jsonfile import write_json
-from runner.reporters.junit import write_junit
-from runner.reporters.terminal import render_table
-from runner.store import ResultLog
+from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
+from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.reporters.junit import write_junit
+from wheelmatrix.reporters.terminal import render_table
+from wheelmatrix.store import ResultLog
 
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 

@@ -1,4 +1,4 @@
-"""The run configuration file (runner/config/runfile.py) and its starter (starter.py)."""
+"""The run configuration file (wheelmatrix/config/runfile.py) and its starter (starter.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.config._yaml import Node, load_yaml_text
-from runner.config.runfile import (
+from wheelmatrix.config._yaml import Node, load_yaml_text
+from wheelmatrix.config.runfile import (
     KEYS,
     Reports,
     RunConfig,
@@ -18,9 +18,9 @@ from runner.config.runfile import (
     load_run_config,
     target_selected,
 )
-from runner.config.scenarios import Scenario, default_scenarios_path, load_scenarios
-from runner.config.starter import starter_config
-from runner.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
+from wheelmatrix.config.starter import starter_config
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 
 WHEEL_A = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
 WHEEL_B = "demo-1.0-cp311-cp311-manylinux_2_17_aarch64.whl"

@@ -1,4 +1,4 @@
-"""The scheduler (runner/scheduler.py) driving a fake, in-memory backend. No engine involved."""
+"""The scheduler (wheelmatrix/scheduler.py) driving a fake, in-memory backend. No engine involved."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import pytest
 from packaging.utils import canonicalize_name
 
-from runner.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.errors import InfrastructureError
-from runner.inputs import Project, RequirementSpec
-from runner.matrix import Cell, build_matrix, select_targets
-from runner.model import CheckResult, Status
-from runner.scheduler import Scheduler
+from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.inputs import Project, RequirementSpec
+from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.scheduler import Scheduler
 
 WAIT_S = 5.0  # generous upper bound for anything that should happen "at once"
 

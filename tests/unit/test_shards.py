@@ -7,12 +7,12 @@ import dataclasses
 import pytest
 from packaging.utils import canonicalize_name
 
-from runner.config.catalog import Catalog, default_catalog_path, load_catalog
-from runner.config.scenarios import Scenario
-from runner.errors import InputError
-from runner.inputs import Project, RequirementSpec
-from runner.matrix import Cell, build_matrix, select_targets
-from runner.shards import IMAGE_COST, parse_shard, split
+from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
+from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.errors import InputError
+from wheelmatrix.inputs import Project, RequirementSpec
+from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.shards import IMAGE_COST, parse_shard, split
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Results on disk (runner/store.py): the stream, run directories, reading results back."""
+"""Results on disk (wheelmatrix/store.py): the stream, run directories, reading results back."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from runner.errors import EXIT_BAD_INPUT, InputError
-from runner.model import SCHEMA_VERSION, CheckResult, Status, ValuePool
-from runner.reporters.jsonfile import write_json
-from runner.store import (
+from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool
+from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.store import (
     ResultLog,
     RunDir,
     config_hash,
@@ -175,9 +175,9 @@ def test_stream_round_trip_with_the_standard_library_parser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without orjson the reader parses each cell's shared provenance once; same records."""
-    import runner.store
+    import wheelmatrix.store
 
-    monkeypatch.setattr(runner.store, "_loads", runner.store._stdlib_loads)
+    monkeypatch.setattr(wheelmatrix.store, "_loads", wheelmatrix.store._stdlib_loads)
     cells = {**two_cells(), full_record().cell_id: [full_record()]}
     stream = tmp_path / "results.jsonl"
     write_stream(stream, cells)
@@ -191,10 +191,10 @@ def test_a_killed_writer_loses_nothing_written(tmp_path: Path) -> None:
     stream = tmp_path / "results.jsonl"
     code = f"""
 import os, signal, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "runner")!r})
 from pathlib import Path
-from runner.model import CheckResult, Status
-from runner.store import ResultLog
+from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.store import ResultLog
 log = ResultLog(Path({str(stream)!r}))
 for check in ("install", "import a", "import b"):
     log.add(CheckResult(distro="d", arch="x86_64", python="3.12", scenario="import", check=check,

@@ -1,4 +1,4 @@
-"""Reading the symbol probe's records (runner/checks/symbols.py) into checks, no container needed."""
+"""Reading the symbol probe's records (wheelmatrix/checks/symbols.py) into checks, no container needed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runner.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
-from runner.model import Status
+from wheelmatrix.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
+from wheelmatrix.model import Status
 
 SITE = "/venv/lib/python3.11/site-packages"
 SITES = [SITE + "/", "/usr/lib/python3/dist-packages"]

@@ -1,6 +1,6 @@
 """System libraries a wheel needs but does not ship: loader messages, providers, install hints.
 
-The provider tests read the real runner/data/system-libs.json; the expected Debian package names are
+The provider tests read the real wheelmatrix/data/system-libs.json; the expected Debian package names are
 the ones the archive's Contents indexes list (and dpkg -S reports on a bookworm host).
 """
 
@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pytest
 
-from runner.resources import data_path
-from runner.system_libs import debian_suite, install_hint, missing_library, provider, providers
+from wheelmatrix.resources import data_path
+from wheelmatrix.system_libs import debian_suite, install_hint, missing_library, provider, providers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Tag prediction (runner/tags.py): what each cell accepts and which wheel an installer picks."""
+"""Tag prediction (wheelmatrix/tags.py): what each cell accepts and which wheel an installer picks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 
-from runner.config.catalog import Libc
-from runner.inputs import WheelFile
-from runner.tags import cell_tags, pick_wheel, platform_tags
+from wheelmatrix.config.catalog import Libc
+from wheelmatrix.inputs import WheelFile
+from wheelmatrix.tags import cell_tags, pick_wheel, platform_tags
 
 GLIBC_2_31 = Libc(family="glibc", version=(2, 31))
 GLIBC_2_36 = Libc(family="glibc", version=(2, 36))

@@ -51,7 +51,7 @@ def test_the_nightly_plan_step_gives_a_github_matrix() -> None:
     config = workflow["env"]["CONFIG"]
     shards = workflow["env"]["SHARDS"]
     proc = subprocess.run(
-        [sys.executable, "-m", "runner", "plan", "-c", config, "--shards", shards, "--format", "github"],
+        [sys.executable, "-m", "wheelmatrix", "plan", "-c", config, "--shards", shards, "--format", "github"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

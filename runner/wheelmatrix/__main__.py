@@ -1,0 +1,3 @@
+from wheelmatrix.cli import main
+
+raise SystemExit(main())

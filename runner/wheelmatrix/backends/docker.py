@@ -1,0 +1,578 @@
+"""The Docker backend: the only module that talks to the engine (through the Docker SDK).
+
+It creates, execs into, copies into and removes containers, and prepares images; what a cell
+does inside its container is wheelmatrix/cell.py's business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import posixpath
+import shutil
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from docker.types import Mount
+
+from wheelmatrix.backends import images
+from wheelmatrix.backends.base import Log
+from wheelmatrix.cell import CellFlow, CellOptions, installer_for
+from wheelmatrix.config.catalog import Distro
+from wheelmatrix.cpu import qemu_static
+from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
+from wheelmatrix.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
+from wheelmatrix.matrix import Cell
+from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.probe import MARK
+from wheelmatrix.probe import PROBE_DIR as PROBE_DIR_HOST
+
+__all__ = ["CellOptions", "DockerBackend", "DockerSandbox", "connect"]
+
+LABEL_RUN = "org.wheelmatrix.run"
+LABEL_PID = "org.wheelmatrix.pid"
+LABEL_HOST = "org.wheelmatrix.host"
+LABEL_CELL = "org.wheelmatrix.cell"
+NOBODY = "65534:65534"
+
+
+class EngineDown(InfrastructureError):
+    """The engine stopped answering (connection refused or reset): the cell is not at fault."""
+
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    ConnectionError,
+)
+
+
+def connect(url: str | None = None) -> Any:
+    """A client for the engine at `url`, else the one named by DOCKER_HOST (or the local socket)."""
+    try:
+        if url is None:
+            client = docker.from_env(timeout=600)
+        else:
+            client = docker.DockerClient(base_url=url, timeout=600, use_ssh_client=url.startswith("ssh://"))
+        client.ping()
+        setattr(client, "wm_url", url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")  # noqa: B010
+        return client
+    except Exception as exc:
+        where = url or os.environ.get("DOCKER_HOST") or "the local engine"
+        raise InfrastructureError(
+            f"no container engine answers at {where} ({exc.__class__.__name__}: {str(exc)[:200]})",
+            hint=f"start one with `{setup_command()}`, or point DOCKER_HOST at an engine; "
+            "`wheelmatrix doctor` shows what is missing",
+        ) from None
+
+
+def engine_name(client: Any) -> str:
+    """Which engine answers, e.g. 'docker 20.10.24 at unix:///var/run/docker.sock'."""
+    try:
+        version = client.version()
+    except Exception:
+        version = {}
+    where = getattr(client, "wm_url", None) or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    product = "podman" if "podman" in json.dumps(version.get("Components", [])).lower() else "docker"
+    return f"{product} {version.get('Version', '?')} at {where}"
+
+
+class DockerBackend:
+    def __init__(self, client: Any, options: CellOptions, run_id: str, *, remote: bool | None = None) -> None:
+        self.client = client
+        # An engine reached over the network shares no filesystem with the runner: nothing is
+        # bind-mounted; the uv binary and the installer cache live in named volumes of that
+        # engine, and the probe, CA bundle, wheels and --find-links reach each container as an
+        # archive through the engine API.
+        self.remote = _is_remote(client) if remote is None else remote
+        self._volumes: dict[str, str] = {}
+        self._removals: list[threading.Thread] = []
+        # Podman sets the open-files and process limits of each container to its defaults, above
+        # its own service's limits on many hosts, which fails with every capability dropped
+        # ("setrlimit RLIMIT_NOFILE: Operation not permitted"); Docker gives containers the
+        # engine's own limits. Podman gets explicit, modest ones.
+        self.ulimits = _podman_ulimits() if "podman" in engine_name(client).split()[0] else None
+        self.options = options
+        self.run_id = run_id
+        self._lock = threading.Lock()
+        self._containers: dict[str, Any] = {}
+        self._closed = False
+        self._uv: dict[str, Path] = {}
+        self._ca = ca_bundle()
+        self._uv_cache = cache_dir() / "uv-cache"
+        self._uv_cache.mkdir(exist_ok=True)
+        self._uv_cache.chmod(0o755)  # package code runs as nobody: it must not write the shared cache
+        self.image_ids: dict[str, str] = {}
+        self.engine = engine_name(client)
+
+    # -- images --------------------------------------------------------------------------------
+    def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
+        try:
+            tag = images.prepare(self.client, distro, arch, log, self.options.registry_mirror)
+            self.register_image(tag, distro, arch)
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+        return tag
+
+    def register_image(self, tag: str, distro: Distro, arch: str) -> None:
+        """The image is on this engine: note its id; fetch the uv its cells mount."""
+        image_id = self.client.images.get(tag).id
+        with self._lock:
+            self.image_ids[tag] = image_id
+        if self.options.installer == "uv" and distro.supports_uv:
+            with self._lock:
+                if arch not in self._uv:
+                    self._uv[arch] = uv_binary(_uv_arch(arch))
+
+    # -- several engines -----------------------------------------------------------------------
+    def answers(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:
+            return False
+
+    def has_image(self, tag: str) -> bool:
+        try:
+            self.client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+
+    def save_image(self, tag: str) -> Any:
+        return self.client.images.get(tag).save(named=True)
+
+    def load_image(self, chunks: Any) -> None:
+        try:
+            self.client.images.load(b"".join(chunks))
+        except _CONNECTION_ERRORS as exc:
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+
+    # -- cleanup -------------------------------------------------------------------------------
+    def _labelled(self, label: str) -> list[dict[str, Any]]:
+        """Containers with `label`, from one list call of the engine API.
+
+        (The SDK's `containers.list` inspects each container after listing it, which races
+        with other runs removing theirs: a container gone in between raised NotFound.)"""
+        found: list[dict[str, Any]] = self.client.api.containers(all=True, filters={"label": label})
+        return found
+
+    def _remove_id(self, container_id: str) -> None:
+        _remove_id(self.client, container_id)
+
+    def reap_stale(self) -> int:
+        """Remove containers left by runners on this host that are no longer alive."""
+        removed = 0
+        host = socket.gethostname()
+        for c in self._labelled(f"{images.LABEL_MANAGED}=true"):
+            labels = c.get("Labels") or {}
+            if labels.get(LABEL_HOST) != host or labels.get(LABEL_RUN) == self.run_id:
+                continue
+            pid = int(labels.get(LABEL_PID, "0") or 0)
+            if pid and _alive(pid):
+                continue
+            self._remove_id(c["Id"])
+            removed += 1
+        return removed
+
+    def remove_run(self, run_id: str) -> int:
+        """Remove every container of run `run_id` (a resumed run's dead runner left them)."""
+        leftovers = self._labelled(f"{LABEL_RUN}={run_id}")
+        for c in leftovers:
+            self._remove_id(c["Id"])
+        return len(leftovers)
+
+    def close(self) -> None:
+        with self._lock:
+            removals = list(self._removals)
+        for thread in removals:
+            thread.join(timeout=120)
+        with self._lock:
+            self._closed = True
+            leftovers = list(self._containers.values())
+            self._containers.clear()
+        for c in leftovers:
+            self._remove_id(c.id)
+        for c in self._labelled(f"{LABEL_RUN}={self.run_id}"):
+            self._remove_id(c["Id"])
+
+    # -- cells ---------------------------------------------------------------------------------
+    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        """The scenario cells of one distro/arch/Python/companion set in one container."""
+        sandbox = DockerSandbox(self, cells[0], image, cancel)
+        flow = CellFlow(cells[0], sandbox, self.options, cancel)
+        try:
+            sandbox.start()
+            return flow.run_group(cells)
+        except _CONNECTION_ERRORS as exc:
+            # the engine went away (stopped, restarted, unreachable): the cell is not at fault
+            raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
+        except InfrastructureError as exc:
+            return _each(cells, flow, exc.message)
+        except docker.errors.DockerException as exc:
+            return _each(cells, flow, "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}")
+        finally:
+            self._remove_later(sandbox)
+
+    def _remove_later(self, sandbox: DockerSandbox) -> None:
+        """Remove the container in the background: the worker goes on to its next cell (the
+        run's close waits for every removal)."""
+
+        def remove() -> None:
+            with contextlib.suppress(*_CONNECTION_ERRORS, docker.errors.DockerException):
+                sandbox.remove()
+
+        thread = threading.Thread(target=remove, name="wm-remove", daemon=True)
+        with self._lock:
+            self._removals = [t for t in self._removals if t.is_alive()]
+            self._removals.append(thread)
+        thread.start()
+
+    def _mounts(self, cell: Cell) -> list[Mount]:
+        installer = installer_for(self.options, cell)
+        if self.remote:
+            if installer != "uv":
+                return []
+            return [
+                Mount(f"{WM_ROOT}/bin", self._uv_volume(cell.arch), type="volume", read_only=True),
+                Mount(UV_CACHE, UV_CACHE_VOLUME, type="volume", read_only=False),
+            ]
+        mounts = [Mount(PROBE_DIR, str(PROBE_DIR_HOST), type="bind", read_only=True)]
+        if installer == "uv":
+            mounts.append(Mount(f"{WM_ROOT}/bin/uv", str(self._uv[cell.arch]), type="bind", read_only=True))
+            mounts.append(Mount(UV_CACHE, str(self._uv_cache), type="bind", read_only=False))
+        if self._ca is not None:
+            mounts.append(Mount(CA_BUNDLE, str(self._ca), type="bind", read_only=True))
+        if cell.cpu:
+            mounts.append(Mount(QEMU_BIN, qemu_static(cell.arch), type="bind", read_only=True))
+        for pick in (*cell.candidates, *cell.companions):
+            if pick.wheel is not None:
+                target = f"{WHEELS_DIR}/{pick.wheel.filename}"
+                mounts.append(Mount(target, str(pick.wheel.path), type="bind", read_only=True))
+        for target, path in self.options.find_links_targets:
+            mounts.append(Mount(target, str(path), type="bind", read_only=True))
+        return mounts
+
+    def _uv_volume(self, arch: str) -> str:
+        """A named volume of this engine holding the static uv for `arch` (made once)."""
+        binary = self._uv[arch]
+        name = f"wheelmatrix-uv-{arch}-{binary.parent.name}"
+        with self._lock:
+            if name in self._volumes:
+                return name
+            try:
+                self.client.volumes.get(name)
+            except docker.errors.NotFound:
+                self.client.volumes.create(name, labels={images.LABEL_MANAGED: "true"})
+                self._fill_volume(name, {"uv": (binary.read_bytes(), 0o755)})
+            self._volumes[name] = name
+            return name
+
+    def _fill_volume(self, name: str, files: Mapping[str, tuple[bytes, int]]) -> None:
+        image = next(iter(self.image_ids), None)
+        if image is None:
+            raise InfrastructureError("no image on this engine to fill a volume with")
+        helper = self.client.containers.create(
+            image, ["true"], mounts=[Mount("/v", name, type="volume")], labels={images.LABEL_MANAGED: "true"}
+        )
+        try:
+            if not helper.put_archive("/v", _tar(files)):
+                raise InfrastructureError(f"could not fill the volume {name} on {self.engine}")
+        except BaseException:
+            with contextlib.suppress(docker.errors.DockerException):
+                self.client.volumes.get(name).remove(force=True)
+            raise
+        finally:
+            _remove_id(self.client, helper.id)
+
+    def inputs_archive(self, cell: Cell) -> bytes:
+        """Remote engines: everything a cell reads from the runner, as one archive for '/'."""
+        files: dict[str, tuple[bytes, int]] = {}
+        for probe in PROBE_DIR_HOST.glob("*.py"):
+            files[f"{PROBE_DIR.lstrip('/')}/{probe.name}"] = (probe.read_bytes(), 0o644)
+        if self._ca is not None:
+            files[CA_BUNDLE.lstrip("/")] = (self._ca.read_bytes(), 0o644)
+        if cell.cpu:
+            files[QEMU_BIN.lstrip("/")] = (Path(qemu_static(cell.arch)).read_bytes(), 0o755)
+        for pick in (*cell.candidates, *cell.companions):
+            if pick.wheel is not None:
+                files[f"{WHEELS_DIR.lstrip('/')}/{pick.wheel.filename}"] = (
+                    pick.wheel.path.read_bytes(),
+                    0o644,
+                )
+        links = self.options.find_links_targets
+        for target, path in links:
+            for wheel in sorted(path.glob("*.whl")):
+                files[f"{target.lstrip('/')}/{wheel.name}"] = (wheel.read_bytes(), 0o644)
+        return _tar(files, empty_dirs=[WHEELS_DIR, *(target for target, _path in links)])
+
+    def _track(self, container: Any) -> None:
+        with self._lock:
+            if not self._closed:
+                self._containers[container.id] = container
+                return
+        self._remove_id(container.id)  # created while the run was being closed
+        raise InfrastructureError("the run was stopped")
+
+    def _untrack(self, container: Any) -> None:
+        with self._lock:
+            self._containers.pop(container.id, None)
+
+
+class DockerSandbox:
+    """A cell's container: create, exec the probe, copy in, cut the network, remove."""
+
+    def __init__(self, backend: DockerBackend, cell: Cell, image: str, cancel: threading.Event) -> None:
+        self.b = backend
+        self.cell = cell
+        self.image = image
+        self.cancel = cancel
+        self.container: Any = None
+        self.image_id = backend.image_ids.get(image, "")
+        self.engine = backend.engine
+        # owns the shared uv cache: the runner's user for a bind-mounted host cache, root for
+        # an engine's named volume
+        self.install_user = "0:0" if backend.remote else f"{os.getuid()}:{os.getgid()}"
+        self.check_user = NOBODY
+
+    def start(self) -> None:
+        opts = self.b.options
+        labels = {
+            images.LABEL_MANAGED: "true",
+            images.LABEL_KIND: "cell",
+            LABEL_RUN: self.b.run_id,
+            LABEL_PID: str(os.getpid()),
+            LABEL_HOST: socket.gethostname(),
+            LABEL_CELL: self.cell.id,
+        }
+        self.container = self.b.client.containers.create(
+            self.image,
+            ["tail", "-f", "/dev/null"],
+            labels=labels,
+            init=True,
+            mounts=self.b._mounts(self.cell),
+            network_mode="bridge",
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            pids_limit=opts.pids,
+            mem_limit=opts.memory,
+            working_dir="/tmp",
+            environment={"PYTHONDONTWRITEBYTECODE": "1"},
+            ulimits=self.b.ulimits,
+        )
+        self.b._track(self.container)
+        if self.b.remote and not self.container.put_archive("/", self.b.inputs_archive(self.cell)):
+            raise InfrastructureError(f"could not copy the cell's inputs into {self.cell.label}")
+        self.container.start()
+
+    def remove(self) -> None:
+        if self.container is not None:
+            self.b._remove_id(self.container.id)
+            self.b._untrack(self.container)
+
+    def isolate(self) -> None:
+        self.container.reload()
+        for net in list((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}):
+            self.b.client.api.disconnect_container_from_network(self.container.id, net, force=True)
+
+    def put_dir(self, local: Path, target: str) -> None:
+        """Copy through the engine API (works with remote engines): a tar owned by nobody."""
+        buf = io.BytesIO()
+
+        def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+            info.uid = info.gid = 65534
+            info.uname = info.gname = ""
+            info.mode = 0o755 if info.isdir() else (info.mode | 0o644)
+            return info
+
+        parent, name = posixpath.split(target.rstrip("/"))
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(str(local), arcname=name, filter=owned)
+        if not self.container.put_archive(parent or "/", buf.getvalue()):
+            raise InfrastructureError(f"could not copy {local} into {self.cell.label}")
+
+    def read_file(self, path: str) -> bytes:
+        stream, _stat = self.container.get_archive(path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            extracted = tar.extractfile(member) if member is not None else None
+            if extracted is None:
+                raise InfrastructureError(f"could not read {path} from {self.cell.label}")
+            return extracted.read()
+
+    def probe(
+        self,
+        command: str,
+        plan: Mapping[str, Any],
+        *,
+        user: str,
+        budget: float,
+        script: str = PROBE,
+        on_output: Callable[[str], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run the probe in the container; kill the container if it overruns its budget. With
+        `on_output`, the probe echoes what it runs and each line of that reaches `on_output` as
+        it arrives (records are still collected, never passed on)."""
+        api = self.b.client.api
+        if on_output is not None:
+            plan = {**plan, "echo": True}
+        exec_id = api.exec_create(
+            self.container.id,
+            [self.cell.distro.python_executable, "-I", "-S", script, command, json.dumps(plan)],
+            user=user,
+            workdir="/tmp",
+        )["Id"]
+        watchdog = threading.Timer(budget, self._kill)
+        watchdog.daemon = True
+        watchdog.start()
+        started = time.monotonic()
+        try:
+            if on_output is None:
+                out = api.exec_start(exec_id)
+                text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+            else:
+                text = _stream_lines(api.exec_start(exec_id, stream=True), on_output)
+        finally:
+            watchdog.cancel()
+        records = [json.loads(ln[len(MARK) :]) for ln in text.splitlines() if ln.startswith(MARK)]
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        if code not in (0, None) and not records:
+            raise InfrastructureError(
+                f"the probe failed in {self.cell.label} (exit {code}, {time.monotonic() - started:.1f} s): "
+                f"{text.strip()[-400:]}"
+            )
+        return records
+
+    def interactive_argv(
+        self, argv: Sequence[str], *, user: str, env: Mapping[str, str], tty: bool
+    ) -> list[str]:
+        """The `docker exec` command line that runs argv in this container, attached to the
+        caller's terminal (the engine API has no portable interactive attach of its own)."""
+        cli = shutil.which("docker")
+        if cli is None:
+            raise InfrastructureError(
+                "an interactive shell needs the docker command-line client, which is not on PATH",
+                hint="install it (Debian: docker.io or docker-ce-cli)",
+            )
+        flags = ["-i", *(["-t"] if tty else []), "-u", user, "-w", "/tmp"]
+        for key, value in env.items():
+            flags += ["-e", f"{key}={value}"]
+        host = getattr(self.b.client, "wm_url", None)
+        return [cli, *(["-H", host] if host else []), "exec", *flags, self.container.id, *argv]
+
+    def _kill(self) -> None:
+        with contextlib.suppress(docker.errors.DockerException):
+            self.container.kill()
+
+
+UV_CACHE_VOLUME = "wheelmatrix-uv-cache"
+
+
+PODMAN_ULIMITS = {"nofile": 4096, "nproc": 4096}  # within any service's own limits
+
+
+def _podman_ulimits() -> list[Any]:
+    """Explicit limits for podman containers, low enough for crun to set without privileges."""
+    from docker.types import Ulimit
+
+    return [Ulimit(name=name, soft=value, hard=value) for name, value in PODMAN_ULIMITS.items()]
+
+
+def _is_remote(client: Any) -> bool:
+    """True for an engine reached over the network (tcp://, ssh://, http(s)://): no shared paths.
+    A unix socket is an engine on this machine, which sees the runner's files."""
+    url = str(getattr(client, "wm_url", "") or os.environ.get("DOCKER_HOST") or "unix://")
+    return not url.startswith(("unix://", "npipe://"))
+
+
+def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ()) -> bytes:
+    """A tar of {path: (bytes, mode)}, their directories and `empty_dirs` included, owned by root."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        dirs: set[str] = set()
+        for path in [*sorted(files), *(f"{d.strip('/')}/" for d in empty_dirs)]:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d and d not in dirs:
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(info)
+                    dirs.add(d)
+            if path not in files:
+                continue
+            data, mode = files[path]
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _each(cells: Sequence[Cell], flow: CellFlow, reason: str) -> list[CheckResult]:
+    """An `error` result for every scenario cell of a container that broke."""
+    error = flow.result("run cell", Status.ERROR, reason)
+    return [dataclasses.replace(error, scenario=c.scenario.name) for c in cells]
+
+
+def _stream_lines(chunks: Any, on_output: Callable[[str], None]) -> str:
+    """Collect a streamed exec's output, passing each line that is not a record on as it comes."""
+    seen: list[str] = []
+    pending = ""
+    for chunk in chunks:
+        pending += chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else str(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            seen.append(line)
+            if not line.startswith(MARK):
+                on_output(line)
+    if pending:
+        seen.append(pending)
+        if not pending.startswith(MARK):
+            on_output(pending)
+    return "\n".join(seen)
+
+
+def _uv_arch(cell_arch: str) -> str:
+    """Which uv binary to mount: the host's own arch where it can run one.
+
+    uv is a static executable; one built for the host's arch runs natively inside a foreign-arch
+    container (the kernel runs it directly; only foreign binaries go through QEMU). uv takes the
+    platform to install for from the cell's interpreter, not from its own build, so the wheels
+    picked are the cell's; resolving, unpacking and copying then run at native speed.
+    """
+    native = host_arch()
+    return native if native in ("x86_64", "aarch64") else cell_arch
+
+
+def _remove_id(client: Any, container_id: str) -> None:
+    """Remove a container (running or not); gone already, or being removed, is fine."""
+    try:
+        client.api.remove_container(container_id, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc):
+            raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

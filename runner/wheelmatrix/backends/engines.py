@@ -1,0 +1,193 @@
+"""Several container engines in one run (or one engine that may restart): cells go to the
+least busy engine that answers; an image is prepared once per engine (copied from an engine
+that has it, through the engine APIs, rather than built again); an engine that stops answering
+mid-cell has that cell moved to another engine, or — when none answers — retried once an
+engine answers again, and only then ended `error`. Never a wheel failure, and the run always
+gets to write its reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from wheelmatrix.backends.base import Log
+from wheelmatrix.backends.docker import DockerBackend, EngineDown
+from wheelmatrix.config.catalog import Distro
+from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.matrix import Cell
+from wheelmatrix.model import CheckResult, Status
+
+WAIT_FOR_ENGINE_S = 180.0  # how long cells wait for a stopped engine to answer again
+POLL_S = 2.0
+
+
+class EngineSet:
+    def __init__(
+        self, engines: Sequence[DockerBackend], *, log: Callable[[str], None] = lambda _m: None
+    ) -> None:
+        if not engines:
+            raise ValueError("no engines")
+        self.engines = list(engines)
+        self.log = log
+        self._lock = threading.Lock()
+        self._busy = {id(e): 0 for e in self.engines}
+        self._down: set[int] = set()
+        self._images: dict[tuple[int, str], threading.Lock] = {}
+        self._ready: set[tuple[int, str]] = set()
+        self._distro: dict[str, tuple[Distro, str]] = {}
+        self._unable: dict[tuple[int, str], str] = {}  # (engine, arch) -> why it cannot run it
+        self.engine = ", ".join(e.engine for e in self.engines)
+
+    # -- Backend -------------------------------------------------------------------------------
+    def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
+        """Prepare on the first engine that answers; the others get it when they need it."""
+        last: Exception | None = None
+        for engine in self._alive():
+            if (id(engine), arch) in self._unable:
+                continue
+            try:
+                tag = engine.prepare_image(distro, arch, log)
+            except EngineDown as exc:
+                self._mark_down(engine, exc)
+                last = exc
+                continue
+            except InfrastructureError as exc:  # e.g. no emulation for this arch there
+                if len(self.engines) == 1:
+                    raise
+                self._mark_unable(engine, arch, exc)
+                last = exc
+                continue
+            with self._lock:
+                self._ready.add((id(engine), tag))
+                self._distro[tag] = (distro, arch)
+            return tag
+        raise InfrastructureError(f"no engine answers to prepare {distro.id}/{arch}: {last}")
+
+    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        tried: list[str] = []
+        waited = False
+        arch = cells[0].arch
+        while not cancel.is_set():
+            engine = self._pick(arch)
+            if engine is None:
+                with self._lock:
+                    up = [e for e in self.engines if id(e) not in self._down]
+                    why = "; ".join(self._unable.get((id(e), arch), "") for e in up)
+                if up:  # engines answer, but none can run this arch
+                    return [_error(cell, f"no engine can run {arch} cells: {why}") for cell in cells]
+                if waited:
+                    break
+                waited = True
+                engine = self._wait_for_any(cancel)
+                if engine is None:
+                    break
+            with self._lock:
+                self._busy[id(engine)] += 1
+            try:
+                self._ensure_image(engine, image)
+                return engine.run_cells(cells, image, cancel)
+            except EngineDown as exc:
+                self._mark_down(engine, exc)
+                tried.append(engine.engine)
+            except InfrastructureError as exc:  # this engine cannot prepare the image: another may
+                self._mark_unable(engine, arch, exc)
+                tried.append(engine.engine)
+                if self._pick(arch) is None:
+                    return [_error(cell, f"no engine can run {arch} cells: {exc.message}") for cell in cells]
+            finally:
+                with self._lock:
+                    self._busy[id(engine)] -= 1
+        reason = (
+            "stopped"
+            if cancel.is_set()
+            else (
+                f"no engine answered (tried {', '.join(tried) or 'none'}; "
+                f"waited {WAIT_FOR_ENGINE_S:.0f} s for one)"
+            )
+        )
+        return [_error(cell, reason) for cell in cells]
+
+    def close(self) -> None:
+        for engine in self.engines:
+            with contextlib.suppress(Exception):  # a dead engine must not stop the reports
+                engine.close()
+
+    # -- engines -------------------------------------------------------------------------------
+    def _alive(self) -> list[DockerBackend]:
+        with self._lock:
+            up = [e for e in self.engines if id(e) not in self._down]
+        return up or list(self.engines)
+
+    def _pick(self, arch: str) -> DockerBackend | None:
+        with self._lock:
+            up = [e for e in self.engines if id(e) not in self._down and (id(e), arch) not in self._unable]
+            if not up:
+                return None
+            return min(up, key=lambda e: (self._busy[id(e)], self.engines.index(e)))
+
+    def _mark_unable(self, engine: DockerBackend, arch: str, exc: BaseException) -> None:
+        with self._lock:
+            self._unable[(id(engine), arch)] = str(exc)
+        self.log(f"engine {engine.engine} cannot run {arch} cells ({exc}); they go to the other engines")
+
+    def _mark_down(self, engine: DockerBackend, exc: BaseException) -> None:
+        with self._lock:
+            if id(engine) in self._down:
+                return
+            self._down.add(id(engine))
+            self._ready = {k for k in self._ready if k[0] != id(engine)}
+        self.log(f"engine {engine.engine} stopped answering ({exc}); its cells move on")
+
+    def _wait_for_any(self, cancel: threading.Event) -> DockerBackend | None:
+        """Every engine is down: wait for one to answer again (a restarted dockerd)."""
+        deadline = time.monotonic() + WAIT_FOR_ENGINE_S
+        while time.monotonic() < deadline and not cancel.is_set():
+            for engine in self.engines:
+                if engine.answers():
+                    with self._lock:
+                        self._down.discard(id(engine))
+                    self.log(f"engine {engine.engine} answers again")
+                    return engine
+            cancel.wait(POLL_S)
+        return None
+
+    def _ensure_image(self, engine: DockerBackend, tag: str) -> None:
+        key = (id(engine), tag)
+        with self._lock:
+            if key in self._ready:
+                return
+            lock = self._images.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._ready:
+                return
+            if not engine.has_image(tag):
+                source = next(
+                    (e for e in self._alive() if e is not engine and (id(e), tag) in self._ready), None
+                )
+                distro, arch = self._distro[tag]
+                if source is not None:
+                    self.log(f"copying {tag} from {source.engine} to {engine.engine}")
+                    engine.load_image(source.save_image(tag))
+                    engine.register_image(tag, distro, arch)
+                else:
+                    engine.prepare_image(distro, arch, self.log)
+            else:
+                engine.register_image(tag, *self._distro[tag])
+            with self._lock:
+                self._ready.add(key)
+
+
+def _error(cell: Cell, reason: str) -> CheckResult:
+    return CheckResult(
+        distro=cell.distro.id,
+        arch=cell.arch,
+        python=cell.python,
+        scenario=cell.scenario.name,
+        check="run cell",
+        variant=cell.variant,
+        status=Status.ERROR,
+        detail=reason,
+    )

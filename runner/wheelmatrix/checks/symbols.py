@@ -1,0 +1,363 @@
+"""The symbols scenario and crash evidence: plans for the in-container probe, and how to read
+its records into checks with one-line details."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from wheelmatrix.model import Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymbolCheck:
+    check: str
+    status: Status
+    detail: str = ""
+    diagnosis: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+_ARCHIVE = re.compile(r"^.*/archive-v0/[^/]+/")  # uv's unpacked wheels (symlink installs)
+
+
+def short(path: str, site_dirs: Sequence[str]) -> str:
+    """A path of a wheel's file as the wheel names it (wmcolla/_a.abi3.so)."""
+    for d in site_dirs:
+        if path.startswith(d.rstrip("/") + "/"):
+            return path[len(d.rstrip("/")) + 1 :]
+    m = _ARCHIVE.match(path)
+    return path[m.end() :] if m else path
+
+
+def demangle(names: Sequence[str]) -> dict[str, str]:
+    """C++ names made readable with the host's c++filt when it is there."""
+    mangled = [n for n in names if n.startswith("_Z")]
+    tool = shutil.which("c++filt")
+    if not mangled or tool is None:
+        return {}
+    proc = subprocess.run([tool], input="\n".join(mangled), capture_output=True, text=True)
+    return dict(zip(mangled, proc.stdout.splitlines(), strict=False))
+
+
+def _sym(name: str, readable: Mapping[str, str]) -> str:
+    return f"`{readable[name]}` ({name})" if name in readable else f"`{name}`"
+
+
+_MUSL_SIGNS = re.compile(r"\(wants |Error relocating")  # only the musl path words it so
+_MUSL_RELOC = re.compile(r"Error relocating [^:]+: ([^\s:]+): symbol not found")
+_WANTS = re.compile(r"undefined symbol:? (\S+) \(wants \S+@(GLIBC_[\d.]+)\)")
+
+
+def explain_glibc_on_musl(detail: str) -> str:
+    """A musl cell that cannot resolve a symbol: name it, and say why when the wheel asked for
+    a glibc version of it (a musllinux wheel linked against glibc: the regopy case)."""
+    m = _WANTS.search(detail)
+    if m:
+        return (
+            f"`{m.group(1)}` is asked for as {m.group(1)}@{m.group(2)}: this file was linked against "
+            "glibc, and musl does not provide that symbol; a musllinux wheel must be built in a "
+            "musllinux image (cibuildwheel, or auditwheel repair on a musl host) and must not call "
+            "glibc-only functions (as regopy's musllinux wheel did: microsoft/rego-cpp#226)"
+        )
+    m = _MUSL_RELOC.search(detail) or re.search(r"undefined symbol:? (\S+)", detail)
+    if m:
+        return (
+            f"musl's loader cannot resolve `{m.group(1)}`: musl's libc does not define it (a glibc-only "
+            "or newer function), and no library the file needs does; build the wheel in a musllinux "
+            "image against musl, or guard the call (microsoft/rego-cpp#226 is one such case)"
+        )
+    return ""
+
+
+def interpret_smoke(
+    projects: Sequence[str], records: Sequence[Mapping[str, Any]], site_dirs: Sequence[str]
+) -> list[SymbolCheck]:
+    files_rec = next((r["files"] for r in records if "files" in r), None)
+    loaded_rec = next((r for r in records if "loaded" in r), None)
+    out: list[SymbolCheck] = []
+    if files_rec is None:
+        return [
+            SymbolCheck(check="symbol smoke", status=Status.ERROR, detail="the symbol probe gave no result")
+        ]
+    for project in projects:
+        mine = {p: v for p, v in files_rec.items() if v["project"] == project}
+        if not mine:
+            continue
+        missing = [
+            f"{short(path, site_dirs)}: {lib} not found"
+            for path, info in mine.items()
+            for lib, where in (info["needed"] or {}).items()
+            if where is None
+        ]
+        resolved = {
+            short(path, site_dirs): info["needed"]
+            for path, info in mine.items()
+            if info["needed"] is not None
+        }
+        out.append(
+            SymbolCheck(
+                check=f"libraries of {project}",
+                status=Status.FAILED if missing else Status.PASSED,
+                detail="; ".join(missing),
+                evidence={"resolved": resolved},
+            )
+        )
+        unresolved = []
+        for path, info in mine.items():
+            for problem in info["unresolved"]:
+                if "version" in problem:
+                    unresolved.append(f"{short(path, site_dirs)}: version {problem['version']} not found")
+                elif problem.get("needs_version"):
+                    unresolved.append(
+                        f"{short(path, site_dirs)}: undefined symbol {problem['symbol']} "
+                        f"(wants {problem['symbol']}@{problem['needs_version']})"
+                    )
+                else:
+                    unresolved.append(f"{short(path, site_dirs)}: undefined symbol {problem['symbol']}")
+            if info.get("load_error") and not info["unresolved"]:
+                unresolved.append(f"{short(path, site_dirs)}: {info['load_error']}")
+        detail = "; ".join(dict.fromkeys(unresolved))
+        out.append(
+            SymbolCheck(
+                check=f"eager binding of {project}",
+                status=Status.FAILED if unresolved else Status.PASSED,
+                detail=detail,
+                diagnosis=explain_glibc_on_musl(detail)
+                if re.search(r"\(wants |Error relocating", detail)
+                else "",
+                evidence={"unresolved": [p for info in mine.values() for p in info["unresolved"]]},
+            )
+        )
+    if loaded_rec is None or loaded_rec.get("loaded") is None:
+        why = (loaded_rec or {}).get("why", "no result")
+        out.append(
+            SymbolCheck(
+                check="loaded DSOs",
+                status=Status.FAILED,
+                detail=f"could not import the set to inspect it: {why}",
+            )
+        )
+        return out
+    dsos = loaded_rec["loaded"]
+    if loaded_rec.get("partial"):
+        out.append(
+            SymbolCheck(
+                check="loaded DSOs",
+                status=Status.PASSED,
+                detail="the set does not import together in either order; DSOs of each module loaded alone",
+                evidence={"loaded": [short(p, site_dirs) for p in dsos]},
+            )
+        )
+    runtimes: Mapping[str, list[str]] = loaded_rec.get("runtimes") or {}
+    note = "; ".join(
+        f"{len(paths)} copies of {name}: " + ", ".join(short(p, site_dirs) for p in paths)
+        for name, paths in runtimes.items()
+    )
+    out.append(
+        SymbolCheck(
+            check="duplicate runtimes",
+            status=Status.PASSED,
+            detail=note,
+            diagnosis=note,  # a hazard worth showing, not a failure by itself
+            evidence={"loaded": [short(p, site_dirs) for p in dsos], "runtimes": dict(runtimes)},
+        )
+    )
+    collisions: list[Mapping[str, Any]] = loaded_rec.get("collisions") or []
+    readable = demangle([c["symbol"] for c in collisions])
+    cxx = [c for c in collisions if c["cxx_runtime"]]
+    shown = (cxx + [c for c in collisions if not c["cxx_runtime"]])[:5]
+    parts = [
+        f"{_sym(c['symbol'], readable)} defined by " + " and ".join(short(f, site_dirs) for f in c["files"])
+        for c in shown
+    ]
+    detail = "; ".join(parts) + (
+        f" (+{len(collisions) - len(shown)} more)" if len(collisions) > len(shown) else ""
+    )
+    # A collision breaks something only when the dynamic linker bound one wheel's reference to
+    # another wheel's definition (or it is the C++ runtime's call_once machinery). Copies loaded
+    # privately (RTLD_LOCAL, as Python loads extensions and what they need) each resolve to
+    # themselves: two bundled OpenBLAS builds defining `__xerbla` are information, not a failure.
+    crossing = [c for c in collisions if c.get("crossed")]
+    # The C++ runtime's pieces break when one of the copies is the system's libstdc++ (shared
+    # by everything in the process) or a binding crossed; wheels' own renamed copies loaded
+    # privately (every C++ musllinux wheel vendors one) each serve their own wheel.
+    cxx = [c for c in cxx if c.get("crossed") or any(short(f, site_dirs) == f for f in c["files"])]
+    failing = cxx or crossing
+    diagnosis = ""
+    if cxx:
+        names = ", ".join(_sym(c["symbol"], readable) for c in cxx[:3])
+        diagnosis = (
+            f"C++ runtime pieces are defined twice ({names}): the first DSO loaded wins, "
+            "which breaks std::call_once and exceptions across them"
+        )
+    elif crossing:
+        first = crossing[0]
+        b = first["crossed"][0]
+        diagnosis = (
+            f"{_sym(first['symbol'], readable)} wanted by {short(b['wanted_by'], site_dirs)} was bound to "
+            f"{short(b['bound_to'], site_dirs)}: one wheel's code runs another wheel's copy"
+        )
+    elif collisions and not loaded_rec.get("bindings_checked", True):
+        diagnosis = (
+            "information: the copies are wheels' own, loaded privately; this loader (musl) cannot "
+            "trace bindings, so crossings were not checked"
+        )
+    elif collisions:
+        diagnosis = (
+            "information: the copies are loaded privately and no binding crossed between wheels "
+            "(no interposition)"
+        )
+    out.append(
+        SymbolCheck(
+            check="symbol collisions",
+            status=Status.FAILED if failing else Status.PASSED,
+            detail=detail,
+            diagnosis=diagnosis,
+            evidence={"collisions": [dict(c, readable=readable.get(c["symbol"])) for c in collisions[:200]]},
+        )
+    )
+    if loaded_rec.get("shared_copies"):  # only when the installed set has same-named libraries
+        out.append(interpret_shared_copies(loaded_rec["shared_copies"] or []))
+    tls = loaded_rec.get("static_tls") or {}
+    if tls.get("objects"):
+        out.append(interpret_static_tls(tls, site_dirs))
+    return out
+
+
+STATIC_TLS_WORKAROUNDS = (
+    "import that library first (or LD_PRELOAD it) so that it is loaded at start, or raise the "
+    "reserve with GLIBC_TUNABLES=glibc.rtld.optional_static_tls=BYTES (glibc 2.32+); the known "
+    "case is libgomp on aarch64 (scikit-learn#17231, LightGBM#6509)"
+)
+
+
+def interpret_static_tls(tls: Mapping[str, Any], site_dirs: Sequence[str]) -> SymbolCheck:
+    """Initial-exec TLS of the objects imports loaded, against the loader's reserve for it."""
+    objects = [(short(p, site_dirs), int(n)) for p, n in tls["objects"]]
+    total = sum(n for _p, n in objects)
+    reserve = tls.get("reserve")
+    listing = ", ".join(f"{p} {n} B" for p, n in sorted(objects, key=lambda o: -o[1])[:5])
+    detail = f"{total} bytes of initial-exec TLS in dlopen'd objects ({listing})"
+    diagnosis = ""
+    if isinstance(reserve, int):
+        detail += f"; the loader keeps {reserve} bytes (glibc.rtld.optional_static_tls) for them"
+        if total > reserve * 3 // 4:
+            diagnosis = (
+                f"close to the static TLS reserve ({total} of {reserve} bytes): one more such library "
+                "fails with 'cannot allocate memory in static TLS block'; " + STATIC_TLS_WORKAROUNDS
+            )
+    return SymbolCheck(
+        check="static TLS",
+        status=Status.PASSED,
+        detail=detail,
+        diagnosis=diagnosis,
+        evidence={"static_tls": {"objects": objects, "total": total, "reserve": reserve}},
+    )
+
+
+def interpret_shared_copies(shared: Sequence[Mapping[str, Any]]) -> SymbolCheck:
+    """Same-named bundled libraries with different contents, seen in the running process: which
+    copy loaded and which wheels' objects run against a copy that is not theirs."""
+    evidence = {"shared_copies": list(shared)}
+    crossed = [s for s in shared if s.get("users") and s.get("loaded")]
+    if not crossed:
+        notes = [
+            f"{s['name']}: only {' and '.join(f'{d} ({p})' for d, p in s['loaded'])} loaded"
+            for s in shared
+            if s.get("loaded")
+        ]
+        return SymbolCheck(
+            check="shared library copies", status=Status.PASSED, detail="; ".join(notes), evidence=evidence
+        )
+    first = crossed[0]
+    dist, path = first["loaded"][0]
+    user = first["users"][0]
+    own_dist, own_path = user["expected"]
+    others = len(crossed) - 1
+    more = f" (+{others} more librar{'y' if others == 1 else 'ies'})" if others else ""
+    detail = (
+        f"{user['file']} needs {first['name']} and runs against {dist}'s copy ({path}), "
+        f"not its own ({own_path}){more}"
+    )
+    diagnosis = (
+        f"{dist} and {own_dist} both bundle {first['name']} with different contents; the dynamic linker "
+        f"reuses the copy loaded first by name, so {own_dist}'s code runs {dist}'s build (wrong results or "
+        "a crash where they differ, and the import order decides which wins); the wheels must give their "
+        "copies distinct names (auditwheel repair names them by content hash) or share one build"
+    )
+    failed = Status.FAILED
+    return SymbolCheck(
+        check="shared library copies", status=failed, detail=detail, diagnosis=diagnosis, evidence=evidence
+    )
+
+
+def _frame(line: str) -> str:
+    """'#0  0x7f.. in PyInit__native () from /x/y.so' -> 'PyInit__native'."""
+    text = line.split(" in ", 1)[-1] if " in " in line else line.split(None, 1)[-1]
+    return text.split(" (")[0].strip()
+
+
+def illegal_instruction(native: Mapping[str, Any], pc: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
+    """'illegal instruction `vpaddd ymm0, ...` (needs x86-64-v3: AVX2...) ...' for a SIGILL."""
+    from wheelmatrix import cpu
+
+    arch = str(native.get("arch") or "x86_64")
+    insn = cpu.decode(arch, str(native["fault"]["code"]))
+    where = short(str(pc.get("dso") or "?"), site_dirs)
+    if pc.get("symbol"):
+        where += f" ({pc['symbol']}+{pc.get('symbol_offset')})"
+    if insn is None:
+        return f"illegal instruction in {where}"
+    text = f"illegal instruction `{insn.text}` in {where}"
+    if insn.needs:
+        text += f"; it needs {insn.needs}" + (f" ({insn.what})" if insn.what else "")
+    level = native.get("cpu")
+    if level and insn.needs:
+        model = next((lv.qemu for lv in cpu.levels(arch) if lv.name == level), None)
+        text += f", and this cell's CPU is {level} (QEMU {model})"
+        if cpu.below(arch, insn.needs, level):
+            text += (
+                "; users whose CPUs are older than that get this crash: build for the wheel's "
+                "declared baseline, or select the code path at run time (CPU feature checks, "
+                "function multi-versioning)"
+            )
+    return text
+
+
+def native_summary(native: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
+    """One line from a crash re-run: where it faulted and which bindings were interposed."""
+    bits = []
+    fault = native.get("fault") or {}
+    pc = fault.get("pc") or {}
+    if pc.get("dso"):
+        where = f"{pc['symbol']}+{pc['symbol_offset']}" if pc.get("symbol") else f"offset {pc.get('offset')}"
+        bits.append(
+            f"{fault.get('signal', 'fault')} at {where} in {short(pc['dso'], site_dirs)}"
+            f" (fault address {fault.get('fault_address')})"
+        )
+    for b in (native.get("bindings") or [])[:3]:
+        bits.append(
+            f"`{b['symbol']}` wanted by {short(b['wanted_by'], site_dirs)} was bound to "
+            f"{short(b['bound_to'], site_dirs)}"
+        )
+    if fault.get("signal") == "SIGILL" and fault.get("code"):
+        bits.append(illegal_instruction(native, pc, site_dirs))
+    stack = native.get("thread_stack") or {}
+    if stack and stack.get("exit") == 0:
+        bits.append(
+            f"it runs with {stack['raised_to']} default thread stacks: a thread started without an "
+            f"explicit stack size overflows musl's {stack['default']} default (glibc gives the stack "
+            "limit, usually 8 MiB); the extension should size the threads it starts "
+            "(pthread_attr_setstacksize), or be linked with -Wl,-z,stack-size=N, which musl reads "
+            "as a larger default; threads started from Python take threading.stack_size()"
+        )
+    frames = [_frame(line) for line in native.get("gdb_backtrace") or []]
+    named = [f for f in frames if f and f != "??"]
+    if named:
+        bits.append("gdb: " + " <- ".join(named[:4]))
+    return "; ".join(bits)

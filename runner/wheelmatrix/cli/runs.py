@@ -1,0 +1,47 @@
+"""`wheelmatrix runs`: the run directories, newest first, with date, state and verdict counts."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+HELP = "list runs (newest first) with date, state and verdict counts"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("runs", help=HELP, description=HELP)
+    p.add_argument("--runs-dir", type=Path, metavar="DIR", help="where run directories live")
+    p.add_argument("--limit", type=int, default=20, help="show at most N runs (default 20)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace, console: Console) -> int:
+    from wheelmatrix.cli.runsetup import runs_root
+    from wheelmatrix.store import list_runs
+
+    root = runs_root(args.runs_dir)
+    runs = list_runs(root)
+    if not runs:
+        console.print(f"no runs in {root}", highlight=False)
+        return 0
+    table = Table(title=f"runs in {root}")
+    statuses = ("passed", "failed", "crashed", "timed-out", "known", "error")
+    for col in ("run", "started", "state", "cells", *statuses, "config"):
+        table.add_column(col, overflow="fold")
+    for r in runs[: args.limit]:
+        counts = r.counts or {}
+        table.add_row(
+            r.run_id,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "?",
+            r.state,
+            f"{r.cells_done}/{r.cells_planned}",
+            *(str(counts.get(k, 0)) for k in statuses),
+            str(r.source or ""),
+        )
+    console.print(table)
+    return 0

@@ -1,0 +1,379 @@
+"""The one run set-up shared by `validate` and `run` (and, later, `plan`, `repro`):
+
+    RunConfig -> checked inputs -> matrix (no engine needed when distros are named)
+              -> run directory -> scheduler -> diagnosis -> reports -> exit code
+
+Everything the user gave is checked before anything starts; bad input is exit 2 with nothing
+started and no run directory written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from wheelmatrix import __version__
+from wheelmatrix.config.catalog import Catalog, Distro, load_catalogs
+from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
+from wheelmatrix.config.runfile import RunConfig, target_selected
+from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
+from wheelmatrix.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
+from wheelmatrix.elf.policy import WheelScan
+from wheelmatrix.errors import InputError, did_you_mean
+from wheelmatrix.host import cache_dir, host_arch, runnable_archs
+from wheelmatrix.inputs import Project, parse_inputs
+from wheelmatrix.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
+from wheelmatrix.model import CheckResult, Status, exit_code
+from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.reporters.junit import write_junit
+from wheelmatrix.reporters.markdown import write_markdown
+from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_table
+
+
+def runs_root(explicit: Path | None = None) -> Path:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("WHEELMATRIX_RUNS")
+    return Path(env) if env else cache_dir() / "runs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """A checked, planned run: everything needed to start it, nothing started yet."""
+
+    config: RunConfig
+    catalog: Catalog
+    scenarios: tuple[Scenario, ...]
+    candidates: tuple[Project, ...]
+    companions: tuple[Project, ...]
+    known: tuple[KnownProblem, ...]
+    targets: tuple[Target, ...]
+    cells: tuple[Cell, ...]
+    scans: dict[str, WheelScan] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides the results: the same fingerprint means the same matrix and inputs."""
+        c = self.config
+        return {
+            "candidates": [_project_key(p) for p in self.candidates],
+            "companions": [_project_key(p) for p in self.companions],
+            "cells": [cell.id for cell in self.cells],
+            "installer": c.installer,
+            "link_mode": c.link_mode,
+            "offline": c.offline,
+            "find_links": [str(Path(p).resolve()) for p in c.find_links],
+            "timeout_s": c.timeout_s,
+            "memory": c.memory,
+            "pids": c.pids,
+            "gdb": c.gdb,
+            "scenarios": [_scenario_key(s) for s in self.scenarios],
+        }
+
+    @property
+    def config_hash(self) -> str:
+        text = json.dumps(self.fingerprint, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _project_key(p: Project) -> Any:
+    if p.requirement is not None:
+        return p.requirement.text
+    return [[w.filename, w.sha256] for w in p.wheels]
+
+
+def _scenario_key(s: Scenario) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "argv": list(s.argv),
+        "requires": list(s.requires),
+        "sources": str(s.sources),
+    }
+
+
+def plan_run(
+    config: RunConfig,
+    *,
+    distro_filter: Callable[[Catalog], list[Distro]] | None = None,
+    static_scan: bool = True,
+) -> Plan:
+    """Check every input and build the matrix. Raises InputError before anything starts."""
+    catalog = load_catalogs(config.catalog)
+    scenarios = config.selected_scenarios(load_scenarios(default_scenarios_path()))
+    if not config.candidates:
+        raise InputError(
+            "no candidates: give wheel files or requirements, or a config file with `candidates:`",
+            hint="`wheelmatrix init` writes a starter wheelmatrix.yaml from your dist/ and pyproject.toml",
+        )
+    candidates = parse_inputs(list(config.candidates), role="candidate")
+    companions = parse_inputs(list(config.companions), role="companion")
+    overlap = {p.name for p in candidates} & {p.name for p in companions}
+    if overlap:
+        raise InputError(f"'{', '.join(sorted(overlap))}' is both a candidate and a companion")
+    for d in config.find_links:
+        if not Path(d).is_dir():
+            raise InputError(f"--find-links {d}: not a directory")
+    if config.offline and not config.find_links:
+        raise InputError("--offline needs at least one --find-links directory")
+    for distro_id in config.distros:
+        catalog.get(distro_id)
+    known = load_known_problems(default_known_problems_path())
+    extra_sets = _known_sets(config, known)
+    scans = static_scans([*candidates, *companions]) if static_scan else {}
+    if config.distros:
+        distros = [catalog.get(i) for i in dict.fromkeys(config.distros)]
+    elif distro_filter is not None:
+        distros = distro_filter(catalog)
+    else:
+        distros = list(catalog.distros.values())
+    if config.gdb:
+        distros = [d.with_packages(("gdb",)) for d in distros]
+    targets = select_targets(distros, config.archs, config.pythons, host_arch(), runnable_archs())
+    kept = [
+        t
+        for t in targets
+        if target_selected(t.distro.id, t.arch, t.distro.python, config.include, config.exclude)
+    ]
+    if not kept:
+        raise InputError(
+            "the include/exclude rules leave no distro/arch/Python to run "
+            f"(include: {', '.join(config.include) or '-'}; exclude: {', '.join(config.exclude) or '-'})",
+            hint="see `wheelmatrix distros` for the ids, archs and Pythons the catalog offers",
+        )
+    if config.cpus and extra_sets:
+        raise InputError(
+            "--cpu and --with-known-problems cannot be combined: CPU cells test the candidates' "
+            "own instructions",
+            hint="run them as two runs",
+        )
+    cells = build_matrix(kept, scenarios, candidates, companions, extra_sets, config.cpus)
+    return Plan(
+        config=config,
+        catalog=catalog,
+        scenarios=tuple(scenarios),
+        candidates=tuple(candidates),
+        companions=tuple(companions),
+        known=tuple(known),
+        targets=tuple(kept),
+        cells=tuple(cells),
+        scans=scans,
+    )
+
+
+def _known_sets(config: RunConfig, known: Sequence[KnownProblem]) -> list[CompanionSet]:
+    wanted = tuple(config.known_problems)
+    if not wanted:
+        return []
+    ids = {k.id for k in known}
+    if "all" not in wanted:
+        for w in wanted:
+            if w not in ids:
+                raise InputError(
+                    f"unknown known-problem set '{w}'{did_you_mean(w, ids)}",
+                    hint=f"known sets: {', '.join(sorted(ids))}",
+                )
+    return [
+        CompanionSet(
+            name=k.id,
+            projects=tuple(parse_inputs(list(k.packages), role=f"known problem {k.id}")),
+            imports=k.imports,
+            applies=k.applies,
+        )
+        for k in known
+        if "all" in wanted or k.id in wanted
+    ]
+
+
+def engine_distros(client: Any, mirror: str | None = None) -> Callable[[Catalog], list[Distro]]:
+    """The default distro selection: every distro this machine can run on at least one arch
+    (its prepared image is here, its image is loaded, it has a local recipe this host can
+    build, or the registry answers for it); see wheelmatrix/backends/availability.py."""
+
+    def select(catalog: Catalog) -> list[Distro]:
+        from wheelmatrix.backends.availability import Probe, check
+
+        probe = Probe(client, mirror)
+        out = []
+        for d in catalog.distros.values():
+            rows = [check(d, a, probe) for a in d.archs]
+            if any(r.runnable and not r.builds for r in rows):
+                out.append(d)
+        return out
+
+    return select
+
+
+@dataclass
+class Outcome:
+    results: list[CheckResult]
+    interrupted: bool
+    run_info: dict[str, Any]
+    exit_code: int
+
+
+def execute(
+    plan: Plan,
+    console: Console,
+    client: Any,
+    run_dir: Any,
+    *,
+    done: Sequence[CheckResult] = (),
+    skip_cells: frozenset[str] = frozenset(),
+) -> Outcome:
+    """Run the planned cells not in `skip_cells`, stream results into the run directory, then
+    diagnose everything (the earlier results of a resumed run included) and write reports."""
+    from wheelmatrix.backends.docker import DockerBackend, connect
+    from wheelmatrix.backends.engines import EngineSet
+    from wheelmatrix.cell import CellOptions
+    from wheelmatrix.host import index_settings
+
+    config = plan.config
+    run_id = run_dir.meta["run_id"]
+    options = CellOptions.from_config(config, index_settings())
+    clients = [client, *(connect(url) for url in config.engines[1:])]
+    engines = [DockerBackend(c, options, run_id) for c in clients]
+    backend = EngineSet(engines, log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True))
+    removed = reaped = 0
+    for engine in engines:
+        removed += engine.remove_run(run_id)  # a resumed run: containers its dead runner left
+        reaped += engine.reap_stale()
+    if removed or reaped:
+        console.print(
+            f"removed {removed + reaped} container(s) left by an earlier run that was killed", style="dim"
+        )
+    todo = [c for c in plan.cells if c.id not in skip_cells]
+    jobs = config.jobs or os.cpu_count() or 2
+    resumed = f", {len(plan.cells) - len(todo)} already done" if skip_cells else ""
+    console.print(
+        f"wheelmatrix {__version__}: run {run_id}: {len(todo)} cells to run{resumed} "
+        f"({len(plan.targets)} distro/arch x {len(plan.scenarios)} scenario), {jobs} in parallel, "
+        f"installer {config.installer}" + (f", {len(engines)} engines" if len(engines) > 1 else ""),
+        highlight=False,
+    )
+    console.print(f"run directory: {run_dir.path}", style="dim", highlight=False)
+    predictions = [
+        {"cell": c.id, "project": pr.project, **pr.finding.to_json()}
+        for c in plan.cells
+        if c.scenario.kind == "import"
+        for pr in predict_cell(c, plan.scans)
+    ]
+    if predictions and todo:
+        console.print("[bold]Predicted before running[/] (from the static scan):")
+        for pr in predictions:
+            console.print(f"  {pr['cell']}: {pr['project']} {pr['message']}", highlight=False, soft_wrap=True)
+    started = time.time()
+    log = run_dir.result_log()
+    run_dir.log(f"start: {len(todo)} cells, pid {os.getpid()} on {socket.gethostname()}")
+    try:
+        return _finish(plan, console, run_dir, backend, log, todo, done, skip_cells, started, predictions)
+    finally:
+        backend.close()  # after the reports: the last containers are removed while they are written
+
+
+def _finish(
+    plan: Plan,
+    console: Console,
+    run_dir: Any,
+    backend: Any,
+    log: Any,
+    todo: list[Cell],
+    done: Sequence[CheckResult],
+    skip_cells: frozenset[str],
+    started: float,
+    predictions: list[dict[str, Any]],
+) -> Outcome:
+    config = plan.config
+    run_id = run_dir.meta["run_id"]
+    jobs = config.jobs or os.cpu_count() or 2
+    interrupted = _schedule(todo, backend, jobs, log, console, run_dir)
+    new = log.results
+    log.close()
+    order = {c.id: i for i, c in enumerate(plan.cells)}
+    results = sorted([*done, *new], key=lambda r: order.get(r.cell_id, len(order)))
+    results = diagnose(list(plan.cells), results, plan.scans, list(plan.known))
+    results += tag_checks(list(plan.cells), results, plan.scans)
+    results.sort(key=lambda r: order.get(r.cell_id, len(order)))
+    run_info: dict[str, Any] = {
+        "id": run_id,
+        "started": run_dir.meta.get("started", started),
+        "duration_s": round(time.time() - started, 3),
+        "installer": config.installer,
+        "interrupted": interrupted,
+        "cells": len(plan.cells),
+        "resumed_cells": len(plan.cells) - len(todo) if skip_cells else 0,
+        "inputs": list(config.candidates),
+        "companions": list(config.companions),
+        "config_hash": plan.config_hash,
+        "engine": backend.engine,
+        "predictions": predictions,
+    }
+    write_reports(plan, results, run_info, run_dir)
+    counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
+    run_dir.mark("interrupted" if interrupted else "finished", counts)
+    run_dir.log(f"{'interrupted' if interrupted else 'finished'}: {counts}")
+    render_static(console, plan.scans)
+    render_table(console, results)
+    if interrupted:
+        console.print(f"interrupted: {len(results)} results kept in {run_dir.path}", style="bold")
+        console.print(f"resume with: wheelmatrix run --resume {run_dir.path}", style="bold", highlight=False)
+    return Outcome(results, interrupted, run_info, 130 if interrupted else exit_code(results))
+
+
+def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str, Any], run_dir: Any) -> None:
+    """The run directory always gets report.json; the user's report paths get their files."""
+    static = scans_json(plan.scans)
+    write_json(run_dir.report_path("report.json"), results, run_info, static)
+    reports = plan.config.reports
+    if reports.json:
+        write_json(reports.json, results, run_info, static)
+    if reports.junit:
+        write_junit(reports.junit, results)
+    if reports.markdown:
+        write_markdown(reports.markdown, results, plan.scans)
+    if reports.html:
+        from wheelmatrix.reporters.html import write_html
+
+        write_html(reports.html, results, run_info, static)
+
+
+def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:
+    from wheelmatrix.scheduler import Scheduler
+
+    def on_event(kind: str, message: str) -> None:
+        progress.event(kind, message)
+        if kind in ("cell-done", "image-log", "image-failed", "image-done", "internal-error"):
+            run_dir.log(f"{kind}: {message}")
+        if kind == "cell-done" and not scheduler.cancelled.is_set():
+            log.cell_done(message)  # a cell stopped by Ctrl-C is not done: a resume reruns it
+
+    with LiveProgress(console, len(cells)) as progress:
+        scheduler = Scheduler(backend, jobs=jobs, on_result=log.add, on_event=on_event)
+        previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            scheduler.run(cells)
+            return False
+        except KeyboardInterrupt:
+            scheduler.cancel()
+            backend.close()  # stop the running cells now; the caller closes again after reports
+            return True
+        except BaseException:
+            backend.close()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]

@@ -1,0 +1,600 @@
+"""The run configuration: `wheelmatrix.yaml` (or `[tool.wheelmatrix]` in pyproject.toml).
+
+`RunConfig` is the one place the defaults of a run live. `load_run_config` builds one from a
+file (every key checked, every error naming FILE:LINE and the key); the CLI builds one from its
+flags, or overlays its flags on the file's with `RunConfig.override` (flags not given are None
+and keep the file's value).
+
+Paths and globs in a file are relative to the file's directory, never to the current directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from wheelmatrix.config._yaml import Node, load_toml_file, load_yaml_file
+from wheelmatrix.config.catalog import ARCHES
+from wheelmatrix.config.scenarios import Scenario, parse_scenario
+from wheelmatrix.errors import InputError, did_you_mean
+from wheelmatrix.inputs import parse_requirement
+
+CONFIG_NAMES = ("wheelmatrix.yaml", "wheelmatrix.yml")
+PYPROJECT = "pyproject.toml"
+INSTALLERS = ("uv", "pip")
+LINK_MODES = ("symlink", "copy")
+FAIL_ON = ("failure", "regression", "never")
+REPORT_KEYS = ("json", "junit", "markdown", "html")
+ALL_KNOWN_PROBLEMS = "all"
+KEYS = (
+    "candidates",
+    "companions",
+    "find-links",
+    "known-problems",
+    "distros",
+    "archs",
+    "pythons",
+    "include",
+    "exclude",
+    "scenarios",
+    "installer",
+    "link-mode",
+    "offline",
+    "gdb",
+    "strict-warnings",
+    "jobs",
+    "timeout",
+    "install-timeout",
+    "memory",
+    "pids",
+    "reports",
+    "catalog",
+    "fail-on",
+    "compare",
+    "engines",
+    "cpu",
+    "registry-mirror",
+)
+RULE_HINT = (
+    "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
+    "e.g. debian-13/aarch64 or debian-*/*/3.11"
+)
+BUILD_HINT = "build the wheels first (e.g. `python -m build`)"
+_MEMORY = re.compile(r"^\d+[bkmg]?$")
+_PYTHON = re.compile(r"^\d+\.\d+$")
+_MAGIC = re.compile(r"[*?[]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reports:
+    """Report files to write (absolute once loaded from a file); None = not written."""
+
+    json: Path | None = None
+    junit: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything a `wheelmatrix validate` run is asked to do, with its defaults.
+
+    Scenarios: `scenarios` holds what the configuration defines, in order: built-in scenarios
+    named in the file are resolved to their `Scenario` at load time (unknown names are errors
+    with FILE:LINE), inline ones are parsed; empty means every built-in scenario.
+    `scenario_names` is a selection on top (the CLI's `--scenario NAME` flags; a file never sets
+    it): names are looked up in `scenarios` first, then among the built-ins, so a flag can pick
+    a scenario the file defines. `selected_scenarios(builtins)` resolves both.
+    """
+
+    candidates: tuple[str, ...] = ()  # wheel paths (absolute once loaded) or requirement strings
+    companions: tuple[str, ...] = ()  # same rules as candidates
+    find_links: tuple[Path, ...] = ()  # directories of wheels for the installer
+    known_problems: tuple[str, ...] = ()  # known-problem set ids, or ("all",)
+    distros: tuple[str, ...] = ()  # catalog ids; empty = every distro
+    archs: tuple[str, ...] = ()  # x86_64 / aarch64; empty = every runnable arch
+    pythons: tuple[str, ...] = ()  # "X.Y"; empty = every distro's Python
+    include: tuple[str, ...] = ()  # rules DISTRO[/ARCH[/PYTHON]]; empty = every target
+    exclude: tuple[str, ...] = ()  # rules DISTRO[/ARCH[/PYTHON]]
+    scenarios: tuple[Scenario, ...] = ()  # empty = every built-in scenario
+    scenario_names: tuple[str, ...] = ()  # selection (CLI --scenario); empty = all of the above
+    installer: str = "uv"  # uv | pip
+    link_mode: str = "symlink"  # symlink | copy
+    offline: bool = False
+    gdb: bool = False
+    strict_warnings: bool = False  # a check that passes with an import-time warning fails
+    jobs: int | None = None  # None = one per CPU, decided when the run starts
+    timeout_s: float = 120.0  # per check
+    install_timeout_s: float = 1800.0  # per installation
+    memory: str = "4g"  # per container
+    pids: int = 1024  # per container
+    reports: Reports = field(default_factory=Reports)
+    catalog: Path | None = None  # a catalog file extending the shipped one
+    fail_on: str = "failure"  # failure | regression | never
+    compare: Path | None = None  # baseline: a JSON report or a run directory
+    engines: tuple[
+        str, ...
+    ] = ()  # engine URLs (unix://, tcp://, ssh://); empty = DOCKER_HOST or the local one
+    registry_mirror: str | None = None  # pull catalog images through this mirror/prefix (host[:port][/path])
+    cpus: tuple[str, ...] = ()  # CPU levels (x86-64-v2, armv8.0, ...): cells of that arch run at them
+    source: Path | None = None  # the file this came from
+
+    def override(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` applied, like dataclasses.replace, except that None values are
+        ignored (a CLI flag that was not given) and lists become tuples. Unknown names raise
+        TypeError."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise TypeError(f"RunConfig has no field {', '.join(map(repr, unknown))}")
+        given: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in changes.items() if v is not None
+        }
+        return dataclasses.replace(self, **given)
+
+    def selected_scenarios(self, builtins: Mapping[str, Scenario]) -> list[Scenario]:
+        """The scenarios to run: `scenarios` (or every built-in), narrowed by `scenario_names`."""
+        pool = list(self.scenarios) if self.scenarios else [s for s in builtins.values() if s.default]
+        if not self.scenario_names:
+            return pool
+        known = {**builtins, **{s.name: s for s in self.scenarios}}
+        out: list[Scenario] = []
+        for name in self.scenario_names:
+            if name not in known:
+                raise InputError(
+                    f"unknown scenario '{name}'{did_you_mean(name, known)}",
+                    hint=f"scenarios: {', '.join(known)}",
+                )
+            if known[name] not in out:
+                out.append(known[name])
+        return out
+
+
+# --------------------------------------------------------------------------- finding and loading
+
+
+def find_config(cwd: Path) -> Path | None:
+    """wheelmatrix.yaml (or .yml) in `cwd`, else its pyproject.toml if that has a
+    [tool.wheelmatrix] table, else None."""
+    for name in CONFIG_NAMES:
+        if (cwd / name).is_file():
+            return cwd / name
+    pyproject = cwd / PYPROJECT
+    if pyproject.is_file() and _tool_table(pyproject) is not None:
+        return pyproject
+    return None
+
+
+def _tool_table(pyproject: Path) -> Any:
+    try:
+        if "wheelmatrix" not in pyproject.read_text(encoding="utf-8"):
+            return None  # not ours: do not parse (nor complain about) someone else's file
+    except (OSError, UnicodeDecodeError):
+        return None
+    tool = load_toml_file(pyproject).get("tool")
+    return tool.get("wheelmatrix") if isinstance(tool, dict) else None
+
+
+def load_run_config(path: Path) -> RunConfig:
+    """Read a run configuration file: YAML, or the [tool.wheelmatrix] table of a pyproject.toml."""
+    if path.name == PYPROJECT:
+        if not path.is_file():
+            raise InputError(f"{path}: file not found")
+        table = _tool_table(path)
+        if table is None:
+            raise InputError(
+                f"{path}: no [tool.wheelmatrix] table",
+                hint="add one, or write a wheelmatrix.yaml (`wheelmatrix init` writes a starter)",
+            )
+        if not isinstance(table, dict):
+            raise InputError(f"{path}: 'tool.wheelmatrix' must be a table")
+        node = Node(path, "tool.wheelmatrix", table)
+    elif path.suffix == ".toml":
+        raise InputError(
+            f"{path}: a TOML run configuration is read from pyproject.toml's [tool.wheelmatrix] table",
+            hint="move the settings there, or write them as YAML in wheelmatrix.yaml",
+        )
+    else:
+        doc = load_yaml_file(path)
+        if doc is None:
+            raise InputError(
+                f"{path}: the file is empty",
+                hint="a run configuration is a mapping of settings, e.g. `candidates: [dist/*.whl]`",
+            )
+        if not isinstance(doc, Mapping):
+            line = getattr(doc, "line", None)
+            raise InputError(
+                f"{path}{f':{line}' if line else ''}: a run configuration must be a mapping of settings, "
+                f"got {'a list' if isinstance(doc, list) else type(doc).__name__}",
+                hint="e.g. `candidates: [dist/*.whl]` on its own line",
+            )
+        node = Node(path, "", doc)
+    return _parse(node, path.absolute().parent)
+
+
+_DEFAULT = RunConfig()  # a file's missing keys keep these
+
+
+def _parse(node: Node, base: Path) -> RunConfig:
+    node.check_keys([], KEYS)
+    catalog = _file(node, "catalog", base) if node.has("catalog") else None
+    return RunConfig(
+        candidates=_inputs(node, "candidates", base),
+        companions=_inputs(node, "companions", base),
+        find_links=_directories(node, "find-links", base),
+        known_problems=_known_problems(node) if node.has("known-problems") else (),
+        distros=_distros(node, catalog) if node.has("distros") else (),
+        archs=_archs(node),
+        pythons=_pythons(node),
+        include=_rules(node, "include", catalog),
+        exclude=_rules(node, "exclude", catalog),
+        scenarios=_scenarios(node, base),
+        installer=node.choice("installer", INSTALLERS, _DEFAULT.installer),
+        link_mode=node.choice("link-mode", LINK_MODES, _DEFAULT.link_mode),
+        offline=node.flag("offline", _DEFAULT.offline),
+        gdb=node.flag("gdb", _DEFAULT.gdb),
+        strict_warnings=node.flag("strict-warnings", _DEFAULT.strict_warnings),
+        jobs=_jobs(node),
+        timeout_s=node.positive_number("timeout", _DEFAULT.timeout_s),
+        install_timeout_s=node.positive_number("install-timeout", _DEFAULT.install_timeout_s),
+        memory=_memory(node),
+        pids=node.positive_int("pids", _DEFAULT.pids),
+        reports=_reports(node, base) if node.has("reports") else _DEFAULT.reports,
+        catalog=catalog,
+        fail_on=node.choice("fail-on", FAIL_ON, _DEFAULT.fail_on),
+        compare=_existing(node, "compare", base) if node.has("compare") else None,
+        engines=_engines(node),
+        cpus=_cpus(node),
+        registry_mirror=_registry_mirror(node),
+        source=node.source.absolute(),
+    )
+
+
+# --------------------------------------------------------------------------- values
+
+
+_MIRROR = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._/-]+)?/?$")
+
+
+def registry_mirror_value(text: str) -> str:
+    if not _MIRROR.match(text):
+        raise InputError(
+            f"'{text}' is not a registry mirror or prefix",
+            hint="e.g. registry.example.com:5000 or registry.example.com/dockerhub (host[:port][/path])",
+        )
+    return text
+
+
+def _registry_mirror(node: Node) -> str | None:
+    if not node.has("registry-mirror"):
+        return None
+    text = node.text("registry-mirror")
+    try:
+        return registry_mirror_value(text)
+    except InputError as exc:
+        raise InputError(
+            f"{node.source}: '{node.path('registry-mirror')}': {exc.message}", hint=exc.hint
+        ) from None
+
+
+def _cpus(node: Node) -> tuple[str, ...]:
+    from wheelmatrix.cpu import arch_of, level
+
+    names = node.texts("cpu", ())
+    for index, name in enumerate(names):
+        try:
+            level(arch_of(name), name)
+        except InputError as exc:
+            raise InputError(
+                f"{node.source}: '{node.item('cpu', index)}': {exc.message}", hint=exc.hint
+            ) from None
+    return tuple(dict.fromkeys(names))
+
+
+_ENGINE = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
+
+
+def _engines(node: Node) -> tuple[str, ...]:
+    urls = tuple(node.texts("engines", ()))
+    for url in urls:
+        if not _ENGINE.match(url):
+            raise InputError(
+                f"{node.source}: '{node.path('engines')}': '{url}' is not an engine URL",
+                hint="e.g. unix:///var/run/docker.sock, tcp://10.0.0.5:2375 or ssh://user@host",
+            )
+    return urls
+
+
+def _resolve(base: Path, text: str) -> Path:
+    return Path(os.path.normpath(base / Path(text).expanduser()))
+
+
+def _looks_like_path(text: str) -> bool:
+    if "://" in text:
+        return False  # a requirement with a URL: name @ https://...
+    # not "exists relative to base": a project's source package (./mypkg) often sits next to the
+    # file, and `mypkg` there means the requirement
+    return text.endswith(".whl") or "/" in text or os.sep in text or text.startswith((".", "~"))
+
+
+def _inputs(node: Node, key: str, base: Path) -> tuple[str, ...]:
+    """Wheel paths and globs (relative to `base`, expanded, absolute) and requirement strings."""
+    out: dict[str, None] = {}
+    for index, item in enumerate(node.texts(key)):
+        where = node.item(key, index)
+        if not _looks_like_path(item):
+            try:
+                parse_requirement(item)
+            except InputError as exc:
+                raise node.error(key, f"'{where}': {exc.message}", hint=exc.hint, index=index) from None
+            out[item] = None
+            continue
+        path = _resolve(base, item)
+        if _MAGIC.search(item):
+            matches = sorted(m for m in glob.glob(str(path), recursive=True) if os.path.isfile(m))
+            if not matches:
+                raise node.error(
+                    key, f"'{where}': '{item}' matches no file (in {base})", hint=BUILD_HINT, index=index
+                )
+            out.update(dict.fromkeys(matches))
+        elif path.is_dir():
+            raise node.error(
+                key,
+                f"'{where}': '{item}' is a directory",
+                hint=f"give the wheel files, e.g. {item.rstrip('/')}/*.whl",
+                index=index,
+            )
+        elif not path.exists():
+            raise node.error(
+                key, f"'{where}': no such file '{item}' (in {base})", hint=BUILD_HINT, index=index
+            )
+        else:
+            out[str(path)] = None
+    return tuple(out)
+
+
+def _directories(node: Node, key: str, base: Path) -> tuple[Path, ...]:
+    out: list[Path] = []
+    for index, item in enumerate(node.texts(key)):
+        path = _resolve(base, item)
+        if not path.is_dir():
+            problem = "is not a directory" if path.exists() else "does not exist"
+            raise node.error(key, f"'{node.item(key, index)}': '{item}' {problem} (in {base})", index=index)
+        if path not in out:
+            out.append(path)
+    return tuple(out)
+
+
+def _file(node: Node, key: str, base: Path) -> Path:
+    text = node.text(key)
+    path = _resolve(base, text)
+    if not path.is_file():
+        problem = "is not a file" if path.exists() else "does not exist"
+        raise node.error(key, f"'{node.path(key)}': '{text}' {problem} (in {base})")
+    return path
+
+
+def _existing(node: Node, key: str, base: Path) -> Path:
+    text = node.text(key)
+    path = _resolve(base, text)
+    if not path.exists():
+        raise node.error(
+            key,
+            f"'{node.path(key)}': '{text}' does not exist (in {base})",
+            hint="give a JSON report or the directory of an earlier run",
+        )
+    return path
+
+
+def _known_problems(node: Node) -> tuple[str, ...]:
+    value = node.value["known-problems"]
+    if value is True or value == ALL_KNOWN_PROBLEMS:
+        return (ALL_KNOWN_PROBLEMS,)
+    if value is False:
+        return ()
+    if not isinstance(value, list):
+        raise node.error(
+            "known-problems",
+            f"'{node.path('known-problems')}' must be true (all sets), false, or a list of set ids",
+        )
+    ids = node.texts("known-problems")
+    if ALL_KNOWN_PROBLEMS in ids:
+        if len(ids) > 1:
+            raise node.error(
+                "known-problems", f"'{node.path('known-problems')}': 'all' already includes every set"
+            )
+        return ids
+    from wheelmatrix.config.known_problems import default_known_problems_path, load_known_problems
+
+    known = [k.id for k in load_known_problems(default_known_problems_path())]
+    for index, problem in enumerate(ids):
+        if problem not in known:
+            raise node.error(
+                "known-problems",
+                f"'{node.item('known-problems', index)}': unknown known-problem set "
+                f"'{problem}'{did_you_mean(problem, known)}",
+                hint=f"known sets: {', '.join(known)} (or `true` for all)",
+                index=index,
+            )
+    return tuple(dict.fromkeys(ids))
+
+
+def _catalog_ids(catalog: Path | None) -> Collection[str]:
+    from wheelmatrix.config.catalog import load_catalogs
+
+    return load_catalogs(catalog).distros.keys()
+
+
+def _distros(node: Node, catalog: Path | None) -> tuple[str, ...]:
+    ids = node.texts("distros")
+    known = _catalog_ids(catalog)
+    for index, distro in enumerate(ids):
+        if distro not in known:
+            raise node.error(
+                "distros",
+                f"'{node.item('distros', index)}': unknown distro '{distro}'{did_you_mean(distro, known)}",
+                hint=f"known distros: {', '.join(known)}",
+                index=index,
+            )
+    return tuple(dict.fromkeys(ids))
+
+
+def _archs(node: Node) -> tuple[str, ...]:
+    archs = node.texts("archs")
+    for index, arch in enumerate(archs):
+        if arch not in ARCHES:
+            raise node.error(
+                "archs",
+                f"'{node.item('archs', index)}': unknown arch '{arch}'{did_you_mean(arch, ARCHES)}",
+                hint=f"archs: {', '.join(ARCHES)}",
+                index=index,
+            )
+    return tuple(dict.fromkeys(archs))
+
+
+def _pythons(node: Node) -> tuple[str, ...]:
+    pythons = node.texts("pythons")
+    for index, version in enumerate(pythons):
+        if not _PYTHON.match(version):
+            raise node.error(
+                "pythons",
+                f"'{node.item('pythons', index)}': '{version}' is not a MAJOR.MINOR Python version",
+                hint='e.g. pythons: ["3.10", "3.12"] (quoted)',
+                index=index,
+            )
+    return tuple(dict.fromkeys(pythons))
+
+
+def _rules(node: Node, key: str, catalog: Path | None) -> tuple[str, ...]:
+    rules = node.texts(key)
+    known: Collection[str] | None = None
+    for index, rule in enumerate(rules):
+        where = node.item(key, index)
+        try:
+            check_rule(rule)
+        except InputError as exc:
+            raise node.error(key, f"'{where}': {exc.message}", hint=exc.hint, index=index) from None
+        if known is None:
+            known = _catalog_ids(catalog)
+        distro = rule.split("/")[0]
+        if not any(fnmatchcase(d, distro) for d in known):
+            raise node.error(
+                key,
+                f"'{where}': '{distro}' matches no distro in the catalog{did_you_mean(distro, known)}",
+                hint=f"known distros: {', '.join(known)}",
+                index=index,
+            )
+    return rules
+
+
+def _scenarios(node: Node, base: Path) -> tuple[Scenario, ...]:
+    if not node.has("scenarios"):
+        return ()
+    from wheelmatrix.config.scenarios import default_scenarios_path, load_scenarios
+
+    builtins = load_scenarios(default_scenarios_path())
+    key = "scenarios"
+    out: dict[str, Scenario] = {}
+    for index, item in node.items(key):
+        where = node.item(key, index)
+        if isinstance(item, str):
+            if item not in builtins:
+                raise node.error(
+                    key,
+                    f"'{where}': unknown scenario '{item}'{did_you_mean(item, builtins)}",
+                    hint=f"built-in scenarios: {', '.join(builtins)}; or define one as a mapping "
+                    "with name, kind and its settings",
+                    index=index,
+                )
+            scenario = builtins[item]
+        elif isinstance(item, Mapping):
+            sub = node.item_node(key, index)
+            if not sub.has("name"):
+                raise sub.error(None, f"missing required key '{sub.path('name')}'")
+            name = sub.text("name")
+            if name in builtins:
+                raise sub.error(
+                    "name",
+                    f"'{sub.path('name')}': '{name}' is the name of a built-in scenario; choose another",
+                )
+            scenario = parse_scenario(sub, name, base, require_description=False, extra_keys=("name",))
+        else:
+            raise node.error(
+                key,
+                f"'{where}' must be the name of a built-in scenario or a mapping "
+                "(name, kind, argv, requires, sources, env, timeout)",
+                index=index,
+            )
+        if scenario.name in out:
+            raise node.error(key, f"'{where}': scenario '{scenario.name}' is listed twice", index=index)
+        out[scenario.name] = scenario
+    return tuple(out.values())
+
+
+def _jobs(node: Node) -> int | None:
+    value = node.value.get("jobs")
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, str):
+        raise node.error("jobs", f"'{node.path('jobs')}' must be a whole number or 'auto', got '{value}'")
+    return node.positive_int("jobs")
+
+
+def _memory(node: Node) -> str:
+    text = node.text("memory", _DEFAULT.memory).lower()
+    if not _MEMORY.match(text):
+        raise node.error(
+            "memory",
+            f"'{node.path('memory')}': '{text}' is not a memory size",
+            hint="a number of bytes with an optional unit b, k, m or g, e.g. 4g or 512m",
+        )
+    return text
+
+
+def _reports(node: Node, base: Path) -> Reports:
+    sub = node.child("reports")
+    sub.check_keys([], REPORT_KEYS)
+    paths = {key: _resolve(base, sub.text(key)) for key in REPORT_KEYS if sub.has(key)}
+    return Reports(**paths)
+
+
+# --------------------------------------------------------------------------- include / exclude
+
+
+def check_rule(text: str) -> None:
+    """Refuse a malformed include/exclude rule: empty parts, more than 3 parts, an exact arch or
+    Python part that cannot match anything."""
+    parts = text.split("/")
+    if len(parts) > 3:
+        raise InputError(f"'{text}': a rule has at most 3 parts (DISTRO/ARCH/PYTHON)", hint=RULE_HINT)
+    if any(not p for p in parts):
+        raise InputError(f"'{text}': a rule cannot have an empty part", hint=RULE_HINT)
+    if len(parts) > 1 and not _MAGIC.search(parts[1]) and parts[1] not in ARCHES:
+        raise InputError(
+            f"'{text}': unknown arch '{parts[1]}'{did_you_mean(parts[1], ARCHES)}",
+            hint=f"archs: {', '.join(ARCHES)}; {RULE_HINT}",
+        )
+    if len(parts) > 2 and not _MAGIC.search(parts[2]) and not _PYTHON.match(parts[2]):
+        raise InputError(f"'{text}': '{parts[2]}' is not a MAJOR.MINOR Python version", hint=RULE_HINT)
+
+
+def _matches(rule: str, target: tuple[str, str, str]) -> bool:
+    return all(fnmatchcase(value, part) for value, part in zip(target, rule.split("/"), strict=False))
+
+
+def target_selected(
+    distro_id: str, arch: str, python: str, include: Sequence[str], exclude: Sequence[str]
+) -> bool:
+    """Whether a distro/arch/Python target is kept: it matches an include rule (or there are
+    none) and no exclude rule. A rule with fewer parts matches any value of the missing ones."""
+    target = (distro_id, arch, python)
+    if include and not any(_matches(rule, target) for rule in include):
+        return False
+    return not any(_matches(rule, target) for rule in exclude)
