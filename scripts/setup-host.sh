@@ -1,1 +1,1 @@
-../runner/data/setup-host.sh
+../runner/wheelmatrix/data/setup-host.sh
