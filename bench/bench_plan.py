@@ -33,7 +33,7 @@ TARGET_S, TARGET_MB = 2.0, 300.0
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from wheelmatrix.cli.runsetup import plan_run
+from wheelmatrix.service.setup import plan_run
 from wheelmatrix.config.runfile import load_run_config
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config)
@@ -45,9 +45,9 @@ print(json.dumps({"cells": len(plan.cells), "seconds": elapsed, "peak_mb": rss})
 SHARDS = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from wheelmatrix.cli.runsetup import plan_run
+from wheelmatrix.service.setup import plan_run
 from wheelmatrix.config.runfile import load_run_config
-from wheelmatrix.shards import split
+from wheelmatrix.matrix.shards import split
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config, static_scan=False)  # as `wheelmatrix plan` does: no engine, no scan
 shards = split(list(plan.cells), 50)

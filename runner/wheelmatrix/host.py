@@ -15,10 +15,10 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.install import IndexSettings
 
 _MACHINE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 _ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
@@ -26,6 +26,16 @@ _ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
 _UV_PLATFORM = {"x86_64": "musllinux_1_1_x86_64", "aarch64": "manylinux_2_17_aarch64"}
 CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings:
+    """The host's package index configuration, passed into containers."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    proxy_env: dict[str, str] = field(default_factory=dict)
+    has_ca_bundle: bool = False
 
 
 def setup_command() -> str:

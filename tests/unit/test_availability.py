@@ -100,7 +100,7 @@ def test_default_selection_leaves_out_rows_that_need_a_long_build(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from wheelmatrix.backends.recipes import musl
-    from wheelmatrix.cli.runsetup import engine_distros
+    from wheelmatrix.service.setup import engine_distros
 
     monkeypatch.setattr(musl, "missing_tools", lambda arch, python: [])
     monkeypatch.setattr(availability, "runnable_archs", both)

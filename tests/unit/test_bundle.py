@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from tests.fixtures.wheels import write_wheel
-from wheelmatrix.bundle import BundleSpec, write_bundle
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
-from wheelmatrix.inputs import file_sha256, read_wheel
-from wheelmatrix.matrix import Cell, Pick
+from wheelmatrix.inputs.wheels import file_sha256, read_wheel
+from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.service.bundle import BundleSpec, write_bundle
 
 
 class FakeImage:

@@ -17,14 +17,15 @@ from typing import Any
 import pytest
 
 from tests.fixtures.wheels import Fixture
-from wheelmatrix.cell import PROJECT_DIR, CellFlow, CellOptions, node_id
+from wheelmatrix.cell.flow import PROJECT_DIR, CellFlow, CellOptions, node_id
+from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.runfile import RunConfig
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.inputs import Project, parse_inputs
-from wheelmatrix.install import VENV_PYTHON, IndexSettings
-from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.host import IndexSettings
+from wheelmatrix.inputs.wheels import Project, parse_inputs
+from wheelmatrix.matrix.cells import Cell, build_matrix, select_targets
 from wheelmatrix.model import Status
 
 Answer = Callable[[Mapping[str, Any]], list[dict[str, Any]]]

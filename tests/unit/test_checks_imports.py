@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wheelmatrix.checks.imports import ImportCheck, classify, plan_import_checks
+from wheelmatrix.cell.checks.imports import ImportCheck, classify, plan_import_checks
 from wheelmatrix.model import Status
 
 Mods = Sequence[tuple[str, Sequence[str]]]

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from wheelmatrix.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
 from wheelmatrix.errors import InputError
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.reporters.jsonfile import write_json
-from wheelmatrix.store import load_results
+from wheelmatrix.run.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
+from wheelmatrix.run.store import load_results
 
 MYPKG = "mypkg-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"
 OLD_ENV = {

@@ -9,16 +9,17 @@ import pytest
 
 from tests.fixtures.selection import wheel_for
 from tests.fixtures.wheels import Fixture
-from wheelmatrix import cpu
-from wheelmatrix.checks.symbols import explain_glibc_on_musl, illegal_instruction, native_summary
+from wheelmatrix.cell.checks.symbols import illegal_instruction, native_summary
+from wheelmatrix.cell.install import QEMU_BIN, cpu_wrapper_argv
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
-from wheelmatrix.diagnose import cpu_gaps, static_scans, wheel_reach
-from wheelmatrix.elf.scan import iter_wheel_elves, x86_isa_needed
 from wheelmatrix.errors import InputError
-from wheelmatrix.inputs import parse_inputs
-from wheelmatrix.install import QEMU_BIN, cpu_wrapper_argv
-from wheelmatrix.matrix import Target, build_matrix
+from wheelmatrix.findings.diagnose import cpu_gaps, static_scans, wheel_reach
+from wheelmatrix.findings.musl import explain_glibc_on_musl
+from wheelmatrix.inputs.wheels import parse_inputs
+from wheelmatrix.matrix.cells import Target, build_matrix
 from wheelmatrix.probe import wm_symbols
+from wheelmatrix.scan import cpu
+from wheelmatrix.scan.elf import iter_wheel_elves, x86_isa_needed
 
 
 # --------------------------------------------------------------------------- levels
@@ -216,8 +217,8 @@ def test_relr_in_a_musllinux_wheel_is_named(fixtures: dict[str, Fixture], tmp_pa
     import shutil
     import subprocess
 
-    from wheelmatrix.elf.policy import judge_files
-    from wheelmatrix.elf.scan import scan_elf
+    from wheelmatrix.scan.elf import scan_elf
+    from wheelmatrix.scan.policy import judge_files
 
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
@@ -248,7 +249,7 @@ def test_scan_names_a_declared_isa_level(fixtures: dict[str, Fixture]) -> None:
 
 
 def test_function_at_names_static_functions(fixtures: dict[str, Fixture], tmp_path: Path) -> None:
-    from wheelmatrix.elf.scan import function_at
+    from wheelmatrix.scan.elf import function_at
 
     so = _extract(wheel_for(fixtures["newcpu"], "x86_64"), tmp_path)
     data = so.read_bytes()

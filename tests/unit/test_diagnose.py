@@ -12,11 +12,11 @@ from tests.fixtures.wheels import Fixture
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.scenarios import Scenario
-from wheelmatrix.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
-from wheelmatrix.elf.policy import WheelScan
-from wheelmatrix.inputs import Project, parse_inputs
-from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.findings.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
+from wheelmatrix.inputs.wheels import Project, parse_inputs
+from wheelmatrix.matrix.cells import Cell, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.scan.policy import WheelScan
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 NEWGLIBC_DETAIL = (

@@ -1,4 +1,4 @@
-"""The ELF scanner (wheelmatrix/elf/scan.py) on real fixture wheels built on the host."""
+"""The ELF scanner (wheelmatrix/scan/scan.py) on real fixture wheels built on the host."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.fixtures.selection import wheel_for
 from tests.fixtures.wheels import Fixture, write_wheel
-from wheelmatrix.elf.scan import ElfInfo, is_elf, iter_wheel_elves, scan_elf, version_key
+from wheelmatrix.scan.elf import ElfInfo, is_elf, iter_wheel_elves, scan_elf, version_key
 
 VENDORED_LIB = "libstdc++-wm0a1b2c.so.6.0.30"
 

@@ -14,7 +14,7 @@ from wheelmatrix.backends.docker import EngineDown
 from wheelmatrix.backends.engines import EngineSet
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
-from wheelmatrix.elf.policy import POLICY_FILE
+from wheelmatrix.scan.policy import POLICY_FILE
 
 RECORDED = Path(__file__).parent / "data" / "recorded-images.yaml"
 UV_OLDEST_PYTHON = (3, 8)  # uv drives CPython 3.8 and later

@@ -1,4 +1,4 @@
-"""wheelmatrix.elf.glibc_symbols against the shipped table (wheelmatrix/data/glibc-symbols.json)."""
+"""wheelmatrix.scan.glibc_symbols against the shipped table (wheelmatrix/data/glibc-symbols.json)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
-from wheelmatrix.elf import glibc_symbols as gs
 from wheelmatrix.resources import data_path
+from wheelmatrix.scan import glibc_symbols as gs
 
 ARCHES = ("x86_64", "aarch64")
 

@@ -11,7 +11,7 @@ from packaging.tags import parse_tag
 
 from tests.fixtures.wheels import write_wheel
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
-from wheelmatrix.inputs import parse_inputs, parse_requirement, read_wheel
+from wheelmatrix.inputs.wheels import parse_inputs, parse_requirement, read_wheel
 
 PKG_FILES = {"wmdemo/__init__.py": b"VALUE = 1\n", "wmdemo/_native.abi3.so": b"\x7fELF"}
 

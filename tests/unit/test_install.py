@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelmatrix.install import (
+from wheelmatrix.cell.install import (
     UV_BIN,
     VENV,
     VENV_PYTHON,
@@ -220,7 +220,7 @@ def test_find_links_mount_path_changes_when_a_wheel_is_rebuilt(tmp_path: Path) -
     """uv caches flat-index wheels by URL: a rebuilt wheel at the same path must get a new one."""
     import os
 
-    from wheelmatrix.install import FIND_LINKS_DIR, find_links_targets
+    from wheelmatrix.cell.install import FIND_LINKS_DIR, find_links_targets
 
     wheel = tmp_path / "a-1.0-py3-none-any.whl"
     wheel.write_bytes(b"one")

@@ -14,8 +14,8 @@ from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, lo
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
-from wheelmatrix.inputs import Project, WheelFile, parse_inputs
-from wheelmatrix.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
+from wheelmatrix.inputs.wheels import Project, WheelFile, parse_inputs
+from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
 from wheelmatrix.model import Status
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
@@ -308,7 +308,7 @@ def test_sets_that_never_apply_add_nothing(catalog: Catalog) -> None:
 def test_failure_the_baseline_shows_too_is_known_and_does_not_fail_the_run(
     catalog: Catalog, known: dict[str, KnownProblem]
 ) -> None:
-    from wheelmatrix.diagnose import diagnose
+    from wheelmatrix.findings.diagnose import diagnose
     from wheelmatrix.model import CheckResult, Status, exit_code
 
     problem = known["numpy2-abi-pandas20"]

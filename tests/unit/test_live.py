@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from wheelmatrix.backends.docker import _stream_lines
-from wheelmatrix.bundle import LockEntry, check_destination, platform_tags
 from wheelmatrix.cli import build_parser, main
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import InputError
-from wheelmatrix.live import Outcome, import_argv, python_code
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import Status
 from wheelmatrix.probe import MARK
+from wheelmatrix.service.bundle import LockEntry, check_destination, platform_tags
+from wheelmatrix.service.live import Outcome, import_argv, python_code
 
 
 def outcome(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wheelmatrix.elf.policy import Finding, WheelScan
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.reporters.markdown import ICON, render_markdown, write_markdown
+from wheelmatrix.scan.policy import Finding, WheelScan
 
 OVER = Finding(
     kind="over-claimed",

@@ -12,8 +12,8 @@ from packaging.utils import canonicalize_name
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
-from wheelmatrix.inputs import Project, RequirementSpec, WheelFile
-from wheelmatrix.matrix import Target, build_matrix, predict, select_targets
+from wheelmatrix.inputs.wheels import Project, RequirementSpec, WheelFile
+from wheelmatrix.matrix.cells import Target, build_matrix, predict, select_targets
 
 BOTH = ("x86_64", "aarch64")
 

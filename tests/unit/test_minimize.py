@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from wheelmatrix.errors import InputError
-from wheelmatrix.minimize import Search, _split, parse_requirements_file
+from wheelmatrix.service.minimize import Search, _split, parse_requirements_file
 
 
 def collide(a: str, b: str) -> object:

@@ -1,4 +1,4 @@
-"""Platform-tag policy (wheelmatrix/elf/policy.py + wheelmatrix/data/policy.json) on real fixture wheels."""
+"""Platform-tag policy (wheelmatrix/scan/policy.py + wheelmatrix/data/policy.json) on real fixture wheels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.fixtures.selection import BUILT_ARCHES, wheel_for
 from tests.fixtures.wheels import Fixture, write_wheel
-from wheelmatrix.elf.policy import (
+from wheelmatrix.scan.policy import (
     BOUNDED,
     Finding,
     cell_gaps,
@@ -330,7 +330,7 @@ def test_musl_libc_sonames_and_unversioned_names_are_not_findings(
 ) -> None:
     """A real musllinux wheel links Alpine's libc.musl-x86_64.so.1 and references libc names
     without versions (numpy's vendored libstdc++): neither is a problem on musl."""
-    from wheelmatrix.elf.policy import MUSL_SELF
+    from wheelmatrix.scan.policy import MUSL_SELF
 
     assert MUSL_SELF.match("libc.musl-x86_64.so.1") and MUSL_SELF.match("libm.so.6")
     assert not MUSL_SELF.match("libcrypto.so.3") and not MUSL_SELF.match("libz.so.1")

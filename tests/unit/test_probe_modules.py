@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wheelmatrix.inputs import _modules
+from wheelmatrix.inputs.wheels import _modules
 from wheelmatrix.probe import wm_probe
 
 

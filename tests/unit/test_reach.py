@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from wheelmatrix import reach
 from wheelmatrix.resources import data_path
+from wheelmatrix.scan import reach
 
 ROOT = Path(__file__).resolve().parents[2]
 

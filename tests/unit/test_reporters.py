@@ -16,7 +16,7 @@ from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
 from wheelmatrix.reporters.jsonfile import write_json
 from wheelmatrix.reporters.junit import write_junit
 from wheelmatrix.reporters.terminal import render_table
-from wheelmatrix.store import ResultLog
+from wheelmatrix.run.store import ResultLog
 
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 

@@ -14,10 +14,10 @@ from packaging.utils import canonicalize_name
 from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.inputs import Project, RequirementSpec
-from wheelmatrix.matrix import Cell, build_matrix, select_targets
+from wheelmatrix.inputs.wheels import Project, RequirementSpec
+from wheelmatrix.matrix.cells import Cell, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.scheduler import Scheduler
+from wheelmatrix.run.scheduler import Scheduler
 
 WAIT_S = 5.0  # generous upper bound for anything that should happen "at once"
 

@@ -10,9 +10,9 @@ from packaging.utils import canonicalize_name
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import InputError
-from wheelmatrix.inputs import Project, RequirementSpec
-from wheelmatrix.matrix import Cell, build_matrix, select_targets
-from wheelmatrix.shards import IMAGE_COST, parse_shard, split
+from wheelmatrix.inputs.wheels import Project, RequirementSpec
+from wheelmatrix.matrix.cells import Cell, build_matrix, select_targets
+from wheelmatrix.matrix.shards import IMAGE_COST, parse_shard, split
 
 
 @pytest.fixture(scope="module")

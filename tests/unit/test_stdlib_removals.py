@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wheelmatrix.stdlib_removals import explain_missing_module, removed_in
+from wheelmatrix.scan.stdlib_removals import explain_missing_module, removed_in
 
 
 @pytest.mark.parametrize(

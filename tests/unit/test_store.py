@@ -17,7 +17,7 @@ import pytest
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool
 from wheelmatrix.reporters.jsonfile import write_json
-from wheelmatrix.store import (
+from wheelmatrix.run.store import (
     ResultLog,
     RunDir,
     config_hash,
@@ -175,9 +175,9 @@ def test_stream_round_trip_with_the_standard_library_parser(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without orjson the reader parses each cell's shared provenance once; same records."""
-    import wheelmatrix.store
+    import wheelmatrix.run.store
 
-    monkeypatch.setattr(wheelmatrix.store, "_loads", wheelmatrix.store._stdlib_loads)
+    monkeypatch.setattr(wheelmatrix.run.store, "_loads", wheelmatrix.run.store._stdlib_loads)
     cells = {**two_cells(), full_record().cell_id: [full_record()]}
     stream = tmp_path / "results.jsonl"
     write_stream(stream, cells)
@@ -194,7 +194,7 @@ import os, signal, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "runner")!r})
 from pathlib import Path
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.store import ResultLog
+from wheelmatrix.run.store import ResultLog
 log = ResultLog(Path({str(stream)!r}))
 for check in ("install", "import a", "import b"):
     log.add(CheckResult(distro="d", arch="x86_64", python="3.12", scenario="import", check=check,

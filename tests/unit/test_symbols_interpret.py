@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wheelmatrix.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
+from wheelmatrix.cell.checks.symbols import SymbolCheck, interpret_smoke, native_summary, short
 from wheelmatrix.model import Status
 
 SITE = "/venv/lib/python3.11/site-packages"

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from wheelmatrix.resources import data_path
-from wheelmatrix.system_libs import debian_suite, install_hint, missing_library, provider, providers
+from wheelmatrix.scan.system_libs import debian_suite, install_hint, missing_library, provider, providers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 
 from wheelmatrix.config.catalog import Libc
-from wheelmatrix.inputs import WheelFile
-from wheelmatrix.tags import cell_tags, pick_wheel, platform_tags
+from wheelmatrix.inputs.wheels import WheelFile
+from wheelmatrix.matrix.tags import cell_tags, pick_wheel, platform_tags
 
 GLIBC_2_31 = Libc(family="glibc", version=(2, 31))
 GLIBC_2_36 = Libc(family="glibc", version=(2, 36))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from wheelmatrix.config.catalog import Distro
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult
 
 Log = Callable[[str], None]

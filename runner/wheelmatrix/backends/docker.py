@@ -28,23 +28,23 @@ from docker.types import Mount
 
 from wheelmatrix.backends import images
 from wheelmatrix.backends.base import Log
-from wheelmatrix.cell import CellFlow, CellOptions, installer_for
+from wheelmatrix.cell.flow import CellFlow, CellOptions, installer_for
+from wheelmatrix.cell.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
 from wheelmatrix.config.catalog import Distro
-from wheelmatrix.cpu import qemu_static
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
-from wheelmatrix.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.probe import MARK
 from wheelmatrix.probe import PROBE_DIR as PROBE_DIR_HOST
+from wheelmatrix.scan.cpu import qemu_static
 
 __all__ = ["CellOptions", "DockerBackend", "DockerSandbox", "connect"]
 
 LABEL_RUN = "org.wheelmatrix.run"
 LABEL_PID = "org.wheelmatrix.pid"
 LABEL_HOST = "org.wheelmatrix.host"
-LABEL_CELL = "org.wheelmatrix.cell"
+LABEL_CELL = "org.wheelmatrix.cell.flow"
 NOBODY = "65534:65534"
 
 

@@ -17,7 +17,7 @@ from wheelmatrix.backends.base import Log
 from wheelmatrix.backends.docker import DockerBackend, EngineDown
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
 WAIT_FOR_ENGINE_S = 180.0  # how long cells wait for a stopped engine to answer again

@@ -1,4 +1,6 @@
 """Command line: one module per command, registered here; errors are caught once, in `main`.
+May import every room; a command module parses arguments, calls the service and prints (no command
+imports another).
 
 wheelmatrix validate | run | plan | report | repro | minimize | bisect | scan | compare | runs | init
             | doctor | distros

@@ -25,8 +25,8 @@ from wheelmatrix.errors import InfrastructureError, InputError
 if TYPE_CHECKING:
     from packaging.version import Version
 
-    from wheelmatrix.live import Outcome
     from wheelmatrix.model import CheckResult
+    from wheelmatrix.service.live import Outcome
 
 HELP = "find the first version of a package that fails in one cell, by binary search"
 
@@ -95,7 +95,7 @@ class Step:
     def __call__(self, version: Version) -> tuple[Outcome, CheckResult]:
         from wheelmatrix.backends.docker import connect
         from wheelmatrix.cli.repro import cell_config
-        from wheelmatrix.live import LiveCell, engine_of, import_argv, single_cell
+        from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
         self.count += 1
         sub = argparse.Namespace(**vars(self.args))

@@ -33,9 +33,9 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.compare import compare, fail_on_exit, render_markdown, render_text
     from wheelmatrix.reporters.jsonfile import _atomic_write
-    from wheelmatrix.store import load_results
+    from wheelmatrix.run.compare import compare, fail_on_exit, render_markdown, render_text
+    from wheelmatrix.run.store import load_results
 
     old = load_results(args.old)
     new = load_results(args.new)

@@ -84,7 +84,7 @@ def doctor(console: Console) -> int:
     )
     import os
 
-    from wheelmatrix.cpu import QEMU_STATIC
+    from wheelmatrix.scan.cpu import QEMU_STATIC
 
     have = [arch for arch, path in QEMU_STATIC.items() if os.access(path, os.X_OK)]
     table.add_row(

@@ -22,7 +22,7 @@ from wheelmatrix.cli.options import add_cell_arguments, add_input_arguments, add
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
-    from wheelmatrix.live import Outcome
+    from wheelmatrix.service.live import Outcome
 
 HELP = "shrink a failing set to the fewest packages and the import order that still fail the same way"
 
@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
 
 
 def gather_inputs(args: argparse.Namespace) -> list[str]:
-    from wheelmatrix.minimize import parse_requirements_file
+    from wheelmatrix.service.minimize import parse_requirements_file
 
     items = list(args.inputs or [])
     for path in args.requirements or []:
@@ -85,8 +85,8 @@ class Steps:
 def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.backends.docker import connect
     from wheelmatrix.cli.repro import cell_config
-    from wheelmatrix.live import LiveCell, engine_of, import_argv, single_cell
-    from wheelmatrix.minimize import Search
+    from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
+    from wheelmatrix.service.minimize import Search
 
     items = gather_inputs(args)
     args.inputs = items
@@ -167,7 +167,7 @@ def _fresh(args: argparse.Namespace, order: list[str], steps: Steps, note: Any) 
     """A fresh cell with only `order` installed, importing them in that order."""
     from wheelmatrix.backends.docker import connect
     from wheelmatrix.cli.repro import cell_config
-    from wheelmatrix.live import LiveCell, engine_of, import_argv, single_cell
+    from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
     sub = argparse.Namespace(**vars(args))
     sub.inputs = _inputs_for(args.inputs, order)
@@ -183,7 +183,7 @@ def _fresh(args: argparse.Namespace, order: list[str], steps: Steps, note: Any) 
 
 
 def _project_of(text: str) -> str:
-    from wheelmatrix.inputs import parse_inputs
+    from wheelmatrix.inputs.wheels import parse_inputs
 
     return str(parse_inputs([text], role="candidate")[0].name)
 

@@ -220,7 +220,7 @@ def registry_mirror(text: str) -> str:
 
 
 def cpu_level(text: str) -> str:
-    from wheelmatrix.cpu import arch_of, level
+    from wheelmatrix.scan.cpu import arch_of, level
 
     try:
         level(arch_of(text), text)

@@ -30,8 +30,8 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.cli.run import load_config
-    from wheelmatrix.cli.runsetup import plan_run
-    from wheelmatrix.shards import split
+    from wheelmatrix.matrix.shards import split
+    from wheelmatrix.service.setup import plan_run
 
     config = load_config(args, discover=True)
     plan = plan_run(config, static_scan=False)

@@ -53,8 +53,8 @@ def register(sub: Any) -> None:
 def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[Any]]:
     """(results, run info, static scans) of several stored results, each cell once."""
     from wheelmatrix.config.known_problems import default_known_problems_path, load_known_problems
-    from wheelmatrix.diagnose import known_from_baseline
-    from wheelmatrix.store import load_results
+    from wheelmatrix.findings.diagnose import known_from_baseline
+    from wheelmatrix.run.store import load_results
 
     results: list[CheckResult] = []
     owner: dict[str, Path] = {}

@@ -29,8 +29,8 @@ from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
     from wheelmatrix.config.runfile import RunConfig
-    from wheelmatrix.live import LiveCell, Outcome
     from wheelmatrix.model import CheckResult
+    from wheelmatrix.service.live import LiveCell, Outcome
 
 HELP = "run one cell live: stream the output, exit as the command, diagnose, write a reproducer bundle"
 
@@ -67,7 +67,7 @@ def register(sub: Any) -> None:
 def cell_config(args: argparse.Namespace) -> RunConfig:
     """The sandbox and input flags as a RunConfig, narrowed to the one cell asked for."""
     from wheelmatrix.cli.run import load_config
-    from wheelmatrix.live import one_cell_config
+    from wheelmatrix.service.live import one_cell_config
 
     if not args.distro or not args.arch:
         raise InputError("repro needs --distro ID and --arch ARCH (or --from REPORT --check ID)")
@@ -77,7 +77,7 @@ def cell_config(args: argparse.Namespace) -> RunConfig:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.backends.docker import connect
-    from wheelmatrix.live import LiveCell, engine_of, import_argv, single_cell
+    from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
     command = list(getattr(args, "command_argv", None) or [])
     if args.from_results is not None or args.check_id is not None:
@@ -85,7 +85,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     elif not args.inputs:
         raise InputError("repro needs at least one wheel file or requirement")
     if args.bundle is not None:
-        from wheelmatrix.bundle import check_destination
+        from wheelmatrix.service.bundle import check_destination
 
         check_destination(args.bundle)  # before anything starts
     if args.shell and args.repeat != 1:
@@ -176,7 +176,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
 def _bundle(
     live: LiveCell, argv: list[str], result: CheckResult, shown: Outcome, args: Any, out: _Out
 ) -> None:
-    from wheelmatrix.bundle import BundleSpec, default_destination, write_bundle
+    from wheelmatrix.service.bundle import BundleSpec, default_destination, write_bundle
 
     dest = args.bundle or default_destination(live.cell, Path.cwd())
     spec = BundleSpec(
@@ -217,9 +217,9 @@ def _shell(live: LiveCell, console: Console, *, network: bool) -> int:
 def _from_results(args: argparse.Namespace, command: list[str]) -> list[str]:
     """Fill args from one check of a report: its cell, inputs pinned to the versions it had,
     its image, and its command."""
-    from wheelmatrix.live import import_argv
     from wheelmatrix.model import installed_versions
-    from wheelmatrix.store import load_results
+    from wheelmatrix.run.store import load_results
+    from wheelmatrix.service.live import import_argv
 
     if args.from_results is None or args.check_id is None:
         raise InputError("--from REPORT and --check ID go together")
@@ -269,7 +269,7 @@ def _dist_of(path: Path) -> str:
 def _wheel_files(r: CheckResult, loaded: Any, args: argparse.Namespace) -> list[Path]:
     """The wheel files the check installed: given on the command line, else those the run was
     started with (its config.json), matched by file name and, for candidates, sha256."""
-    from wheelmatrix.inputs import file_sha256
+    from wheelmatrix.inputs.wheels import file_sha256
 
     given = [Path(i) for i in (args.inputs or []) if str(i).endswith(".whl")]
     started = []

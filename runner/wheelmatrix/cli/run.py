@@ -17,8 +17,8 @@ from wheelmatrix.cli.options import add_matrix_arguments, overrides
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
-    from wheelmatrix.cli.runsetup import Plan
     from wheelmatrix.config.runfile import RunConfig
+    from wheelmatrix.service.setup import Plan
 
 HELP = "run a matrix from a config file and/or flags, with a resumable run directory"
 
@@ -75,8 +75,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) -> int:
     from wheelmatrix.backends.docker import connect
-    from wheelmatrix.cli.runsetup import engine_distros, execute, new_run_id, plan_run, runs_root
-    from wheelmatrix.store import RunDir, load_results
+    from wheelmatrix.run.store import RunDir, load_results
+    from wheelmatrix.service.setup import engine_distros, execute, new_run_id, plan_run, runs_root
 
     config = load_config(args, discover=discover)
     baseline = load_results(config.compare) if config.compare is not None else None  # bad path: exit 2 now
@@ -97,7 +97,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
     if shard is not None:
         import dataclasses
 
-        from wheelmatrix.shards import parse_shard, shard_cells
+        from wheelmatrix.matrix.shards import parse_shard, shard_cells
 
         index, total = parse_shard(shard)
         plan = plan_run(config)  # every machine must compute the same matrix: no engine filter
@@ -128,7 +128,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
     outcome = execute(plan, console, client, run_dir, done=done, skip_cells=skip)
     if outcome.interrupted:
         return outcome.exit_code
-    from wheelmatrix.compare import compare, fail_on_exit, render_text
+    from wheelmatrix.run.compare import compare, fail_on_exit, render_text
 
     comparison = None
     if baseline is not None:
@@ -139,7 +139,7 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
 
 
 def _find_resume(resume: str, root: Path, plan: Plan) -> Any:
-    from wheelmatrix.store import RunDir, latest_unfinished
+    from wheelmatrix.run.store import RunDir, latest_unfinished
 
     if resume == "latest":
         found = latest_unfinished(root, plan.config_hash)

@@ -21,8 +21,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.cli.runsetup import runs_root
-    from wheelmatrix.store import list_runs
+    from wheelmatrix.run.store import list_runs
+    from wheelmatrix.service.setup import runs_root
 
     root = runs_root(args.runs_dir)
     runs = list_runs(root)

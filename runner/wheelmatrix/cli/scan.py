@@ -23,8 +23,8 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     """Exit 1 when a wheel over-claims its tag or needs a library it neither ships nor may assume."""
-    from wheelmatrix.diagnose import scans_json, static_scans
-    from wheelmatrix.inputs import parse_inputs
+    from wheelmatrix.findings.diagnose import scans_json, static_scans
+    from wheelmatrix.inputs.wheels import parse_inputs
     from wheelmatrix.reporters.jsonfile import _atomic_write
     from wheelmatrix.reporters.terminal import render_static
 

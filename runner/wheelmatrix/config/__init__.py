@@ -1,1 +1,4 @@
-"""Configuration: validated, immutable objects built from YAML and the command line."""
+"""Configuration: validated, immutable objects built from YAML and the command line.
+
+May import the base modules, inputs and scan (CPU level names).
+"""

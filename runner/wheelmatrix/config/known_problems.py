@@ -9,7 +9,7 @@ from pathlib import Path
 from wheelmatrix.config._yaml import Node, load_yaml_file
 from wheelmatrix.config.catalog import ARCHES, LIBC_FAMILIES, Distro, parse_version
 from wheelmatrix.errors import InputError
-from wheelmatrix.inputs import parse_requirement
+from wheelmatrix.inputs.wheels import parse_requirement
 from wheelmatrix.model import Status
 
 

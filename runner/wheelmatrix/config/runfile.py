@@ -24,7 +24,7 @@ from wheelmatrix.config._yaml import Node, load_toml_file, load_yaml_file
 from wheelmatrix.config.catalog import ARCHES
 from wheelmatrix.config.scenarios import Scenario, parse_scenario
 from wheelmatrix.errors import InputError, did_you_mean
-from wheelmatrix.inputs import parse_requirement
+from wheelmatrix.inputs.wheels import parse_requirement
 
 CONFIG_NAMES = ("wheelmatrix.yaml", "wheelmatrix.yml")
 PYPROJECT = "pyproject.toml"
@@ -285,7 +285,7 @@ def _registry_mirror(node: Node) -> str | None:
 
 
 def _cpus(node: Node) -> tuple[str, ...]:
-    from wheelmatrix.cpu import arch_of, level
+    from wheelmatrix.scan.cpu import arch_of, level
 
     names = node.texts("cpu", ())
     for index, name in enumerate(names):

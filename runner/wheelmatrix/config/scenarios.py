@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wheelmatrix.config._yaml import Node, load_yaml_file
 from wheelmatrix.errors import InputError, did_you_mean
-from wheelmatrix.inputs import parse_requirement
+from wheelmatrix.inputs.wheels import parse_requirement
 
 KINDS = ("import", "symbols", "pytest", "command", "commands")
 PROJECT_PLACEHOLDER = "{project}"

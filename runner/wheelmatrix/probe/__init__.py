@@ -1,4 +1,7 @@
-"""Code that runs inside the containers (stdlib only, Python 3.6+)."""
+"""Code that runs inside the containers (stdlib only, Python 3.6+).
+
+May import nothing from wheelmatrix: it is copied into cells whose Python may be 3.6.
+"""
 
 from pathlib import Path
 

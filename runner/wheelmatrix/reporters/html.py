@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from wheelmatrix import __version__
+from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes, warned
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.causes import LEGEND, layout, mark, root_causes, warned
 from wheelmatrix.reporters.jsonfile import _atomic_write
 
 COLOUR = {

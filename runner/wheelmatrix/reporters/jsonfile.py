@@ -32,7 +32,7 @@ def write_json(
 
 def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     """The problems grouped by root cause, with the check ids of each group."""
-    from wheelmatrix.reporters.causes import root_causes
+    from wheelmatrix.findings.causes import root_causes
 
     return [
         {

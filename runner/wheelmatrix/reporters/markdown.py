@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from wheelmatrix.elf.policy import WheelScan
+from wheelmatrix.findings.causes import root_causes
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.causes import root_causes
 from wheelmatrix.reporters.jsonfile import _atomic_write
+from wheelmatrix.scan.policy import WheelScan
 
 ICON = {
     Status.PASSED: "✅ passed",
@@ -68,7 +68,7 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
     if findings:
         lines += ["### Static ELF scan", ""]
         lines += [f"- `{wheel}` **{f.kind}**: {_cell(f.message)}" for wheel, f in findings]
-    from wheelmatrix.diagnose import wheel_reach
+    from wheelmatrix.findings.diagnose import wheel_reach
 
     reach = [(s.wheel, line) for s in scans.values() for line in wheel_reach(s)]
     if reach:

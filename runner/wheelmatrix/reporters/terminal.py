@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wheelmatrix.elf.policy import WheelScan
+from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.causes import LEGEND, layout, mark, root_causes
+from wheelmatrix.scan.policy import WheelScan
 
 STYLE = {
     Status.PASSED: "green",
@@ -128,7 +128,7 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
 def render_static(console: Console, scans: Mapping[str, WheelScan]) -> None:
     """What the static ELF scan found, before the matrix ran, and what each wheel's tag and
     real needs admit of recent pip downloads."""
-    from wheelmatrix.diagnose import wheel_reach
+    from wheelmatrix.findings.diagnose import wheel_reach
 
     findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
     if findings:

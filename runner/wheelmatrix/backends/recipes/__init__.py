@@ -1,1 +1,4 @@
-"""Local image recipes for hosts with no registry: each writes a root file system tarball."""
+"""Local image recipes for hosts with no registry: each writes a root file system tarball.
+
+May import config and the base modules.
+"""

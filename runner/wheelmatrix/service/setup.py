@@ -28,17 +28,17 @@ from wheelmatrix.config.catalog import Catalog, Distro, load_catalogs
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.runfile import RunConfig, target_selected
 from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
-from wheelmatrix.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
-from wheelmatrix.elf.policy import WheelScan
 from wheelmatrix.errors import InputError, did_you_mean
+from wheelmatrix.findings.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
 from wheelmatrix.host import cache_dir, host_arch, runnable_archs
-from wheelmatrix.inputs import Project, parse_inputs
-from wheelmatrix.matrix import Cell, CompanionSet, Target, build_matrix, select_targets
+from wheelmatrix.inputs.wheels import Project, parse_inputs
+from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status, exit_code
 from wheelmatrix.reporters.jsonfile import write_json
 from wheelmatrix.reporters.junit import write_junit
 from wheelmatrix.reporters.markdown import write_markdown
 from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_table
+from wheelmatrix.scan.policy import WheelScan
 
 
 def runs_root(explicit: Path | None = None) -> Path:
@@ -236,7 +236,7 @@ def execute(
     diagnose everything (the earlier results of a resumed run included) and write reports."""
     from wheelmatrix.backends.docker import DockerBackend, connect
     from wheelmatrix.backends.engines import EngineSet
-    from wheelmatrix.cell import CellOptions
+    from wheelmatrix.cell.flow import CellOptions
     from wheelmatrix.host import index_settings
 
     config = plan.config
@@ -349,7 +349,7 @@ def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str
 
 
 def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:
-    from wheelmatrix.scheduler import Scheduler
+    from wheelmatrix.run.scheduler import Scheduler
 
     def on_event(kind: str, message: str) -> None:
         progress.event(kind, message)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wheelmatrix.findings.musl import explain_glibc_on_musl
 from wheelmatrix.model import Status
 
 
@@ -49,29 +50,6 @@ def _sym(name: str, readable: Mapping[str, str]) -> str:
 
 
 _MUSL_SIGNS = re.compile(r"\(wants |Error relocating")  # only the musl path words it so
-_MUSL_RELOC = re.compile(r"Error relocating [^:]+: ([^\s:]+): symbol not found")
-_WANTS = re.compile(r"undefined symbol:? (\S+) \(wants \S+@(GLIBC_[\d.]+)\)")
-
-
-def explain_glibc_on_musl(detail: str) -> str:
-    """A musl cell that cannot resolve a symbol: name it, and say why when the wheel asked for
-    a glibc version of it (a musllinux wheel linked against glibc: the regopy case)."""
-    m = _WANTS.search(detail)
-    if m:
-        return (
-            f"`{m.group(1)}` is asked for as {m.group(1)}@{m.group(2)}: this file was linked against "
-            "glibc, and musl does not provide that symbol; a musllinux wheel must be built in a "
-            "musllinux image (cibuildwheel, or auditwheel repair on a musl host) and must not call "
-            "glibc-only functions (as regopy's musllinux wheel did: microsoft/rego-cpp#226)"
-        )
-    m = _MUSL_RELOC.search(detail) or re.search(r"undefined symbol:? (\S+)", detail)
-    if m:
-        return (
-            f"musl's loader cannot resolve `{m.group(1)}`: musl's libc does not define it (a glibc-only "
-            "or newer function), and no library the file needs does; build the wheel in a musllinux "
-            "image against musl, or guard the call (microsoft/rego-cpp#226 is one such case)"
-        )
-    return ""
 
 
 def interpret_smoke(
@@ -304,7 +282,7 @@ def _frame(line: str) -> str:
 
 def illegal_instruction(native: Mapping[str, Any], pc: Mapping[str, Any], site_dirs: Sequence[str]) -> str:
     """'illegal instruction `vpaddd ymm0, ...` (needs x86-64-v3: AVX2...) ...' for a SIGILL."""
-    from wheelmatrix import cpu
+    from wheelmatrix.scan import cpu
 
     arch = str(native.get("arch") or "x86_64")
     insn = cpu.decode(arch, str(native["fault"]["code"]))

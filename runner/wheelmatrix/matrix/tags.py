@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
 from wheelmatrix.config.catalog import Libc
-from wheelmatrix.inputs import WheelFile
+from wheelmatrix.inputs.wheels import WheelFile
 
 # manylinux: the oldest glibc each arch ever had a tag for; legacy aliases (PEP 600).
 _GLIBC_FLOOR = {"x86_64": 5, "aarch64": 17}

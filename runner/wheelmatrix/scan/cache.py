@@ -28,7 +28,10 @@ def scanner_stamp() -> str:
     """Changes whenever the scanner or its policy data change."""
     digest = hashlib.sha256(__version__.encode())
     data = _PACKAGE / "data"
-    for path in sorted((_PACKAGE / "elf").glob("*.py")) + [data / "policy.json", data / "glibc-symbols.json"]:
+    for path in sorted((_PACKAGE / "scan").glob("*.py")) + [
+        data / "policy.json",
+        data / "glibc-symbols.json",
+    ]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from wheelmatrix.errors import InputError
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 
 EMULATED_FACTOR = 3.0  # an emulated cell costs about this many native ones (measured: 2.8x)
 EXTRA_SCENARIO = 0.5  # each scenario after the first in a container (no second install)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
 
-from wheelmatrix.elf.scan import ElfInfo, Requirement, iter_wheel_elves, version_key
+from wheelmatrix.scan.elf import ElfInfo, Requirement, iter_wheel_elves, version_key
 
 POLICY_FILE = Path(__file__).resolve().parents[1] / "data" / "policy.json"
 # Namespaces a policy bounds (others come from libraries the wheel ships itself).
@@ -133,7 +133,7 @@ def system_requirements(files: Sequence[ElfInfo]) -> list[tuple[ElfInfo, Require
 
 def unversioned_requirements(f: ElfInfo, defined: Iterable[str] = ()) -> list[Requirement]:
     """Requirements inferred from unversioned references to libc names (per first release)."""
-    from wheelmatrix.elf.glibc_symbols import first_version, library_of
+    from wheelmatrix.scan.glibc_symbols import first_version, library_of
 
     skip = set(defined)
     groups: dict[tuple[str, str], list[str]] = {}

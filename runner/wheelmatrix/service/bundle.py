@@ -27,10 +27,10 @@ from typing import Any
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelmatrix import __version__
+from wheelmatrix.cell.install import VENV
 from wheelmatrix.errors import InputError
-from wheelmatrix.inputs import file_sha256
-from wheelmatrix.install import VENV
-from wheelmatrix.matrix import Cell
+from wheelmatrix.inputs.wheels import file_sha256
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, installed_versions
 
 IMAGE_ARCHIVE = "image.tar"

@@ -21,17 +21,13 @@ from typing import Any
 from elftools.common.exceptions import ELFError
 
 from wheelmatrix.backends.base import Sandbox
-from wheelmatrix.checks.imports import ImportCheck, classify, plan_import_checks
-from wheelmatrix.checks.symbols import interpret_smoke, native_summary
-from wheelmatrix.config.runfile import RunConfig
-from wheelmatrix.elf.scan import ElfInfo
-from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.install import (
+from wheelmatrix.cell.checks.imports import ImportCheck, classify, plan_import_checks
+from wheelmatrix.cell.checks.symbols import interpret_smoke, native_summary
+from wheelmatrix.cell.install import (
     SYMBOLS_PROBE,
     VENV,
     VENV_PYTHON,
     WHEELS_DIR,
-    IndexSettings,
     Step,
     classify_install_failure,
     cpu_wrapper_argv,
@@ -40,8 +36,12 @@ from wheelmatrix.install import (
     installer_env,
     venv_argv,
 )
-from wheelmatrix.matrix import Cell, Pick
+from wheelmatrix.config.runfile import RunConfig
+from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.host import IndexSettings
+from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status, installed_versions
+from wheelmatrix.scan.elf import ElfInfo
 
 PROJECT_DIR = "/tmp/wm-project"  # where a pytest scenario's sources are copied ({project})
 PYTEST_JUNIT = "/tmp/wm-pytest.xml"
@@ -229,7 +229,7 @@ class CellFlow:
         RECORD digest) against that wheel's own tags; an over-claimed tag fails a `tag` check."""
         from packaging.tags import parse_tag
 
-        from wheelmatrix.elf.policy import cell_gaps, judge_files
+        from wheelmatrix.scan.policy import cell_gaps, judge_files
 
         versions = installed_versions(self.installed)
         out = []
@@ -316,7 +316,7 @@ class CellFlow:
         if fit:
             steps.append(Step(name="install", argv=argv([*(arg(p) for p in fit), *extra])))
         if fit and cell.cpu:
-            from wheelmatrix.cpu import level
+            from wheelmatrix.scan.cpu import level
 
             model = level(cell.arch, cell.cpu).qemu or ""
             steps.append(Step(name="cpu", argv=cpu_wrapper_argv(cell.distro.python_executable, model)))
@@ -510,7 +510,7 @@ class CellFlow:
     def _static_tls(self, check: ImportCheck) -> str:
         """'cannot allocate memory in static TLS block': re-run the import with a larger reserve
         (glibc's tunable), and say whether that is the whole story."""
-        from wheelmatrix.checks.symbols import STATIC_TLS_WORKAROUNDS
+        from wheelmatrix.cell.checks.symbols import STATIC_TLS_WORKAROUNDS
 
         tunable = f"glibc.rtld.optional_static_tls={self.STATIC_TLS_TRY}"
         plan = {
@@ -581,7 +581,7 @@ class CellFlow:
         if not dso or pc.get("symbol") or not offset or not any(dso.startswith(d) for d in self.site_dirs):
             return
         try:
-            from wheelmatrix.elf.scan import function_at
+            from wheelmatrix.scan.elf import function_at
 
             found = function_at(self.sandbox.read_file(pc.get("real") or dso), int(offset, 16))
         except Exception:  # evidence is best effort: the fault itself is already recorded
@@ -758,8 +758,8 @@ class _Unreadable(Exception):
 
 def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> ElfInfo | None:
     """scan_elf of an installed file, cached on disk by its RECORD digest and the scanner."""
-    from wheelmatrix.elf.cache import cached
-    from wheelmatrix.elf.scan import scan_elf
+    from wheelmatrix.scan.cache import cached
+    from wheelmatrix.scan.elf import scan_elf
 
     def scan() -> ElfInfo:
         try:

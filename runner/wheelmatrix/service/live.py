@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wheelmatrix.checks.imports import classify
-from wheelmatrix.cli.runsetup import Plan, new_run_id, plan_run
+from wheelmatrix.cell.checks.imports import classify
+from wheelmatrix.cell.install import VENV, VENV_PYTHON
 from wheelmatrix.config.runfile import RunConfig
 from wheelmatrix.errors import InfrastructureError, InputError
-from wheelmatrix.install import VENV, VENV_PYTHON
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.service.setup import Plan, new_run_id, plan_run
 
 Output = Callable[[str], None]
 EXIT_TIMED_OUT = 124  # as coreutils' timeout
@@ -112,7 +112,7 @@ class LiveCell:
 
     def __init__(self, plan: Plan, cell: Cell, client: Any, *, log: Output, image: str | None = None) -> None:
         from wheelmatrix.backends.docker import DockerBackend
-        from wheelmatrix.cell import CellOptions
+        from wheelmatrix.cell.flow import CellOptions
         from wheelmatrix.host import index_settings
 
         self.plan = plan
@@ -139,7 +139,7 @@ class LiveCell:
         """Prepare the image, start the container, install; cut the network unless `network`.
         False (with `install_failures` set) when the install failed."""
         from wheelmatrix.backends.docker import DockerSandbox
-        from wheelmatrix.cell import CellFlow
+        from wheelmatrix.cell.flow import CellFlow
 
         self.backend.reap_stale()
         tag = self.backend.prepare_image(self.cell.distro, self.cell.arch, self.log)
@@ -215,9 +215,9 @@ class LiveCell:
     def explain(self, outcome: Outcome, argv: Sequence[str], *, check: str = "repro") -> CheckResult:
         """The outcome as the matrix would report it: crash evidence (fault address to DSO and
         symbol, linker bindings, gdb backtrace in images with gdb), OOM, and the diagnosis."""
-        from wheelmatrix.cell import import_warnings
-        from wheelmatrix.checks.symbols import native_summary
-        from wheelmatrix.diagnose import diagnose
+        from wheelmatrix.cell.checks.symbols import native_summary
+        from wheelmatrix.cell.flow import import_warnings
+        from wheelmatrix.findings.diagnose import diagnose
 
         evidence: dict[str, Any] = {
             "returncode": outcome.rc,

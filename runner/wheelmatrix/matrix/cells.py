@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from wheelmatrix.config.catalog import Distro, Libc
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import InputError
-from wheelmatrix.inputs import Project, WheelFile
+from wheelmatrix.inputs.wheels import Project, WheelFile
+from wheelmatrix.matrix.tags import describe_tags, pick_wheel, platform_tags, tag_ranks
 from wheelmatrix.model import cell_id
-from wheelmatrix.tags import describe_tags, pick_wheel, platform_tags, tag_ranks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +164,7 @@ def build_matrix(
             memo[key] = predict(project, distro, arch)
         return memo[key]
 
-    from wheelmatrix.cpu import arch_of
+    from wheelmatrix.scan.cpu import arch_of
 
     for target in targets:
         cand = tuple(predicted(p, target.distro, target.arch) for p in candidates)

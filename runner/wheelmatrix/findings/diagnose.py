@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wheelmatrix.config.known_problems import KnownProblem
-from wheelmatrix.elf.cache import cached
-from wheelmatrix.elf.policy import Finding, WheelScan, cell_gaps, judge_wheel, parse_platform
-from wheelmatrix.inputs import Project
-from wheelmatrix.matrix import Cell, Pick
+from wheelmatrix.inputs.wheels import Project
+from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.scan.cache import cached
+from wheelmatrix.scan.policy import Finding, WheelScan, cell_gaps, judge_wheel, parse_platform
 
 # Symbols every extension or DSO defines; two DSOs defining them is normal.
 BENIGN = (
@@ -81,7 +81,7 @@ def predict_cell(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Prediction]
 def cpu_gaps(scan: WheelScan, arch: str, level: str) -> list[Finding]:
     """ELF files that declare (x86 GNU property note) a newer ISA level than a CPU cell's:
     predicted SIGILL. An undeclared use is only found by running."""
-    from wheelmatrix.cpu import below
+    from wheelmatrix.scan.cpu import below
 
     if not level or arch != "x86_64":
         return []
@@ -300,7 +300,7 @@ def _explain_pure_fallback(cell: Cell, r: CheckResult) -> str:
     pure: Mapping[str, str] = r.evidence.get("pure_wheels") or {}
     if not pure:
         return ""
-    from wheelmatrix.system_libs import install_hint, missing_library
+    from wheelmatrix.scan.system_libs import install_hint, missing_library
 
     soname = missing_library(f"{r.detail}\n{r.evidence.get('output_tail') or ''}")
     if soname is None:
@@ -324,7 +324,7 @@ def _explain_missing_library(
 ) -> str:
     """'libGL.so.1: cannot open shared object file' -> which wheel file needs it, whether the
     manylinux policy lets a wheel assume it, and the package that provides it in this cell."""
-    from wheelmatrix.system_libs import install_hint, missing_library
+    from wheelmatrix.scan.system_libs import install_hint, missing_library
 
     soname = missing_library(detail)
     if soname is None:
@@ -385,7 +385,7 @@ def explain_runtime_mismatch(r: CheckResult) -> str:
 
 
 def _explain_removed_module(cell: Cell, r: CheckResult) -> str:
-    from wheelmatrix.stdlib_removals import explain_missing_module
+    from wheelmatrix.scan.stdlib_removals import explain_missing_module
 
     text = f"{r.detail}\n{r.evidence.get('output_tail') or ''}"
     return explain_missing_module(text, cell.distro.python_version) or ""
@@ -394,12 +394,12 @@ def _explain_removed_module(cell: Cell, r: CheckResult) -> str:
 def _explain_undefined(cell: Cell, detail: str) -> str:
     """'undefined symbol: X' -> 'X first appeared in glibc 2.38 (libc.so.6); this cell has 2.36'."""
     if cell.distro.libc.family == "musl":
-        from wheelmatrix.checks.symbols import explain_glibc_on_musl
+        from wheelmatrix.findings.musl import explain_glibc_on_musl
 
         return explain_glibc_on_musl(detail)
     if "undefined symbol" not in detail or cell.distro.libc.family != "glibc":
         return ""
-    from wheelmatrix.elf.glibc_symbols import explain_undefined
+    from wheelmatrix.scan.glibc_symbols import explain_undefined
 
     return explain_undefined(detail, cell.arch, cell.distro.libc.version) or ""
 
@@ -456,7 +456,7 @@ def wheel_reach(scan: WheelScan) -> list[str]:
     level), from the shipped reach data."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-    from wheelmatrix import reach
+    from wheelmatrix.scan import reach
 
     try:
         _name, _version, _build, tags = parse_wheel_filename(scan.wheel)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from wheelmatrix.host import IndexSettings
 from wheelmatrix.model import Status
 
 # Paths inside every cell's container.
@@ -54,16 +55,6 @@ def cpu_wrapper_argv(python_executable: str, model: str) -> tuple[str, ...]:
         './python -c "import sys; assert sys.prefix != sys.base_prefix, sys.prefix"'
     )
     return ("/bin/sh", "-c", script, "sh", python_executable, VENV, QEMU_BIN, model)
-
-
-@dataclass(frozen=True, kw_only=True)
-class IndexSettings:
-    """The host's package index configuration, passed into containers."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    proxy_env: dict[str, str] = field(default_factory=dict)
-    has_ca_bundle: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

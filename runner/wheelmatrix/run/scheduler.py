@@ -22,7 +22,7 @@ from functools import partial
 
 from wheelmatrix.backends.base import Backend
 from wheelmatrix.errors import WheelmatrixError
-from wheelmatrix.matrix import Cell
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
 ResultSink = Callable[[CheckResult], None]

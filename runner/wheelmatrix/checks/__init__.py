@@ -1,1 +1,0 @@
-"""What runs inside a cell, and how its raw outcome becomes a status and a one-line detail."""

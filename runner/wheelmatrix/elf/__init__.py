@@ -1,1 +1,0 @@
-"""Static ELF analysis on the host (pyelftools): no container, no emulation."""
