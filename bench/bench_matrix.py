@@ -31,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
-from wheelmatrix.backends.docker import connect  # noqa: E402
-from wheelmatrix.backends.images import prepare  # noqa: E402
+from wheelmatrix.backends.docker.connection import connect  # noqa: E402
+from wheelmatrix.backends.docker.images import prepare  # noqa: E402
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog  # noqa: E402
 
 CELLS = [(d, a) for d in ("debian-11", "debian-12", "debian-13") for a in ("x86_64", "aarch64")]
@@ -108,7 +108,7 @@ def main() -> None:
     MODULE = args.module
 
     catalog = load_catalog(default_catalog_path())
-    client = connect()
+    client = connect().client
     images = {(d, a): prepare(client, catalog.get(d), a, print) for d, a in CELLS}
 
     wheels = download_wheels()

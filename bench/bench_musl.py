@@ -31,7 +31,7 @@ def build_from_nothing(arch: str) -> tuple[float, float]:
     """(seconds to build the root file system tarball, seconds to import it), fresh caches."""
     import docker
 
-    from wheelmatrix.backends.images import _import_tarball
+    from wheelmatrix.backends.docker.images import _import_tarball
     from wheelmatrix.backends.recipes import musl
     from wheelmatrix.config.catalog import load_catalogs
 

@@ -100,12 +100,12 @@ def debian_images() -> Iterator[None]:
     xdist workers wait for one another instead of building twice. Each worker starts at a
     different image so that two workers build two images at once.
     """
-    from wheelmatrix.backends.docker import connect
-    from wheelmatrix.backends.images import prepare
+    from wheelmatrix.backends.docker.connection import connect
+    from wheelmatrix.backends.docker.images import prepare
     from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
     catalog = load_catalog(default_catalog_path())
-    client = connect()
+    client = connect().client
     todo = [(d, a) for a in reversed(ARCHS) for d in DEBIAN]
     shift = _worker_index() % len(todo)
     for distro_id, arch in todo[shift:] + todo[:shift]:
@@ -120,12 +120,12 @@ MUSL = "musl-1.2.5"
 def musl_images() -> Iterator[None]:
     """Build (or find cached) the musl cell images, x86_64 first: the musl-python recipe
     cross-compiles CPython on the host (a few minutes per arch, once; cached by content tag)."""
-    from wheelmatrix.backends.docker import connect
-    from wheelmatrix.backends.images import prepare
+    from wheelmatrix.backends.docker.connection import connect
+    from wheelmatrix.backends.docker.images import prepare
     from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
     catalog = load_catalog(default_catalog_path())
-    client = connect()
+    client = connect().client
     for arch in ARCHS:
         prepare(client, catalog.get(MUSL), arch, lambda msg: None)
     yield

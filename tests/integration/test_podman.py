@@ -34,12 +34,12 @@ def podman() -> Iterator[str]:
         while not SOCKET.exists():
             assert time.monotonic() < deadline and service.poll() is None, "the podman service did not start"
             time.sleep(0.2)
-        from wheelmatrix.backends.docker import connect
-        from wheelmatrix.backends.images import prepare
+        from wheelmatrix.backends.docker.connection import connect
+        from wheelmatrix.backends.docker.images import prepare
         from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
         tag = prepare(
-            connect(), load_catalog(default_catalog_path()).get("debian-12"), "x86_64", lambda m: None
+            connect().client, load_catalog(default_catalog_path()).get("debian-12"), "x86_64", lambda m: None
         )
         have = subprocess.run([exe, "image", "exists", tag], capture_output=True)
         if have.returncode != 0:  # the image from the local Docker engine, as `docker save | podman load`

@@ -104,7 +104,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from the locally built Debian 12 images), and no prepared wm-registry image in the engine."""
     import docker
 
-    from wheelmatrix.backends.images import prepare
+    from wheelmatrix.backends.docker.images import prepare
     from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 
     proc, url = _start_registry(tmp_path_factory.mktemp("registry"))

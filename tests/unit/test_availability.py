@@ -42,8 +42,26 @@ class Images:
 
 
 class Client:
+    """A fake engine connection (backends.base.Connection's image facts) over fake image lists."""
+
     def __init__(self, local: dict[str, str] | None = None, registry: set[str] | None = None) -> None:
         self.images = Images(local or {}, registry or set(), [])
+
+    def prepared_tags(self) -> set[str]:
+        return {t for img in self.images.list() for t in img.tags}
+
+    def image_arch(self, ref: str) -> str | None:
+        try:
+            return self.images.get(ref).attrs["Architecture"]
+        except LookupError:
+            return None
+
+    def registry_answers(self, ref: str) -> bool:
+        try:
+            self.images.get_registry_data(ref)
+            return True
+        except OSError:
+            return False
 
 
 def both() -> list[str]:

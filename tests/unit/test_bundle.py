@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,12 +29,13 @@ class FakeImage:
 
 
 class FakeClient:
+    """The one thing a bundle asks of an engine: the image as a `docker save` stream."""
+
     def __init__(self, fail: bool = False) -> None:
-        self.images = self
         self.fail = fail
 
-    def get(self, ref: str) -> Any:
-        return FakeImage(self.fail)
+    def save_image(self, ref: str) -> Iterator[bytes]:
+        return FakeImage(self.fail).save(named=True)
 
 
 def spec(tmp_path: Path) -> BundleSpec:
@@ -69,7 +69,7 @@ def spec(tmp_path: Path) -> BundleSpec:
 
 def test_bundle_files_lock_and_no_host_paths(tmp_path: Path) -> None:
     s = spec(tmp_path)
-    out = write_bundle(tmp_path / "out", s, FakeClient(), lambda _m: None)
+    out = write_bundle(tmp_path / "out", s, FakeClient(), lambda _m: None)  # type: ignore[arg-type]
     names = {p.name for p in out.iterdir()}
     assert names == {
         "Dockerfile",
@@ -106,6 +106,6 @@ def test_bundle_files_lock_and_no_host_paths(tmp_path: Path) -> None:
 def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     s = spec(tmp_path)
     with pytest.raises(OSError, match="disk full"):
-        write_bundle(tmp_path / "out", s, FakeClient(fail=True), lambda _m: None)
+        write_bundle(tmp_path / "out", s, FakeClient(fail=True), lambda _m: None)  # type: ignore[arg-type]
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out-")]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import wheelmatrix.backends.docker
+import wheelmatrix.backends.factory
 from wheelmatrix.cli import main
 
 ArgvFactory = Callable[[Path], tuple[list[str], list[str]]]
@@ -22,7 +22,7 @@ def no_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
         calls.append("connect")
         raise AssertionError("validate connected to the engine before checking its input")
 
-    monkeypatch.setattr(wheelmatrix.backends.docker, "connect", connect)
+    monkeypatch.setattr(wheelmatrix.backends.factory, "connect", connect)
     monkeypatch.setenv("COLUMNS", "500")  # keep Rich from wrapping the message
     monkeypatch.chdir(tmp_path)  # a stray ./wmpure must not turn the requirement into a path
     return calls

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from wheelmatrix.backends import engines as engines_mod
-from wheelmatrix.backends.docker import EngineDown
-from wheelmatrix.backends.engines import EngineSet
+from wheelmatrix.backends.base import EngineDown
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.run import engines as engines_mod
+from wheelmatrix.run.engines import EngineSet
 
 
 class FakeEngine:
@@ -70,6 +70,12 @@ class FakeEngine:
             raise ConnectionError("engine gone")
 
 
+def direct(engine: Any, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+    """The fakes run cells themselves (the real runs go through the cell flow: run_group)."""
+    result: list[CheckResult] = engine.run_cells(cells, image, cancel)
+    return result
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return load_catalog(default_catalog_path())
@@ -82,7 +88,7 @@ def cell(catalog: Catalog, distro: str = "debian-12") -> Cell:
 
 def test_cells_spread_and_images_are_copied_not_rebuilt(catalog: Catalog) -> None:
     a, b = FakeEngine("a"), FakeEngine("b")
-    pool = EngineSet([a, b])  # type: ignore[list-item]
+    pool = EngineSet([a, b], direct)  # type: ignore[list-item]
     c = cell(catalog)
     tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)
     assert a.images == {tag} and not b.images
@@ -107,7 +113,7 @@ def test_cells_spread_and_images_are_copied_not_rebuilt(catalog: Catalog) -> Non
 
 def test_a_dead_engines_cell_moves_to_another(catalog: Catalog) -> None:
     a, b = FakeEngine("a", down_after=0, comes_back=False), FakeEngine("b")
-    pool = EngineSet([a, b])  # type: ignore[list-item]
+    pool = EngineSet([a, b], direct)  # type: ignore[list-item]
     c = cell(catalog)
     tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)
     results = pool.run_cells([c], tag, threading.Event())
@@ -120,7 +126,7 @@ def test_the_only_engine_restarts_and_the_cell_is_retried(
 ) -> None:
     monkeypatch.setattr(engines_mod, "POLL_S", 0.01)
     a = FakeEngine("a", down_after=0, comes_back=True)
-    pool = EngineSet([a])  # type: ignore[list-item]
+    pool = EngineSet([a], direct)  # type: ignore[list-item]
     c = cell(catalog)
     tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)
     results = pool.run_cells([c], tag, threading.Event())
@@ -133,7 +139,7 @@ def test_no_engine_comes_back_ends_error_not_failure(
     monkeypatch.setattr(engines_mod, "POLL_S", 0.01)
     monkeypatch.setattr(engines_mod, "WAIT_FOR_ENGINE_S", 0.1)
     a = FakeEngine("a", down_after=0, comes_back=False)
-    pool = EngineSet([a])  # type: ignore[list-item]
+    pool = EngineSet([a], direct)  # type: ignore[list-item]
     c = cell(catalog)
     tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)
     results = pool.run_cells([c], tag, threading.Event())
@@ -149,24 +155,19 @@ def test_an_engine_that_cannot_run_an_arch_leaves_it_to_the_others(catalog: Cata
             raise InfrastructureError("mmdebstrap failed: no qemu-aarch64 here")
 
     a, b = NoEmulation("a"), FakeEngine("b")
-    pool = EngineSet([a, b])  # type: ignore[list-item]
+    pool = EngineSet([a, b], direct)  # type: ignore[list-item]
     c = cell(catalog)
     tag = pool.prepare_image(c.distro, "x86_64", lambda m: None)  # a cannot: b prepares it
     assert b.images == {tag}
     results = pool.run_cells([c], tag, threading.Event())
     assert [r.engine for r in results] == ["b"]
-    only = EngineSet([NoEmulation("a")])  # type: ignore[list-item]
+    only = EngineSet([NoEmulation("a")], direct)  # type: ignore[list-item]
     with pytest.raises(InfrastructureError, match="no qemu-aarch64"):
         only.prepare_image(c.distro, "x86_64", lambda m: None)
 
 
 def test_which_engines_share_the_runners_files() -> None:
-    from types import SimpleNamespace
-
-    from wheelmatrix.backends.docker import _is_remote
-
-    def remote(url: str) -> bool:
-        return _is_remote(SimpleNamespace(wm_url=url))
+    from wheelmatrix.backends.docker.connection import is_remote as remote
 
     assert not remote("unix:///var/run/docker.sock") and not remote("unix:///run/podman/podman.sock")
     assert remote("tcp://127.0.0.1:2375") and remote("ssh://me@builder") and remote("https://engine:2376")
@@ -176,7 +177,7 @@ def test_the_inputs_archive_has_every_directory_even_empty_ones() -> None:
     import io
     import tarfile
 
-    from wheelmatrix.backends.docker import _tar
+    from wheelmatrix.backends.docker.engine import _tar
 
     data = _tar(
         {"opt/wheelmatrix/wheels/a.whl": (b"w", 0o644)}, empty_dirs=["/opt/wheelmatrix/find-links/0-x"]

@@ -10,6 +10,7 @@ import docker.errors
 import pytest
 
 from wheelmatrix.backends import images
+from wheelmatrix.backends.docker import images as docker_images
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.errors import InfrastructureError
 
@@ -118,7 +119,7 @@ def test_registry_image_is_pulled_prepared_and_committed_with_labels(
 ) -> None:
     client = FakeClient()
     distro = catalog.get(distro_id)
-    tag = images.prepare(client, distro, arch, lambda msg: None)
+    tag = docker_images.prepare(client, distro, arch, lambda msg: None)
     assert tag == images.image_tag(distro, arch, None)
     assert tag.startswith(f"wheelmatrix/{distro_id}:{arch}-")
     assert client.pulls == [(distro.images[arch], platform)]
@@ -132,21 +133,21 @@ def test_registry_image_is_pulled_prepared_and_committed_with_labels(
     assert committed == tag
     assert f'LABEL {images.LABEL_MANAGED}="true"' in changes
     # a second call finds the cached image and does nothing
-    images.prepare(client, distro, arch, lambda msg: None)
+    docker_images.prepare(client, distro, arch, lambda msg: None)
     assert len(client.pulls) == 1 and len(client.created) == 1
 
 
 def test_failed_preparation_names_the_distro_and_shows_the_output(catalog: Catalog) -> None:
     client = FakeClient(exit_code=100)
     with pytest.raises(InfrastructureError, match=r"(?s)fedora-41/x86_64.*Unable to locate package"):
-        images.prepare(client, catalog.get("fedora-41"), "x86_64", lambda msg: None)
+        docker_images.prepare(client, catalog.get("fedora-41"), "x86_64", lambda msg: None)
     assert client.created[0].removed and not client.commits
 
 
 def test_unreachable_registry_without_recipe_is_an_infrastructure_error(catalog: Catalog) -> None:
     client = FakeClient(registry_up=False)
     with pytest.raises(InfrastructureError) as info:
-        images.prepare(client, catalog.get("alpine-3.20"), "x86_64", lambda msg: None)
+        docker_images.prepare(client, catalog.get("alpine-3.20"), "x86_64", lambda msg: None)
     assert "alpine-3.20/x86_64" in info.value.message and "no such host" in info.value.message
     assert info.value.exit_code == 3
 
@@ -160,9 +161,9 @@ def test_unreachable_registry_falls_back_to_the_local_recipe(
     def fake_build(client: Any, distro: Any, arch: str, mirror: str, tag: str, labels: Any, log: Any) -> None:
         built.append((distro.id, arch, mirror))
 
-    monkeypatch.setattr(images, "_build_recipe", fake_build)
-    monkeypatch.setattr(images, "_mirror_or_none", lambda distro: "http://mirror.invalid/debian")
-    tag = images.prepare(client, catalog.get("debian-12"), "aarch64", lambda msg: None)
+    monkeypatch.setattr(docker_images, "_build_recipe", fake_build)
+    monkeypatch.setattr(docker_images, "_mirror_or_none", lambda distro: "http://mirror.invalid/debian")
+    tag = docker_images.prepare(client, catalog.get("debian-12"), "aarch64", lambda msg: None)
     assert built == [("debian-12", "aarch64", "http://mirror.invalid/debian")]
     assert tag == images.image_tag(catalog.get("debian-12"), "aarch64", "http://mirror.invalid/debian")
 
@@ -182,7 +183,7 @@ def test_a_locally_loaded_registry_image_is_used_without_pulling(catalog: Catalo
     client = FakeClient(registry_up=False)  # air-gapped: pulling would fail
     client.local.add("alpine:3.20")
     client.local_arch["alpine:3.20"] = "arm64"
-    tag = images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    tag = docker_images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
     assert client.pulls == [] and client.created[0].image == "alpine:3.20"
     assert client.commits[0][0] == tag
 
@@ -190,7 +191,7 @@ def test_a_locally_loaded_registry_image_is_used_without_pulling(catalog: Catalo
 def test_a_local_image_of_another_arch_is_not_used(catalog: Catalog) -> None:
     client = FakeClient()
     client.local.add("alpine:3.20")  # amd64 only
-    images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    docker_images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
     assert client.pulls == [("alpine:3.20", "linux/arm64")]
 
 
@@ -251,5 +252,5 @@ def test_a_tag_held_for_another_arch_is_untagged_before_the_pull(catalog: Catalo
     client = FakeClient()
     client.local.add("alpine:3.20")
     client.local_arch["alpine:3.20"] = "amd64"
-    images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
+    docker_images.prepare(client, catalog.get("alpine-3.20"), "aarch64", lambda msg: None)
     assert client.removed_tags == ["alpine:3.20"] and client.pulls == [("alpine:3.20", "linux/arm64")]

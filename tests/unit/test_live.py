@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelmatrix.backends.docker import _stream_lines
+from wheelmatrix.backends.docker.engine import _stream_lines
 from wheelmatrix.cli import build_parser, main
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario

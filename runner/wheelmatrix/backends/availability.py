@@ -6,8 +6,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from wheelmatrix.backends.base import Connection
 from wheelmatrix.backends.images import REGISTRY_MIRROR_ENV, image_tag, registry_mirror, resolve_reference
 from wheelmatrix.config.catalog import DOCKER_PLATFORM, Distro
 from wheelmatrix.host import debian_mirror, host_arch, runnable_archs, setup_command
@@ -26,45 +26,28 @@ class Availability:
 class Probe:
     """What the engine has and which references the registry answers for (each asked once)."""
 
-    def __init__(self, client: Any | None, mirror: str | None = None) -> None:
-        self.client = client
+    def __init__(self, connection: Connection | None, mirror: str | None = None) -> None:
+        self.connection = connection
         self.mirror = registry_mirror(mirror)
-        self._tags: set[str] | None = None
         self._registry: dict[str, bool] = {}
         self._local: dict[tuple[str, str], bool] = {}
 
     def prepared(self, tag: str) -> bool:
-        if self.client is None:
-            return False
-        if self._tags is None:
-            self._tags = {
-                t
-                for img in self.client.images.list(filters={"label": "org.wheelmatrix.managed=true"})
-                for t in img.tags
-            }
-        return tag in self._tags
+        return self.connection is not None and tag in self.connection.prepared_tags()
 
     def local(self, ref: str, arch: str) -> bool:
-        if self.client is None:
+        if self.connection is None:
             return False
         key = (ref, arch)
         if key not in self._local:
-            try:
-                image = self.client.images.get(ref)
-                self._local[key] = image.attrs.get("Architecture") == DOCKER_PLATFORM[arch].split("/")[1]
-            except Exception:
-                self._local[key] = False
+            self._local[key] = self.connection.image_arch(ref) == DOCKER_PLATFORM[arch].split("/")[1]
         return self._local[key]
 
     def answers(self, ref: str) -> bool:
-        if self.client is None:
+        if self.connection is None:
             return False
         if ref not in self._registry:
-            try:
-                self.client.images.get_registry_data(ref)
-                self._registry[ref] = True
-            except Exception:
-                self._registry[ref] = False
+            self._registry[ref] = self.connection.registry_answers(ref)
         return self._registry[ref]
 
 
@@ -74,7 +57,7 @@ def check(
     def row(runnable: bool, how: str, fix: str = "", builds: bool = False) -> Availability:
         return Availability(distro=distro.id, arch=arch, runnable=runnable, how=how, fix=fix, builds=builds)
 
-    if probe.client is None:
+    if probe.connection is None:
         return row(False, "no container engine answers", f"start one: {setup_command()}")
     if arch not in archs():
         return row(

@@ -8,15 +8,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wheelmatrix.backends.layout import (
+    CA_BUNDLE,
+    FIND_LINKS_DIR,
+    PROBE,
+    PROBE_DIR,
+    QEMU_BIN,
+    SYMBOLS_PROBE,
+    UV_BIN,
+    UV_CACHE,
+    VENV,
+    VENV_PYTHON,
+    WHEELS_DIR,
+    WM_ROOT,
+)
 from wheelmatrix.host import IndexSettings
 from wheelmatrix.model import Status
 
-# Paths inside every cell's container.
-WM_ROOT = "/opt/wheelmatrix"
-UV_BIN = f"{WM_ROOT}/bin/uv"
-UV_CACHE = f"{WM_ROOT}/cache/uv"
-WHEELS_DIR = f"{WM_ROOT}/wheels"
-FIND_LINKS_DIR = f"{WM_ROOT}/find-links"
+# the in-cell paths are defined with the engines that put things there (backends/layout.py)
+__all__ = [
+    "CA_BUNDLE",
+    "FIND_LINKS_DIR",
+    "PROBE",
+    "PROBE_DIR",
+    "QEMU_BIN",
+    "SYMBOLS_PROBE",
+    "UV_BIN",
+    "UV_CACHE",
+    "VENV",
+    "VENV_PYTHON",
+    "WHEELS_DIR",
+    "WM_ROOT",
+    "find_links_targets",
+    "cpu_wrapper_argv",
+    "Step",
+    "installer_env",
+    "install_argv",
+    "venv_argv",
+    "classify_install_failure",
+]
 
 
 def find_links_targets(dirs: Sequence[Path]) -> list[tuple[str, Path]]:
@@ -32,15 +62,6 @@ def find_links_targets(dirs: Sequence[Path]) -> list[tuple[str, Path]]:
             digest.update(f"{wheel.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         out.append((f"{FIND_LINKS_DIR}/{i}-{digest.hexdigest()[:12]}", Path(d).resolve()))
     return out
-
-
-CA_BUNDLE = f"{WM_ROOT}/ca.crt"
-PROBE_DIR = f"{WM_ROOT}/probe"
-PROBE = f"{PROBE_DIR}/wm_probe.py"
-SYMBOLS_PROBE = f"{PROBE_DIR}/wm_symbols.py"
-VENV = "/tmp/wm-venv"
-VENV_PYTHON = f"{VENV}/bin/python"
-QEMU_BIN = f"{WM_ROOT}/qemu/qemu-static"  # CPU cells: the host's static qemu for the cell's arch
 
 
 def cpu_wrapper_argv(python_executable: str, model: str) -> tuple[str, ...]:

@@ -93,8 +93,8 @@ class Step:
         self.count = 0
 
     def __call__(self, version: Version) -> tuple[Outcome, CheckResult]:
-        from wheelmatrix.backends.docker import connect
-        from wheelmatrix.cli.repro import cell_config
+        from wheelmatrix.backends.factory import connect
+        from wheelmatrix.cli.common import cell_config
         from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
         self.count += 1

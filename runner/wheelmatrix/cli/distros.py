@@ -37,13 +37,16 @@ def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.config.catalog import load_catalogs
 
     catalog = load_catalogs(args.catalog)
-    try:
-        from wheelmatrix.backends.docker import connect
+    from wheelmatrix.backends.base import Connection
+    from wheelmatrix.backends.factory import connect
 
-        client = connect()
+    connection: Connection | None
+    try:
+        connection = connect()
     except Exception:
-        client = None
-    rows = check_all(list(catalog.distros.values()), Probe(client, getattr(args, "registry_mirror", None)))
+        connection = None
+    mirror = getattr(args, "registry_mirror", None)
+    rows = check_all(list(catalog.distros.values()), Probe(connection, mirror))
     here = {(r.distro, r.arch): r for r in rows}
     title = "distro catalog (" + " + ".join(str(s) for s in catalog.sources) + ")"
     table = Table(title=title)

@@ -41,25 +41,27 @@ def doctor(console: Console) -> int:
         table.add_column(col, overflow="fold")
     essential_ok = True
 
-    try:
-        import docker
+    from wheelmatrix.backends.base import Connection
+    from wheelmatrix.backends.factory import connect
 
-        client = docker.from_env(timeout=10)
-        info = client.info()
-        version = client.version()
+    connection: Connection | None = None
+    try:
+        connection = connect()
+        facts = connection.facts()
         table.add_row(
             "engine",
-            f"[green]ok[/] {version.get('Version')} (API {version.get('ApiVersion')}), "
-            f"{info.get('Driver')}, cgroup v{info.get('CgroupVersion', '?')}",
+            f"[green]ok[/] {facts.product} {facts.version} (API {facts.api}), "
+            f"{facts.storage_driver}, cgroup v{facts.cgroup}",
             "",
         )
-        docker_root = Path(info.get("DockerRootDir", "/var/lib/docker"))
+        docker_root = facts.storage_root or Path("/")
     except Exception as exc:
         essential_ok = False
         docker_root = Path("/")
+        cause = exc.__context__ or exc  # connect() names the engine; the SDK's own error says why
         table.add_row(
             "engine",
-            f"[red]missing[/] ({type(exc).__name__})",
+            f"[red]missing[/] ({type(cause).__name__})",
             f"{SETUP}  (or set DOCKER_HOST to a running engine)",
         )
 
@@ -122,7 +124,7 @@ def doctor(console: Console) -> int:
         from wheelmatrix.backends.availability import Probe, check_all
         from wheelmatrix.config.catalog import load_catalogs
 
-        rows = check_all(list(load_catalogs(None).distros.values()), Probe(client))
+        rows = check_all(list(load_catalogs(None).distros.values()), Probe(connection))
         can = [f"{r.distro}/{r.arch}" for r in rows if r.runnable]
         console.print(
             f"[bold]Rows this host can run[/] ({len(can)} of {len(rows)}): {', '.join(can) or 'none'}"

@@ -83,8 +83,8 @@ class Steps:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.backends.docker import connect
-    from wheelmatrix.cli.repro import cell_config
+    from wheelmatrix.backends.factory import connect
+    from wheelmatrix.cli.common import cell_config
     from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
     from wheelmatrix.service.minimize import Search
 
@@ -97,9 +97,9 @@ def main(args: argparse.Namespace, console: Console) -> int:
     with LiveCell(plan, cell, client, log=note) as live:
         note(f"installing all {len(items)} packages once in {cell.id}")
         if not live.open():
-            from wheelmatrix.cli.repro import _install_failed
+            from wheelmatrix.cli.common import install_failed
 
-            return _install_failed(live, console)
+            return install_failed(live, console)
         projects = [p for p in _projects_in_order(items) if any(c.project == p for c in cell.candidates)]
         modules = {p: live.modules.get(p, []) for p in projects}
         silent = [p for p in projects if not modules[p]]
@@ -165,8 +165,8 @@ def _order(search: Any, smallest: list[str]) -> tuple[list[str], bool]:
 
 def _fresh(args: argparse.Namespace, order: list[str], steps: Steps, note: Any) -> tuple[bool, Any]:
     """A fresh cell with only `order` installed, importing them in that order."""
-    from wheelmatrix.backends.docker import connect
-    from wheelmatrix.cli.repro import cell_config
+    from wheelmatrix.backends.factory import connect
+    from wheelmatrix.cli.common import cell_config
     from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
     sub = argparse.Namespace(**vars(args))

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.cli.run import load_config
+    from wheelmatrix.cli.common import load_config
     from wheelmatrix.matrix.shards import split
     from wheelmatrix.service.setup import plan_run
 

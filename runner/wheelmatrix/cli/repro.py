@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from wheelmatrix.cli.common import cell_config, install_failed
 from wheelmatrix.cli.options import (
     add_cell_arguments,
     add_input_arguments,
@@ -28,7 +29,6 @@ from wheelmatrix.cli.options import (
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
-    from wheelmatrix.config.runfile import RunConfig
     from wheelmatrix.model import CheckResult
     from wheelmatrix.service.live import LiveCell, Outcome
 
@@ -64,19 +64,8 @@ def register(sub: Any) -> None:
     p.set_defaults(func=main)
 
 
-def cell_config(args: argparse.Namespace) -> RunConfig:
-    """The sandbox and input flags as a RunConfig, narrowed to the one cell asked for."""
-    from wheelmatrix.cli.run import load_config
-    from wheelmatrix.service.live import one_cell_config
-
-    if not args.distro or not args.arch:
-        raise InputError("repro needs --distro ID and --arch ARCH (or --from REPORT --check ID)")
-    config = load_config(args, discover=False)
-    return one_cell_config(config, args.distro, args.arch, args.python)
-
-
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.backends.docker import connect
+    from wheelmatrix.backends.factory import connect
     from wheelmatrix.service.live import LiveCell, engine_of, import_argv, single_cell
 
     command = list(getattr(args, "command_argv", None) or [])
@@ -98,7 +87,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
             f"cell {cell.id}: installing {', '.join(p.project for p in (*cell.candidates, *cell.companions))}"
         )
         if not live.open(on_output=out.line, network=args.network):
-            return _install_failed(live, console)
+            return install_failed(live, console)
         argv = command or import_argv(live.given_modules())
         if args.shell:
             return _shell(live, console, network=args.network)
@@ -117,18 +106,6 @@ class _Out:
 
     def note(self, text: str) -> None:
         self.console.print(f"[dim]wheelmatrix:[/] {text}", highlight=False, soft_wrap=True)
-
-
-def _install_failed(live: LiveCell, console: Console) -> int:
-    from wheelmatrix.model import exit_code
-
-    for r in live.install_failures:
-        console.print(
-            f"[bold red]{escape(r.check)}: {r.status.value}[/] {escape(r.detail)}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    return exit_code(live.install_failures)
 
 
 def _run(live: LiveCell, argv: list[str], args: argparse.Namespace, console: Console, out: _Out) -> int:
@@ -191,16 +168,16 @@ def _bundle(
         memory=live.options.memory,
         pids=live.options.pids,
     )
-    path = write_bundle(dest, spec, live.client, out.note)
+    path = write_bundle(dest, spec, live.backend, out.note)
     out.note(f"reproducer bundle: {path} (rerun with `sh {path}/run.sh`; needs docker only)")
 
 
 def _shell(live: LiveCell, console: Console, *, network: bool) -> int:
     import subprocess
 
-    argv = live.sandbox.interactive_argv(
+    argv = live.started.interactive_argv(
         ["/bin/sh", "-c", "if command -v bash >/dev/null; then exec bash; else exec sh; fi"],
-        user=live.sandbox.check_user,
+        user=live.started.check_user,
         env={**live.env(), "HOME": "/tmp", "PS1": f"({live.cell.distro.id}/{live.cell.arch}) \\w $ "},
         tty=sys.stdin.isatty(),
     )

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
+from wheelmatrix.cli.common import run_from_args
 from wheelmatrix.cli.options import add_matrix_arguments
-from wheelmatrix.cli.run import run_matrix
 
 HELP = "install and import wheels in every cell of the matrix (flags only)"
 
@@ -21,4 +21,4 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    return run_matrix(args, console, discover=False)
+    return run_from_args(args, console, discover=False)

@@ -19,14 +19,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from wheelmatrix import __version__
+from wheelmatrix.backends.base import Engine
 from wheelmatrix.cell.install import VENV
 from wheelmatrix.errors import InputError
 from wheelmatrix.inputs.wheels import file_sha256
@@ -101,7 +101,7 @@ def platform_tags(cell: Cell) -> list[str]:
     return tags
 
 
-def index_hashes(cell: Cell, pins: Sequence[str], log: Any) -> dict[str, tuple[str, str]]:
+def index_hashes(cell: Cell, pins: Sequence[str], log: Callable[[str], None]) -> dict[str, tuple[str, str]]:
     """name -> (wheel file name, sha256) of the file an installer picks for the cell, asked of
     the configured index with pip's resolver (metadata only, nothing installed)."""
     if not pins:
@@ -149,13 +149,13 @@ class BundleSpec:
     pids: int
 
 
-def write_bundle(dest: Path, spec: BundleSpec, client: Any, log: Any) -> Path:
+def write_bundle(dest: Path, spec: BundleSpec, engine: Engine, log: Callable[[str], None]) -> Path:
     check_destination(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     work.chmod(0o755)
     try:
-        _fill(work, spec, client, log)
+        _fill(work, spec, engine, log)
         if dest.exists():
             dest.rmdir()  # empty (checked above)
         work.rename(dest)
@@ -165,7 +165,7 @@ def write_bundle(dest: Path, spec: BundleSpec, client: Any, log: Any) -> Path:
     return dest
 
 
-def _fill(work: Path, spec: BundleSpec, client: Any, log: Any) -> None:
+def _fill(work: Path, spec: BundleSpec, engine: Engine, log: Callable[[str], None]) -> None:
     cell, argv, exit_code = spec.cell, spec.argv, spec.exit_code
     wheels_dir = work / "wheels"
     wheels_dir.mkdir()
@@ -189,7 +189,7 @@ def _fill(work: Path, spec: BundleSpec, client: Any, log: Any) -> None:
     (wheels_dir / ".keep").write_text("")
     log(f"saving image {spec.image} for the bundle")
     with (work / IMAGE_ARCHIVE).open("wb") as fh:
-        for chunk in client.images.get(spec.image).save(named=True):
+        for chunk in engine.save_image(spec.image):
             fh.write(chunk)
     pip_flags = ["--no-deps", "--only-binary", ":all:"]
     pip_flags += ["--require-hashes"] if hashed else []

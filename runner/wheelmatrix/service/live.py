@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wheelmatrix.backends.base import Connection, Engine, Sandbox
 from wheelmatrix.cell.checks.imports import classify
 from wheelmatrix.cell.install import VENV, VENV_PYTHON
 from wheelmatrix.config.runfile import RunConfig
@@ -110,20 +111,21 @@ def single_cell(config: RunConfig, *, static_scan: bool = True) -> tuple[Plan, C
 class LiveCell:
     """A started, installed cell. Use as a context manager; the container is always removed."""
 
-    def __init__(self, plan: Plan, cell: Cell, client: Any, *, log: Output, image: str | None = None) -> None:
-        from wheelmatrix.backends.docker import DockerBackend
+    def __init__(
+        self, plan: Plan, cell: Cell, connection: Connection, *, log: Output, image: str | None = None
+    ) -> None:
         from wheelmatrix.cell.flow import CellOptions
         from wheelmatrix.host import index_settings
+        from wheelmatrix.run.engines import engine_options
 
         self.plan = plan
         self.cell = cell
-        self.client = client
         self.log = log
         self.options = CellOptions.from_config(plan.config, index_settings())
-        self.backend = DockerBackend(client, self.options, new_run_id())
+        self.backend: Engine = connection.open(engine_options(self.options), new_run_id())
         self.cancel = threading.Event()
         self.image_override = image
-        self.sandbox: Any = None
+        self.sandbox: Sandbox | None = None
         self.flow: Any = None
         self.modules: dict[str, list[str]] = {}
         self.install_failures: list[CheckResult] = []
@@ -138,27 +140,25 @@ class LiveCell:
     def open(self, *, on_output: Output | None = None, network: bool = False) -> bool:
         """Prepare the image, start the container, install; cut the network unless `network`.
         False (with `install_failures` set) when the install failed."""
-        from wheelmatrix.backends.docker import DockerSandbox
         from wheelmatrix.cell.flow import CellFlow
 
         self.backend.reap_stale()
         tag = self.backend.prepare_image(self.cell.distro, self.cell.arch, self.log)
         self.image = tag
-        if self.image_override and self.image_override != self.backend.image_ids.get(tag):
-            import docker.errors
-
-            try:
-                self.backend.image_ids[self.image_override] = self.client.images.get(self.image_override).id
+        if self.image_override and self.image_override != self.backend.image_id(tag):
+            if self.backend.use_image(self.image_override):
                 self.image = self.image_override
                 self.log(
                     f"using the image the check ran on ({self.image_override[:19]}), not the current {tag}"
                 )
-            except docker.errors.ImageNotFound:
+            else:
                 gone = self.image_override[:19]
                 self.log(f"the image the check ran on ({gone}) is gone; using the current {tag}")
-        self.sandbox = DockerSandbox(self.backend, self.cell, self.image, self.cancel)
-        self.flow = CellFlow(self.cell, self.sandbox, self.options, self.cancel)
-        self.sandbox.start()
+        sandbox = self.backend.sandbox(self.cell, self.image, self.cancel)
+        self.sandbox = sandbox
+        self.flow = CellFlow(self.cell, sandbox, self.options, self.cancel)
+        with self.backend.guard(self.cancel):
+            sandbox.start()
         failures: list[CheckResult] = []
         got = self.flow.install(failures, on_output)
         if got is None:
@@ -168,8 +168,15 @@ class LiveCell:
             return False
         self.modules = {k: list(v) for k, v in got[0].items()}
         if not network:
-            self.sandbox.isolate()
+            sandbox.isolate()
         return True
+
+    @property
+    def started(self) -> Sandbox:
+        """The cell's sandbox (after `open`)."""
+        if self.sandbox is None:
+            raise InfrastructureError(f"{self.cell.label}: the cell is not open")
+        return self.sandbox
 
     @property
     def installed(self) -> tuple[str, ...]:
@@ -195,8 +202,9 @@ class LiveCell:
             "env": self.env(),
             "checks": [{"id": "c", "argv": list(argv), "cwd": "/tmp"}],
         }
-        records = self.sandbox.probe(
-            "exec", plan, user=self.sandbox.check_user, budget=timeout + 60, on_output=on_output
+        sandbox = self.started
+        records = sandbox.probe(
+            "exec", plan, user=sandbox.check_user, budget=timeout + 60, on_output=on_output
         )
         rec = next((r["check"] for r in records if "check" in r), None)
         if rec is None:

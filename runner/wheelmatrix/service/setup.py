@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from wheelmatrix import __version__
+from wheelmatrix.backends.base import Backend, Connection
 from wheelmatrix.config.catalog import Catalog, Distro, load_catalogs
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.runfile import RunConfig, target_selected
@@ -38,6 +39,7 @@ from wheelmatrix.reporters.jsonfile import write_json
 from wheelmatrix.reporters.junit import write_junit
 from wheelmatrix.reporters.markdown import write_markdown
 from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_table
+from wheelmatrix.run.store import ResultLog, RunDir
 from wheelmatrix.scan.policy import WheelScan
 
 
@@ -196,7 +198,9 @@ def _known_sets(config: RunConfig, known: Sequence[KnownProblem]) -> list[Compan
     ]
 
 
-def engine_distros(client: Any, mirror: str | None = None) -> Callable[[Catalog], list[Distro]]:
+def engine_distros(
+    connection: Connection | None, mirror: str | None = None
+) -> Callable[[Catalog], list[Distro]]:
     """The default distro selection: every distro this machine can run on at least one arch
     (its prepared image is here, its image is loaded, it has a local recipe this host can
     build, or the registry answers for it); see wheelmatrix/backends/availability.py."""
@@ -204,7 +208,7 @@ def engine_distros(client: Any, mirror: str | None = None) -> Callable[[Catalog]
     def select(catalog: Catalog) -> list[Distro]:
         from wheelmatrix.backends.availability import Probe, check
 
-        probe = Probe(client, mirror)
+        probe = Probe(connection, mirror)
         out = []
         for d in catalog.distros.values():
             rows = [check(d, a, probe) for a in d.archs]
@@ -226,25 +230,29 @@ class Outcome:
 def execute(
     plan: Plan,
     console: Console,
-    client: Any,
-    run_dir: Any,
+    connection: Connection,
+    run_dir: RunDir,
     *,
     done: Sequence[CheckResult] = (),
     skip_cells: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Run the planned cells not in `skip_cells`, stream results into the run directory, then
     diagnose everything (the earlier results of a resumed run included) and write reports."""
-    from wheelmatrix.backends.docker import DockerBackend, connect
-    from wheelmatrix.backends.engines import EngineSet
+    from wheelmatrix.backends.factory import connect
     from wheelmatrix.cell.flow import CellOptions
     from wheelmatrix.host import index_settings
+    from wheelmatrix.run.engines import EngineSet, cell_flow, engine_options
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
     options = CellOptions.from_config(config, index_settings())
-    clients = [client, *(connect(url) for url in config.engines[1:])]
-    engines = [DockerBackend(c, options, run_id) for c in clients]
-    backend = EngineSet(engines, log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True))
+    connections = [connection, *(connect(url) for url in config.engines[1:])]
+    engines = [c.open(engine_options(options), run_id) for c in connections]
+    backend = EngineSet(
+        engines,
+        cell_flow(options),
+        log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True),
+    )
     removed = reaped = 0
     for engine in engines:
         removed += engine.remove_run(run_id)  # a resumed run: containers its dead runner left
@@ -285,9 +293,9 @@ def execute(
 def _finish(
     plan: Plan,
     console: Console,
-    run_dir: Any,
-    backend: Any,
-    log: Any,
+    run_dir: RunDir,
+    backend: Backend,
+    log: ResultLog,
     todo: list[Cell],
     done: Sequence[CheckResult],
     skip_cells: frozenset[str],
@@ -331,7 +339,9 @@ def _finish(
     return Outcome(results, interrupted, run_info, 130 if interrupted else exit_code(results))
 
 
-def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str, Any], run_dir: Any) -> None:
+def write_reports(
+    plan: Plan, results: Sequence[CheckResult], run_info: dict[str, Any], run_dir: RunDir
+) -> None:
     """The run directory always gets report.json; the user's report paths get their files."""
     static = scans_json(plan.scans)
     write_json(run_dir.report_path("report.json"), results, run_info, static)
@@ -348,7 +358,9 @@ def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str
         write_html(reports.html, results, run_info, static)
 
 
-def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:
+def _schedule(
+    cells: list[Cell], backend: Backend, jobs: int, log: ResultLog, console: Console, run_dir: RunDir
+) -> bool:
     from wheelmatrix.run.scheduler import Scheduler
 
     def on_event(kind: str, message: str) -> None:

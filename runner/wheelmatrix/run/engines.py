@@ -4,17 +4,21 @@ that has it, through the engine APIs, rather than built again); an engine that s
 mid-cell has that cell moved to another engine, or — when none answers — retried once an
 engine answers again, and only then ended `error`. Never a wheel failure, and the run always
 gets to write its reports.
+
+This is also where the cell flow meets an engine, for every kind of engine: `run_group` takes a
+sandbox from the engine (backends/base.py's protocol) and drives `CellFlow` in it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
 
-from wheelmatrix.backends.base import Log
-from wheelmatrix.backends.docker import DockerBackend, EngineDown
+from wheelmatrix.backends.base import Engine, EngineDown, EngineOptions, Log
+from wheelmatrix.cell.flow import CellFlow, CellOptions
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.matrix.cells import Cell
@@ -23,14 +27,65 @@ from wheelmatrix.model import CheckResult, Status
 WAIT_FOR_ENGINE_S = 180.0  # how long cells wait for a stopped engine to answer again
 POLL_S = 2.0
 
+RunGroup = Callable[[Engine, Sequence[Cell], str, threading.Event], list[CheckResult]]
+
+
+def engine_options(options: CellOptions) -> EngineOptions:
+    """What an engine needs of the cell options to start sandboxes."""
+    return EngineOptions(
+        installer=options.installer,
+        memory=options.memory,
+        pids=options.pids,
+        registry_mirror=options.registry_mirror,
+        find_links_targets=tuple(options.find_links_targets),
+    )
+
+
+def cell_flow(options: CellOptions) -> RunGroup:
+    """Run groups of cells through the cell flow with these options."""
+
+    def run(engine: Engine, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+        return run_group(engine, cells, image, cancel, options)
+
+    return run
+
+
+def run_group(
+    engine: Engine, cells: Sequence[Cell], image: str, cancel: threading.Event, options: CellOptions
+) -> list[CheckResult]:
+    """The scenario cells of one distro/arch/Python/companion set, in one sandbox of `engine`:
+    one install, then each scenario. A broken sandbox ends every cell `error`; a lost engine
+    raises EngineDown (the EngineSet moves the cells to another engine)."""
+    sandbox = engine.sandbox(cells[0], image, cancel)
+    flow = CellFlow(cells[0], sandbox, options, cancel)
+    try:
+        with engine.guard(cancel):
+            sandbox.start()
+            return flow.run_group(cells)
+    except EngineDown:
+        raise
+    except InfrastructureError as exc:
+        error = flow.result("run cell", Status.ERROR, exc.message)
+        return [dataclasses.replace(error, scenario=c.scenario.name) for c in cells]
+    finally:
+        engine.remove_later(sandbox)
+
 
 class EngineSet:
+    """The scheduler's `Backend` over one or more engines."""
+
     def __init__(
-        self, engines: Sequence[DockerBackend], *, log: Callable[[str], None] = lambda _m: None
+        self,
+        engines: Sequence[Engine],
+        run: RunGroup,
+        *,
+        log: Callable[[str], None] = lambda _m: None,
     ) -> None:
+        """`run` runs one group of cells on one engine: `cell_flow(options)` for real runs."""
         if not engines:
             raise ValueError("no engines")
         self.engines = list(engines)
+        self._run = run
         self.log = log
         self._lock = threading.Lock()
         self._busy = {id(e): 0 for e in self.engines}
@@ -88,7 +143,7 @@ class EngineSet:
                 self._busy[id(engine)] += 1
             try:
                 self._ensure_image(engine, image)
-                return engine.run_cells(cells, image, cancel)
+                return self._run(engine, cells, image, cancel)
             except EngineDown as exc:
                 self._mark_down(engine, exc)
                 tried.append(engine.engine)
@@ -116,24 +171,24 @@ class EngineSet:
                 engine.close()
 
     # -- engines -------------------------------------------------------------------------------
-    def _alive(self) -> list[DockerBackend]:
+    def _alive(self) -> list[Engine]:
         with self._lock:
             up = [e for e in self.engines if id(e) not in self._down]
         return up or list(self.engines)
 
-    def _pick(self, arch: str) -> DockerBackend | None:
+    def _pick(self, arch: str) -> Engine | None:
         with self._lock:
             up = [e for e in self.engines if id(e) not in self._down and (id(e), arch) not in self._unable]
             if not up:
                 return None
             return min(up, key=lambda e: (self._busy[id(e)], self.engines.index(e)))
 
-    def _mark_unable(self, engine: DockerBackend, arch: str, exc: BaseException) -> None:
+    def _mark_unable(self, engine: Engine, arch: str, exc: BaseException) -> None:
         with self._lock:
             self._unable[(id(engine), arch)] = str(exc)
         self.log(f"engine {engine.engine} cannot run {arch} cells ({exc}); they go to the other engines")
 
-    def _mark_down(self, engine: DockerBackend, exc: BaseException) -> None:
+    def _mark_down(self, engine: Engine, exc: BaseException) -> None:
         with self._lock:
             if id(engine) in self._down:
                 return
@@ -141,7 +196,7 @@ class EngineSet:
             self._ready = {k for k in self._ready if k[0] != id(engine)}
         self.log(f"engine {engine.engine} stopped answering ({exc}); its cells move on")
 
-    def _wait_for_any(self, cancel: threading.Event) -> DockerBackend | None:
+    def _wait_for_any(self, cancel: threading.Event) -> Engine | None:
         """Every engine is down: wait for one to answer again (a restarted dockerd)."""
         deadline = time.monotonic() + WAIT_FOR_ENGINE_S
         while time.monotonic() < deadline and not cancel.is_set():
@@ -154,7 +209,7 @@ class EngineSet:
             cancel.wait(POLL_S)
         return None
 
-    def _ensure_image(self, engine: DockerBackend, tag: str) -> None:
+    def _ensure_image(self, engine: Engine, tag: str) -> None:
         key = (id(engine), tag)
         with self._lock:
             if key in self._ready:

@@ -1,13 +1,11 @@
-"""The Docker backend: the only module that talks to the engine (through the Docker SDK).
-
-It creates, execs into, copies into and removes containers, and prepares images; what a cell
-does inside its container is wheelmatrix/cell.py's business.
+"""A run on a Docker-API engine: containers (created, exec'd into, copied into, removed), the
+images its cells use, labels and reaping. What a cell does inside its container is the cell
+flow's business (wheelmatrix/cell/flow.py), driven from run/engines.py through the protocol.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -17,7 +15,7 @@ import socket
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +25,25 @@ import requests
 from docker.types import Mount
 
 from wheelmatrix.backends import images
-from wheelmatrix.backends.base import Log
-from wheelmatrix.cell.flow import CellFlow, CellOptions, installer_for
-from wheelmatrix.cell.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
+from wheelmatrix.backends.base import EngineDown, EngineOptions, Log, Sandbox
+from wheelmatrix.backends.docker import images as prepare_images
+from wheelmatrix.backends.docker.connection import DockerConnection
+from wheelmatrix.backends.layout import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
+from wheelmatrix.host import ca_bundle, cache_dir, host_arch, pid_alive, uv_binary
 from wheelmatrix.matrix.cells import Cell
-from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.probe import MARK
 from wheelmatrix.probe import PROBE_DIR as PROBE_DIR_HOST
 from wheelmatrix.scan.cpu import qemu_static
 
-__all__ = ["CellOptions", "DockerBackend", "DockerSandbox", "connect"]
+__all__ = ["DockerEngine", "DockerSandbox", "EngineDown"]
 
 LABEL_RUN = "org.wheelmatrix.run"
 LABEL_PID = "org.wheelmatrix.pid"
 LABEL_HOST = "org.wheelmatrix.host"
 LABEL_CELL = "org.wheelmatrix.cell.flow"
 NOBODY = "65534:65534"
-
-
-class EngineDown(InfrastructureError):
-    """The engine stopped answering (connection refused or reset): the cell is not at fault."""
 
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -59,51 +53,25 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def connect(url: str | None = None) -> Any:
-    """A client for the engine at `url`, else the one named by DOCKER_HOST (or the local socket)."""
-    try:
-        if url is None:
-            client = docker.from_env(timeout=600)
-        else:
-            client = docker.DockerClient(base_url=url, timeout=600, use_ssh_client=url.startswith("ssh://"))
-        client.ping()
-        setattr(client, "wm_url", url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")  # noqa: B010
-        return client
-    except Exception as exc:
-        where = url or os.environ.get("DOCKER_HOST") or "the local engine"
-        raise InfrastructureError(
-            f"no container engine answers at {where} ({exc.__class__.__name__}: {str(exc)[:200]})",
-            hint=f"start one with `{setup_command()}`, or point DOCKER_HOST at an engine; "
-            "`wheelmatrix doctor` shows what is missing",
-        ) from None
-
-
-def engine_name(client: Any) -> str:
-    """Which engine answers, e.g. 'docker 20.10.24 at unix:///var/run/docker.sock'."""
-    try:
-        version = client.version()
-    except Exception:
-        version = {}
-    where = getattr(client, "wm_url", None) or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    product = "podman" if "podman" in json.dumps(version.get("Components", [])).lower() else "docker"
-    return f"{product} {version.get('Version', '?')} at {where}"
-
-
-class DockerBackend:
-    def __init__(self, client: Any, options: CellOptions, run_id: str, *, remote: bool | None = None) -> None:
-        self.client = client
+class DockerEngine:
+    def __init__(
+        self, connection: DockerConnection, options: EngineOptions, run_id: str, *, remote: bool | None = None
+    ) -> None:
+        self.connection = connection
+        self.client = connection.client
+        self.url = connection.url
         # An engine reached over the network shares no filesystem with the runner: nothing is
         # bind-mounted; the uv binary and the installer cache live in named volumes of that
         # engine, and the probe, CA bundle, wheels and --find-links reach each container as an
         # archive through the engine API.
-        self.remote = _is_remote(client) if remote is None else remote
+        self.remote = connection.remote if remote is None else remote
         self._volumes: dict[str, str] = {}
         self._removals: list[threading.Thread] = []
         # Podman sets the open-files and process limits of each container to its defaults, above
         # its own service's limits on many hosts, which fails with every capability dropped
         # ("setrlimit RLIMIT_NOFILE: Operation not permitted"); Docker gives containers the
         # engine's own limits. Podman gets explicit, modest ones.
-        self.ulimits = _podman_ulimits() if "podman" in engine_name(client).split()[0] else None
+        self.ulimits = _podman_ulimits() if connection.name.startswith("podman") else None
         self.options = options
         self.run_id = run_id
         self._lock = threading.Lock()
@@ -115,12 +83,12 @@ class DockerBackend:
         self._uv_cache.mkdir(exist_ok=True)
         self._uv_cache.chmod(0o755)  # package code runs as nobody: it must not write the shared cache
         self.image_ids: dict[str, str] = {}
-        self.engine = engine_name(client)
+        self.engine = connection.name
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
         try:
-            tag = images.prepare(self.client, distro, arch, log, self.options.registry_mirror)
+            tag = prepare_images.prepare(self.client, distro, arch, log, self.options.registry_mirror)
             self.register_image(tag, distro, arch)
         except _CONNECTION_ERRORS as exc:
             raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
@@ -135,6 +103,19 @@ class DockerBackend:
             with self._lock:
                 if arch not in self._uv:
                     self._uv[arch] = uv_binary(_uv_arch(arch))
+
+    def use_image(self, ref: str) -> bool:
+        try:
+            image_id = self.client.images.get(ref).id
+        except docker.errors.ImageNotFound:
+            return False
+        with self._lock:
+            self.image_ids[ref] = image_id
+        return True
+
+    def image_id(self, tag: str) -> str:
+        with self._lock:
+            return self.image_ids.get(tag, "")
 
     # -- several engines -----------------------------------------------------------------------
     def answers(self) -> bool:
@@ -152,10 +133,10 @@ class DockerBackend:
         except _CONNECTION_ERRORS as exc:
             raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
 
-    def save_image(self, tag: str) -> Any:
-        return self.client.images.get(tag).save(named=True)
+    def save_image(self, tag: str) -> Iterable[bytes]:
+        return self.connection.save_image(tag)
 
-    def load_image(self, chunks: Any) -> None:
+    def load_image(self, chunks: Iterable[bytes]) -> None:
         try:
             self.client.images.load(b"".join(chunks))
         except _CONNECTION_ERRORS as exc:
@@ -182,7 +163,7 @@ class DockerBackend:
             if labels.get(LABEL_HOST) != host or labels.get(LABEL_RUN) == self.run_id:
                 continue
             pid = int(labels.get(LABEL_PID, "0") or 0)
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 continue
             self._remove_id(c["Id"])
             removed += 1
@@ -210,24 +191,21 @@ class DockerBackend:
             self._remove_id(c["Id"])
 
     # -- cells ---------------------------------------------------------------------------------
-    def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
-        """The scenario cells of one distro/arch/Python/companion set in one container."""
-        sandbox = DockerSandbox(self, cells[0], image, cancel)
-        flow = CellFlow(cells[0], sandbox, self.options, cancel)
+    def sandbox(self, cell: Cell, image: str, cancel: threading.Event) -> DockerSandbox:
+        return DockerSandbox(self, cell, image, cancel)
+
+    @contextlib.contextmanager
+    def guard(self, cancel: threading.Event) -> Iterator[None]:
         try:
-            sandbox.start()
-            return flow.run_group(cells)
+            yield
         except _CONNECTION_ERRORS as exc:
             # the engine went away (stopped, restarted, unreachable): the cell is not at fault
             raise EngineDown(f"{self.engine}: {type(exc).__name__}") from exc
-        except InfrastructureError as exc:
-            return _each(cells, flow, exc.message)
         except docker.errors.DockerException as exc:
-            return _each(cells, flow, "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}")
-        finally:
-            self._remove_later(sandbox)
+            reason = "stopped" if cancel.is_set() else f"engine error: {str(exc)[:300]}"
+            raise InfrastructureError(reason) from exc
 
-    def _remove_later(self, sandbox: DockerSandbox) -> None:
+    def remove_later(self, sandbox: Sandbox) -> None:
         """Remove the container in the background: the worker goes on to its next cell (the
         run's close waits for every removal)."""
 
@@ -242,7 +220,7 @@ class DockerBackend:
         thread.start()
 
     def _mounts(self, cell: Cell) -> list[Mount]:
-        installer = installer_for(self.options, cell)
+        installer = self.options.installer_for(cell)
         if self.remote:
             if installer != "uv":
                 return []
@@ -335,7 +313,7 @@ class DockerBackend:
 class DockerSandbox:
     """A cell's container: create, exec the probe, copy in, cut the network, remove."""
 
-    def __init__(self, backend: DockerBackend, cell: Cell, image: str, cancel: threading.Event) -> None:
+    def __init__(self, backend: DockerEngine, cell: Cell, image: str, cancel: threading.Event) -> None:
         self.b = backend
         self.cell = cell
         self.image = image
@@ -470,8 +448,7 @@ class DockerSandbox:
         flags = ["-i", *(["-t"] if tty else []), "-u", user, "-w", "/tmp"]
         for key, value in env.items():
             flags += ["-e", f"{key}={value}"]
-        host = getattr(self.b.client, "wm_url", None)
-        return [cli, *(["-H", host] if host else []), "exec", *flags, self.container.id, *argv]
+        return [cli, "-H", self.b.url, "exec", *flags, self.container.id, *argv]
 
     def _kill(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
@@ -489,13 +466,6 @@ def _podman_ulimits() -> list[Any]:
     from docker.types import Ulimit
 
     return [Ulimit(name=name, soft=value, hard=value) for name, value in PODMAN_ULIMITS.items()]
-
-
-def _is_remote(client: Any) -> bool:
-    """True for an engine reached over the network (tcp://, ssh://, http(s)://): no shared paths.
-    A unix socket is an engine on this machine, which sees the runner's files."""
-    url = str(getattr(client, "wm_url", "") or os.environ.get("DOCKER_HOST") or "unix://")
-    return not url.startswith(("unix://", "npipe://"))
 
 
 def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ()) -> bytes:
@@ -519,12 +489,6 @@ def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ())
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _each(cells: Sequence[Cell], flow: CellFlow, reason: str) -> list[CheckResult]:
-    """An `error` result for every scenario cell of a container that broke."""
-    error = flow.result("run cell", Status.ERROR, reason)
-    return [dataclasses.replace(error, scenario=c.scenario.name) for c in cells]
 
 
 def _stream_lines(chunks: Any, on_output: Callable[[str], None]) -> str:
@@ -566,13 +530,3 @@ def _remove_id(client: Any, container_id: str) -> None:
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc):
             raise
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

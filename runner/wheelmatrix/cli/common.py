@@ -1,0 +1,73 @@
+"""What several commands share between parsing and the service: the run settings from a config
+file and the flags, one cell's settings, and printing a failed install. Not a command."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+
+from wheelmatrix.cli.options import overrides
+from wheelmatrix.errors import InputError
+
+if TYPE_CHECKING:
+    from wheelmatrix.config.runfile import RunConfig
+    from wheelmatrix.service.live import LiveCell
+
+
+def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
+    """The config file (if any), then the command line on top of it."""
+    from wheelmatrix.config.runfile import RunConfig, find_config, load_run_config
+
+    path = getattr(args, "config", None)
+    if path is None and discover:
+        path = find_config(Path.cwd())
+    config = load_run_config(path) if path is not None else RunConfig()
+    changes = overrides(args)
+    if getattr(args, "catalog", None) is not None:
+        changes["catalog"] = args.catalog
+    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown", "html") if getattr(args, k, None)}
+    if reports:
+        changes["reports"] = dataclasses.replace(config.reports, **reports)
+    return config.override(**changes)
+
+
+def run_from_args(args: argparse.Namespace, console: Console, *, discover: bool) -> int:
+    """`run` and `validate`: the settings from the file and flags, then the run service."""
+    from wheelmatrix.service.runs import run_matrix
+
+    return run_matrix(
+        load_config(args, discover=discover),
+        console,
+        runs_dir=getattr(args, "runs_dir", None),
+        resume=getattr(args, "resume", None),
+        shard=getattr(args, "shard", None),
+        argv=list(getattr(args, "argv", []) or []),
+    )
+
+
+def cell_config(args: argparse.Namespace) -> RunConfig:
+    """The sandbox and input flags as a RunConfig, narrowed to the one cell asked for."""
+    from wheelmatrix.service.live import one_cell_config
+
+    if not args.distro or not args.arch:
+        raise InputError("repro needs --distro ID and --arch ARCH (or --from REPORT --check ID)")
+    config = load_config(args, discover=False)
+    return one_cell_config(config, args.distro, args.arch, args.python)
+
+
+def install_failed(live: LiveCell, console: Console) -> int:
+    """Print why the cell's install failed; the exit code of those results."""
+    from wheelmatrix.model import exit_code
+
+    for r in live.install_failures:
+        console.print(
+            f"[bold red]{escape(r.check)}: {r.status.value}[/] {escape(r.detail)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return exit_code(live.install_failures)
