@@ -18,8 +18,9 @@ from packaging.utils import canonicalize_name
 from wheelmatrix import __version__
 from wheelmatrix.errors import EXIT_CHECK_FAILED, EXIT_INFRASTRUCTURE, EXIT_OK
 
-# Version of the JSON report and of the JSONL stream records. 1: wheelmatrix 0.1 (no ids).
-SCHEMA_VERSION = 2
+# Version of the JSON report and of the JSONL stream records. 1: wheelmatrix 0.1 (no ids);
+# 2: ids and provenance; 3: every problem carries a typed `finding`. Older versions still read.
+SCHEMA_VERSION = 3
 
 
 def cell_id(distro: str, arch: str, python: str, scenario: str, variant: str = "") -> str:
@@ -51,6 +52,53 @@ class Status(str, enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    """Why a check failed (or what it warns of), as a value: one kind (findings/explain.py holds
+    one explainer per kind), what it is about, the fix, and the evidence that says so. Reports
+    group checks by (kind, subject): one cause, one group."""
+
+    kind: str  # e.g. "over-claimed-tag", "missing-library", "interposed-symbol"
+    subject: str  # what it is about: a wheel file, library, symbol, module or package
+    message: str  # one line, the same in every cell it hits
+    fix: str = ""  # what to do about it
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.subject)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "message": self.message,
+            "fix": self.fix,
+            "evidence": dict(self.evidence),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Finding | None:
+        """A finding from a report (None for null); ValueError for anything else."""
+        if doc is None:
+            return None
+        if not isinstance(doc, Mapping):
+            raise ValueError(f"finding is {type(doc).__name__}, not an object")
+        evidence = doc.get("evidence") or {}
+        if not isinstance(evidence, Mapping):
+            raise ValueError("finding.evidence is not an object")
+        try:
+            return cls(
+                kind=str(doc["kind"]),
+                subject=str(doc["subject"]),
+                message=str(doc["message"]),
+                fix=str(doc.get("fix", "")),
+                evidence=dict(evidence),
+            )
+        except KeyError as exc:
+            raise ValueError(f"finding is missing {exc.args[0]!r}") from None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CheckResult:
     distro: str
     arch: str
@@ -71,6 +119,7 @@ class CheckResult:
     wheel_sha256: Mapping[str, str] = field(default_factory=dict)  # candidate wheel file -> sha256
     installed: tuple[str, ...] = ()  # name==version of every distribution in the cell's venv
     finished_at: float = 0.0  # unix time the result was recorded
+    finding: Finding | None = None  # why it broke, typed (findings/explain.py); None when passed
 
     @property
     def cell_id(self) -> str:
@@ -113,6 +162,7 @@ class CheckResult:
             "wheel_sha256": dict(self.wheel_sha256),
             "installed": list(self.installed),
             "finished_at": round(self.finished_at, 3),
+            "finding": self.finding.to_json() if self.finding is not None else None,
         }
 
     @classmethod
@@ -148,6 +198,7 @@ class CheckResult:
                 wheel_sha256={str(k): str(v) for k, v in (doc.get("wheel_sha256") or {}).items()},
                 installed=tuple(map(str, doc.get("installed") or ())),
                 finished_at=float(doc.get("finished_at", 0.0)),
+                finding=Finding.from_json(doc.get("finding")),
             )
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
@@ -252,6 +303,7 @@ class ValuePool:
             _set.wheel_sha256(r, self.mapping(get("wheel_sha256") or _EMPTY))
             _set.installed(r, self.texts(get("installed") or ()))
             _set.finished_at(r, float(get("finished_at", 0.0)))
+            _set.finding(r, Finding.from_json(get("finding")))
             return r
         except KeyError as exc:
             raise ValueError(f"missing field {exc.args[0]!r}") from None

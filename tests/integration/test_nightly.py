@@ -157,7 +157,7 @@ def test_two_real_runs_compared_name_the_regression_and_its_version_change(tmp_p
     new = json.loads((tmp_path / "new.json").read_text())
     crashed = [r for r in new["results"] if r["status"] == "crashed"]
     assert crashed and all("wmdep==1.1" in r["installed"] for r in crashed)
-    assert new["schema"] == 2
+    assert new["schema"] == 3
 
     expected = {"regression": 1, "failure": 1, "never": 0}
     for fail_on, rc in expected.items():

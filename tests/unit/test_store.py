@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
-from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool
+from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Finding, Status, ValuePool
 from wheelmatrix.reporters.jsonfile import write_json
 from wheelmatrix.run.store import (
     ResultLog,
@@ -75,6 +75,13 @@ def full_record() -> CheckResult:
         wheel_sha256={WHEEL: "b" * 64, "dep-2.0-py3-none-any.whl": "c" * 64},
         installed=("numpy==2.3.0", "mypkg==1.0"),
         finished_at=1751234567.125,
+        finding=Finding(
+            kind="interposed-symbol",
+            subject="_ZSt4cout",
+            message="bound across wheels",
+            fix="hide the symbol",
+            evidence={"files": ["a.so", "b.so"]},
+        ),
     )
 
 

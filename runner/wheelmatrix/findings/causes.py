@@ -4,10 +4,10 @@ of the same explanation repeated per check."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from wheelmatrix.findings.explain import finding_of
 from wheelmatrix.model import CheckResult, Status
 
 MARK = {
@@ -54,23 +54,21 @@ def layout(results: Sequence[CheckResult]) -> Layout:
     return Layout(list(columns), dict(sorted(rows.items())))
 
 
-_DISTRO = re.compile(r"\b(?:debian|ubuntu|fedora|alpine|centos|alma|almalinux|rocky)-[\w.]+\b")
-
-
 def cause_of(r: CheckResult) -> str:
-    """The root cause of a problem in one line, the same for every cell it hits: the first
-    clause of the diagnosis (or of the detail), without the cell-specific part."""
-    text = (r.diagnosis or r.detail or r.status.value).strip()
-    text = re.sub(r"^predicted and confirmed: ", "", text)
-    first = text.split("; ")[0]
-    first = _DISTRO.sub("<distro>", first)
-    first = re.sub(r"\b0x[0-9a-f]+\b", "0x…", first)
-    return first[:200]
+    """The root cause of a problem in one line, the same for every cell it hits: its finding's
+    message (derived from the evidence for results of reports older than schema 3)."""
+    found = finding_of(r)
+    return found.message if found is not None else r.status.value
 
 
 @dataclass
 class Cause:
+    """One root cause: a finding's (kind, subject), and every check it explains."""
+
     text: str
+    kind: str = ""
+    subject: str = ""
+    fix: str = ""
     statuses: set[Status] = field(default_factory=set)
     checks: list[CheckResult] = field(default_factory=list)
 
@@ -82,6 +80,16 @@ class Cause:
         n, m = len(self.checks), len(self.cells)
         return f"{self.text}: {n} check{'s' * (n != 1)} in {m} cell{'s' * (m != 1)}"
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "text": self.text,
+            "fix": self.fix,
+            "checks": [r.check_id for r in self.checks],
+            "cells": self.cells,
+        }
+
 
 def problems(results: Sequence[CheckResult]) -> list[CheckResult]:
     """What a report explains: anything not passed, and passes with a warning or a diagnosis."""
@@ -89,10 +97,19 @@ def problems(results: Sequence[CheckResult]) -> list[CheckResult]:
 
 
 def root_causes(results: Sequence[CheckResult]) -> list[Cause]:
-    """Problems grouped by cause, the most checks first; failures before information."""
-    groups: dict[str, Cause] = {}
+    """Problems grouped by their finding's (kind, subject), the most checks first; failures
+    before information."""
+    groups: dict[tuple[str, str], Cause] = {}
     for r in problems(results):
-        cause = groups.setdefault(cause_of(r), Cause(cause_of(r)))
+        found = finding_of(r)
+        key = found.key if found is not None else (r.status.value, r.check)
+        cause = groups.get(key)
+        if cause is None:
+            cause = groups[key] = (
+                Cause(found.message, found.kind, found.subject, found.fix)
+                if found is not None
+                else Cause(r.status.value, r.status.value, r.check)
+            )
         cause.statuses.add(r.status)
         cause.checks.append(r)
     info = {Status.PASSED, Status.KNOWN}

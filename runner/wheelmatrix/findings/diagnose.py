@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wheelmatrix.config.known_problems import KnownProblem
 from wheelmatrix.inputs.wheels import Project
@@ -226,6 +227,7 @@ def _diagnose_cell(
             ]
             lib = [f for f in unshipped if f.library and f.library in r.detail]
             if hit:
+                evidence["confirmed"] = _confirmed(cell, hit[0])
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
                 if hit[0].finding.kind == "cell-cpu":
                     diagnosis += (
@@ -244,6 +246,7 @@ def _diagnose_cell(
         elif r.status is Status.CRASHED and "SIGILL" in r.detail:
             hit = [p for p in relevant if p.finding.kind == "cell-cpu"]
             if hit:
+                evidence["confirmed"] = _confirmed(cell, hit[0])
                 diagnosis = f"predicted and confirmed: {hit[0].finding.message}"
         elif r.status is Status.PASSED and r.evidence.get("warnings"):
             diagnosis = explain_runtime_mismatch(r) or f"the import printed: {r.evidence['warnings'][0]}"
@@ -252,6 +255,14 @@ def _diagnose_cell(
         combined = "; ".join(d for d in (diagnosis, r.diagnosis) if d)
         updated.append(dataclasses.replace(r, diagnosis=combined, evidence=evidence))
     return _order_dependence(updated, collisions)
+
+
+def _confirmed(cell: Cell, prediction: Prediction) -> dict[str, str]:
+    """Evidence that a prediction of the static scan came true: its kind, wheel and message."""
+    wheel = next(
+        (p.wheel.filename for p in _installed(cell) if p.project == prediction.project and p.wheel), ""
+    )
+    return {"kind": prediction.finding.kind, "wheel": wheel, "message": prediction.finding.message}
 
 
 def tag_checks(
@@ -411,6 +422,7 @@ def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision
         if r.check.startswith("import ") and len(modules) > 1:
             groups.setdefault(frozenset(modules), []).append(r)
     lines: dict[int, str] = {}
+    pairs: dict[int, dict[str, Any]] = {}
     for group in groups.values():
         for bad, good in itertools.product(group, group):
             if (
@@ -423,12 +435,25 @@ def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision
                 kind = {Status.CRASHED: "crash", Status.TIMED_OUT: "hang"}.get(bad.status, "failure")
                 line = f"order-dependent {kind}: `{bad.check}` {what}, `{good.check}` passes"
                 suspects = [c for c in collisions if _mentions(c, bad.evidence.get("modules") or [])]
+                pairs[id(bad)] = {
+                    "bad": bad.check,
+                    "good": good.check,
+                    "what": what,
+                    "suspects": [c.symbol for c in suspects[:3]],
+                }
                 if suspects:
                     line += "; " + "; ".join(
                         f"`{c.symbol}` is exported by both " + " and ".join(c.files) for c in suspects[:3]
                     )
                 lines[id(bad)] = f"{line}; {bad.diagnosis}" if bad.diagnosis else line
-    return [dataclasses.replace(r, diagnosis=lines[id(r)]) if id(r) in lines else r for r in results]
+    return [
+        dataclasses.replace(
+            r, diagnosis=lines[id(r)], evidence={**r.evidence, "order_dependent": pairs[id(r)]}
+        )
+        if id(r) in lines
+        else r
+        for r in results
+    ]
 
 
 def _mentions(collision: Collision, modules: Sequence[str]) -> bool:
@@ -444,7 +469,11 @@ def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownPro
         for problem in known:
             if problem.projects <= projects and problem.matches(r.status, f"{r.detail}\n{r.diagnosis}"):
                 named = f"known problem `{problem.id}`: {problem.root_cause.strip()} ({problem.reference})"
-                r = dataclasses.replace(r, diagnosis=f"{named}; {r.diagnosis}" if r.diagnosis else named)
+                r = dataclasses.replace(
+                    r,
+                    diagnosis=f"{named}; {r.diagnosis}" if r.diagnosis else named,
+                    evidence={**r.evidence, "known_problem": problem.id},
+                )
                 break
         out.append(r)
     return out

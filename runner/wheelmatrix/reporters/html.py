@@ -96,7 +96,9 @@ def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: 
             f'<th class="row">{html.escape(row)}</th>{"".join(tds)}</tr>'
         )
     causes = "".join(
-        f"<li><b>{html.escape(c.summary())}</b><br><small>cells: {html.escape(', '.join(c.cells[:6]))}"
+        f"<li><b>{html.escape(c.summary())}</b> <small>({html.escape(c.kind)}: {html.escape(c.subject)})</small>"
+        + (f"<br>fix: {html.escape(c.fix)}" if c.fix else "")
+        + f"<br><small>cells: {html.escape(', '.join(c.cells[:6]))}"
         f"{' …' if len(c.cells) > 6 else ''}</small></li>"
         for c in root_causes(results)
     )

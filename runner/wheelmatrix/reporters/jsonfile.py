@@ -37,6 +37,9 @@ def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     return [
         {
             "cause": c.text,
+            "kind": c.kind,
+            "subject": c.subject,
+            "fix": c.fix,
             "statuses": sorted(s.value for s in c.statuses),
             "checks": len(c.checks),
             "cells": c.cells,

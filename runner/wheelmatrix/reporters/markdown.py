@@ -57,9 +57,13 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
         lines += ["### Why (grouped by root cause)", ""]
         for cause in causes:
             worst = min(cause.statuses, key=list(Status).index)
-            lines.append(f"- **{ICON[worst]}** {_cell(cause.summary())}")
+            lines.append(
+                f"- **{ICON[worst]}** {_cell(cause.summary())} (`{cause.kind}`: {_cell(cause.subject)})"
+            )
             example = cause.checks[0]
             lines.append(f"  - e.g. {example.row} `{_cell(example.check)}`: {_cell(example.detail) or 'ok'}")
+            if cause.fix:
+                lines.append(f"  - fix: {_cell(cause.fix)}")
             if len(cause.cells) > 1:
                 more = f" (+{len(cause.cells) - 6} more)" if len(cause.cells) > 6 else ""
                 lines.append(f"  - cells: {', '.join(cause.cells[:6])}{more}")

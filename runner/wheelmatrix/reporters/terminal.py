@@ -105,7 +105,12 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
         console.print("[bold]Why[/] (grouped by root cause):")
         for cause in causes:
             worst = min(cause.statuses, key=list(Status).index)
-            console.print(f"  [{STYLE[worst]}]{escape(cause.summary())}[/]", highlight=False, overflow="fold")
+            console.print(
+                f"  [{STYLE[worst]}]{escape(cause.summary())}[/] [dim]({escape(cause.kind)}: "
+                f"{escape(cause.subject)})[/]",
+                highlight=False,
+                overflow="fold",
+            )
             example = cause.checks[0]
             what = escape(example.detail or label(example))
             console.print(
@@ -113,6 +118,8 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
                 highlight=False,
                 overflow="fold",
             )
+            if cause.fix:
+                console.print(f"      fix: {escape(cause.fix)}", highlight=False, overflow="fold")
             hit = cause.cells
             if len(hit) > 1:
                 more = f" (+{len(hit) - 4} more)" if len(hit) > 4 else ""

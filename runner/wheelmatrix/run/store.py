@@ -260,7 +260,7 @@ def _read_report(path: Path) -> LoadedResults:
                 hint=_INPUT_HINT,
             )
         schema = doc.get("schema", 1)
-        if schema not in (1, SCHEMA_VERSION) or isinstance(schema, bool):
+        if type(schema) is not int or not 1 <= schema <= SCHEMA_VERSION:
             raise InputError(
                 f"{path} is a wheelmatrix report of schema {schema!r}; "
                 f"this wheelmatrix ({__version__}) reads schema 1 to {SCHEMA_VERSION}",

@@ -246,7 +246,10 @@ class LiveCell:
             evidence["native"] = native
             diagnosis = native_summary(native, self.flow.site_dirs)
         result = self.flow.result(check, outcome.status, detail, outcome.duration_s, evidence, diagnosis)
-        return diagnose([self.cell], [result], self.plan.scans, list(self.plan.known))[0]
+        from wheelmatrix.findings.explain import attach
+
+        diagnosed = diagnose([self.cell], [result], self.plan.scans, list(self.plan.known))
+        return attach([self.cell], diagnosed, self.plan.scans)[0]
 
     def close(self) -> None:
         if self.sandbox is not None:

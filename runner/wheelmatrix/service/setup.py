@@ -31,6 +31,7 @@ from wheelmatrix.config.runfile import RunConfig, target_selected
 from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
 from wheelmatrix.errors import InputError, did_you_mean
 from wheelmatrix.findings.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
+from wheelmatrix.findings.explain import attach
 from wheelmatrix.host import cache_dir, host_arch, runnable_archs
 from wheelmatrix.inputs.wheels import Project, parse_inputs
 from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
@@ -312,6 +313,7 @@ def _finish(
     results = sorted([*done, *new], key=lambda r: order.get(r.cell_id, len(order)))
     results = diagnose(list(plan.cells), results, plan.scans, list(plan.known))
     results += tag_checks(list(plan.cells), results, plan.scans)
+    results = attach(plan.cells, results, plan.scans)
     results.sort(key=lambda r: order.get(r.cell_id, len(order)))
     run_info: dict[str, Any] = {
         "id": run_id,
