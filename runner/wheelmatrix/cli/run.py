@@ -5,7 +5,6 @@ directory that remembers: resumable after a kill, comparable with an earlier run
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from wheelmatrix.cli.options import add_matrix_arguments, overrides
+from wheelmatrix.cli.options import add_matrix_arguments
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
@@ -54,19 +53,14 @@ def register(sub: Any) -> None:
 
 def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
     """The config file (if any), then the command line on top of it."""
-    from wheelmatrix.config.runfile import RunConfig, find_config, load_run_config
+    from wheelmatrix.config.runfile import RunConfig, find_config
+    from wheelmatrix.options import load_run_config, overrides
 
     path = getattr(args, "config", None)
     if path is None and discover:
         path = find_config(Path.cwd())
     config = load_run_config(path) if path is not None else RunConfig()
-    changes = overrides(args)
-    if getattr(args, "catalog", None) is not None:
-        changes["catalog"] = args.catalog
-    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown", "html") if getattr(args, k, None)}
-    if reports:
-        changes["reports"] = dataclasses.replace(config.reports, **reports)
-    return config.override(**changes)
+    return config.override(**overrides(args, config))
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
