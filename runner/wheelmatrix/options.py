@@ -440,7 +440,7 @@ OPTIONS: tuple[Option, ...] = (
         Option(
             name=kind,
             field=f"reports.{kind}",
-            doc=f"write {what} (the run file's reports: {kind})",
+            doc=f"write {what}; in the run file, `{kind}:` under `reports`",
             in_file=False,
             flags=(f"--{kind}",),
             group="reports",
