@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -652,6 +651,8 @@ def starter_config(project_dir: Path) -> str:
     """The text of a commented starter wheelmatrix.yaml for the project in `project_dir`: every
     run-file key in table order, with what it does and its default, prefilled from the project's
     pyproject.toml and dist/ where that is possible (wheelmatrix.config.starter)."""
+    import textwrap
+
     from wheelmatrix.config.starter import prefill
 
     out, filled = prefill(project_dir)
