@@ -72,8 +72,8 @@ def minimize(items: list[str]) -> tuple[float, int]:
 
 def naive(items: list[str]) -> tuple[float, int]:
     from wheelmatrix.backends.factory import connect
-    from wheelmatrix.cli.options import ARCHES  # noqa: F401  (keeps the CLI's import path warm)
     from wheelmatrix.config.runfile import RunConfig
+    from wheelmatrix.options import ARCHES  # noqa: F401  (keeps the CLI's import path warm)
     from wheelmatrix.service.live import LiveCell, import_argv, one_cell_config, single_cell
 
     config = one_cell_config(RunConfig().override(candidates=tuple(items)), "debian-12", "x86_64", None)

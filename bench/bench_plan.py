@@ -34,7 +34,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from wheelmatrix.service.setup import plan_run
-from wheelmatrix.config.runfile import load_run_config
+from wheelmatrix.options import load_run_config
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config)
 elapsed = time.perf_counter() - t0
@@ -46,7 +46,7 @@ SHARDS = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from wheelmatrix.service.setup import plan_run
-from wheelmatrix.config.runfile import load_run_config
+from wheelmatrix.options import load_run_config
 from wheelmatrix.matrix.shards import split
 config = load_run_config(__import__("pathlib").Path(sys.argv[1]))
 plan = plan_run(config, static_scan=False)  # as `wheelmatrix plan` does: no engine, no scan

@@ -9,18 +9,10 @@ from pathlib import Path
 import pytest
 
 from wheelmatrix.config._yaml import Node, load_yaml_text
-from wheelmatrix.config.runfile import (
-    KEYS,
-    Reports,
-    RunConfig,
-    check_rule,
-    find_config,
-    load_run_config,
-    target_selected,
-)
+from wheelmatrix.config.runfile import Reports, RunConfig, check_rule, find_config, target_selected
 from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
-from wheelmatrix.config.starter import starter_config
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.options import KEYS, load_run_config, starter_config
 
 WHEEL_A = "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
 WHEEL_B = "demo-1.0-cp311-cp311-manylinux_2_17_aarch64.whl"

@@ -32,6 +32,7 @@ from wheelmatrix.cli import (
     validate,
 )
 from wheelmatrix.errors import EXIT_INFRASTRUCTURE, WheelmatrixError
+from wheelmatrix.options import add_arguments
 
 COMMANDS = (validate, run, plan, report, repro, minimize, bisect, scan, compare, runs, init, doctor, distros)
 # Commands whose positional inputs may be interleaved with options (`validate a.whl --with x b.whl`).
@@ -50,13 +51,7 @@ _COMMAND_AFTER_DASHES = ("repro", "bisect")
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, before or after its name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--catalog",
-        type=Path,
-        default=argparse.SUPPRESS,
-        metavar="FILE",
-        help="a distro catalog file that extends or overrides the shipped one",
-    )
+    add_arguments(common, "common", default=argparse.SUPPRESS)  # --catalog
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks for unexpected errors"
     )

@@ -4,14 +4,12 @@ file and the flags, one cell's settings, and printing a failed install. Not a co
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
-from wheelmatrix.cli.options import overrides
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
@@ -21,19 +19,14 @@ if TYPE_CHECKING:
 
 def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
     """The config file (if any), then the command line on top of it."""
-    from wheelmatrix.config.runfile import RunConfig, find_config, load_run_config
+    from wheelmatrix.config.runfile import RunConfig, find_config
+    from wheelmatrix.options import load_run_config, overrides
 
     path = getattr(args, "config", None)
     if path is None and discover:
         path = find_config(Path.cwd())
     config = load_run_config(path) if path is not None else RunConfig()
-    changes = overrides(args)
-    if getattr(args, "catalog", None) is not None:
-        changes["catalog"] = args.catalog
-    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown", "html") if getattr(args, k, None)}
-    if reports:
-        changes["reports"] = dataclasses.replace(config.reports, **reports)
-    return config.override(**changes)
+    return config.override(**overrides(args, config))
 
 
 def run_from_args(args: argparse.Namespace, console: Console, *, discover: bool) -> int:

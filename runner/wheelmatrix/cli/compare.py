@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from wheelmatrix.cli.options import FAIL_ON
+from wheelmatrix.options import FAIL_ON
 
 HELP = "compare two runs (reports or run directories): regressions, fixes, version changes"
 

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.config.starter import starter_config
+    from wheelmatrix.options import starter_config
 
     project = args.project
     if not project.is_dir():

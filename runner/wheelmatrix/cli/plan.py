@@ -14,7 +14,8 @@ from typing import Any
 
 from rich.console import Console
 
-from wheelmatrix.cli.options import add_matrix_arguments, positive_int
+from wheelmatrix.cli.options import add_matrix_arguments
+from wheelmatrix.options import positive_int
 
 HELP = "print the matrix as shards for several machines (GitHub matrix, JSON or text)"
 

@@ -20,13 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from wheelmatrix.cli.common import cell_config, install_failed
-from wheelmatrix.cli.options import (
-    add_cell_arguments,
-    add_input_arguments,
-    add_sandbox_arguments,
-    positive_int,
-)
+from wheelmatrix.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments
 from wheelmatrix.errors import InputError
+from wheelmatrix.options import positive_int
 
 if TYPE_CHECKING:
     from wheelmatrix.model import CheckResult

@@ -1,9 +1,11 @@
 """The run configuration: `wheelmatrix.yaml` (or `[tool.wheelmatrix]` in pyproject.toml).
 
-`RunConfig` is the one place the defaults of a run live. `load_run_config` builds one from a
-file (every key checked, every error naming FILE:LINE and the key); the CLI builds one from its
-flags, or overlays its flags on the file's with `RunConfig.override` (flags not given are None
-and keep the file's value).
+`RunConfig` is the one place the defaults of a run live. Which key sets which field, and how
+its value is read (`PARSERS`), is the option table's (wheelmatrix/options.py, one layer up: it
+hands its settings to `parse_run_config`, and its `load_run_config` is the entry point): every
+key checked, every error naming FILE:LINE and the key. The CLI builds a RunConfig from its flags,
+or overlays its flags on the file's with `RunConfig.override` (flags not given are None and keep
+the file's value).
 
 Paths and globs in a file are relative to the file's directory, never to the current directory.
 """
@@ -14,11 +16,11 @@ import dataclasses
 import glob
 import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wheelmatrix.config._yaml import Node, load_toml_file, load_yaml_file
 from wheelmatrix.config.catalog import ARCHES
@@ -28,47 +30,15 @@ from wheelmatrix.inputs.wheels import parse_requirement
 
 CONFIG_NAMES = ("wheelmatrix.yaml", "wheelmatrix.yml")
 PYPROJECT = "pyproject.toml"
-INSTALLERS = ("uv", "pip")
-LINK_MODES = ("symlink", "copy")
-FAIL_ON = ("failure", "regression", "never")
 REPORT_KEYS = ("json", "junit", "markdown", "html")
 ALL_KNOWN_PROBLEMS = "all"
-KEYS = (
-    "candidates",
-    "companions",
-    "find-links",
-    "known-problems",
-    "distros",
-    "archs",
-    "pythons",
-    "include",
-    "exclude",
-    "scenarios",
-    "installer",
-    "link-mode",
-    "offline",
-    "gdb",
-    "strict-warnings",
-    "jobs",
-    "timeout",
-    "install-timeout",
-    "memory",
-    "pids",
-    "reports",
-    "catalog",
-    "fail-on",
-    "compare",
-    "engines",
-    "cpu",
-    "registry-mirror",
-)
 RULE_HINT = (
     "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
     "e.g. debian-13/aarch64 or debian-*/*/3.11"
 )
 BUILD_HINT = "build the wheels first (e.g. `python -m build`)"
-_MEMORY = re.compile(r"^\d+[bkmg]?$")
-_PYTHON = re.compile(r"^\d+\.\d+$")
+MEMORY_SIZE = re.compile(r"^\d+[bkmg]?$")  # also the CLI's --memory (wheelmatrix.options)
+PYTHON_VERSION = re.compile(r"^\d+\.\d+$")  # also the CLI's --python
 _MAGIC = re.compile(r"[*?[]")
 
 
@@ -182,8 +152,37 @@ def _tool_table(pyproject: Path) -> Any:
     return tool.get("wheelmatrix") if isinstance(tool, dict) else None
 
 
-def load_run_config(path: Path) -> RunConfig:
-    """Read a run configuration file: YAML, or the [tool.wheelmatrix] table of a pyproject.toml."""
+class Setting(Protocol):
+    """What the loader needs of one run-file key; wheelmatrix.options.Option is one (the table
+    lives above this layer, so it is handed in, never imported)."""
+
+    @property
+    def name(self) -> str: ...  # the key in the file
+    @property
+    def field(self) -> str: ...  # the RunConfig field it sets
+    @property
+    def parse(self) -> str: ...  # a name in PARSERS
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadContext:
+    """What a value parser may need besides its key: the file's directory (paths are relative
+    to it), the catalog the file names, the field's default and the key's choices."""
+
+    base: Path
+    catalog: Path | None
+    default: Any
+    choices: tuple[str, ...] = ()
+
+
+Parser = Callable[[Node, str, LoadContext], Any]
+
+
+def read_run_file(path: Path) -> Node:
+    """The settings of a run configuration file: YAML, or the [tool.wheelmatrix] table of a
+    pyproject.toml; not yet checked."""
     if path.name == PYPROJECT:
         if not path.is_file():
             raise InputError(f"{path}: file not found")
@@ -195,66 +194,48 @@ def load_run_config(path: Path) -> RunConfig:
             )
         if not isinstance(table, dict):
             raise InputError(f"{path}: 'tool.wheelmatrix' must be a table")
-        node = Node(path, "tool.wheelmatrix", table)
-    elif path.suffix == ".toml":
+        return Node(path, "tool.wheelmatrix", table)
+    if path.suffix == ".toml":
         raise InputError(
             f"{path}: a TOML run configuration is read from pyproject.toml's [tool.wheelmatrix] table",
             hint="move the settings there, or write them as YAML in wheelmatrix.yaml",
         )
-    else:
-        doc = load_yaml_file(path)
-        if doc is None:
-            raise InputError(
-                f"{path}: the file is empty",
-                hint="a run configuration is a mapping of settings, e.g. `candidates: [dist/*.whl]`",
-            )
-        if not isinstance(doc, Mapping):
-            line = getattr(doc, "line", None)
-            raise InputError(
-                f"{path}{f':{line}' if line else ''}: a run configuration must be a mapping of settings, "
-                f"got {'a list' if isinstance(doc, list) else type(doc).__name__}",
-                hint="e.g. `candidates: [dist/*.whl]` on its own line",
-            )
-        node = Node(path, "", doc)
-    return _parse(node, path.absolute().parent)
+    doc = load_yaml_file(path)
+    if doc is None:
+        raise InputError(
+            f"{path}: the file is empty",
+            hint="a run configuration is a mapping of settings, e.g. `candidates: [dist/*.whl]`",
+        )
+    if not isinstance(doc, Mapping):
+        line = getattr(doc, "line", None)
+        raise InputError(
+            f"{path}{f':{line}' if line else ''}: a run configuration must be a mapping of settings, "
+            f"got {'a list' if isinstance(doc, list) else type(doc).__name__}",
+            hint="e.g. `candidates: [dist/*.whl]` on its own line",
+        )
+    return Node(path, "", doc)
 
 
-_DEFAULT = RunConfig()  # a file's missing keys keep these
-
-
-def _parse(node: Node, base: Path) -> RunConfig:
-    node.check_keys([], KEYS)
-    catalog = _file(node, "catalog", base) if node.has("catalog") else None
-    return RunConfig(
-        candidates=_inputs(node, "candidates", base),
-        companions=_inputs(node, "companions", base),
-        find_links=_directories(node, "find-links", base),
-        known_problems=_known_problems(node) if node.has("known-problems") else (),
-        distros=_distros(node, catalog) if node.has("distros") else (),
-        archs=_archs(node),
-        pythons=_pythons(node),
-        include=_rules(node, "include", catalog),
-        exclude=_rules(node, "exclude", catalog),
-        scenarios=_scenarios(node, base),
-        installer=node.choice("installer", INSTALLERS, _DEFAULT.installer),
-        link_mode=node.choice("link-mode", LINK_MODES, _DEFAULT.link_mode),
-        offline=node.flag("offline", _DEFAULT.offline),
-        gdb=node.flag("gdb", _DEFAULT.gdb),
-        strict_warnings=node.flag("strict-warnings", _DEFAULT.strict_warnings),
-        jobs=_jobs(node),
-        timeout_s=node.positive_number("timeout", _DEFAULT.timeout_s),
-        install_timeout_s=node.positive_number("install-timeout", _DEFAULT.install_timeout_s),
-        memory=_memory(node),
-        pids=node.positive_int("pids", _DEFAULT.pids),
-        reports=_reports(node, base) if node.has("reports") else _DEFAULT.reports,
-        catalog=catalog,
-        fail_on=node.choice("fail-on", FAIL_ON, _DEFAULT.fail_on),
-        compare=_existing(node, "compare", base) if node.has("compare") else None,
-        engines=_engines(node),
-        cpus=_cpus(node),
-        registry_mirror=_registry_mirror(node),
-        source=node.source.absolute(),
-    )
+def parse_run_config(node: Node, settings: Sequence[Setting]) -> RunConfig:
+    """A RunConfig from a file's settings: every key must be one of `settings` (else the
+    did-you-mean error naming FILE:LINE), a key not given keeps RunConfig's default. The
+    catalog is read first: distros and rules are checked against it."""
+    node.check_keys([], [s.name for s in settings])
+    base = node.source.absolute().parent
+    defaults = RunConfig()
+    ordered = sorted(settings, key=lambda s: s.field != "catalog")
+    catalog: Path | None = None
+    values: dict[str, Any] = {}
+    for setting in ordered:
+        if not node.has(setting.name):
+            continue
+        context = LoadContext(
+            base=base, catalog=catalog, default=getattr(defaults, setting.field), choices=setting.choices
+        )
+        values[setting.field] = PARSERS[setting.parse](node, setting.name, context)
+        if setting.field == "catalog":
+            catalog = values["catalog"]
+    return RunConfig(**values, source=node.source.absolute())
 
 
 # --------------------------------------------------------------------------- values
@@ -272,41 +253,37 @@ def registry_mirror_value(text: str) -> str:
     return text
 
 
-def _registry_mirror(node: Node) -> str | None:
-    if not node.has("registry-mirror"):
-        return None
-    text = node.text("registry-mirror")
+def _registry_mirror(node: Node, key: str, ctx: LoadContext) -> str | None:
+    text = node.text(key)
     try:
         return registry_mirror_value(text)
     except InputError as exc:
-        raise InputError(
-            f"{node.source}: '{node.path('registry-mirror')}': {exc.message}", hint=exc.hint
-        ) from None
+        raise InputError(f"{node.source}: '{node.path(key)}': {exc.message}", hint=exc.hint) from None
 
 
-def _cpus(node: Node) -> tuple[str, ...]:
+def _cpus(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
     from wheelmatrix.scan.cpu import arch_of, level
 
-    names = node.texts("cpu", ())
+    names = node.texts(key, ())
     for index, name in enumerate(names):
         try:
             level(arch_of(name), name)
         except InputError as exc:
             raise InputError(
-                f"{node.source}: '{node.item('cpu', index)}': {exc.message}", hint=exc.hint
+                f"{node.source}: '{node.item(key, index)}': {exc.message}", hint=exc.hint
             ) from None
     return tuple(dict.fromkeys(names))
 
 
-_ENGINE = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")
+ENGINE_URL = re.compile(r"^(unix|tcp|ssh|http|https|npipe)://\S+$")  # also the CLI's --engine
 
 
-def _engines(node: Node) -> tuple[str, ...]:
-    urls = tuple(node.texts("engines", ()))
+def _engines(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    urls = tuple(node.texts(key, ()))
     for url in urls:
-        if not _ENGINE.match(url):
+        if not ENGINE_URL.match(url):
             raise InputError(
-                f"{node.source}: '{node.path('engines')}': '{url}' is not an engine URL",
+                f"{node.source}: '{node.path(key)}': '{url}' is not an engine URL",
                 hint="e.g. unix:///var/run/docker.sock, tcp://10.0.0.5:2375 or ssh://user@host",
             )
     return urls
@@ -324,8 +301,9 @@ def _looks_like_path(text: str) -> bool:
     return text.endswith(".whl") or "/" in text or os.sep in text or text.startswith((".", "~"))
 
 
-def _inputs(node: Node, key: str, base: Path) -> tuple[str, ...]:
-    """Wheel paths and globs (relative to `base`, expanded, absolute) and requirement strings."""
+def _inputs(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    """Wheel paths and globs (relative to the file, expanded, absolute) and requirement strings."""
+    base = ctx.base
     out: dict[str, None] = {}
     for index, item in enumerate(node.texts(key)):
         where = node.item(key, index)
@@ -360,7 +338,8 @@ def _inputs(node: Node, key: str, base: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _directories(node: Node, key: str, base: Path) -> tuple[Path, ...]:
+def _directories(node: Node, key: str, ctx: LoadContext) -> tuple[Path, ...]:
+    base = ctx.base
     out: list[Path] = []
     for index, item in enumerate(node.texts(key)):
         path = _resolve(base, item)
@@ -372,8 +351,8 @@ def _directories(node: Node, key: str, base: Path) -> tuple[Path, ...]:
     return tuple(out)
 
 
-def _file(node: Node, key: str, base: Path) -> Path:
-    text = node.text(key)
+def _file(node: Node, key: str, ctx: LoadContext) -> Path:
+    text, base = node.text(key), ctx.base
     path = _resolve(base, text)
     if not path.is_file():
         problem = "is not a file" if path.exists() else "does not exist"
@@ -381,8 +360,8 @@ def _file(node: Node, key: str, base: Path) -> Path:
     return path
 
 
-def _existing(node: Node, key: str, base: Path) -> Path:
-    text = node.text(key)
+def _existing(node: Node, key: str, ctx: LoadContext) -> Path:
+    text, base = node.text(key), ctx.base
     path = _resolve(base, text)
     if not path.exists():
         raise node.error(
@@ -393,8 +372,8 @@ def _existing(node: Node, key: str, base: Path) -> Path:
     return path
 
 
-def _known_problems(node: Node) -> tuple[str, ...]:
-    value = node.value["known-problems"]
+def _known_problems(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    value = node.value[key]
     if value is True or value == ALL_KNOWN_PROBLEMS:
         return (ALL_KNOWN_PROBLEMS,)
     if value is False:
@@ -432,9 +411,9 @@ def _catalog_ids(catalog: Path | None) -> Collection[str]:
     return load_catalogs(catalog).distros.keys()
 
 
-def _distros(node: Node, catalog: Path | None) -> tuple[str, ...]:
-    ids = node.texts("distros")
-    known = _catalog_ids(catalog)
+def _distros(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    ids = node.texts(key)
+    known = _catalog_ids(ctx.catalog)
     for index, distro in enumerate(ids):
         if distro not in known:
             raise node.error(
@@ -446,8 +425,8 @@ def _distros(node: Node, catalog: Path | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _archs(node: Node) -> tuple[str, ...]:
-    archs = node.texts("archs")
+def _archs(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    archs = node.texts(key)
     for index, arch in enumerate(archs):
         if arch not in ARCHES:
             raise node.error(
@@ -459,10 +438,10 @@ def _archs(node: Node) -> tuple[str, ...]:
     return tuple(dict.fromkeys(archs))
 
 
-def _pythons(node: Node) -> tuple[str, ...]:
-    pythons = node.texts("pythons")
+def _pythons(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
+    pythons = node.texts(key)
     for index, version in enumerate(pythons):
-        if not _PYTHON.match(version):
+        if not PYTHON_VERSION.match(version):
             raise node.error(
                 "pythons",
                 f"'{node.item('pythons', index)}': '{version}' is not a MAJOR.MINOR Python version",
@@ -472,7 +451,7 @@ def _pythons(node: Node) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pythons))
 
 
-def _rules(node: Node, key: str, catalog: Path | None) -> tuple[str, ...]:
+def _rules(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
     rules = node.texts(key)
     known: Collection[str] | None = None
     for index, rule in enumerate(rules):
@@ -482,7 +461,7 @@ def _rules(node: Node, key: str, catalog: Path | None) -> tuple[str, ...]:
         except InputError as exc:
             raise node.error(key, f"'{where}': {exc.message}", hint=exc.hint, index=index) from None
         if known is None:
-            known = _catalog_ids(catalog)
+            known = _catalog_ids(ctx.catalog)
         distro = rule.split("/")[0]
         if not any(fnmatchcase(d, distro) for d in known):
             raise node.error(
@@ -494,13 +473,11 @@ def _rules(node: Node, key: str, catalog: Path | None) -> tuple[str, ...]:
     return rules
 
 
-def _scenarios(node: Node, base: Path) -> tuple[Scenario, ...]:
-    if not node.has("scenarios"):
-        return ()
+def _scenarios(node: Node, key: str, ctx: LoadContext) -> tuple[Scenario, ...]:
+    base = ctx.base
     from wheelmatrix.config.scenarios import default_scenarios_path, load_scenarios
 
     builtins = load_scenarios(default_scenarios_path())
-    key = "scenarios"
     out: dict[str, Scenario] = {}
     for index, item in node.items(key):
         where = node.item(key, index)
@@ -538,31 +515,56 @@ def _scenarios(node: Node, base: Path) -> tuple[Scenario, ...]:
     return tuple(out.values())
 
 
-def _jobs(node: Node) -> int | None:
-    value = node.value.get("jobs")
+def _jobs(node: Node, key: str, ctx: LoadContext) -> int | None:
+    value = node.value.get(key)
     if value is None or value == "auto":
         return None
     if isinstance(value, str):
-        raise node.error("jobs", f"'{node.path('jobs')}' must be a whole number or 'auto', got '{value}'")
-    return node.positive_int("jobs")
+        raise node.error(key, f"'{node.path(key)}' must be a whole number or 'auto', got '{value}'")
+    return node.positive_int(key)
 
 
-def _memory(node: Node) -> str:
-    text = node.text("memory", _DEFAULT.memory).lower()
-    if not _MEMORY.match(text):
+def _memory(node: Node, key: str, ctx: LoadContext) -> str:
+    text = node.text(key).lower()
+    if not MEMORY_SIZE.match(text):
         raise node.error(
-            "memory",
-            f"'{node.path('memory')}': '{text}' is not a memory size",
+            key,
+            f"'{node.path(key)}': '{text}' is not a memory size",
             hint="a number of bytes with an optional unit b, k, m or g, e.g. 4g or 512m",
         )
     return text
 
 
-def _reports(node: Node, base: Path) -> Reports:
-    sub = node.child("reports")
+def _reports(node: Node, key: str, ctx: LoadContext) -> Reports:
+    sub = node.child(key)
     sub.check_keys([], REPORT_KEYS)
-    paths = {key: _resolve(base, sub.text(key)) for key in REPORT_KEYS if sub.has(key)}
+    paths = {name: _resolve(ctx.base, sub.text(name)) for name in REPORT_KEYS if sub.has(name)}
     return Reports(**paths)
+
+
+PARSERS: Mapping[str, Parser] = {
+    "wheels-or-requirements": _inputs,
+    "directories": _directories,
+    "known-problems": _known_problems,
+    "distros": _distros,
+    "archs": _archs,
+    "pythons": _pythons,
+    "rules": _rules,
+    "scenarios": _scenarios,
+    "choice": lambda node, key, ctx: node.choice(key, ctx.choices, ctx.default),
+    "flag": lambda node, key, ctx: node.flag(key, ctx.default),
+    "jobs": _jobs,
+    "seconds": lambda node, key, ctx: node.positive_number(key),
+    "positive-int": lambda node, key, ctx: node.positive_int(key),
+    "memory": _memory,
+    "reports": _reports,
+    "file": _file,
+    "existing-path": _existing,
+    "engines": _engines,
+    "cpus": _cpus,
+    "registry-mirror": _registry_mirror,
+}
+"""The kinds of value a run-file key may hold, by name (wheelmatrix.options names one per key)."""
 
 
 # --------------------------------------------------------------------------- include / exclude
@@ -581,7 +583,7 @@ def check_rule(text: str) -> None:
             f"'{text}': unknown arch '{parts[1]}'{did_you_mean(parts[1], ARCHES)}",
             hint=f"archs: {', '.join(ARCHES)}; {RULE_HINT}",
         )
-    if len(parts) > 2 and not _MAGIC.search(parts[2]) and not _PYTHON.match(parts[2]):
+    if len(parts) > 2 and not _MAGIC.search(parts[2]) and not PYTHON_VERSION.match(parts[2]):
         raise InputError(f"'{text}': '{parts[2]}' is not a MAJOR.MINOR Python version", hint=RULE_HINT)
 
 

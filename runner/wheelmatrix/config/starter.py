@@ -1,5 +1,7 @@
-"""The starter `wheelmatrix.yaml` that `wheelmatrix init` writes: every key, commented, with its
-default, prefilled from the project's pyproject.toml and dist/ where that is possible."""
+"""What the starter `wheelmatrix.yaml` that `wheelmatrix init` writes learns from the project:
+its name, and lines prefilled from its pyproject.toml and dist/ where that is possible. The
+keys, what each does and its default come from the option table (wheelmatrix.options
+.starter_config, which writes the file)."""
 
 from __future__ import annotations
 
@@ -167,81 +169,58 @@ def _pythons(requires_python: str | None, distros: list[tuple[str, str]]) -> tup
     return keep, [v for v in versions if v not in keep]
 
 
-def starter_config(project_dir: Path) -> str:
-    """The text of a commented starter wheelmatrix.yaml for the project in `project_dir`."""
+def prefill(project_dir: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """The starter's first lines (whose it is, how it is read) and, for the run-file keys the
+    project says something about, the lines in place of the commented default
+    (wheelmatrix.options.starter_config writes the rest)."""
     project = _read_project(project_dir)
-    distros, problems = _catalog_info()
-    dist = project_dir / "dist"
-    wheels = sorted(dist.glob("*.whl")) if dist.is_dir() else []
-    keep, dropped = _pythons(project.requires_python, distros)
-    test = _test_scenario(project_dir, project)
-
-    out: list[str] = [
+    header = [
         f"# wheelmatrix run configuration for {project.name} (written by `wheelmatrix init`).",
         "#",
         "# `wheelmatrix validate` reads wheelmatrix.yaml from the current directory; command-line",
         "# flags override what is set here. Paths and globs are relative to this file.",
         "# Every setting below shows its default; uncomment a line to change it.",
-        "",
-        "# Candidates: the wheels under test, as paths or globs, or requirement strings",
-        "# (e.g. 'mypkg==1.2'). Default: none (give them on the command line).",
     ]
+    distros, problems = _catalog_info()
+    dist = project_dir / "dist"
+    wheels = sorted(dist.glob("*.whl")) if dist.is_dir() else []
+    keep, dropped = _pythons(project.requires_python, distros)
+    out: dict[str, list[str]] = {}
     if wheels:
-        out.append(f"candidates: [dist/*.whl]  # {len(wheels)} wheel(s) in dist/ now")
+        out["candidates"] = [f"candidates: [dist/*.whl]  # {len(wheels)} wheel(s) in dist/ now"]
     else:
-        out += [
+        out["candidates"] = [
             "# No wheels in dist/ yet: build them first (e.g. `python -m build`), then use",
             "# candidates: [dist/*.whl]",
             "candidates: []",
         ]
-    out += [
-        "",
-        "# Companions: installed next to the candidates in every cell (same forms). Default: none.",
-        '# companions: ["numpy>=2"]',
-        "",
-        "# Extra directories of wheels for the installer. Default: none.",
-        "# find-links: [wheelhouse]",
-        "",
-        "# Known-problem sets to run as extra companions, each in its own cells: true (every set",
-        "# that applies), false, or a list of set ids. Default: false.",
-    ]
     if problems:
-        out.append(f"# Sets: {', '.join(problems)}")
-    out += [
-        "# known-problems: true",
-        "",
-        "# The matrix. Distros are catalog ids; default: every distro in the catalog.",
-    ]
+        out["known-problems"] = [f"# Sets: {', '.join(problems)}", "# known-problems: true"]
     if distros:
         listing = ", ".join(f"{d} (Python {p})" for d, p in distros)
-        out += textwrap.wrap(f"Catalog: {listing}", width=92, initial_indent="# ", subsequent_indent="#   ")
-    out += [
-        "# distros: [debian-12, ubuntu-24.04]",
-        "# Archs: x86_64, aarch64 (aarch64 runs under QEMU on x86_64). Default: every arch the host runs.",
-        "# archs: [x86_64, aarch64]",
-        "# Pythons (quoted MAJOR.MINOR): keeps distros whose own Python is listed. Default: all.",
-    ]
+        out["distros"] = [
+            *textwrap.wrap(f"Catalog: {listing}", width=92, initial_indent="# ", subsequent_indent="#   "),
+            "# distros: [debian-12, ubuntu-24.04]",
+        ]
     if dropped and keep:
-        out += [
+        out["pythons"] = [
             f"# From requires-python {_q(project.requires_python or '')} (leaves out {', '.join(dropped)}):",
             f"pythons: {_flow(keep)}",
         ]
     else:
-        out.append(f"# pythons: {_flow(keep[-2:] or ['3.12'])}")
-    out += [
-        "# Include / exclude rules DISTRO[/ARCH[/PYTHON]]; each part may use * ? [...] wildcards.",
-        "# A target is kept if it matches an include rule (or there are none) and no exclude rule.",
-        "# Default: none.",
-        '# include: ["debian-*", "ubuntu-*/x86_64"]',
-        '# exclude: ["debian-13/aarch64", "*/*/3.8"]',
-        "",
-        "# Scenarios: built-in names (import, symbols) and/or your own:",
+        out["pythons"] = [f"# pythons: {_flow(keep[-2:] or ['3.12'])}"]
+    out["scenarios"] = _scenario_lines(project_dir, project)
+    return header, out
+
+
+def _scenario_lines(project_dir: Path, project: _Project) -> list[str]:
+    out = [
         "#   {name, kind: command, argv, env, timeout}: run argv in the cell; exit status 0 passes",
         "#   {name, kind: pytest, sources, argv, requires, env, timeout}: copy `sources` into the cell,",
         '#     install pytest plus `requires`, run pytest with argv (default ["{project}"], where',
         "#     {project} is the copy of sources)",
-        "# Default: every built-in scenario.",
     ]
+    test = _test_scenario(project_dir, project)
     if test is not None:
         out += [
             f"# From [tool.cibuildwheel] test-command: {project.test_command}",
@@ -264,63 +243,20 @@ def starter_config(project_dir: Path) -> str:
                 f"test-requires: {_flow(project.test_requires)})"
             )
         out.append("    # timeout: 600  # seconds for the whole scenario")
-    else:
-        if project.test_command is not None:
-            out.append(f"# ([tool.cibuildwheel] test-command {_q(project.test_command)} needs adapting)")
-        sources = "tests" if (project_dir / "tests").is_dir() else "path/to/tests"
-        out += [
-            "# scenarios:",
-            "#   - import",
-            "#   - symbols",
-            "#   - name: tests",
-            "#     kind: pytest",
-            f"#     sources: {sources}",
-            '#     requires: ["hypothesis"]',
-            "#   - name: selftest",
-            "#     kind: command",
-            '#     argv: ["python", "-m", "mypkg.selftest"]',
-        ]
-    out += [
-        "",
-        "# How each cell installs and runs.",
-        "# installer: uv          # uv (fast, shared cache) or pip (the image's own pip)",
-        "# link-mode: symlink     # uv: link files from the shared cache (symlink) or copy them",
-        "# offline: false         # install only from find-links directories",
-        "# gdb: false             # images with gdb: native backtraces for crashes (larger images)",
-        "# strict-warnings: false # fail a check that passes but prints an import-time warning",
-        "# jobs: auto             # cells in parallel; auto = one per CPU",
-        "# timeout: 120           # seconds per check",
-        "# install-timeout: 1800  # seconds per installation",
-        "# memory: 4g             # memory limit per container (b, k, m or g)",
-        "# pids: 1024             # process limit per container",
-        "",
-        "# Report files. Default: none (the terminal summary only).",
-        "# reports:",
-        "#   json: wheelmatrix-report.json",
-        "#   junit: wheelmatrix-junit.xml",
-        "#   markdown: wheelmatrix-summary.md",
-        "#   html: wheelmatrix-report.html",
-        "",
-        "# A distro catalog file that extends (or overrides entries of) the shipped one. Default: none.",
-        "# catalog: my-distros.yaml",
-        "",
-        "# Exit status 1 on: failure (any failed check), regression (a check that passed in",
-        "# `compare` fails now) or never. Default: failure.",
-        "# fail-on: failure",
-        "# compare: baseline/wheelmatrix-report.json  # an earlier JSON report or run directory",
-        "",
-        "# Container engines to spread the cells over (unix://, tcp://, ssh://). Default: DOCKER_HOST,",
-        "# else the local engine. An engine that stops answering has its cells moved to another.",
-        "# engines: [unix:///var/run/docker.sock, tcp://10.0.0.5:2375]",
-        "",
-        "# CPU levels: the cells of each level's arch run on QEMU's model of that CPU, so code built",
-        "# for a newer CPU dies of SIGILL as on a user's older machine (x86-64-v1..v3; armv8.0,",
-        "# armv8.2, armv9). Default: the host's CPU (and QEMU's default for emulated arches).",
-        "# cpu: [x86-64-v2, armv8.0]",
-        "",
-        "# Pull the catalog's registry images through a mirror or prefix (a company's pull-through",
-        "# cache): debian:12 is pulled as PREFIX/library/debian:12. Default: $WHEELMATRIX_REGISTRY_MIRROR,",
-        "# else the engine's own registry.",
-        "# registry-mirror: registry.example.com:5000",
+        return out
+    if project.test_command is not None:
+        out.append(f"# ([tool.cibuildwheel] test-command {_q(project.test_command)} needs adapting)")
+    sources = "tests" if (project_dir / "tests").is_dir() else "path/to/tests"
+    return [
+        *out,
+        "# scenarios:",
+        "#   - import",
+        "#   - symbols",
+        "#   - name: tests",
+        "#     kind: pytest",
+        f"#     sources: {sources}",
+        '#     requires: ["hypothesis"]',
+        "#   - name: selftest",
+        "#     kind: command",
+        '#     argv: ["python", "-m", "mypkg.selftest"]',
     ]
-    return "\n".join(out) + "\n"

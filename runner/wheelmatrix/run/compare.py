@@ -14,8 +14,8 @@ from typing import Any
 from wheelmatrix.errors import EXIT_CHECK_FAILED, EXIT_INFRASTRUCTURE, EXIT_OK, InputError, did_you_mean
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.model import exit_code as results_exit_code
+from wheelmatrix.options import FAIL_ON
 
-FAIL_ON = ("failure", "regression", "never")
 _OK_BEFORE = (Status.PASSED, Status.NOT_INSTALLABLE, Status.KNOWN)
 
 
