@@ -32,6 +32,7 @@ from wheelmatrix.cell.flow import CellFlow, CellOptions, installer_for
 from wheelmatrix.cell.install import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.fsutil import pid_alive
 from wheelmatrix.host import ca_bundle, cache_dir, host_arch, setup_command, uv_binary
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
@@ -182,7 +183,7 @@ class DockerBackend:
             if labels.get(LABEL_HOST) != host or labels.get(LABEL_RUN) == self.run_id:
                 continue
             pid = int(labels.get(LABEL_PID, "0") or 0)
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 continue
             self._remove_id(c["Id"])
             removed += 1
@@ -566,13 +567,3 @@ def _remove_id(client: Any, container_id: str) -> None:
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc):
             raise
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

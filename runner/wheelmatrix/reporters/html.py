@@ -14,8 +14,8 @@ from typing import Any
 
 from wheelmatrix import __version__
 from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes, warned
+from wheelmatrix.fsutil import atomic_write_text
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
 
 COLOUR = {
     "passed": "#2e9d4b",
@@ -143,7 +143,7 @@ def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: 
 def write_html(
     path: Path, results: Sequence[CheckResult], run: Mapping[str, Any], static: Sequence[Any] = ()
 ) -> None:
-    _atomic_write(Path(path), render_html(results, run, static))
+    atomic_write_text(Path(path), render_html(results, run, static))
 
 
 _PAGE = """<!doctype html>

@@ -4,12 +4,12 @@ read back by wheelmatrix/store.py)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from wheelmatrix import __version__
+from wheelmatrix.fsutil import atomic_write_text
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
 
 
@@ -27,7 +27,7 @@ def write_json(
         "static_scan": list(static),
         "causes": _causes(results),
     }
-    _atomic_write(path, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
 
 
 def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
@@ -44,10 +44,3 @@ def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
         }
         for c in root_causes(results)
     ]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from wheelmatrix.fsutil import atomic_write_text
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -62,6 +62,6 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
         suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
     ET.indent(root)
-    _atomic_write(
+    atomic_write_text(
         path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from wheelmatrix.findings.causes import root_causes
+from wheelmatrix.fsutil import atomic_write_text
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
 from wheelmatrix.scan.policy import WheelScan
 
 ICON = {
@@ -81,4 +81,4 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
 def write_markdown(path: object, results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> None:
     from pathlib import Path
 
-    _atomic_write(Path(str(path)), render_markdown(results, scans) + "\n")
+    atomic_write_text(Path(str(path)), render_markdown(results, scans) + "\n")

@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from wheelmatrix import __version__
 from wheelmatrix.errors import InputError, WheelmatrixError
+from wheelmatrix.fsutil import atomic_write_json, pid_alive
 from wheelmatrix.host import cache_dir
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, cell_id
 
@@ -165,16 +166,6 @@ def _repair_tail(path: Path) -> bool:
             return True
         fh.truncate(cut)
         return cut > 0
-
-
-def _atomic_write_json(path: Path, doc: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- reading
@@ -563,8 +554,8 @@ class RunDir:
             raise InputError(
                 f"a run '{run_id}' already exists in {root}", hint="pick another run id"
             ) from None
-        _atomic_write_json(path / CONFIG, dict(config))
-        _atomic_write_json(path / PLAN, list(cells))
+        atomic_write_json(path / CONFIG, dict(config))
+        atomic_write_json(path / PLAN, list(cells))
         pid = os.getpid()
         meta: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
@@ -583,7 +574,7 @@ class RunDir:
             "counts": None,
             "resumed": [],
         }
-        _atomic_write_json(path / META, meta)  # last: a directory without it is no run (yet)
+        atomic_write_json(path / META, meta)  # last: a directory without it is no run (yet)
         return cls(path, meta)
 
     @classmethod
@@ -700,7 +691,7 @@ class RunDir:
                 counts=dict(counts) if counts is not None else found,
             )
         with self._lock:
-            _atomic_write_json(self.path / META, meta)
+            atomic_write_json(self.path / META, meta)
             self._meta = meta
 
     def resume_state(self) -> ResumeState:
@@ -773,13 +764,7 @@ def _alive(meta: Mapping[str, Any]) -> bool:
     pid = meta.get("pid")
     if meta.get("host") != socket.gethostname() or type(pid) is not int or pid <= 0:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # someone else's process: it exists
-    except OSError:
+    if not pid_alive(pid):
         return False
     started = meta.get("pid_started")
     return started is None or _process_start(pid) in (None, started)
