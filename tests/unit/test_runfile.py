@@ -11,6 +11,7 @@ import pytest
 from wheelmatrix.config._yaml import Node, load_yaml_text
 from wheelmatrix.config.runfile import (
     KEYS,
+    REPORT_KEYS,
     Reports,
     RunConfig,
     check_rule,
@@ -139,6 +140,7 @@ def test_every_key_is_parsed(project: Path) -> None:
           junit: out/junit.xml
           markdown: out/summary.md
           html: /abs/report.html
+          annotations: "-"
         catalog: my-distros.yaml
         fail-on: regression
         compare: baseline.json
@@ -182,7 +184,9 @@ def test_every_key_is_parsed(project: Path) -> None:
         junit=out / "junit.xml",
         markdown=out / "summary.md",
         html=Path("/abs/report.html"),
+        annotations=Path("-"),  # standard output, not a file next to the config
     )
+    assert [option for option, _ in config.reports.requested()] == list(REPORT_KEYS)
     assert config.catalog == project / "my-distros.yaml"
     assert config.fail_on == "regression"
     assert config.compare == project / "baseline.json"

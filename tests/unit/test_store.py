@@ -16,7 +16,8 @@ import pytest
 
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool
-from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.reporters.base import ReportContext
+from wheelmatrix.reporters.jsonfile import JSON
 from wheelmatrix.run.store import (
     ResultLog,
     RunDir,
@@ -376,7 +377,7 @@ def test_stream_of_unknown_schema_is_rejected(tmp_path: Path) -> None:
 def test_report_round_trip(tmp_path: Path) -> None:
     results = [r for rs in two_cells().values() for r in rs] + [full_record()]
     path = tmp_path / "report.json"
-    write_json(path, results, {"id": "r1"})
+    JSON.write(results, ReportContext(run={"id": "r1"}), path)
     loaded = load_results(path)
     assert loaded.kind == "report" and loaded.schema == SCHEMA_VERSION
     assert loaded.results == results and loaded.run == {"id": "r1"}
@@ -413,7 +414,7 @@ def test_schema_1_report(tmp_path: Path) -> None:
 
 def test_report_duplicates_keep_the_last(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
-    write_json(path, [result(status=Status.FAILED), result(status=Status.PASSED)], {})
+    JSON.write([result(status=Status.FAILED), result(status=Status.PASSED)], ReportContext(), path)
     assert [r.status for r in load_results(path).results] == [Status.PASSED]
 
 

@@ -106,12 +106,7 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
     )
     p.add_argument("--jobs", type=positive_int, default=None, help="cells in parallel (default: CPUs)")
     add_sandbox_arguments(p)
-    p.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
-    p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
-    p.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary")
-    p.add_argument(
-        "--html", type=Path, metavar="PATH", help="write the HTML report (one self-contained file)"
-    )
+    add_report_arguments(p)
     p.add_argument(
         "--fail-on",
         choices=FAIL_ON,
@@ -128,6 +123,26 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
         metavar="DIR",
         help="where run directories live (default: $WHEELMATRIX_RUNS or ~/.cache/wheelmatrix/runs)",
     )
+
+
+REPORT_FLAGS = (  # the options of reporters/registry.py (not imported: keeps `--help` fast)
+    ("json", "write a JSON report"),
+    ("junit", "write a JUnit XML report"),
+    ("markdown", "write a Markdown summary"),
+    ("html", "write the HTML report (one self-contained file)"),
+    ("annotations", "write GitHub workflow annotations, one per root cause (- for standard output)"),
+)
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """`--json PATH`, `--junit PATH`... one flag per report format, each writing that report."""
+    for option, text in REPORT_FLAGS:
+        p.add_argument(f"--{option}", type=Path, metavar="PATH", help=text)
+
+
+def report_flags(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(report option, path) of each report flag given, in REPORT_FLAGS order."""
+    return [(option, path) for option, _ in REPORT_FLAGS if (path := getattr(args, option, None)) is not None]
 
 
 def add_input_arguments(

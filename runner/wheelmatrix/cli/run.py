@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from wheelmatrix.cli.options import add_matrix_arguments, overrides
+from wheelmatrix.cli.options import add_matrix_arguments, overrides, report_flags
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
     changes = overrides(args)
     if getattr(args, "catalog", None) is not None:
         changes["catalog"] = args.catalog
-    reports = {k: getattr(args, k) for k in ("json", "junit", "markdown", "html") if getattr(args, k, None)}
+    reports = dict(report_flags(args))
     if reports:
         changes["reports"] = dataclasses.replace(config.reports, **reports)
     return config.override(**changes)

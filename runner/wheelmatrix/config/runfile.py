@@ -31,7 +31,7 @@ PYPROJECT = "pyproject.toml"
 INSTALLERS = ("uv", "pip")
 LINK_MODES = ("symlink", "copy")
 FAIL_ON = ("failure", "regression", "never")
-REPORT_KEYS = ("json", "junit", "markdown", "html")
+REPORT_KEYS = ("json", "junit", "markdown", "html", "annotations")  # reporters/registry.py OPTIONS
 ALL_KNOWN_PROBLEMS = "all"
 KEYS = (
     "candidates",
@@ -80,6 +80,11 @@ class Reports:
     junit: Path | None = None
     markdown: Path | None = None
     html: Path | None = None
+    annotations: Path | None = None  # GitHub workflow annotations; "-" is standard output
+
+    def requested(self) -> list[tuple[str, Path]]:
+        """(report option, path) of each report to write, in REPORT_KEYS order."""
+        return [(key, path) for key in REPORT_KEYS if (path := getattr(self, key)) is not None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -558,10 +563,14 @@ def _memory(node: Node) -> str:
     return text
 
 
+def _report_path(base: Path, text: str) -> Path:
+    return Path(text) if text == "-" else _resolve(base, text)  # "-": standard output
+
+
 def _reports(node: Node, base: Path) -> Reports:
     sub = node.child("reports")
     sub.check_keys([], REPORT_KEYS)
-    paths = {key: _resolve(base, sub.text(key)) for key in REPORT_KEYS if sub.has(key)}
+    paths = {key: _report_path(base, sub.text(key)) for key in REPORT_KEYS if sub.has(key)}
     return Reports(**paths)
 
 

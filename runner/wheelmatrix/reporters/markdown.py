@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from wheelmatrix.findings.causes import root_causes
-from wheelmatrix.fsutil import atomic_write_text
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.reporters.base import ReportContext, TextReporter
 from wheelmatrix.scan.policy import WheelScan
 
 ICON = {
@@ -78,7 +78,8 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
     return "\n".join(lines)
 
 
-def write_markdown(path: object, results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> None:
-    from pathlib import Path
+def _render(results: Sequence[CheckResult], context: ReportContext) -> str:
+    return render_markdown(results, context.scans) + "\n"
 
-    atomic_write_text(Path(str(path)), render_markdown(results, scans) + "\n")
+
+MARKDOWN = TextReporter("markdown", "a Markdown summary (for a CI step summary)", _render)

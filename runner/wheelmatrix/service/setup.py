@@ -34,9 +34,8 @@ from wheelmatrix.host import cache_dir, host_arch, runnable_archs
 from wheelmatrix.inputs.wheels import Project, parse_inputs
 from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status, exit_code
-from wheelmatrix.reporters.jsonfile import write_json
-from wheelmatrix.reporters.junit import write_junit
-from wheelmatrix.reporters.markdown import write_markdown
+from wheelmatrix.reporters import registry
+from wheelmatrix.reporters.base import ReportContext, Reporter
 from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_table
 from wheelmatrix.scan.policy import WheelScan
 
@@ -127,6 +126,7 @@ def plan_run(
             raise InputError(f"--find-links {d}: not a directory")
     if config.offline and not config.find_links:
         raise InputError("--offline needs at least one --find-links directory")
+    registry.check_requests(report_requests(config))
     for distro_id in config.distros:
         catalog.get(distro_id)
     known = load_known_problems(default_known_problems_path())
@@ -333,19 +333,14 @@ def _finish(
 
 def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str, Any], run_dir: Any) -> None:
     """The run directory always gets report.json; the user's report paths get their files."""
-    static = scans_json(plan.scans)
-    write_json(run_dir.report_path("report.json"), results, run_info, static)
-    reports = plan.config.reports
-    if reports.json:
-        write_json(reports.json, results, run_info, static)
-    if reports.junit:
-        write_junit(reports.junit, results)
-    if reports.markdown:
-        write_markdown(reports.markdown, results, plan.scans)
-    if reports.html:
-        from wheelmatrix.reporters.html import write_html
+    context = ReportContext(run=run_info, static=scans_json(plan.scans), scans=plan.scans)
+    requests = [(registry.get("json"), run_dir.report_path("report.json")), *report_requests(plan.config)]
+    registry.write_reports(results, context, requests)
 
-        write_html(reports.html, results, run_info, static)
+
+def report_requests(config: RunConfig) -> list[tuple[Reporter, Path]]:
+    """The reports the configuration asks for, each with its reporter and path."""
+    return [(registry.by_option(option), path) for option, path in config.reports.requested()]
 
 
 def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:
