@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
             type=Path,
             default=None,
             metavar="PATH",
-            help="where --format writes (default: - for standard output, then no table is printed)",
+            help="where --format writes (default: - for standard output; the table then goes to stderr)",
         )
         q.add_argument(
             "--fail-on",
@@ -131,6 +131,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     registry.check_requests(requests)
     results, info, static = merge(list(args.results))
     registry.write_reports(results, ReportContext(run=info, static=static), requests)
-    if all(path != STDOUT for _, path in requests):  # a report on standard output stays parseable
-        render_table(console, results)
+    if any(path == STDOUT for _, path in requests):  # the report on stdout stays parseable
+        console = Console(stderr=True)
+    render_table(console, results)
     return 0 if args.fail_on == "never" else exit_code(results)
