@@ -13,7 +13,7 @@ from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.reporters.base import ReportContext
 from wheelmatrix.reporters.jsonfile import JSON
 from wheelmatrix.run.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
-from wheelmatrix.run.store import load_results
+from wheelmatrix.run.rundir import load_results
 
 MYPKG = "mypkg-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"
 OLD_ENV = {

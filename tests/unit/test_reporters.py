@@ -17,7 +17,7 @@ from wheelmatrix.reporters.base import ReportContext
 from wheelmatrix.reporters.jsonfile import JSON
 from wheelmatrix.reporters.junit import JUNIT
 from wheelmatrix.reporters.terminal import render_table
-from wheelmatrix.run.store import ResultLog
+from wheelmatrix.run.stream import ResultLog
 
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 

@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.run.compare import compare, fail_on_exit, render_markdown, render_text
-    from wheelmatrix.run.store import load_results
+    from wheelmatrix.run.rundir import load_results
 
     old = load_results(args.old)
     new = load_results(args.new)

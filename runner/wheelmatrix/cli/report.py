@@ -67,7 +67,8 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
     """(results, run info, static scans) of several stored results, each cell once."""
     from wheelmatrix.config.known_problems import default_known_problems_path, load_known_problems
     from wheelmatrix.findings.diagnose import known_from_baseline
-    from wheelmatrix.run.store import load_results
+    from wheelmatrix.run.jsonreport import read_static_scans
+    from wheelmatrix.run.rundir import load_results
 
     results: list[CheckResult] = []
     owner: dict[str, Path] = {}
@@ -89,7 +90,7 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
             owner[cell] = path
         results += loaded.results
         runs.append({"source": str(path), **{k: loaded.run.get(k) for k in ("id", "engine", "duration_s")}})
-        for scan in _static_scans(path):
+        for scan in read_static_scans(path):
             static.setdefault(str(scan.get("wheel") or json.dumps(scan, sort_keys=True)), scan)
     results = known_from_baseline(results, load_known_problems(default_known_problems_path()))
     info = {
@@ -99,18 +100,6 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
         "engine": sorted({str(r["engine"]) for r in runs if r.get("engine")}),
     }
     return results, info, list(static.values())
-
-
-def _static_scans(path: Path) -> list[Any]:
-    report = path / "report.json" if path.is_dir() else path
-    if report.suffix != ".json" or not report.is_file():
-        return []
-    try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return []
-    scans = doc.get("static_scan") if isinstance(doc, dict) else None
-    return list(scans) if isinstance(scans, list) else []
 
 
 def main(args: argparse.Namespace, console: Console) -> int:

@@ -75,7 +75,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
 
 def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) -> int:
     from wheelmatrix.backends.docker import connect
-    from wheelmatrix.run.store import RunDir, load_results
+    from wheelmatrix.run.rundir import RunDir, load_results
     from wheelmatrix.service.setup import engine_distros, execute, new_run_id, plan_run, runs_root
 
     config = load_config(args, discover=discover)
@@ -139,7 +139,8 @@ def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) ->
 
 
 def _find_resume(resume: str, root: Path, plan: Plan) -> Any:
-    from wheelmatrix.run.store import RunDir, latest_unfinished
+    from wheelmatrix.run.rundir import RunDir
+    from wheelmatrix.run.runs import latest_unfinished
 
     if resume == "latest":
         found = latest_unfinished(root, plan.config_hash)

@@ -5,12 +5,16 @@ static scans and the problems grouped by root cause. `reporters/jsonfile.py` wri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from wheelmatrix import __version__
+from wheelmatrix.errors import InputError
 from wheelmatrix.findings.causes import root_causes
-from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
+from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, exit_code
+from wheelmatrix.run.stream import INPUT_HINT, LoadedResults, no_cyclic_gc
 
 TOOL = "wheelmatrix"
 
@@ -47,3 +51,57 @@ def causes_json(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
         }
         for c in root_causes(results)
     ]
+
+
+def read_report(path: Path) -> LoadedResults:
+    with no_cyclic_gc():
+        try:
+            doc = json.loads(path.read_bytes())
+        except ValueError as exc:
+            raise InputError(f"{path} is not valid JSON ({exc})", hint=INPUT_HINT) from None
+        if not (isinstance(doc, dict) and doc.get("tool") == TOOL and isinstance(doc.get("results"), list)):
+            raise InputError(
+                f'{path} is not a wheelmatrix report (no "tool": "wheelmatrix" with a "results" list)',
+                hint=INPUT_HINT,
+            )
+        schema = doc.get("schema", 1)
+        if schema not in (1, SCHEMA_VERSION) or isinstance(schema, bool):
+            raise InputError(
+                f"{path} is a wheelmatrix report of schema {schema!r}; "
+                f"this wheelmatrix ({__version__}) reads schema 1 to {SCHEMA_VERSION}",
+                hint="read it with the wheelmatrix that wrote it, or upgrade wheelmatrix",
+            )
+        pool = ValuePool()
+        by_check: dict[str, CheckResult] = {}
+        for index, entry in enumerate(doc["results"]):
+            try:
+                if not isinstance(entry, dict):
+                    raise ValueError(f"a {type(entry).__name__}, not an object")
+                result = CheckResult.from_json(entry, pool=pool)
+            except ValueError as exc:
+                raise InputError(f"{path}: results[{index}] is not a check result: {exc}") from None
+            by_check[result.check_id] = result
+    run = doc.get("run")
+    return LoadedResults(
+        results=list(by_check.values()),
+        partial=[],
+        run=dict(run) if isinstance(run, dict) else {},
+        source=path,
+        complete_cells={r.cell_id for r in by_check.values()},
+        kind="report",
+        schema=int(schema),
+    )
+
+
+def read_static_scans(path: Path) -> list[Any]:
+    """The `static_scan` of a JSON report (or of a run directory's report.json); [] when there
+    is none or it cannot be read: the scans are extra, the results are what counts."""
+    report = path / "report.json" if path.is_dir() else path
+    if report.suffix != ".json" or not report.is_file():
+        return []
+    try:
+        doc = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return []
+    scans = doc.get("static_scan") if isinstance(doc, dict) else None
+    return list(scans) if isinstance(scans, list) else []
