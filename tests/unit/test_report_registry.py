@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelmatrix.cli.options import REPORT_FLAGS
-from wheelmatrix.cli.report import FORMATS
+from wheelmatrix.cli.options import REPORT_FLAGS, REPORT_FORMATS
 from wheelmatrix.config.runfile import REPORT_KEYS, Reports
 from wheelmatrix.errors import InputError
 from wheelmatrix.model import CheckResult, Status
@@ -24,8 +23,9 @@ RESULTS = [
 
 
 def test_flags_config_keys_and_formats_are_the_registry() -> None:
-    assert list(registry.REPORTERS) == list(FORMATS)
-    assert list(registry.OPTIONS) == list(REPORT_KEYS) == [option for option, _ in REPORT_FLAGS]
+    assert list(registry.REPORTERS) == list(REPORT_FORMATS)
+    assert list(registry.OPTIONS) == list(REPORT_KEYS) == [option for option, _, _ in REPORT_FLAGS]
+    assert [registry.by_option(option).name for option, _, _ in REPORT_FLAGS] == list(REPORT_FORMATS)
     assert [f.name for f in Reports.__dataclass_fields__.values()] == list(REPORT_KEYS)
 
 
@@ -74,11 +74,11 @@ def test_run_and_validate_take_every_report_flag(command: str, tmp_path: Path) -
     from wheelmatrix.cli.run import load_config
     from wheelmatrix.service.setup import report_requests
 
-    flags = [arg for option, _ in REPORT_FLAGS for arg in (f"--{option}", str(tmp_path / option))]
+    flags = [arg for option, _, _ in REPORT_FLAGS for arg in (f"--{option}", str(tmp_path / option))]
     args = build_parser().parse_args([command, "wmpure", *flags, "--annotations", "-"])
     config = load_config(args, discover=False)
     requests = report_requests(config)
     assert [(r.name, p) for r, p in requests] == [
-        *((registry.by_option(option).name, tmp_path / option) for option, _ in REPORT_FLAGS[:-1]),
+        *((registry.by_option(option).name, tmp_path / option) for option, _, _ in REPORT_FLAGS[:-1]),
         ("github", Path("-")),
     ]

@@ -125,24 +125,31 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
     )
 
 
-REPORT_FLAGS = (  # the options of reporters/registry.py (not imported: keeps `--help` fast)
-    ("json", "write a JSON report"),
-    ("junit", "write a JUnit XML report"),
-    ("markdown", "write a Markdown summary"),
-    ("html", "write the HTML report (one self-contained file)"),
-    ("annotations", "write GitHub workflow annotations, one per root cause (- for standard output)"),
+REPORT_FLAGS = (  # (option, format, help) of reporters/registry.py (not imported: keeps `--help` fast)
+    ("json", "json", "write a JSON report"),
+    ("junit", "junit", "write a JUnit XML report"),
+    ("markdown", "markdown", "write a Markdown summary"),
+    ("html", "html", "write the HTML report (one self-contained file)"),
+    (
+        "annotations",
+        "github",
+        "write GitHub workflow annotations, one per root cause (- for standard output)",
+    ),
 )
+REPORT_FORMATS = tuple(name for _, name, _ in REPORT_FLAGS)
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     """`--json PATH`, `--junit PATH`... one flag per report format, each writing that report."""
-    for option, text in REPORT_FLAGS:
+    for option, _, text in REPORT_FLAGS:
         p.add_argument(f"--{option}", type=Path, metavar="PATH", help=text)
 
 
 def report_flags(args: argparse.Namespace) -> list[tuple[str, Path]]:
     """(report option, path) of each report flag given, in REPORT_FLAGS order."""
-    return [(option, path) for option, _ in REPORT_FLAGS if (path := getattr(args, option, None)) is not None]
+    return [
+        (option, path) for option, _, _ in REPORT_FLAGS if (path := getattr(args, option, None)) is not None
+    ]
 
 
 def add_input_arguments(

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from wheelmatrix.cli.options import add_report_arguments, report_flags
+from wheelmatrix.cli.options import REPORT_FORMATS, add_report_arguments, report_flags
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
     from wheelmatrix.model import CheckResult
 
-FORMATS = ("json", "junit", "markdown", "html", "github")  # reporters/registry.py REPORTERS
-HELP = "merge shard results into one report, or render stored results (json, junit, markdown, html, github)"
+HELP = f"merge shard results into one report, or render stored results ({', '.join(REPORT_FORMATS)})"
 
 
 def register(sub: Any) -> None:
@@ -44,7 +43,7 @@ def register(sub: Any) -> None:
             "--format",
             default=None,
             metavar="NAME",
-            help=f"write this report format ({', '.join(FORMATS)}) to --output",
+            help=f"write this report format ({', '.join(REPORT_FORMATS)}) to --output",
         )
         q.add_argument(
             "--output",
@@ -113,7 +112,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
     requests = [(registry.by_option(option), path) for option, path in report_flags(args)]
     if args.output is not None and args.format is None:
         raise InputError(
-            "--output names where --format writes", hint=f"add --format NAME ({', '.join(FORMATS)})"
+            "--output names where --format writes", hint=f"add --format NAME ({', '.join(REPORT_FORMATS)})"
         )
     if args.format is not None:
         requests.append((registry.get(args.format), args.output or STDOUT))
