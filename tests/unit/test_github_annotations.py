@@ -8,44 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.causes import ARM, GLIBC, RESULTS, X86, result
 from wheelmatrix.cli import main
-from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.model import Status
 from wheelmatrix.reporters.base import ReportContext
 from wheelmatrix.reporters.github import GITHUB, escape_data, escape_property, render_annotations
 from wheelmatrix.reporters.jsonfile import JSON
-
-X86 = "wmnewglibc-1.0-cp311-cp311-manylinux_2_36_x86_64.whl"
-ARM = "wmnewglibc-1.0-cp311-cp311-manylinux_2_36_aarch64.whl"
-GLIBC = "needs GLIBC_2.36, the distro has 2.31"
-
-
-def result(
-    status: Status, *, distro: str = "debian-11", arch: str = "x86_64", **extra: object
-) -> CheckResult:
-    return CheckResult(
-        distro=distro,
-        arch=arch,
-        python="3.11",
-        scenario="import",
-        check=str(extra.pop("check", "import wmnewglibc")),
-        status=status,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-RESULTS = [
-    result(Status.PASSED, distro="debian-12", wheels=(X86,)),
-    result(Status.FAILED, detail="ImportError: GLIBC_2.36 not found", diagnosis=GLIBC, wheels=(X86,)),
-    result(Status.FAILED, distro="ubuntu-20.04", detail="ImportError", diagnosis=GLIBC, wheels=(X86,)),
-    result(Status.FAILED, arch="aarch64", detail="ImportError", diagnosis=GLIBC, wheels=(ARM,)),
-    result(Status.NOT_INSTALLABLE, distro="alpine-3.20", check="install wmnewglibc", detail="no wheel fits"),
-    result(
-        Status.PASSED,
-        distro="debian-12",
-        check="import wmwarn",
-        evidence={"warnings": ["DeprecationWarning"]},
-    ),
-]
 
 COMMAND = re.compile(r"^::(error|warning) ((?:\w+=[^,:]*)(?:,\w+=[^,:]*)*)::(.*)$")
 

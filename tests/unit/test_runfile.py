@@ -141,6 +141,7 @@ def test_every_key_is_parsed(project: Path) -> None:
           markdown: out/summary.md
           html: /abs/report.html
           annotations: "-"
+          sarif: out/wheelmatrix.sarif
         catalog: my-distros.yaml
         fail-on: regression
         compare: baseline.json
@@ -185,6 +186,7 @@ def test_every_key_is_parsed(project: Path) -> None:
         markdown=out / "summary.md",
         html=Path("/abs/report.html"),
         annotations=Path("-"),  # standard output, not a file next to the config
+        sarif=out / "wheelmatrix.sarif",
     )
     assert [option for option, _ in config.reports.requested()] == list(REPORT_KEYS)
     assert config.catalog == project / "my-distros.yaml"

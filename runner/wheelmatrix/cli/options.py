@@ -135,6 +135,7 @@ REPORT_FLAGS = (  # (option, format, help) of reporters/registry.py (not importe
         "github",
         "write GitHub workflow annotations, one per root cause (- for standard output)",
     ),
+    ("sarif", "sarif", "write a SARIF 2.1.0 log, one result per root cause (code scanning)"),
 )
 REPORT_FORMATS = tuple(name for _, name, _ in REPORT_FLAGS)
 

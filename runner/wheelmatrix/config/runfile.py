@@ -31,7 +31,7 @@ PYPROJECT = "pyproject.toml"
 INSTALLERS = ("uv", "pip")
 LINK_MODES = ("symlink", "copy")
 FAIL_ON = ("failure", "regression", "never")
-REPORT_KEYS = ("json", "junit", "markdown", "html", "annotations")  # reporters/registry.py OPTIONS
+REPORT_KEYS = ("json", "junit", "markdown", "html", "annotations", "sarif")  # reporters/registry.py OPTIONS
 ALL_KNOWN_PROBLEMS = "all"
 KEYS = (
     "candidates",
@@ -81,6 +81,7 @@ class Reports:
     markdown: Path | None = None
     html: Path | None = None
     annotations: Path | None = None  # GitHub workflow annotations; "-" is standard output
+    sarif: Path | None = None
 
     def requested(self) -> list[tuple[str, Path]]:
         """(report option, path) of each report to write, in REPORT_KEYS order."""

@@ -36,7 +36,7 @@ def level(cause: Cause) -> str:
     return "error" if broken else "warning"
 
 
-def _wheels(cause: Cause) -> list[str]:
+def wheels_of(cause: Cause) -> list[str]:
     """The wheel files the cause's checks ran with, the most used first."""
     counts = Counter(w for r in cause.checks for w in r.wheels)
     return [w for w, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
@@ -51,7 +51,7 @@ def annotation(cause: Cause) -> str:
     if m > 1:
         more = f" (+{m - _MAX_CELLS} more)" if m > _MAX_CELLS else ""
         lines.append(f"cells: {', '.join(cause.cells[:_MAX_CELLS])}{more}")
-    wheels = _wheels(cause)
+    wheels = wheels_of(cause)
     if len(wheels) > 1:
         lines.append(f"wheels: {', '.join(wheels)}")
     props = [f"file={escape_property(wheels[0])}"] if wheels else []

@@ -15,8 +15,9 @@ from wheelmatrix.reporters.html import HTML
 from wheelmatrix.reporters.jsonfile import JSON
 from wheelmatrix.reporters.junit import JUNIT
 from wheelmatrix.reporters.markdown import MARKDOWN
+from wheelmatrix.reporters.sarif import SARIF
 
-REPORTERS: dict[str, Reporter] = {r.name: r for r in (JSON, JUNIT, MARKDOWN, HTML, GITHUB)}
+REPORTERS: dict[str, Reporter] = {r.name: r for r in (JSON, JUNIT, MARKDOWN, HTML, GITHUB, SARIF)}
 OPTIONS: dict[str, Reporter] = {r.option: r for r in REPORTERS.values()}
 
 
