@@ -300,6 +300,8 @@ def starter_config(project_dir: Path) -> str:
         "#   junit: wheelmatrix-junit.xml",
         "#   markdown: wheelmatrix-summary.md",
         "#   html: wheelmatrix-report.html",
+        '#   annotations: "-"       # GitHub workflow annotations; - for standard output',
+        "#   sarif: wheelmatrix.sarif",
         "",
         "# A distro catalog file that extends (or overrides entries of) the shipped one. Default: none.",
         "# catalog: my-distros.yaml",
