@@ -76,9 +76,17 @@ def main(args: argparse.Namespace, console: Console) -> int:
 def run_matrix(args: argparse.Namespace, console: Console, *, discover: bool) -> int:
     from wheelmatrix.backends.docker import connect
     from wheelmatrix.run.rundir import RunDir, load_results
-    from wheelmatrix.service.setup import engine_distros, execute, new_run_id, plan_run, runs_root
+    from wheelmatrix.service.setup import (
+        check_report_paths,
+        engine_distros,
+        execute,
+        new_run_id,
+        plan_run,
+        runs_root,
+    )
 
     config = load_config(args, discover=discover)
+    check_report_paths(config)  # a report that cannot be written: exit 2 before anything runs
     baseline = load_results(config.compare) if config.compare is not None else None  # bad path: exit 2 now
     root = runs_root(getattr(args, "runs_dir", None))
     resume = getattr(args, "resume", None)

@@ -126,7 +126,6 @@ def plan_run(
             raise InputError(f"--find-links {d}: not a directory")
     if config.offline and not config.find_links:
         raise InputError("--offline needs at least one --find-links directory")
-    registry.check_requests(report_requests(config))
     for distro_id in config.distros:
         catalog.get(distro_id)
     known = load_known_problems(default_known_problems_path())
@@ -341,6 +340,11 @@ def write_reports(plan: Plan, results: Sequence[CheckResult], run_info: dict[str
 def report_requests(config: RunConfig) -> list[tuple[Reporter, Path]]:
     """The reports the configuration asks for, each with its reporter and path."""
     return [(registry.by_option(option), path) for option, path in config.reports.requested()]
+
+
+def check_report_paths(config: RunConfig) -> None:
+    """Refuse (exit 2) report paths that cannot be written, before a run starts."""
+    registry.check_requests(report_requests(config))
 
 
 def _schedule(cells: list[Cell], backend: Any, jobs: int, log: Any, console: Console, run_dir: Any) -> bool:
