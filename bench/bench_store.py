@@ -1,4 +1,4 @@
-"""Reading stored results back: `wheelmatrix.run.store.load_results` on a stream of 100,000 realistic
+"""Reading stored results back: `wheelmatrix.run.rundir.load_results` on a stream of 100,000 realistic
 results, against plain `json.loads` of every line (same file, same run), each in a fresh
 subprocess. Prints wall time and peak RSS, the ratios to the baseline, and the targets.
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "runner"), str(REPO)]
 
 from wheelmatrix.model import CheckResult, Status  # noqa: E402
-from wheelmatrix.run.store import ResultLog  # noqa: E402
+from wheelmatrix.run.stream import ResultLog  # noqa: E402
 
 TARGET_S = 2.0
 TARGET_MB = 300.0
@@ -180,7 +180,7 @@ def write_stream(path: Path, total: int) -> None:
 
 
 LOAD = (
-    "from wheelmatrix.run.store import load_results",
+    "from wheelmatrix.run.rundir import load_results",
     "loaded = load_results(path)\nn = len(loaded.results) + len(loaded.partial)",
 )
 PLAIN = (

@@ -234,14 +234,3 @@ def debian_mirror() -> str:
 def free_disk_gib(path: Path) -> float:
     usage = shutil.disk_usage(path)
     return usage.free / 2**30
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host (one we may not signal counts)."""
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

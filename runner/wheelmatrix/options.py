@@ -32,7 +32,19 @@ FAIL_ON = ("failure", "regression", "never")  # also `compare --fail-on` and run
 INSTALLERS = ("uv", "pip")
 LINK_MODES = ("symlink", "copy")
 ARCHES = ("x86_64", "aarch64")  # wheelmatrix.config.catalog.ARCHES (a test keeps them equal)
-Group = Literal["inputs", "matrix", "sandbox", "reports", "common"]
+Group = Literal["inputs", "matrix", "sandbox", "reports", "report-files", "common"]
+
+# (option, report format, help) of every report file a run or `report` writes; the formats are
+# reporters/registry.py's (not imported here: keeps `--help` fast; a test keeps them equal)
+REPORT_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("json", "json", "a JSON report"),
+    ("junit", "junit", "a JUnit XML report"),
+    ("markdown", "markdown", "a Markdown summary"),
+    ("html", "html", "the HTML report (one self-contained file)"),
+    ("annotations", "github", "GitHub workflow annotations, one per root cause (- for standard output)"),
+    ("sarif", "sarif", "a SARIF 2.1.0 log, one result per root cause (code scanning)"),
+)
+REPORT_FORMATS = tuple(name for _, name, _ in REPORT_FLAGS)
 README_BEGIN = "<!-- options:begin (generated: python -m wheelmatrix.options --readme README.md) -->"
 README_END = "<!-- options:end -->"
 
@@ -429,11 +441,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         name="reports",
         field="reports",
-        doc="report files to write: a mapping of json, junit, markdown, html to paths",
+        doc="report files to write: a mapping of json, junit, markdown, html, annotations, sarif to paths",
         default_doc="none (the terminal summary only)",
         parse="reports",
         example="\n  json: wheelmatrix-report.json\n  junit: wheelmatrix-junit.xml"
-        "\n  markdown: wheelmatrix-summary.md\n  html: wheelmatrix-report.html",
+        "\n  markdown: wheelmatrix-summary.md\n  html: wheelmatrix-report.html"
+        '\n  annotations: "-"\n  sarif: wheelmatrix.sarif',
     ),
     *(
         Option(
@@ -442,18 +455,13 @@ OPTIONS: tuple[Option, ...] = (
             doc=f"write {what}; in the run file, `{kind}:` under `reports`",
             in_file=False,
             flags=(f"--{kind}",),
-            group="reports",
+            group="report-files",
             dest=kind,
             type=Path,
             metavar="PATH",
             help=f"write {what}",
         )
-        for kind, what in (
-            ("json", "a JSON report"),
-            ("junit", "a JUnit XML report"),
-            ("markdown", "a Markdown summary"),
-            ("html", "the HTML report (one self-contained file)"),
-        )
+        for kind, _format, what in REPORT_FLAGS
     ),
     Option(
         name="catalog",

@@ -72,6 +72,20 @@ def candidate_and_companion(tmp: Path) -> tuple[list[str], list[str]]:
     return ["validate", "wmpure", "--with", "WMPure>=1"], ["wmpure", "both a candidate and a companion"]
 
 
+def unwritable_annotations(tmp: Path) -> tuple[list[str], list[str]]:
+    blocker = tmp / "a-file"
+    blocker.write_text("x")
+    out = blocker / "annotations.txt"
+    return ["validate", "wmpure", "--annotations", str(out)], [
+        f"cannot write the github report to {out}",
+        "not a writable directory",
+    ]
+
+
+def report_path_is_a_directory(tmp: Path) -> tuple[list[str], list[str]]:
+    return ["validate", "wmpure", "--html", str(tmp)], [f"cannot write the html report to {tmp}", "directory"]
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -84,6 +98,8 @@ def candidate_and_companion(tmp: Path) -> tuple[list[str], list[str]]:
         missing_find_links,
         unknown_scenario,
         candidate_and_companion,
+        unwritable_annotations,
+        report_path_is_a_directory,
     ],
     ids=lambda f: f.__name__,
 )

@@ -10,9 +10,10 @@ import pytest
 
 from wheelmatrix.errors import InputError
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import write_json
+from wheelmatrix.reporters.base import ReportContext
+from wheelmatrix.reporters.jsonfile import JSON
 from wheelmatrix.run.compare import Comparison, compare, exit_code, fail_on_exit, render_markdown, render_text
-from wheelmatrix.run.store import load_results
+from wheelmatrix.run.rundir import load_results
 
 MYPKG = "mypkg-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"
 OLD_ENV = {
@@ -166,8 +167,8 @@ def test_to_json(comparison: Comparison) -> None:
 def test_compare_stored_runs(tmp_path: Path) -> None:
     """A schema-1 style report against a current one, read back from disk."""
     old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
-    write_json(old_path, OLD, {})
-    write_json(new_path, NEW, {})
+    JSON.write(OLD, ReportContext(), old_path)
+    JSON.write(NEW, ReportContext(), new_path)
     c = compare(load_results(old_path).results, load_results(new_path).results)
     assert checks(c.regressions) == checks(compare(OLD, NEW).regressions)
 

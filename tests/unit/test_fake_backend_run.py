@@ -28,7 +28,7 @@ from wheelmatrix.backends.base import Connection, Engine, EngineFacts, EngineOpt
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.config.runfile import Reports, RunConfig
 from wheelmatrix.matrix.cells import Cell
-from wheelmatrix.run.store import RunDir
+from wheelmatrix.run.rundir import RunDir
 from wheelmatrix.service.runs import run_matrix
 
 

@@ -11,7 +11,7 @@ import pytest
 from wheelmatrix.findings.causes import root_causes
 from wheelmatrix.findings.explain import EXPLAINERS, KINDS, explain
 from wheelmatrix.model import CheckResult, Finding, Status
-from wheelmatrix.run.store import load_results
+from wheelmatrix.run.rundir import load_results
 
 
 def result(check: str, status: Status, detail: str = "", **kw: object) -> CheckResult:

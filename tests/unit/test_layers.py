@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "runner" / "wheelmatrix"
 # Low to high. A module may import its own room and any room listed before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("probe",),  # stdlib only: it runs inside cells on Python 3.6+
-    ("errors", "resources"),
+    ("errors", "resources", "fsutil"),
     ("model", "host"),
     ("inputs",),
     ("scan",),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.markdown import ICON, render_markdown, write_markdown
+from wheelmatrix.reporters.base import ReportContext
+from wheelmatrix.reporters.markdown import ICON, MARKDOWN, render_markdown
 from wheelmatrix.scan.policy import Finding, WheelScan
 
 OVER = Finding(
@@ -152,5 +153,5 @@ def test_pipes_and_newlines_are_escaped() -> None:
 
 def test_write_markdown(tmp_path: Path) -> None:
     out = tmp_path / "summary.md"
-    write_markdown(out, RESULTS, {})
+    MARKDOWN.write(RESULTS, ReportContext(), out)
     assert out.read_text() == render_markdown(RESULTS, {}) + "\n"

@@ -53,6 +53,8 @@ SAMPLES: dict[str, str] = {
     "--junit": "out/r.xml",
     "--markdown": "out/r.md",
     "--html": "out/r.html",
+    "--annotations": "-",
+    "--sarif": "out/r.sarif",
     "--catalog": "my-distros.yaml",
     "--compare": "old/report.json",
     "--engine": "tcp://10.0.0.5:2375",

@@ -13,10 +13,11 @@ import pytest
 from rich.console import Console
 
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
-from wheelmatrix.reporters.jsonfile import write_json
-from wheelmatrix.reporters.junit import write_junit
+from wheelmatrix.reporters.base import ReportContext
+from wheelmatrix.reporters.jsonfile import JSON
+from wheelmatrix.reporters.junit import JUNIT
 from wheelmatrix.reporters.terminal import render_table
-from wheelmatrix.run.store import ResultLog
+from wheelmatrix.run.stream import ResultLog
 
 REQUIRED_KEYS = {"distro", "arch", "python", "scenario", "check", "status", "detail", "duration_s"}
 
@@ -107,7 +108,7 @@ def test_exit_code_accepts_a_generator() -> None:
 
 def test_write_json(tmp_path: Path) -> None:
     path = tmp_path / "out" / "report.json"
-    write_json(path, RUN, {"id": "abc123", "cells": 3})
+    JSON.write(RUN, ReportContext(run={"id": "abc123", "cells": 3}), path)
 
     doc = json.loads(path.read_text(encoding="utf-8"))
     assert len(doc["results"]) == len(RUN)
@@ -149,7 +150,7 @@ def test_result_log_streams_json_lines(tmp_path: Path) -> None:
 
 def junit(tmp_path: Path, results: Sequence[CheckResult]) -> ET.Element:
     path = tmp_path / "junit.xml"
-    write_junit(path, results)
+    JUNIT.write(results, ReportContext(), path)
     return ET.parse(path).getroot()
 
 

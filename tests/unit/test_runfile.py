@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from wheelmatrix.config._yaml import Node, load_yaml_text
-from wheelmatrix.config.runfile import Reports, RunConfig, check_rule, find_config, target_selected
+from wheelmatrix.config.runfile import (
+    REPORT_KEYS,
+    Reports,
+    RunConfig,
+    check_rule,
+    find_config,
+    target_selected,
+)
 from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 from wheelmatrix.options import KEYS, load_run_config, starter_config
@@ -131,6 +138,8 @@ def test_every_key_is_parsed(project: Path) -> None:
           junit: out/junit.xml
           markdown: out/summary.md
           html: /abs/report.html
+          annotations: "-"
+          sarif: out/wheelmatrix.sarif
         catalog: my-distros.yaml
         fail-on: regression
         compare: baseline.json
@@ -174,7 +183,10 @@ def test_every_key_is_parsed(project: Path) -> None:
         junit=out / "junit.xml",
         markdown=out / "summary.md",
         html=Path("/abs/report.html"),
+        annotations=Path("-"),  # standard output, not a file next to the config
+        sarif=out / "wheelmatrix.sarif",
     )
+    assert [option for option, _ in config.reports.requested()] == list(REPORT_KEYS)
     assert config.catalog == project / "my-distros.yaml"
     assert config.fail_on == "regression"
     assert config.compare == project / "baseline.json"

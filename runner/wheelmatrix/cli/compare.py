@@ -33,17 +33,17 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.reporters.jsonfile import _atomic_write
+    from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.run.compare import compare, fail_on_exit, render_markdown, render_text
-    from wheelmatrix.run.store import load_results
+    from wheelmatrix.run.rundir import load_results
 
     old = load_results(args.old)
     new = load_results(args.new)
     comparison = compare(old.results, new.results)
     if args.json:
-        _atomic_write(args.json, json.dumps(comparison.to_json(), indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(comparison.to_json(), indent=2) + "\n")
     if args.markdown:
-        _atomic_write(args.markdown, render_markdown(comparison))
+        atomic_write_text(args.markdown, render_markdown(comparison))
     console.print(f"compare {old.source} -> {new.source}", highlight=False, markup=False)
     console.print(render_text(comparison), highlight=False, soft_wrap=True, markup=False)
     return fail_on_exit(new.results, args.fail_on, comparison)

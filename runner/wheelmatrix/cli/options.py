@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelmatrix.options import ARCHES, add_arguments, add_positional, python_version
+from wheelmatrix.options import (
+    ARCHES,
+    REPORT_FLAGS,
+    REPORT_FORMATS,
+    add_arguments,
+    add_positional,
+    python_version,
+)
+
+__all__ = ["ARCHES", "REPORT_FLAGS", "REPORT_FORMATS", "add_report_arguments", "report_flags"]
 
 
 def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -> None:
@@ -19,12 +28,25 @@ def add_matrix_arguments(p: argparse.ArgumentParser, *, inputs_required: bool) -
     add_arguments(p, "matrix")
     add_sandbox_arguments(p)
     add_arguments(p, "reports")
+    add_report_arguments(p)
     p.add_argument(
         "--runs-dir",
         type=Path,
         metavar="DIR",
         help="where run directories live (default: $WHEELMATRIX_RUNS or ~/.cache/wheelmatrix/runs)",
     )
+
+
+def add_report_arguments(p: argparse.ArgumentParser) -> None:
+    """`--json PATH`, `--junit PATH`... one flag per report format (the option table's)."""
+    add_arguments(p, "report-files")
+
+
+def report_flags(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(report option, path) of each report flag given, in REPORT_FLAGS order."""
+    return [
+        (option, path) for option, _, _ in REPORT_FLAGS if (path := getattr(args, option, None)) is not None
+    ]
 
 
 def add_input_arguments(

@@ -1,10 +1,12 @@
-"""`wheelmatrix report merge RESULTS... [--json P] [--junit P] [--markdown P] [--html P]`: shard
+"""`wheelmatrix report merge RESULTS... [--json P] [--junit P] [--markdown P] [--html P]
+[--annotations P] [--format NAME [-o P]]`: shard
 results (JSON reports, run directories or results.jsonl streams) combined into one report with
 the same verdicts as one unsharded run. Diagnoses that need results of several cells (a
 known-problem set against its baseline) are computed again after merging.
 
-`wheelmatrix report render RESULTS --html P` (or `--json`, `--markdown`, `--junit`) writes the
-reports of stored results (a report, run directory or stream).
+`wheelmatrix report render RESULTS --html P` (or `--json`, `--markdown`, `--junit`,
+`--annotations`; or `--format NAME [-o P]`, standard output by default) writes the reports of
+stored results (a report, run directory or stream).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from wheelmatrix.cli.options import REPORT_FORMATS, add_report_arguments, report_flags
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
     from wheelmatrix.model import CheckResult
 
-HELP = "merge shard results into one report, or render stored results (json, junit, markdown, html)"
+HELP = f"merge shard results into one report, or render stored results ({', '.join(REPORT_FORMATS)})"
 
 
 def register(sub: Any) -> None:
@@ -35,11 +38,20 @@ def register(sub: Any) -> None:
         q.add_argument(
             "results", nargs="+", type=Path, metavar="RESULTS", help="JSON reports, run directories, streams"
         )
-        q.add_argument("--json", type=Path, metavar="PATH", help="write the merged JSON report")
-        q.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML")
-        q.add_argument("--markdown", type=Path, metavar="PATH", help="write a Markdown summary")
+        add_report_arguments(q)
         q.add_argument(
-            "--html", type=Path, metavar="PATH", help="write the HTML report (one self-contained file)"
+            "--format",
+            default=None,
+            metavar="NAME",
+            help=f"write this report format ({', '.join(REPORT_FORMATS)}) to --output",
+        )
+        q.add_argument(
+            "--output",
+            "-o",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="where --format writes (default: - for standard output; the table then goes to stderr)",
         )
         q.add_argument(
             "--fail-on",
@@ -54,7 +66,8 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
     """(results, run info, static scans) of several stored results, each cell once."""
     from wheelmatrix.config.known_problems import default_known_problems_path, load_known_problems
     from wheelmatrix.findings.diagnose import known_from_baseline
-    from wheelmatrix.run.store import load_results
+    from wheelmatrix.run.jsonreport import read_static_scans
+    from wheelmatrix.run.rundir import load_results
 
     results: list[CheckResult] = []
     owner: dict[str, Path] = {}
@@ -76,7 +89,7 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
             owner[cell] = path
         results += loaded.results
         runs.append({"source": str(path), **{k: loaded.run.get(k) for k in ("id", "engine", "duration_s")}})
-        for scan in _static_scans(path):
+        for scan in read_static_scans(path):
             static.setdefault(str(scan.get("wheel") or json.dumps(scan, sort_keys=True)), scan)
     results = known_from_baseline(results, load_known_problems(default_known_problems_path()))
     info = {
@@ -88,53 +101,25 @@ def merge(paths: list[Path]) -> tuple[list[CheckResult], dict[str, Any], list[An
     return results, info, list(static.values())
 
 
-def _static_scans(path: Path) -> list[Any]:
-    report = path / "report.json" if path.is_dir() else path
-    if report.suffix != ".json" or not report.is_file():
-        return []
-    try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError):
-        return []
-    scans = doc.get("static_scan") if isinstance(doc, dict) else None
-    return list(scans) if isinstance(scans, list) else []
-
-
 def main(args: argparse.Namespace, console: Console) -> int:
     from wheelmatrix.model import exit_code
+    from wheelmatrix.reporters import registry
+    from wheelmatrix.reporters.base import STDOUT, ReportContext
     from wheelmatrix.reporters.terminal import render_table
 
     if args.action == "render" and len(args.results) != 1:
         raise InputError("report render takes one RESULTS (use `report merge` for several)")
+    requests = [(registry.by_option(option), path) for option, path in report_flags(args)]
+    if args.output is not None and args.format is None:
+        raise InputError(
+            "--output names where --format writes", hint=f"add --format NAME ({', '.join(REPORT_FORMATS)})"
+        )
+    if args.format is not None:
+        requests.append((registry.get(args.format), args.output or STDOUT))
+    registry.check_requests(requests)
     results, info, static = merge(list(args.results))
-    write_reports(
-        results, info, static, json_path=args.json, junit=args.junit, markdown=args.markdown, html=args.html
-    )
+    registry.write_reports(results, ReportContext(run=info, static=static), requests)
+    if any(path == STDOUT for _, path in requests):  # the report on stdout stays parseable
+        console = Console(stderr=True)
     render_table(console, results)
     return 0 if args.fail_on == "never" else exit_code(results)
-
-
-def write_reports(
-    results: list[CheckResult],
-    info: dict[str, Any],
-    static: list[Any],
-    *,
-    json_path: Path | None,
-    junit: Path | None,
-    markdown: Path | None,
-    html: Path | None,
-) -> None:
-    from wheelmatrix.reporters.jsonfile import write_json
-    from wheelmatrix.reporters.junit import write_junit
-    from wheelmatrix.reporters.markdown import write_markdown
-
-    if json_path:
-        write_json(json_path, results, info, static)
-    if junit:
-        write_junit(junit, results)
-    if markdown:
-        write_markdown(markdown, results, {})
-    if html:
-        from wheelmatrix.reporters.html import write_html
-
-        write_html(html, results, info, static)

@@ -191,7 +191,7 @@ def _from_results(args: argparse.Namespace, command: list[str]) -> list[str]:
     """Fill args from one check of a report: its cell, inputs pinned to the versions it had,
     its image, and its command."""
     from wheelmatrix.model import installed_versions
-    from wheelmatrix.run.store import load_results
+    from wheelmatrix.run.rundir import load_results
     from wheelmatrix.service.live import import_argv
 
     if args.from_results is None or args.check_id is None:

@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.run.store import list_runs
+    from wheelmatrix.run.runs import list_runs
     from wheelmatrix.service.setup import runs_root
 
     root = runs_root(args.runs_dir)

@@ -24,8 +24,8 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     """Exit 1 when a wheel over-claims its tag or needs a library it neither ships nor may assume."""
     from wheelmatrix.findings.diagnose import scans_json, static_scans
+    from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.inputs.wheels import parse_inputs
-    from wheelmatrix.reporters.jsonfile import _atomic_write
     from wheelmatrix.reporters.terminal import render_static
 
     projects = parse_inputs([str(w) for w in args.wheels], role="wheel")
@@ -50,6 +50,6 @@ def main(args: argparse.Namespace, console: Console) -> int:
         )
     render_static(console, scans)
     if args.json:
-        _atomic_write(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")
     serious = {"over-claimed", "unshipped-library", "glibc-in-musllinux"}
     return 1 if any(f.kind in serious for s in scans.values() for f in s.findings) else 0

@@ -30,7 +30,7 @@ from wheelmatrix.inputs.wheels import parse_requirement
 
 CONFIG_NAMES = ("wheelmatrix.yaml", "wheelmatrix.yml")
 PYPROJECT = "pyproject.toml"
-REPORT_KEYS = ("json", "junit", "markdown", "html")
+REPORT_KEYS = ("json", "junit", "markdown", "html", "annotations", "sarif")  # reporters/registry.py OPTIONS
 ALL_KNOWN_PROBLEMS = "all"
 RULE_HINT = (
     "a rule is DISTRO[/ARCH[/PYTHON]], each part an exact value or a pattern with * ? [...], "
@@ -50,6 +50,12 @@ class Reports:
     junit: Path | None = None
     markdown: Path | None = None
     html: Path | None = None
+    annotations: Path | None = None  # GitHub workflow annotations; "-" is standard output
+    sarif: Path | None = None
+
+    def requested(self) -> list[tuple[str, Path]]:
+        """(report option, path) of each report to write, in REPORT_KEYS order."""
+        return [(key, path) for key in REPORT_KEYS if (path := getattr(self, key)) is not None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -535,10 +541,14 @@ def _memory(node: Node, key: str, ctx: LoadContext) -> str:
     return text
 
 
+def _report_path(base: Path, text: str) -> Path:
+    return Path(text) if text == "-" else _resolve(base, text)  # "-": standard output
+
+
 def _reports(node: Node, key: str, ctx: LoadContext) -> Reports:
     sub = node.child(key)
     sub.check_keys([], REPORT_KEYS)
-    paths = {name: _resolve(ctx.base, sub.text(name)) for name in REPORT_KEYS if sub.has(name)}
+    paths = {name: _report_path(ctx.base, sub.text(name)) for name in REPORT_KEYS if sub.has(name)}
     return Reports(**paths)
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from wheelmatrix import __version__
 from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes, warned
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
+from wheelmatrix.reporters.base import ReportContext, TextReporter
 
 COLOUR = {
     "passed": "#2e9d4b",
@@ -60,7 +59,13 @@ def _detail(r: CheckResult) -> dict[str, Any]:
     }
 
 
-def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: Sequence[Any] = ()) -> str:
+def render_html(
+    results: Sequence[CheckResult],
+    run: Mapping[str, Any],
+    static: Sequence[Any] = (),
+    *,
+    version: str = __version__,
+) -> str:
     grid = layout(results)
     groups: dict[str, list[int]] = {}
     for i, col in enumerate(grid.columns):
@@ -119,7 +124,7 @@ def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: 
     )
     return _PAGE.format(
         title=f"wheelmatrix report ({len(results)} checks)",
-        version=html.escape(__version__),
+        version=html.escape(version),
         run=html.escape(str(run.get("id", ""))),
         summary=html.escape(summary),
         css_status=css_status,
@@ -142,10 +147,11 @@ def render_html(results: Sequence[CheckResult], run: Mapping[str, Any], static: 
     )
 
 
-def write_html(
-    path: Path, results: Sequence[CheckResult], run: Mapping[str, Any], static: Sequence[Any] = ()
-) -> None:
-    _atomic_write(Path(path), render_html(results, run, static))
+def _render(results: Sequence[CheckResult], context: ReportContext) -> str:
+    return render_html(results, context.run, context.static, version=context.tool_version)
+
+
+HTML = TextReporter("html", "the HTML report (one self-contained file)", _render)
 
 
 _PAGE = """<!doctype html>

@@ -1,56 +1,20 @@
-"""JSON report: an object with a `results` list, one entry per check (schema: model.SCHEMA_VERSION;
-read back by wheelmatrix/store.py)."""
+"""The JSON report (its format, and reading it back: run/jsonreport.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from wheelmatrix import __version__
-from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, exit_code
+from wheelmatrix.model import CheckResult
+from wheelmatrix.reporters.base import ReportContext, TextReporter
+from wheelmatrix.run.jsonreport import report_document
 
 
-def write_json(
-    path: Path, results: Sequence[CheckResult], run: Mapping[str, Any], static: Sequence[Any] = ()
-) -> None:
-    counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
-    doc = {
-        "tool": "wheelmatrix",
-        "schema": SCHEMA_VERSION,
-        "version": __version__,
-        "run": dict(run),
-        "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
-        "results": [r.to_json() for r in results],
-        "static_scan": list(static),
-        "causes": _causes(results),
-    }
-    _atomic_write(path, json.dumps(doc, indent=2) + "\n")
+def render_json(results: Sequence[CheckResult], context: ReportContext) -> str:
+    doc = report_document(results, context.run, context.static, version=context.tool_version)
+    return json.dumps(doc, indent=2) + "\n"
 
 
-def _causes(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
-    """The problems grouped by root cause, with the check ids of each group."""
-    from wheelmatrix.findings.causes import root_causes
-
-    return [
-        {
-            "cause": c.text,
-            "kind": c.kind,
-            "subject": c.subject,
-            "fix": c.fix,
-            "statuses": sorted(s.value for s in c.statuses),
-            "checks": len(c.checks),
-            "cells": c.cells,
-            "check_ids": [r.check_id for r in c.checks],
-        }
-        for c in root_causes(results)
-    ]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+JSON = TextReporter(
+    "json", "the JSON report (read back by resume, compare, report merge/render)", render_json
+)

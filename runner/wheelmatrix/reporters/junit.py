@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from pathlib import Path
 
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
+from wheelmatrix.reporters.base import ReportContext, TextReporter
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -28,7 +27,7 @@ def _unique(seen: set[tuple[str, str]], suite: str, name: str) -> str:
     return candidate
 
 
-def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
+def render_junit(results: Sequence[CheckResult], context: ReportContext) -> str:
     root = ET.Element("testsuites", name="wheelmatrix")
     suites: dict[str, ET.Element] = {}
     seen: set[tuple[str, str]] = set()
@@ -62,6 +61,7 @@ def write_junit(path: Path, results: Sequence[CheckResult]) -> None:
         suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
         suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
     ET.indent(root)
-    _atomic_write(
-        path, '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-    )
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+JUNIT = TextReporter("junit", "JUnit XML, one testcase per check, one testsuite per cell", render_junit)

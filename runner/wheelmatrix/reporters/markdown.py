@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from wheelmatrix.findings.causes import root_causes
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.jsonfile import _atomic_write
+from wheelmatrix.reporters.base import ReportContext, TextReporter
 from wheelmatrix.scan.policy import WheelScan
 
 ICON = {
@@ -82,7 +82,8 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
     return "\n".join(lines)
 
 
-def write_markdown(path: object, results: Sequence[CheckResult], scans: Mapping[str, WheelScan]) -> None:
-    from pathlib import Path
+def _render(results: Sequence[CheckResult], context: ReportContext) -> str:
+    return render_markdown(results, context.scans) + "\n"
 
-    _atomic_write(Path(str(path)), render_markdown(results, scans) + "\n")
+
+MARKDOWN = TextReporter("markdown", "a Markdown summary (for a CI step summary)", _render)

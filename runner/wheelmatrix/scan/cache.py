@@ -10,13 +10,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
 import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from wheelmatrix import __version__
+from wheelmatrix.fsutil import atomic_write_bytes
 from wheelmatrix.host import cache_dir
 
 T = TypeVar("T")
@@ -49,9 +49,5 @@ def cached(kind: str, key: str, expected: type[T], compute: Callable[[], T]) -> 
         pass
     value = compute()
     with contextlib.suppress(OSError):
-        store.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store.with_name(f".{store.name}.{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, store)
+        atomic_write_bytes(store, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     return value

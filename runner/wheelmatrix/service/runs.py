@@ -17,7 +17,7 @@ from wheelmatrix.config.catalog import Catalog, Distro
 from wheelmatrix.config.runfile import RunConfig
 from wheelmatrix.errors import InputError
 from wheelmatrix.model import CheckResult
-from wheelmatrix.run.store import RunDir
+from wheelmatrix.run.rundir import RunDir
 from wheelmatrix.service.setup import Plan
 
 
@@ -35,9 +35,17 @@ def run_matrix(
     `resume` is a run directory, run id or "latest"; `shard` is "I/N"; `argv` is recorded in the
     run directory's config for `runs` and `repro --from`."""
     from wheelmatrix.backends.factory import connect
-    from wheelmatrix.run.store import load_results
-    from wheelmatrix.service.setup import engine_distros, execute, new_run_id, plan_run, runs_root
+    from wheelmatrix.run.rundir import load_results
+    from wheelmatrix.service.setup import (
+        check_report_paths,
+        engine_distros,
+        execute,
+        new_run_id,
+        plan_run,
+        runs_root,
+    )
 
+    check_report_paths(config)  # a report that cannot be written: exit 2 before anything runs
     baseline = load_results(config.compare) if config.compare is not None else None  # bad path: exit 2 now
     root = runs_root(runs_dir)
     if config.fail_on == "regression" and config.compare is None:
@@ -93,7 +101,7 @@ def run_matrix(
 
 def find_resume(resume: str, root: Path, plan: Plan) -> RunDir:
     """The run directory `--resume RUN` names ("latest": the newest unfinished one of this config)."""
-    from wheelmatrix.run.store import latest_unfinished
+    from wheelmatrix.run.runs import latest_unfinished
 
     if resume == "latest":
         found = latest_unfinished(root, plan.config_hash)

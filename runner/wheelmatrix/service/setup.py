@@ -36,11 +36,11 @@ from wheelmatrix.host import cache_dir, host_arch, runnable_archs
 from wheelmatrix.inputs.wheels import Project, parse_inputs
 from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status, exit_code
-from wheelmatrix.reporters.jsonfile import write_json
-from wheelmatrix.reporters.junit import write_junit
-from wheelmatrix.reporters.markdown import write_markdown
+from wheelmatrix.reporters import registry
+from wheelmatrix.reporters.base import ReportContext, Reporter
 from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_table
-from wheelmatrix.run.store import ResultLog, RunDir
+from wheelmatrix.run.rundir import RunDir
+from wheelmatrix.run.stream import ResultLog
 from wheelmatrix.scan.policy import WheelScan
 
 
@@ -345,19 +345,19 @@ def write_reports(
     plan: Plan, results: Sequence[CheckResult], run_info: dict[str, Any], run_dir: RunDir
 ) -> None:
     """The run directory always gets report.json; the user's report paths get their files."""
-    static = scans_json(plan.scans)
-    write_json(run_dir.report_path("report.json"), results, run_info, static)
-    reports = plan.config.reports
-    if reports.json:
-        write_json(reports.json, results, run_info, static)
-    if reports.junit:
-        write_junit(reports.junit, results)
-    if reports.markdown:
-        write_markdown(reports.markdown, results, plan.scans)
-    if reports.html:
-        from wheelmatrix.reporters.html import write_html
+    context = ReportContext(run=run_info, static=scans_json(plan.scans), scans=plan.scans)
+    requests = [(registry.get("json"), run_dir.report_path("report.json")), *report_requests(plan.config)]
+    registry.write_reports(results, context, requests)
 
-        write_html(reports.html, results, run_info, static)
+
+def report_requests(config: RunConfig) -> list[tuple[Reporter, Path]]:
+    """The reports the configuration asks for, each with its reporter and path."""
+    return [(registry.by_option(option), path) for option, path in config.reports.requested()]
+
+
+def check_report_paths(config: RunConfig) -> None:
+    """Refuse (exit 2) report paths that cannot be written, before a run starts."""
+    registry.check_requests(report_requests(config))
 
 
 def _schedule(

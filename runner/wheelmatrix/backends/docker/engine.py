@@ -31,7 +31,8 @@ from wheelmatrix.backends.docker.connection import DockerConnection
 from wheelmatrix.backends.layout import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.host import ca_bundle, cache_dir, host_arch, pid_alive, uv_binary
+from wheelmatrix.fsutil import pid_alive
+from wheelmatrix.host import ca_bundle, cache_dir, host_arch, uv_binary
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.probe import MARK
 from wheelmatrix.probe import PROBE_DIR as PROBE_DIR_HOST

@@ -1,0 +1,51 @@
+"""Small file-system and process helpers every layer may use: atomic writes (a reader never sees
+half a file, a killed writer leaves the old file or none) and whether a process still runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
+    """Write `data` to `path` through a temporary file in the same directory and a rename; the
+    directory is created if needed. `fsync` flushes the data to disk before the rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str, *, fsync: bool = False) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+def atomic_write_json(path: Path, doc: Any, *, fsync: bool = True) -> None:
+    """`doc` as indented JSON with a final newline; flushed to disk by default (run state)."""
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n", fsync=fsync)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (someone else's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it exists
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,110 @@
+"""The JSON report's format, writer and reader side by side: an object with the tool, the
+schema (model.SCHEMA_VERSION), the run, a summary, a `results` list (one entry per check), the
+static scans and the problems grouped by root cause. `reporters/jsonfile.py` writes it;
+`load_results` (resume, compare, merge, render) reads it back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wheelmatrix import __version__
+from wheelmatrix.errors import InputError
+from wheelmatrix.findings.causes import root_causes
+from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, exit_code
+from wheelmatrix.run.stream import INPUT_HINT, LoadedResults, no_cyclic_gc
+
+TOOL = "wheelmatrix"
+
+
+def report_document(
+    results: Sequence[CheckResult],
+    run: Mapping[str, Any],
+    static: Sequence[Any] = (),
+    *,
+    version: str = __version__,
+) -> dict[str, Any]:
+    counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
+    return {
+        "tool": TOOL,
+        "schema": SCHEMA_VERSION,
+        "version": version,
+        "run": dict(run),
+        "summary": {"checks": len(results), "exit_code": exit_code(results), **counts},
+        "results": [r.to_json() for r in results],
+        "static_scan": list(static),
+        "causes": causes_json(results),
+    }
+
+
+def causes_json(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The problems grouped by root cause, with the check ids of each group."""
+    return [
+        {
+            "cause": c.text,
+            "kind": c.kind,
+            "subject": c.subject,
+            "fix": c.fix,
+            "statuses": sorted(s.value for s in c.statuses),
+            "checks": len(c.checks),
+            "cells": c.cells,
+            "check_ids": [r.check_id for r in c.checks],
+        }
+        for c in root_causes(results)
+    ]
+
+
+def read_report(path: Path) -> LoadedResults:
+    with no_cyclic_gc():
+        try:
+            doc = json.loads(path.read_bytes())
+        except ValueError as exc:
+            raise InputError(f"{path} is not valid JSON ({exc})", hint=INPUT_HINT) from None
+        if not (isinstance(doc, dict) and doc.get("tool") == TOOL and isinstance(doc.get("results"), list)):
+            raise InputError(
+                f'{path} is not a wheelmatrix report (no "tool": "wheelmatrix" with a "results" list)',
+                hint=INPUT_HINT,
+            )
+        schema = doc.get("schema", 1)
+        if type(schema) is not int or not 1 <= schema <= SCHEMA_VERSION:
+            raise InputError(
+                f"{path} is a wheelmatrix report of schema {schema!r}; "
+                f"this wheelmatrix ({__version__}) reads schema 1 to {SCHEMA_VERSION}",
+                hint="read it with the wheelmatrix that wrote it, or upgrade wheelmatrix",
+            )
+        pool = ValuePool()
+        by_check: dict[str, CheckResult] = {}
+        for index, entry in enumerate(doc["results"]):
+            try:
+                if not isinstance(entry, dict):
+                    raise ValueError(f"a {type(entry).__name__}, not an object")
+                result = CheckResult.from_json(entry, pool=pool)
+            except ValueError as exc:
+                raise InputError(f"{path}: results[{index}] is not a check result: {exc}") from None
+            by_check[result.check_id] = result
+    run = doc.get("run")
+    return LoadedResults(
+        results=list(by_check.values()),
+        partial=[],
+        run=dict(run) if isinstance(run, dict) else {},
+        source=path,
+        complete_cells={r.cell_id for r in by_check.values()},
+        kind="report",
+        schema=int(schema),
+    )
+
+
+def read_static_scans(path: Path) -> list[Any]:
+    """The `static_scan` of a JSON report (or of a run directory's report.json); [] when there
+    is none or it cannot be read: the scans are extra, the results are what counts."""
+    report = path / "report.json" if path.is_dir() else path
+    if report.suffix != ".json" or not report.is_file():
+        return []
+    try:
+        doc = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return []
+    scans = doc.get("static_scan") if isinstance(doc, dict) else None
+    return list(scans) if isinstance(scans, list) else []
