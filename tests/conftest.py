@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.schemas import assert_report, assert_stream_line
 from tests.fixtures.wheels import Fixture, build_all
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,13 +56,51 @@ class Run:
         return self.stdout[-6000:] + "\n" + self.stderr[-3000:]
 
 
+@pytest.fixture(autouse=True)
+def _reports_match_their_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every JSON report and stream line made in this process is checked against the published
+    JSON Schemas as it is made (subprocess runs: `wheelmatrix()` below checks their reports)."""
+    from wheelmatrix.run import jsonreport, stream
+
+    made = jsonreport.report_document
+
+    def checked(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        doc = made(*args, **kwargs)
+        assert_report(json.loads(json.dumps(doc)))
+        return doc
+
+    monkeypatch.setattr(jsonreport, "report_document", checked)
+    write = stream.ResultLog._write
+
+    def checked_write(self: stream.ResultLog, record: Any) -> None:
+        assert_stream_line(json.loads(json.dumps(record)))
+        write(self, record)
+
+    monkeypatch.setattr(stream.ResultLog, "_write", checked_write)
+
+
+def assert_findings(doc: dict[str, Any]) -> None:
+    """No failing, crashed, timed-out or broken check without a finding that names its cause."""
+    bare = [
+        r["check_id"]
+        for r in doc["results"]
+        if r["status"] in ("failed", "crashed", "timed-out", "error")
+        and not (r.get("finding") and r["finding"]["kind"] and r["finding"]["message"])
+    ]
+    assert not bare, f"checks without a finding: {bare}"
+
+
 def wheelmatrix(*args: str | Path, tmp: Path, timeout: float = 1800) -> Run:
-    """Run the real CLI in a subprocess, as a user would."""
+    """Run the real CLI in a subprocess, as a user would. Its JSON report must match the
+    published schema, and every problem in it must carry a finding."""
     report = tmp / f"report-{os.getpid()}-{len(list(tmp.glob('report-*')))}.json"
     cmd = [sys.executable, "-m", "wheelmatrix", "validate", *map(str, args), "--json", str(report)]
     cmd += ["--runs-dir", str(tmp / "runs")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     doc = json.loads(report.read_text()) if report.exists() else None
+    if doc is not None:
+        assert_report(doc)
+        assert_findings(doc)
     return Run(proc.returncode, proc.stdout, proc.stderr, doc)
 
 

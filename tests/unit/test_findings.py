@@ -130,3 +130,20 @@ def test_a_malformed_finding_is_a_clear_value_error() -> None:
     doc["finding"] = ["not", "an", "object"]
     with pytest.raises(ValueError, match="finding is list"):
         CheckResult.from_json(doc)
+
+
+def test_attach_names_the_cause_in_an_empty_diagnosis() -> None:
+    from wheelmatrix.findings.explain import attach
+
+    bare = result(
+        "import wm",
+        Status.FAILED,
+        "TypeError: Descriptors cannot be created directly.",
+        installed=("protobuf==6.31.1",),
+    )
+    (done,) = attach([], [bare], {})
+    assert done.finding is not None and done.finding.kind == "protobuf-runtime"
+    assert "protoc" in done.diagnosis, "the evidence names the cause: the diagnosis says it"
+    plain = result("import wm", Status.FAILED, "ValueError: boom")
+    (same,) = attach([], [plain], {})
+    assert same.finding is not None and same.finding.kind == "check-failed" and same.diagnosis == ""

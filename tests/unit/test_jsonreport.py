@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.fixtures.results import full_record, result, two_cells
 from wheelmatrix.errors import InputError
+from wheelmatrix.findings.explain import explain
 from wheelmatrix.model import SCHEMA_VERSION, Status
 from wheelmatrix.reporters.base import ReportContext
 from wheelmatrix.reporters.jsonfile import JSON
@@ -23,7 +25,10 @@ def test_report_round_trip(tmp_path: Path) -> None:
     JSON.write(results, ReportContext(run={"id": "r1"}), path)
     loaded = load_results(path)
     assert loaded.kind == "report" and loaded.schema == SCHEMA_VERSION
-    assert loaded.results == results and loaded.run == {"id": "r1"}
+    # a problem written without a finding is written with the one its evidence gives
+    expected = [r if r.finding is not None else dataclasses.replace(r, finding=explain(r)) for r in results]
+    assert any(r.finding is None and r.status is not Status.PASSED for r in results)
+    assert loaded.results == expected and loaded.run == {"id": "r1"}
     assert loaded.complete_cells == {r.cell_id for r in results}
 
 

@@ -292,44 +292,40 @@ def _normal(text: str) -> str:
     return re.sub(r"\b0x[0-9a-f]+\b", "0x…", text).strip()[:200]
 
 
+# status -> (kind, fix) of the fallback finding
+_BY_STATUS: dict[Status, tuple[str, str]] = {
+    Status.CRASHED: (
+        "crash",
+        "`wheelmatrix repro` reruns the cell with the crash's native evidence (and gdb)",
+    ),
+    Status.TIMED_OUT: (
+        "timeout",
+        "raise --timeout if it is slow, or `wheelmatrix repro` to see where it hangs",
+    ),
+    Status.NOT_INSTALLABLE: ("not-installable", "publish a wheel for this platform, or leave the cell out"),
+    Status.ERROR: (
+        "infrastructure",
+        "not the wheel's fault: `wheelmatrix doctor` checks the engine and emulation",
+    ),
+    Status.FAILED: ("check-failed", ""),
+    Status.KNOWN: ("known-problem", ""),
+    Status.PASSED: ("information", ""),
+}
+
+
 def by_status(r: CheckResult, ctx: Context) -> Finding | None:
     """The fallback: one finding per status, about the check, from its own diagnosis or detail."""
-    first = (r.diagnosis or r.detail or r.status.value).split("; ")[0]
-    first = re.sub(r"^predicted and confirmed: ", "", first)
+    if r.status is Status.PASSED and not r.diagnosis:
+        return None
+    first = re.sub(
+        r"^predicted and confirmed: ", "", (r.diagnosis or r.detail or r.status.value).split("; ")[0]
+    )
+    kind, fix = _BY_STATUS[r.status]
+    subject = r.check
     if r.status is Status.CRASHED:
         sig = _SIGNAL.search(r.detail)
-        return Finding(
-            kind="crash",
-            subject=f"{r.check} ({sig.group(1) if sig else 'signal'})",
-            message=_normal(first),
-            fix="`wheelmatrix repro` reruns the cell with the crash's native evidence (and gdb)",
-        )
-    if r.status is Status.TIMED_OUT:
-        return Finding(
-            kind="timeout",
-            subject=r.check,
-            message=_normal(first),
-            fix="raise --timeout if it is slow, or `wheelmatrix repro` to see where it hangs",
-        )
-    if r.status is Status.NOT_INSTALLABLE:
-        return Finding(
-            kind="not-installable",
-            subject=r.check,
-            message=_normal(first),
-            fix="publish a wheel for this platform, or leave the cell out",
-        )
-    if r.status is Status.ERROR:
-        return Finding(
-            kind="infrastructure",
-            subject=r.check,
-            message=_normal(first),
-            fix="not the wheel's fault: `wheelmatrix doctor` checks the engine and emulation",
-        )
-    if r.status is Status.FAILED:
-        return Finding(kind="check-failed", subject=r.check, message=_normal(first))
-    if r.diagnosis:
-        return Finding(kind="information", subject=r.check, message=_normal(first))
-    return None
+        subject = f"{r.check} ({sig.group(1) if sig else 'signal'})"
+    return Finding(kind=kind, subject=subject, message=_normal(first), fix=fix)
 
 
 # kind -> explainer, asked in this order (the most specific first); `by_status` comes last
@@ -389,8 +385,14 @@ def attach(
     import dataclasses
 
     by_id = {c.id: c for c in cells}
+    fallback = {kind for kind, _fix in _BY_STATUS.values()}
     out = []
     for r in results:
         found = explain(r, Context(by_id.get(r.cell_id), scans))
-        out.append(dataclasses.replace(r, finding=found) if found != r.finding else r)
+        if found != r.finding:
+            r = dataclasses.replace(r, finding=found)
+        if found is not None and not r.diagnosis and found.kind not in fallback:
+            # a cause the evidence names is said in the diagnosis too, not only in the finding
+            r = dataclasses.replace(r, diagnosis="; ".join(t for t in (found.message, found.fix) if t))
+        out.append(r)
     return out

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from wheelmatrix.model import CheckResult
 from wheelmatrix.reporters.base import ReportContext, TextReporter
-from wheelmatrix.run.jsonreport import report_document
+from wheelmatrix.run import jsonreport
 
 
 def render_json(results: Sequence[CheckResult], context: ReportContext) -> str:
-    doc = report_document(results, context.run, context.static, version=context.tool_version)
+    doc = jsonreport.report_document(results, context.run, context.static, version=context.tool_version)
     return json.dumps(doc, indent=2) + "\n"
 
 

@@ -5,6 +5,7 @@ static scans and the problems grouped by root cause. `reporters/jsonfile.py` wri
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from wheelmatrix import __version__
 from wheelmatrix.errors import InputError
 from wheelmatrix.findings.causes import root_causes
+from wheelmatrix.findings.explain import explain
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, exit_code
 from wheelmatrix.run.stream import INPUT_HINT, LoadedResults, no_cyclic_gc
 
@@ -26,6 +28,9 @@ def report_document(
     *,
     version: str = __version__,
 ) -> dict[str, Any]:
+    """The report of `results`; a problem without a finding (results of an older wheelmatrix,
+    merged or rendered again) gets the one its evidence gives, so every report carries them."""
+    results = [r if r.finding is not None else dataclasses.replace(r, finding=explain(r)) for r in results]
     counts = {s.value: sum(1 for r in results if r.status is s) for s in Status}
     return {
         "tool": TOOL,
