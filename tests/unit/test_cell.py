@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 
 from tests.fixtures.wheels import Fixture
-from wheelmatrix.cell.flow import PROJECT_DIR, CellFlow, CellOptions, node_id
+from wheelmatrix.cell.checks.execute import PROJECT_DIR
+from wheelmatrix.cell.checks.pytest import node_id
+from wheelmatrix.cell.flow import CellFlow, CellOptions
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.runfile import RunConfig
