@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from tests.fixtures.sandbox import IMPORT, FakeSandbox, installed_ok, make_cell, options, run_rec
 from wheelmatrix.cell.flow import CellFlow
+from wheelmatrix.cell.static_tls import STATIC_TLS_TRY
 from wheelmatrix.config.catalog import Catalog
 from wheelmatrix.model import Status
 
@@ -61,3 +64,28 @@ def test_sigkill_without_oom_kill_stays_a_plain_crash(catalog: Catalog) -> None:
     )
     results = CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
     assert all(r.status is Status.CRASHED and "out of memory" not in r.detail for r in results)
+
+
+TLS_TAIL = "ImportError: libgomp.so.1: cannot allocate memory in static TLS block"
+
+
+@pytest.mark.parametrize(
+    ("passes_with_reserve", "verdict"), [(True, "the import passes"), (False, "still fails")]
+)
+def test_static_tls_failure_is_rerun_with_a_larger_reserve(
+    catalog: Catalog, passes_with_reserve: bool, verdict: str
+) -> None:
+    def run(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+        rerun = "GLIBC_TUNABLES" in (plan.get("env") or {})
+        rc = 0 if rerun and passes_with_reserve else 1
+        return [run_rec(c["id"], rc=rc, tail="" if rc == 0 else TLS_TAIL) for c in plan["checks"]]
+
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": run})
+    results = CellFlow(make_cell(catalog, IMPORT), sandbox, options(timeout_s=9)).run()
+    first = results[0]
+    assert first.status is Status.FAILED and "static TLS block" in first.detail
+    assert f"GLIBC_TUNABLES=glibc.rtld.optional_static_tls={STATIC_TLS_TRY}" in first.diagnosis
+    assert verdict in first.diagnosis and "initial-exec TLS" in first.diagnosis
+    reruns = [a["plan"] for c, a in sandbox.calls if c == "run" and "env" in a["plan"]]
+    assert len(reruns) == len(results)  # each failing check re-run alone, with the check's code
+    assert reruns[0]["checks"] == [{"id": "c0", "code": "import mypkg"}] and reruns[0]["timeout"] == 9

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from tests.fixtures.sandbox import FakeSandbox, installed_ok, make_cell, options, run_rec
+from wheelmatrix.cell.checks.command import interpret_command
+from wheelmatrix.cell.checks.commands import interpret_command_start
 from wheelmatrix.cell.flow import CellFlow
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.config.catalog import Catalog
@@ -83,3 +87,39 @@ def test_commands_scenario_without_commands(catalog: Catalog) -> None:
     assert [(r.check, r.status, r.detail) for r in results] == [
         ("commands", Status.PASSED, "the candidates ship no command")
     ]
+
+
+def _rec(rc: int, tail: str = "", signal: str | None = None, timed_out: bool = False) -> dict[str, Any]:
+    return {"rc": rc, "tail": tail, "signal": signal, "timed_out": timed_out}
+
+
+@pytest.mark.parametrize(
+    ("rec", "status", "detail"),
+    [
+        (_rec(0, "mytool 1.2\n"), Status.PASSED, "mytool 1.2"),
+        (_rec(0), Status.PASSED, ""),
+        (
+            _rec(2, "usage: mytool"),
+            Status.PASSED,
+            "started; exit 2 (it may not take these arguments): usage: mytool",
+        ),
+        (_rec(127, "sh: mytool: not found"), Status.FAILED, "cannot start (exit 127): sh: mytool: not found"),
+        (
+            _rec(1, "./x: cannot execute binary file: Exec format error"),
+            Status.FAILED,
+            "cannot start: cannot execute binary file: Exec format error",
+        ),
+        (_rec(-4, signal="SIGILL"), Status.CRASHED, "SIGILL"),
+        (_rec(0, timed_out=True), Status.TIMED_OUT, "did not finish within 5 s"),
+    ],
+)
+def test_interpret_command_start(rec: dict[str, Any], status: Status, detail: str) -> None:
+    assert interpret_command_start(rec, 5.0) == (status, detail)
+
+
+def test_interpret_command_says_the_exit_status() -> None:
+    assert interpret_command(_rec(3, "Traceback:\nValueError: bad"), 5.0) == (
+        Status.FAILED,
+        "exit 3: ValueError: bad",
+    )
+    assert interpret_command(_rec(0), 5.0) == (Status.PASSED, "")

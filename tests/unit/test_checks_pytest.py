@@ -8,7 +8,7 @@ import pytest
 
 from tests.fixtures.sandbox import FakeSandbox, installed_ok, make_cell, options, run_rec
 from wheelmatrix.cell.checks.execute import PROJECT_DIR
-from wheelmatrix.cell.checks.pytest import node_id
+from wheelmatrix.cell.checks.pytest import node_id, requirements
 from wheelmatrix.cell.flow import CellFlow
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.config.catalog import Catalog
@@ -90,3 +90,16 @@ def test_pytest_that_cannot_start(catalog: Catalog) -> None:
 )
 def test_node_id(classname: str, name: str, expected: str) -> None:
     assert node_id({"classname": classname, "name": name}) == expected
+
+
+@pytest.mark.parametrize(
+    ("requires", "expected"),
+    [
+        ((), ["pytest"]),
+        (("hypothesis",), ["pytest", "hypothesis"]),
+        (("pytest==8.3.0", "hypothesis"), ["pytest==8.3.0", "hypothesis"]),
+        (("Pytest-xdist[psutil]",), ["Pytest-xdist[psutil]"]),
+    ],
+)
+def test_requirements_add_pytest_unless_named(requires: tuple[str, ...], expected: list[str]) -> None:
+    assert requirements(Scenario(name="t", kind="pytest", description="", requires=requires)) == expected
