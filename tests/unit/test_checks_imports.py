@@ -1,13 +1,17 @@
-"""The import scenario (wheelmatrix/checks/imports.py): which interpreters run, how outcomes read."""
+"""The import kind (wheelmatrix/cell/checks/imports.py): which interpreters run, how outcomes read,
+import-time warnings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from tests.fixtures.sandbox import IMPORT, FakeSandbox, installed_ok, make_cell, options, run_rec
 from wheelmatrix.cell.checks.imports import ImportCheck, classify, plan_import_checks
+from wheelmatrix.cell.flow import CellFlow
+from wheelmatrix.config.catalog import Catalog
 from wheelmatrix.model import Status
 
 Mods = Sequence[tuple[str, Sequence[str]]]
@@ -145,3 +149,38 @@ def test_classify_timeout_mentions_the_timeout_and_the_stuck_frame() -> None:
 @pytest.mark.parametrize("rc, signal", [(0, None), (-9, "SIGKILL")])
 def test_classify_timeout_wins_over_exit_status(rc: int, signal: str | None) -> None:
     assert classify(outcome(rc, "", signal=signal, timed_out=True), 2)[0] is Status.TIMED_OUT
+
+
+NUMPY_WARNING_TAIL = (
+    "\nA module that was compiled using NumPy 1.x cannot be run in\n"
+    "NumPy 2.2.6 as it may crash. To support both 1.x and 2.x\n"
+    "versions of NumPy, modules must be compiled with NumPy 2.0.\n"
+    "/tmp/wm-venv/lib/python3.11/site-packages/wmx/__init__.py:4: UserWarning: fast path disabled\n"
+)
+
+
+def _warned(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [run_rec(c["id"], rc=0, tail=NUMPY_WARNING_TAIL) for c in plan["checks"]]
+
+
+def test_passing_check_with_an_import_warning_is_marked(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": _warned})
+    results = [
+        r
+        for r in CellFlow(make_cell(catalog, IMPORT), sandbox, options()).run()
+        if r.check.startswith("import")
+    ]
+    first = results[0]
+    assert first.status is Status.PASSED
+    assert (
+        first.detail
+        == "passed with a warning: A module that was compiled using NumPy 1.x cannot be run in NumPy 2"
+    )
+    assert first.evidence["warnings"][1] == "UserWarning: fast path disabled"
+
+
+def test_strict_warnings_fail_the_check(catalog: Catalog) -> None:
+    sandbox = FakeSandbox(answers={"install": installed_ok, "run": _warned})
+    flow = CellFlow(make_cell(catalog, IMPORT), sandbox, options(strict_warnings=True))
+    results = [r for r in flow.run() if r.check.startswith("import")]
+    assert all(r.status is Status.FAILED and "--strict-warnings" in r.detail for r in results)

@@ -22,8 +22,8 @@ import pytest
 from rich.console import Console
 
 import wheelmatrix.backends.factory
+from tests.fixtures.sandbox import FakeSandbox, installed_ok, run_rec
 from tests.fixtures.wheels import write_wheel
-from tests.unit.test_cell import FakeSandbox, installed_ok, run_rec
 from wheelmatrix.backends.base import Connection, Engine, EngineFacts, EngineOptions, Sandbox
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.config.runfile import Reports, RunConfig

@@ -1,7 +1,8 @@
 """Scenario definitions: the built-in file (wheelmatrix/data/scenarios.yaml) and run-file entries.
 
 Kinds: `import` and `symbols` (built-in checks), `command` (run an argv in the cell once the
-candidates are installed; exit status 0 passes) and `pytest` (install pytest plus `requires`,
+candidates are installed; exit status 0 passes), `commands` (every command the candidates ship,
+with `argv` as its arguments: does it start?) and `pytest` (install pytest plus `requires`,
 copy `sources` into the cell and run pytest with `argv`, where `{project}` stands for the
 in-cell copy of `sources`).
 """
@@ -17,17 +18,19 @@ from wheelmatrix.config._yaml import Node, load_yaml_file
 from wheelmatrix.errors import InputError, did_you_mean
 from wheelmatrix.inputs.wheels import parse_requirement
 
-KINDS = ("import", "symbols", "pytest", "command", "commands")
-PROJECT_PLACEHOLDER = "{project}"
-PYTEST_DEFAULT_ARGV = (PROJECT_PLACEHOLDER,)
-# keys a scenario of each kind takes besides `kind` and `description`
+# The scenario kinds and the keys each takes besides `kind` and `description`: data, so that
+# config (below cell) can reject an unknown kind; each kind's code is registered in
+# wheelmatrix/cell/kinds.py, and tests/unit/test_kinds.py holds the two to the same names.
 KIND_KEYS: Mapping[str, tuple[str, ...]] = {
     "import": (),
     "symbols": (),
+    "pytest": ("argv", "requires", "sources", "env", "timeout"),
     "command": ("argv", "env", "timeout"),
     "commands": ("argv", "env", "timeout"),
-    "pytest": ("argv", "requires", "sources", "env", "timeout"),
 }
+KINDS = tuple(KIND_KEYS)
+PROJECT_PLACEHOLDER = "{project}"
+PYTEST_DEFAULT_ARGV = (PROJECT_PLACEHOLDER,)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

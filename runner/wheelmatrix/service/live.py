@@ -2,7 +2,7 @@
 output streamed. Used by `repro` (and its `--shell`), `minimize` and `bisect`.
 
 The cell is planned by the same run set-up as `validate` (wheelmatrix/cli/runsetup.py) and installed
-by the same cell flow (wheelmatrix/cell.py), so what runs here is what the matrix runs; the result of
+by the same cell flow (wheelmatrix/cell/flow.py), so what runs here is what the matrix runs; the result of
 a command is interpreted and diagnosed by the same code as a matrix check.
 """
 
@@ -166,7 +166,7 @@ class LiveCell:
                 self.flow.result("install", Status.ERROR, "nothing was installed")
             ]
             return False
-        self.modules = {k: list(v) for k, v in got[0].items()}
+        self.modules = {k: list(v) for k, v in got.modules.items()}
         if not network:
             sandbox.isolate()
         return True
@@ -180,7 +180,7 @@ class LiveCell:
 
     @property
     def installed(self) -> tuple[str, ...]:
-        return tuple(self.flow.installed) if self.flow else ()
+        return tuple(self.flow.installed.dists) if self.flow else ()
 
     def given_modules(self) -> list[str]:
         """Every module of the candidates then the companions, in the order they were given."""
@@ -223,8 +223,8 @@ class LiveCell:
     def explain(self, outcome: Outcome, argv: Sequence[str], *, check: str = "repro") -> CheckResult:
         """The outcome as the matrix would report it: crash evidence (fault address to DSO and
         symbol, linker bindings, gdb backtrace in images with gdb), OOM, and the diagnosis."""
+        from wheelmatrix.cell.checks.imports import import_warnings
         from wheelmatrix.cell.checks.symbols import native_summary
-        from wheelmatrix.cell.flow import import_warnings
         from wheelmatrix.findings.diagnose import diagnose
 
         evidence: dict[str, Any] = {
@@ -236,13 +236,13 @@ class LiveCell:
         code = python_code(argv)
         if code is not None:
             evidence["modules"] = re.findall(r"^import (\S+)$", code, re.MULTILINE)
-        detail, diagnosis = self.flow._oom(outcome.status, dataclasses.asdict(outcome), outcome.detail)
+        detail, diagnosis = self.flow.oom(outcome.status, dataclasses.asdict(outcome), outcome.detail)
         if outcome.status is Status.PASSED:
             warned = import_warnings(outcome.tail)
             if warned:
                 evidence["warnings"] = warned
         if not diagnosis and outcome.status is Status.CRASHED and code is not None:
-            native = self.flow._crash_evidence(code)
+            native = self.flow.crash_evidence(code)
             evidence["native"] = native
             diagnosis = native_summary(native, self.flow.site_dirs)
         result = self.flow.result(check, outcome.status, detail, outcome.duration_s, evidence, diagnosis)

@@ -1,4 +1,4 @@
-"""Scenario kinds: what runs in a cell and how its records become checks (pure interpreters).
+"""Scenario kinds, one module each (their table: cell/kinds.py): a runner against CellRun, pure interpreters.
 
-May import findings, scan and the base modules.
+May import cell.install, cell.options, cell.plan, backends.base, findings, matrix, config, scan, base modules.
 """

@@ -1,4 +1,5 @@
-"""The import scenario: which interpreters to start and how to read their outcome."""
+"""The import kind: the installed-set checks, then each candidate module alone and everything
+together in fresh interpreters; which interpreters to start and how to read their outcome."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wheelmatrix.model import Status
+from wheelmatrix.cell.checks.context import CellRun
+from wheelmatrix.cell.checks.installed import installed_set_checks, installed_wheel_tags
+from wheelmatrix.cell.checks.symbols import native_summary
+from wheelmatrix.cell.install import VENV_PYTHON
+from wheelmatrix.model import CheckResult, Status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,3 +105,81 @@ def classify(outcome: Mapping[str, Any], timeout_s: float) -> tuple[Status, str]
             bits.append(f"in {frame}")
         return Status.CRASHED, "; ".join(bits)
     return Status.FAILED, last_exception(output)
+
+
+def run(ctx: CellRun) -> list[CheckResult]:
+    return [*installed_set_checks(ctx), *installed_wheel_tags(ctx), *_run_imports(ctx)]
+
+
+def _run_imports(ctx: CellRun) -> list[CheckResult]:
+    opts = ctx.options
+    cands, comps = ctx.installed.module_groups(ctx.cell)
+    results = [
+        ctx.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
+        for p, m in (*cands, *comps)
+        if not m
+    ]
+    checks = plan_import_checks(cands, comps)
+    if not checks:
+        return results
+    plan = {
+        "python": VENV_PYTHON,
+        "timeout": opts.timeout_s,
+        "checks": [{"id": c.id, "code": c.code} for c in checks],
+    }
+    budget = (opts.timeout_s + 15) * len(checks) + 60
+    records = ctx.sandbox.probe("run", plan, user=ctx.sandbox.check_user, budget=budget)
+    by_id = {r["check"]["id"]: r["check"] for r in records if "check" in r}
+    for check in checks:
+        results.append(_import_result(ctx, check, by_id.get(check.id)))
+    return results
+
+
+def _import_result(ctx: CellRun, check: ImportCheck, rec: Mapping[str, Any] | None) -> CheckResult:
+    if rec is None:
+        return ctx.missing(check.text)
+    status, detail = classify(rec, ctx.options.timeout_s)
+    evidence: dict[str, Any] = {
+        "returncode": rec["rc"],
+        "signal": rec["signal"],
+        "output_tail": rec["tail"],
+        "modules": list(check.modules),
+    }
+    warned = import_warnings(rec["tail"]) if status is Status.PASSED else []
+    if warned:
+        evidence["warnings"] = warned
+        detail = f"passed with a warning: {warned[0]}"
+        if ctx.options.strict_warnings:
+            status = Status.FAILED
+            detail = f"failed on a warning (--strict-warnings): {warned[0]}"
+    detail, diagnosis = ctx.oom(status, rec, detail)
+    if status is Status.FAILED and "static TLS block" in rec["tail"] and not ctx.cancel.is_set():
+        diagnosis = ctx.static_tls(check.id, check.code)
+    if not diagnosis and status is Status.CRASHED and not ctx.cancel.is_set():
+        native = ctx.crash_evidence(check.code)
+        evidence["native"] = native
+        diagnosis = native_summary(native, ctx.site_dirs)
+    return ctx.result(check.text, status, detail, rec["duration_s"], evidence, diagnosis)
+
+
+# Import-time messages that say something broke although the import itself succeeded: Python
+# warnings, and ABI-mismatch reports that packages print and then swallow.
+_WARNING = re.compile(
+    r"^(?:\S+:\d+: )?([A-Za-z_.]*Warning: .+)$"
+    r"|^(A module that was compiled using NumPy 1\.x cannot be run in)"
+    r"|^(Descriptors cannot be created directly\..*)$",
+    re.MULTILINE,
+)
+
+
+def import_warnings(output: str) -> list[str]:
+    """Warning lines in a passing check's output (first 5), the NumPy 1.x/2 ABI message first."""
+    found: list[str] = []
+    for m in _WARNING.finditer(output):
+        line = next(g for g in m.groups() if g)
+        if "NumPy 1.x" in line:
+            line = "A module that was compiled using NumPy 1.x cannot be run in NumPy 2"
+            found.insert(0, line)
+        elif line not in found:
+            found.append(line)
+    return found[:5]

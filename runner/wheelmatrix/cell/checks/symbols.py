@@ -1,4 +1,4 @@
-"""The symbols scenario and crash evidence: plans for the in-container probe, and how to read
+"""The symbols kind and crash evidence: plans for the in-container probe, and how to read
 its records into checks with one-line details."""
 
 from __future__ import annotations
@@ -6,12 +6,43 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wheelmatrix.cell.checks.context import CellRun
+from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.findings.musl import explain_glibc_on_musl
-from wheelmatrix.model import Status
+from wheelmatrix.model import CheckResult, Status
+
+
+def run(ctx: CellRun) -> list[CheckResult]:
+    """Every candidate ELF file's DT_NEEDED and eager binding, then what imports load together."""
+    opts = ctx.options
+    cands, comps = ctx.installed.module_groups(ctx.cell)
+    files = ctx.installed.files
+    plan = {
+        "python": VENV_PYTHON,
+        "timeout": opts.timeout_s,
+        "site_dirs": ctx.site_dirs,
+        "modules": [m for _p, mods in (*cands, *comps) for m in mods],
+        "orders": [
+            [m for _p, mods in (*cands, *comps) for m in mods],
+            [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
+        ],
+        "files": {p: list(files.get(p, [])) for p, _m in cands},
+        "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
+    }
+    started = time.monotonic()
+    records = ctx.sandbox.probe(
+        "smoke", plan, user=ctx.sandbox.check_user, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
+    )
+    took = time.monotonic() - started
+    return [
+        ctx.result(c.check, c.status, c.detail, took, c.evidence, c.diagnosis)
+        for c in interpret_smoke([p for p, _m in cands], records, ctx.site_dirs)
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)

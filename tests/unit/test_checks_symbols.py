@@ -1,4 +1,4 @@
-"""Reading the symbol probe's records (wheelmatrix/checks/symbols.py) into checks, no container needed."""
+"""Reading the symbol probe's records (wheelmatrix/cell/checks/symbols.py) into checks, no container."""
 
 from __future__ import annotations
 

@@ -1,0 +1,97 @@
+"""The table of scenario kinds (wheelmatrix/cell/kinds.py): the same names config accepts, every
+shipped scenario registered, and the cell flow dispatching through it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.sandbox import IMPORT, FakeSandbox, installed_ok, make_cell, options
+from wheelmatrix.cell import kinds
+from wheelmatrix.cell.checks.context import CellRun
+from wheelmatrix.cell.flow import CellFlow
+from wheelmatrix.cell.kinds import KINDS, ScenarioKind, kind_of
+from wheelmatrix.config import scenarios
+from wheelmatrix.config.catalog import Catalog
+from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
+from wheelmatrix.model import CheckResult, Status
+
+
+def test_registered_kinds_are_the_kinds_config_accepts() -> None:
+    assert tuple(KINDS) == scenarios.KINDS
+    assert set(scenarios.KIND_KEYS) == set(KINDS)
+
+
+def test_every_shipped_scenario_has_a_registered_kind() -> None:
+    shipped = load_scenarios(default_scenarios_path())
+    assert shipped
+    for scenario in shipped.values():
+        assert kind_of(scenario) is KINDS[scenario.kind]
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_each_kind_is_one_module_under_checks(name: str) -> None:
+    kind = KINDS[name]
+    assert kind.run.__module__.startswith("wheelmatrix.cell.checks.")
+    assert kind.interpret.__module__ == kind.run.__module__
+
+
+def test_an_unregistered_kind_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="scenario 'x': no registered kind 'shell'"):
+        kind_of(Scenario(name="x", kind="shell", description=""))
+
+
+def test_only_pytest_copies_sources_and_installs_more() -> None:
+    pytest_scenario = Scenario(name="t", kind="pytest", description="")
+    assert KINDS["pytest"].copies_sources and KINDS["pytest"].requires(pytest_scenario) == ["pytest"]
+    others = [k for k in KINDS if k != "pytest"]
+    assert not any(KINDS[k].copies_sources or KINDS[k].requires(IMPORT) for k in others)
+
+
+def test_the_flow_dispatches_through_the_table(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replacing the table's entry for a kind replaces what runs: its runner gets the flow after
+    the install and the network cut, its requirements are installed, its sources copied."""
+    seen: list[tuple[str, list[str]]] = []
+
+    def run(ctx: CellRun) -> list[CheckResult]:
+        seen.append((ctx.cell.scenario.name, [c for c, _ in sandbox.calls]))
+        return [ctx.result("stand-in", Status.PASSED, str(sorted(ctx.installed.modules)))]
+
+    stand_in = ScenarioKind(run=run, interpret=run, requires=lambda s: ["extra-req"], copies_sources=True)
+    monkeypatch.setitem(kinds.KINDS, "import", stand_in)
+    sandbox = FakeSandbox(answers={"install": installed_ok})
+    scenario = Scenario(name="imp", kind="import", description="", sources=tmp_path)
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()
+    assert [(r.check, r.status, r.detail) for r in results] == [
+        ("stand-in", Status.PASSED, "['companion', 'mypkg']")
+    ]
+    assert seen == [("imp", ["install", "put_dir", "isolate"])]
+    assert sandbox.plan("install")["steps"][-1]["argv"][-1] == "extra-req"
+
+
+def test_a_group_runs_each_scenario_by_its_own_kind(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+
+    def runner(label: str) -> Any:
+        def run(ctx: CellRun) -> list[CheckResult]:
+            ran.append(f"{label}:{ctx.cell.scenario.name}")
+            return []
+
+        return run
+
+    for name in ("import", "command"):
+        monkeypatch.setitem(kinds.KINDS, name, ScenarioKind(run=runner(name), interpret=runner(name)))
+    cells = [
+        make_cell(catalog, IMPORT),
+        make_cell(catalog, Scenario(name="cli", kind="command", description="", argv=("x",))),
+    ]
+    sandbox = FakeSandbox(answers={"install": installed_ok})
+    CellFlow(cells[0], sandbox, options()).run_group(cells)
+    assert ran == ["import:import", "command:cli"]
+    assert sandbox.order == ["install", "isolate"]  # one install, one network cut for the group
