@@ -147,3 +147,23 @@ def test_attach_names_the_cause_in_an_empty_diagnosis() -> None:
     plain = result("import wm", Status.FAILED, "ValueError: boom")
     (same,) = attach([], [plain], {})
     assert same.finding is not None and same.finding.kind == "check-failed" and same.diagnosis == ""
+
+
+def test_an_undeclared_dependency_is_named_with_the_wheel_that_imports_it() -> None:
+    from tests.fixtures.sandbox import make_cell
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+    from wheelmatrix.config.scenarios import Scenario
+    from wheelmatrix.findings.explain import Context
+
+    cell = make_cell(
+        load_catalog(default_catalog_path()), Scenario(name="import", kind="import", description="")
+    )
+    failed = result("import mypkg", Status.FAILED, "ModuleNotFoundError: No module named 'attr'")
+    found = explain(failed, Context(cell))
+    assert found is not None and (found.kind, found.subject) == ("undeclared-dependency", "mypkg -> attr")
+    assert "Requires-Dist" in found.fix
+    # the module being tested is itself missing: not a dependency problem
+    itself = explain(
+        result("import mypkg", Status.FAILED, "ModuleNotFoundError: No module named 'mypkg'"), Context(cell)
+    )
+    assert itself is not None and itself.kind == "check-failed"

@@ -224,6 +224,31 @@ def removed_module(r: CheckResult, ctx: Context) -> Finding | None:
     )
 
 
+def undeclared_dependency(r: CheckResult, ctx: Context) -> Finding | None:
+    """`No module named 'X'` raised while importing a wheel, for an X that no wheel in the cell
+    ships and this Python never had: a dependency the wheel imports but does not declare."""
+    m = _NO_MODULE.search(_text(r)) if r.status is Status.FAILED else None
+    if not m or ctx.cell is None:
+        return None
+    missing = m.group(1).split(".")[0]
+    checked = r.check.removeprefix("import ").split(".")[0]
+    if missing == checked or ctx.wheel_of(missing) is not None:
+        return None  # the module itself is missing (a packaging bug of another kind), or shipped
+    from wheelmatrix.scan.stdlib_removals import explain_missing_module
+
+    if explain_missing_module(_text(r), ctx.cell.distro.python_version):
+        return None
+    owner = ctx.wheel_of(checked) or checked
+    return Finding(
+        kind="undeclared-dependency",
+        subject=f"{owner} -> {missing}",
+        message=f"importing {checked} needs the module {missing}, which no installed distribution provides",
+        fix=f"declare the distribution that provides {missing} in the wheel's Requires-Dist (or make the "
+        "import optional)",
+        evidence={"module": missing},
+    )
+
+
 def runtime_mismatch(r: CheckResult, ctx: Context) -> Finding | None:
     text = f"{_text(r)}\n{' '.join(map(str, r.evidence.get('warnings') or ()))}"
     versions = r.installed_versions
@@ -339,6 +364,7 @@ EXPLAINERS: tuple[tuple[str, Explainer], ...] = (
     ("missing-library", missing_library),
     ("glibc-on-musl", glibc_on_musl),
     ("removed-stdlib-module", removed_module),
+    ("undeclared-dependency", undeclared_dependency),
     ("numpy-abi", runtime_mismatch),
     ("protobuf-runtime", runtime_mismatch),
     ("order-dependence", order_dependence),
