@@ -56,6 +56,7 @@ def result(
     detail: str = "",
     modules: Sequence[str] | None = None,
     diagnosis: str = "",
+    installed: tuple[str, ...] = (),
 ) -> CheckResult:
     if modules is None:
         modules = [m.strip() for m in check.removeprefix("import ").split(",")]
@@ -69,6 +70,7 @@ def result(
         detail=detail,
         evidence={"modules": list(modules)},
         diagnosis=diagnosis,
+        installed=installed,
     )
 
 
@@ -309,7 +311,10 @@ def test_known_problem_is_named(
     (out,) = diagnose([cell], [failed], {}, known)
 
     problem = next(k for k in known if k.id == "numpy2-abi-pandas20")
-    assert out.diagnosis.startswith("known problem `numpy2-abi-pandas20`: pandas 2.0.3's extensions")
+    assert out.diagnosis.startswith(
+        "known problem `numpy2-abi-pandas20` (numpy 2.0.2, pandas 2.0.3 in this cell): "
+        "pandas 2.0.3's extensions"
+    )
     assert f"({problem.reference})" in out.diagnosis
     assert out.diagnosis.endswith("; more")
 
@@ -323,7 +328,9 @@ def test_known_problem_matched_by_the_diagnosis(
 
     (out,) = diagnose([cell], [dup], {}, known)
 
-    assert out.diagnosis.startswith("known problem `duplicate-openblas-numpy126-scipy113`: ")
+    assert out.diagnosis.startswith(
+        "known problem `duplicate-openblas-numpy126-scipy113` (numpy 1.26.4, scipy 1.13.1 in this cell): "
+    )
     assert "scipy/scipy#15129" in out.diagnosis
     assert out.diagnosis.endswith("; " + note)
 
@@ -442,3 +449,31 @@ def test_pure_wheel_fallback_named_with_the_library_it_needs(catalog: Catalog) -
     (out,) = diagnose([cell], [failed], {})
     assert out.diagnosis.startswith("no x86_64 wheel of wmfallback 1.0 for this cell; the pure wheel")
     assert "needs the system's libwmfast.so.1" in out.diagnosis
+
+
+def test_known_problem_needs_the_versions_it_states(
+    fixtures: dict[str, Fixture], catalog: Catalog, known: list[KnownProblem]
+) -> None:
+    """The entry is matched on its packages and version ranges, not on the message alone: the
+    installed versions are named; another version, or another package with the same message,
+    is explained on its own."""
+    cell = pandas_cell(catalog, fixtures, ["pandas", "numpy"])
+    in_range = result(
+        cell, "import wmpure, pandas, numpy", Status.FAILED, PANDAS_DETAIL,
+        installed=("pandas==2.1.4", "numpy==2.3.1"),
+    )  # fmt: skip
+    (out,) = diagnose([cell], [in_range], {}, known)
+    assert out.diagnosis.startswith(
+        "known problem `numpy2-abi-pandas20` (numpy 2.3.1, pandas 2.1.4 in this cell)"
+    )
+    fixed = dataclasses.replace(in_range, installed=("pandas==2.2.3", "numpy==2.3.1"))
+    (out,) = diagnose([cell], [fixed], {}, known)
+    assert "numpy2-abi-pandas20" not in out.diagnosis
+    assert "NumPy 1.x" in out.diagnosis, "still explained: the NumPy 2 ABI break, on its own"
+    other = pandas_cell(catalog, fixtures, ["astropy==5.0", "numpy==2.0.2"])
+    same_message = result(
+        other, "import wmpure, astropy, numpy", Status.FAILED, PANDAS_DETAIL,
+        installed=("astropy==5.0", "numpy==2.0.2"),
+    )  # fmt: skip
+    (out,) = diagnose([other], [same_message], {}, known)
+    assert "numpy2-abi-pandas20" not in out.diagnosis and "NumPy 1.x" in out.diagnosis

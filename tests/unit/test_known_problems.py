@@ -346,3 +346,19 @@ def test_failure_the_baseline_shows_too_is_known_and_does_not_fail_the_run(
         if r.variant == extra.variant
     ]
     assert crash.status is Status.CRASHED
+
+
+def test_affects_ranges_load_and_a_bad_one_names_its_key(tmp_path: Path) -> None:
+    path = write_catalog(tmp_path)
+    path.write_text(
+        path.read_text().replace("    pythons:", '    affects: ["pandas<2.2.2", "numpy>=2"]\n    pythons:')
+    )
+    (problem,) = load_known_problems(path)
+    assert problem.affects == ("pandas<2.2.2", "numpy>=2")
+    assert problem.covers({"pandas": "2.1.4", "numpy": "2.3.0"})
+    assert not problem.covers({"pandas": "2.2.3", "numpy": "2.3.0"})
+    assert not problem.covers({"numpy": "2.3.0"}), "a package it affects is not installed"
+    path.write_text(path.read_text().replace('"numpy>=2"', '"numpy>=2; rm -rf /"'))
+    with pytest.raises(InputError) as info:
+        load_known_problems(path)
+    assert "problems.broken-entry.affects" in info.value.message

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from wheelmatrix.config._yaml import Node, load_yaml_file
 from wheelmatrix.config.catalog import ARCHES, LIBC_FAMILIES, Distro, parse_version
@@ -27,6 +31,7 @@ class KnownProblem:
     root_cause: str
     reference: str
     verified: tuple[str, ...]  # where it reproduced, e.g. "debian-11/x86_64 (2026-11-24)"
+    affects: tuple[str, ...] = ()  # requirements with the version ranges it affects; () = `packages`
 
     @property
     def projects(self) -> frozenset[str]:
@@ -38,6 +43,16 @@ class KnownProblem:
     def matches(self, status: Status, text: str) -> bool:
         return status in self.statuses and bool(self.pattern.search(text))
 
+    def covers(self, versions: Mapping[str, str]) -> bool:
+        """Whether a cell with these installed versions (canonical name -> version) has every
+        package the entry affects, each at a version in the entry's range."""
+        for text in self.affects or self.packages:
+            req = Requirement(text)
+            have = versions.get(canonicalize_name(req.name))
+            if have is None or (req.specifier and not req.specifier.contains(have, prereleases=True)):
+                return False
+        return True
+
 
 def load_known_problems(path: Path) -> list[KnownProblem]:
     root = Node(path, "", load_yaml_file(path))
@@ -48,7 +63,7 @@ def load_known_problems(path: Path) -> list[KnownProblem]:
         entry = node.child(str(key))
         entry.check_keys(
             ["packages", "pythons", "archs", "symptom", "signature", "root_cause", "reference"],
-            ["imports", "libc", "verified"],
+            ["imports", "libc", "verified", "affects"],
         )
         for version in entry.texts("pythons"):
             parse_version(version, f"{path}: {entry.path('pythons')}")
@@ -59,13 +74,13 @@ def load_known_problems(path: Path) -> list[KnownProblem]:
         if not set(libc) <= set(LIBC_FAMILIES):
             raise InputError(f"{path}: '{entry.path('libc')}' must list {LIBC_FAMILIES}")
         packages = entry.texts("packages")
-        for req in packages:
+        affects = entry.texts("affects")
+        for req in (*packages, *affects):
             try:
                 parse_requirement(req)
             except InputError as exc:
-                raise InputError(
-                    f"{path}: '{entry.path('packages')}': {exc.message}", hint=exc.hint
-                ) from None
+                where = entry.path("packages" if req in packages else "affects")
+                raise InputError(f"{path}: '{where}': {exc.message}", hint=exc.hint) from None
         sig = entry.child("signature")
         sig.check_keys(["status", "pattern"])
         try:
@@ -90,6 +105,7 @@ def load_known_problems(path: Path) -> list[KnownProblem]:
                 root_cause=entry.text("root_cause"),
                 reference=entry.text("reference"),
                 verified=entry.texts("verified"),
+                affects=affects,
             )
         )
     return out

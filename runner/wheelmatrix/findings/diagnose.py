@@ -462,13 +462,21 @@ def _mentions(collision: Collision, modules: Sequence[str]) -> bool:
 
 
 def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownProblem]) -> list[CheckResult]:
-    """A failure whose signature matches a catalog entry (installed in this cell) names it."""
-    projects = {p.project for p in (*cell.candidates, *cell.companions)}
+    """A failure whose signature matches a catalog entry names it, when the cell has the
+    packages the entry states at versions in its ranges; otherwise the failure is explained on
+    its own (another version, or another package with the same message, is not that entry)."""
     out = []
     for r in results:
+        versions = _cell_versions(cell, r)
         for problem in known:
-            if problem.projects <= projects and problem.matches(r.status, f"{r.detail}\n{r.diagnosis}"):
-                named = f"known problem `{problem.id}`: {problem.root_cause.strip()} ({problem.reference})"
+            if problem.matches(r.status, f"{r.detail}\n{r.diagnosis}") and problem.covers(versions):
+                here = ", ".join(
+                    f"{name} {versions[name]}" for name in sorted(problem.projects) if name in versions
+                )
+                named = (
+                    f"known problem `{problem.id}` ({here} in this cell): "
+                    f"{problem.root_cause.strip()} ({problem.reference})"
+                )
                 r = dataclasses.replace(
                     r,
                     diagnosis=f"{named}; {r.diagnosis}" if r.diagnosis else named,
@@ -477,6 +485,25 @@ def _name_known(cell: Cell, results: list[CheckResult], known: Sequence[KnownPro
                 break
         out.append(r)
     return out
+
+
+def _cell_versions(cell: Cell, r: CheckResult) -> dict[str, str]:
+    """Installed versions of the cell (canonical name -> version): what the installer reported,
+    else the exact pins the cell asked for (a result recorded before anything was installed)."""
+    versions = dict(r.installed_versions)
+    if versions:
+        return versions
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    for pick in (*cell.candidates, *cell.companions):
+        if pick.requirement is None:
+            continue
+        req = Requirement(pick.requirement)
+        pins = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]
+        if pins:
+            versions[canonicalize_name(req.name)] = pins[0]
+    return versions
 
 
 def wheel_reach(scan: WheelScan) -> list[str]:
