@@ -157,3 +157,14 @@ def test_broken_uv_entries_are_skipped(tmp_path: Path, blob: bytes) -> None:
     path = tmp_path / "entry.http"
     path.write_bytes(blob)
     assert wm_probe.uv_entry(str(path)) is None
+
+
+def test_file_name_as_the_index_spells_it_from_the_entrys_url(tmp_path: Path) -> None:
+    """uv keeps the name normalized (markupsafe-...); the index's file is MarkupSafe-... for
+    older releases: the URL in the sibling metadata file has the original spelling."""
+    entry = tmp_path / "3.0.4-516d0c2242d49034.http"
+    shutil.copy(DATA / "uv-cache-0.13.9" / "markupsafe-3.0.4.http", entry)
+    meta = (DATA / "uv-cache-0.13.9" / "markupsafe-3.0.4.msgpack").read_bytes()
+    assert wm_probe.uv_entry(str(entry))[1] == MARKUPSAFE_FILE  # no metadata file: uv's spelling
+    entry.with_suffix(".msgpack").write_bytes(meta.replace(b"/markupsafe-3.0.4", b"/MarkupSafe-3.0.4"))
+    assert wm_probe.uv_entry(str(entry))[1] == MARKUPSAFE_FILE.replace("markupsafe", "MarkupSafe")

@@ -541,7 +541,22 @@ def uv_entry(path):
             for k, v in h.items():
                 if str(k).lower() == "sha256" and isinstance(v, str):
                     sha = v.lower()
-    return archive, filename, sha
+    return archive, original_name(path, filename), sha
+
+
+def original_name(entry, filename):
+    """The wheel's file name as the index spells it (uv's entry holds it normalized, lower
+    case): from the URL in the entry's sibling metadata file (`.msgpack`), when it has one."""
+    try:
+        with open(entry[: -len(".http")] + ".msgpack", "rb") as fh:
+            data = fh.read(65536)
+    except OSError:
+        return filename
+    for m in re.finditer(rb"/([A-Za-z0-9_.+!%-]+\.whl)", data):
+        name = unquote(m.group(1).decode("ascii", "replace"))
+        if name.lower() == filename.lower():
+            return name
+    return filename
 
 
 def pip_report_files(path):
