@@ -118,6 +118,9 @@ class CheckResult:
     tool_version: str = __version__  # the wheelmatrix that produced it
     wheel_sha256: Mapping[str, str] = field(default_factory=dict)  # candidate wheel file -> sha256
     installed: tuple[str, ...] = ()  # name==version of every distribution in the cell's venv
+    # distribution -> the wheel file the installer used: "file", "tag", "sha256" (null with
+    # "no_hash" saying why) and "source" (local-file, pip-report, uv-cache, dist-info)
+    installed_wheels: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     finished_at: float = 0.0  # unix time the result was recorded
     finding: Finding | None = None  # why it broke, typed (findings/explain.py); None when passed
 
@@ -161,6 +164,7 @@ class CheckResult:
             "tool_version": self.tool_version,
             "wheel_sha256": dict(self.wheel_sha256),
             "installed": list(self.installed),
+            "installed_wheels": {k: dict(v) for k, v in self.installed_wheels.items()},
             "finished_at": round(self.finished_at, 3),
             "finding": self.finding.to_json() if self.finding is not None else None,
         }
@@ -197,6 +201,7 @@ class CheckResult:
                 tool_version=str(doc.get("tool_version", "")),
                 wheel_sha256={str(k): str(v) for k, v in (doc.get("wheel_sha256") or {}).items()},
                 installed=tuple(map(str, doc.get("installed") or ())),
+                installed_wheels=_picked(doc.get("installed_wheels")),
                 finished_at=float(doc.get("finished_at", 0.0)),
                 finding=Finding.from_json(doc.get("finding")),
             )
@@ -238,6 +243,7 @@ class ValuePool:
         self._cells: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._tuples: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._maps: dict[tuple[tuple[Any, Any], ...], dict[str, str]] = {}
+        self._picks: dict[tuple[Any, ...], Mapping[str, Mapping[str, str | None]]] = {}
 
     def text(self, value: Any) -> str:
         value = str(value)
@@ -255,6 +261,18 @@ class ValuePool:
         found = self._maps.get(key)
         if found is None:
             found = self._maps[key] = {self.text(k): self.text(v) for k, v in key}
+        return found
+
+    def picked(self, value: Mapping[str, Any]) -> Mapping[str, Mapping[str, str | None]]:
+        """An `installed_wheels` map, shared with equal ones (a cell's results all carry it)."""
+        if not value:
+            return _EMPTY
+        if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+            return _picked(value)  # raises, naming the field
+        key = tuple((k, tuple(v.items())) for k, v in value.items())
+        found = self._picks.get(key)
+        if found is None:
+            found = self._picks[key] = _picked(value, self.text)
         return found
 
     def record(self, doc: Mapping[str, Any]) -> CheckResult:
@@ -302,6 +320,7 @@ class ValuePool:
             _set.tool_version(r, tool_version)
             _set.wheel_sha256(r, self.mapping(get("wheel_sha256") or _EMPTY))
             _set.installed(r, self.texts(get("installed") or ()))
+            _set.installed_wheels(r, self.picked(get("installed_wheels") or _EMPTY))
             _set.finished_at(r, float(get("finished_at", 0.0)))
             _set.finding(r, Finding.from_json(get("finding")))
             return r
@@ -309,6 +328,20 @@ class ValuePool:
             raise ValueError(f"missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise ValueError(str(exc)) from None
+
+
+def _picked(value: Any, text: Callable[[Any], str] = str) -> dict[str, dict[str, str | None]]:
+    """`installed_wheels` read back: each distribution's entry with text values (null kept)."""
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"installed_wheels is {type(value).__name__}, not an object")
+    out: dict[str, dict[str, str | None]] = {}
+    for dist, entry in value.items():
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"installed_wheels[{dist!r}] is {type(entry).__name__}, not an object")
+        out[text(dist)] = {text(k): None if v is None else text(v) for k, v in entry.items()}
+    return out
 
 
 def installed_versions(installed: Iterable[str]) -> dict[str, str]:

@@ -387,6 +387,19 @@ OPTIONS: tuple[Option, ...] = (
         const=True,
     ),
     Option(
+        name="verbose",
+        field="verbose",
+        doc="the terminal summary also lists, per cell, the wheel file each distribution was "
+        "installed from (its platform tag and sha256)",
+        default=False,
+        parse="flag",
+        flags=("--verbose", "-v"),
+        group="reports",
+        action="store_const",
+        const=True,
+        help="also list, per cell, the wheel file each distribution was installed from",
+    ),
+    Option(
         name="jobs",
         field="jobs",
         doc="cells in parallel (a whole number, or auto: one per CPU)",

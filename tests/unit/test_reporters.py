@@ -272,3 +272,26 @@ def test_write_junit_testcases_unique_per_cell_and_variant(tmp_path: Path) -> No
     assert len(names) == len(set(names)) == 4, names
     assert ("debian-12.x86_64.py3.11.import+numpy2-abi-pandas20", "import a, b") in names
     assert ("debian-12.x86_64.py3.11.import", "import a, b (2)") in names
+
+
+def test_verbose_table_lists_the_wheel_files_each_cell_installed() -> None:
+    from tests.fixtures.results import full_record
+
+    record = full_record()
+    quiet = table_text([record])
+    console = Console(record=True, width=200, file=io.StringIO(), color_system=None)
+    render_table(console, [record, record], verbose=True)
+    loud = console.export_text()
+    assert "manylinux_2_28_aarch64" not in quiet
+    assert loud.count(f"{record.row} installed:") == 1  # once per cell, however many results
+    assert "numpy 2.3.0  manylinux_2_28_aarch64  sha256 cccccccccccccccc  (uv-cache)" in loud
+    assert "mypkg 1.0  linux_aarch64  no sha256: the installer left no record of the file" in loud
+
+
+def test_html_cell_detail_has_the_wheel_files() -> None:
+    from tests.fixtures.results import full_record
+    from wheelmatrix.reporters.html import render_html
+
+    page = render_html([full_record()], {"id": "r"})
+    assert "numpy-2.3.0-cp39-cp39-manylinux_2_28_aarch64.whl  sha256 " + "c" * 64 in page
+    assert "Wheel files installed" in page and "detail-wheels" in page

@@ -142,6 +142,7 @@ def test_every_key_is_parsed(project: Path) -> None:
           sarif: out/wheelmatrix.sarif
         catalog: my-distros.yaml
         fail-on: regression
+        verbose: true
         compare: baseline.json
         engines: [unix:///var/run/docker.sock, tcp://127.0.0.1:2375]
         cpu: [x86-64-v2, armv8.0]
@@ -189,6 +190,7 @@ def test_every_key_is_parsed(project: Path) -> None:
     assert [option for option, _ in config.reports.requested()] == list(REPORT_KEYS)
     assert config.catalog == project / "my-distros.yaml"
     assert config.fail_on == "regression"
+    assert config.verbose is True
     assert config.compare == project / "baseline.json"
     assert config.engines == ("unix:///var/run/docker.sock", "tcp://127.0.0.1:2375")
     assert config.source == path.absolute()
@@ -219,6 +221,7 @@ def test_every_key_is_parsed(project: Path) -> None:
         "reports",
         "catalog",
         "fail-on",
+        "verbose",
         "compare",
     }
 

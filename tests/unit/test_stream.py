@@ -28,6 +28,14 @@ def test_full_record_sets_every_field() -> None:
         assert getattr(record, f.name) != default, f"full_record() leaves {f.name} at its default"
 
 
+def test_pool_shares_a_cells_installed_wheels() -> None:
+    doc = json.loads(json.dumps(full_record().to_json()))
+    pool = ValuePool()
+    first, second = pool.record(doc), pool.record(json.loads(json.dumps(doc)))
+    assert first.installed_wheels is second.installed_wheels
+    assert first.installed_wheels["mypkg"]["sha256"] is None
+
+
 def test_record_round_trip_every_field() -> None:
     record = full_record()
     doc = json.loads(json.dumps(record.to_json()))
@@ -54,8 +62,13 @@ MINIMAL = {"distro": "d", "arch": "x86_64", "python": "3.9", "scenario": "import
             "duration_s": "1.5",
         },
         {**MINIMAL, "status": "error", "variant": None, "installed": ["a==1", "b==2"], "wheel_sha256": None},
+        {
+            **MINIMAL,
+            "status": "passed",
+            "installed_wheels": {"a": {"file": "a-1-py3-none-any.whl", "sha256": None}},
+        },
     ],
-    ids=["schema-1-minimal", "odd-types", "nulls"],
+    ids=["schema-1-minimal", "odd-types", "nulls", "picked-wheels"],
 )
 def test_pooled_and_plain_reading_agree(doc: dict[str, Any]) -> None:
     assert ValuePool().record(doc) == CheckResult.from_json(doc)
@@ -68,6 +81,8 @@ def test_pooled_and_plain_reading_agree(doc: dict[str, Any]) -> None:
         ({**MINIMAL, "status": "fine"}, "fine"),
         ({**MINIMAL, "status": "passed", "evidence": [1]}, "evidence"),
         ({**MINIMAL, "status": "passed", "installed": 5}, "int"),
+        ({**MINIMAL, "status": "passed", "installed_wheels": ["a"]}, "installed_wheels"),
+        ({**MINIMAL, "status": "passed", "installed_wheels": {"a": "a.whl"}}, "installed_wheels"),
     ],
 )
 def test_bad_records_raise_value_error_both_ways(doc: dict[str, Any], word: str) -> None:

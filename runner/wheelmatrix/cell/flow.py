@@ -93,6 +93,7 @@ class CellFlow:
             engine=self.sandbox.engine,
             wheel_sha256=self.wheel_sha256,
             installed=got.dists,
+            installed_wheels=got.picked,
             finished_at=time.time(),
         )
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wheelmatrix.cell.install import (
+    UV_CACHE,
     VENV,
     VENV_PYTHON,
     WHEELS_DIR,
@@ -22,6 +23,7 @@ from wheelmatrix.cell.options import CellOptions
 from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status, installed_versions
 
+PIP_REPORT = "/tmp/wm-pip-report.json"  # pip install --report, read by the install probe
 ModuleGroup = tuple[str, Sequence[str]]  # a project and its importable modules
 
 
@@ -53,6 +55,9 @@ class Installed:
     elf_digests: dict[str, str] = field(default_factory=dict)  # installed ELF file -> RECORD digest
     elf_real: dict[str, str] = field(default_factory=dict)  # symlinked installs (uv's cache) -> file
     unshipped: dict[str, list[str]] = field(default_factory=dict)  # top_level.txt names, no files
+    # distribution -> the wheel file the installer used: file, tag, sha256 (None: no_hash says
+    # why), source (local-file, pip-report, uv-cache or dist-info)
+    picked: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def module_groups(self, cell: Cell) -> tuple[list[ModuleGroup], list[ModuleGroup]]:
         """(project, modules) of the installed candidates, and of the companions plus the cell's
@@ -71,8 +76,11 @@ class Installed:
         return cands, comps
 
     @classmethod
-    def from_record(cls, resolved: Mapping[str, Any]) -> Installed:
-        """The probe's `resolved` record (its `resolved` key set)."""
+    def from_record(
+        cls, resolved: Mapping[str, Any], local_sha256: Mapping[str, str] | None = None
+    ) -> Installed:
+        """The probe's `resolved` record (its `resolved` key set); `local_sha256` (candidate
+        wheel file -> sha256, known on the host) fills the hash of a wheel installed from a file."""
         versions = installed_versions(tuple(resolved.get("installed") or ()))
         return cls(
             modules=resolved["resolved"],
@@ -89,7 +97,27 @@ class Installed:
             elf_digests={str(k): str(v) for k, v in (resolved.get("elf_digests") or {}).items()},
             elf_real={str(k): str(v) for k, v in (resolved.get("elf_real") or {}).items()},
             unshipped={k: list(v) for k, v in (resolved.get("unshipped_modules") or {}).items()},
+            picked=picked_wheels(resolved.get("installed_wheels") or {}, local_sha256 or {}),
         )
+
+
+def picked_wheels(raw: Mapping[str, Any], local_sha256: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """The probe's `installed_wheels`, each entry checked for shape; a local file's missing
+    hash taken from the host's own digest of that candidate file."""
+    out: dict[str, dict[str, Any]] = {}
+    for dist, entry in raw.items():
+        if not isinstance(entry, Mapping) or not entry.get("file"):
+            continue
+        got: dict[str, Any] = {k: str(entry[k]) for k in ("file", "tag", "source", "no_hash") if entry.get(k)}
+        sha = entry.get("sha256") or None
+        if sha is None and got.get("source") == "local-file" and got["file"] in local_sha256:
+            sha = local_sha256[got["file"]]
+            got.pop("no_hash", None)
+        got["sha256"] = str(sha) if sha else None
+        if got["sha256"] is None and "no_hash" not in got:
+            got["no_hash"] = "the installer recorded no hash"
+        out[str(dist)] = got
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,11 +159,26 @@ def plan_install(
 
         model = level(cell.arch, cell.cpu).qemu or ""
         steps.append(Step(name="cpu", argv=cpu_wrapper_argv(cell.distro.python_executable, model)))
+    report = PIP_REPORT if installer == "pip" else None
     probe_plan = {
-        "steps": [{"name": s.name, "argv": list(s.argv), "expect_failure": s.expect_failure} for s in steps],
+        "steps": [
+            {
+                "name": s.name,
+                "argv": list(s.argv),
+                "expect_failure": s.expect_failure,
+                **({"pip_report": report} if report and s.name == "install" else {}),
+            }
+            for s in steps
+        ],
         "env": installer_env(installer, options.index, options.offline, options.link_mode),
         "timeout": options.install_timeout_s,
-        "resolve": {"site_packages": list(site_dirs), "dists": [p.project for p in fit], "venv": VENV}
+        "resolve": {
+            "site_packages": list(site_dirs),
+            "dists": [p.project for p in fit],
+            "venv": VENV,
+            "uv_cache": UV_CACHE if installer == "uv" else None,
+            "pip_report": report,
+        }
         if fit
         else None,
     }
@@ -189,7 +232,8 @@ def read_install(
     if resolved is None or resolved.get("resolved") is None:
         results.append(make("resolve modules", Status.ERROR, "the probe did not list installed modules"))
         return None
-    return Installed.from_record(resolved)
+    local = {p.wheel.filename: p.wheel.sha256 for p in plan.fit if p.wheel and p.wheel.sha256}
+    return Installed.from_record(resolved, local)
 
 
 def _refusal(pick: Pick, rec: Mapping[str, Any], installer: str, make: MakeResult) -> CheckResult:

@@ -94,6 +94,7 @@ class RunConfig:
     reports: Reports = field(default_factory=Reports)
     catalog: Path | None = None  # a catalog file extending the shipped one
     fail_on: str = "failure"  # failure | regression | never
+    verbose: bool = False  # the terminal summary lists the wheel files installed in each cell
     compare: Path | None = None  # baseline: a JSON report or a run directory
     engines: tuple[
         str, ...

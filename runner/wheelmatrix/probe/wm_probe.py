@@ -116,8 +116,13 @@ def cmd_install(plan):
     env = dict(os.environ)
     env.update(plan.get("env", {}))
     ok = True
+    resolve_plan = plan.get("resolve") or {}
     for step in plan["steps"]:
-        res = run_one(step["argv"], env, plan.get("timeout", 1800), echo=plan.get("echo", False))
+        argv = list(step["argv"])
+        report = step.get("pip_report")
+        if report and pip_has_report(resolve_plan.get("site_packages") or ()):
+            argv += ["--report", report]
+        res = run_one(argv, env, plan.get("timeout", 1800), echo=plan.get("echo", False))
         res["name"] = step["name"]
         res["expect_failure"] = bool(step.get("expect_failure"))
         emit({"step": res})
@@ -136,6 +141,9 @@ def cmd_install(plan):
                 "installed": installed(r["site_packages"]),
                 "installed_set": installed_set(r["site_packages"]),
                 "wheel_tags": wheel_tags(r["site_packages"], r["dists"]),
+                "installed_wheels": picked_wheels(
+                    r["site_packages"], uv_cache=r.get("uv_cache"), pip_report=r.get("pip_report")
+                ),
                 "elf_digests": digests,
                 "elf_real": {p: os.path.realpath(p) for p in digests if os.path.islink(p)},
                 "commands": commands_of(r["site_packages"], r["dists"], r.get("venv", "/tmp/wm-venv")),
@@ -380,6 +388,299 @@ def wheel_tags(site_dirs, dists):
                 pass
             out[name] = tags
     return out
+
+
+def dist_infos(site_dirs):
+    """(canonical name, version, path) of every .dist-info directory, each site dir once."""
+    out, seen = [], set()
+    for d in site_dirs:
+        if not os.path.isdir(d) or os.path.realpath(d) in seen:
+            continue
+        seen.add(os.path.realpath(d))
+        for entry in sorted(os.listdir(d)):
+            if entry.endswith(".dist-info") and "-" in entry:
+                name, version = entry[: -len(".dist-info")].rsplit("-", 1)
+                out.append((canonical(name), version, os.path.join(d, entry)))
+    return out
+
+
+def pip_has_report(site_dirs):
+    """Whether the venv's pip knows `install --report` (pip 22.2 and newer)."""
+    for name, version, _path in dist_infos(site_dirs):
+        if name == "pip":
+            nums = re.findall(r"\d+", version)[:2]
+            return tuple(int(n) for n in nums) >= (22, 2)
+    return False
+
+
+def wheel_file_parts(filename):
+    """(canonical name, version, build, expanded tag set, compressed tag) of a wheel file name,
+    or None when it is not one."""
+    if not filename.endswith(".whl"):
+        return None
+    parts = filename[: -len(".whl")].split("-")
+    if len(parts) not in (5, 6):
+        return None
+    build = parts[2] if len(parts) == 6 else ""
+    py, abi, plat = parts[-3:]
+    tags = {"%s-%s-%s" % (x, y, z) for x in py.split(".") for y in abi.split(".") for z in plat.split(".")}
+    return canonical(parts[0]), parts[1], build, tags, "%s-%s-%s" % (py, abi, plat)
+
+
+def wheel_info(dist_info):
+    """(tags, build) of an installed distribution's WHEEL file."""
+    tags, build = [], ""
+    try:
+        with open(os.path.join(dist_info, "WHEEL"), encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key == "Tag":
+                    tags.append(value.strip())
+                elif key == "Build":
+                    build = value.strip()
+    except OSError:
+        pass
+    return tags, build
+
+
+def compress_tags(tags):
+    """A wheel file name's tag part from expanded tags (each part's values sorted)."""
+    triples = [t.split("-") for t in tags if t.count("-") == 2]
+    if not triples:
+        return ""
+    return "-".join(".".join(sorted({t[i] for t in triples})) for i in range(3))
+
+
+def read_msgpack(data, pos=0):
+    """One MessagePack value at `pos` -> (value, next position); the subset uv's cache uses."""
+    b = data[pos]
+    pos += 1
+    if b <= 0x7F:
+        return b, pos
+    if b >= 0xE0:
+        return b - 0x100, pos
+    if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
+        n, pos = _msgpack_len(data, pos, b, 0x80)
+        out = {}
+        for _ in range(n):
+            k, pos = read_msgpack(data, pos)
+            v, pos = read_msgpack(data, pos)
+            out[k if not isinstance(k, (list, dict)) else repr(k)] = v
+        return out, pos
+    if 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
+        n, pos = _msgpack_len(data, pos, b, 0x90)
+        out = []
+        for _ in range(n):
+            v, pos = read_msgpack(data, pos)
+            out.append(v)
+        return out, pos
+    if 0xA0 <= b <= 0xBF or b in (0xD9, 0xDA, 0xDB, 0xC4, 0xC5, 0xC6):
+        n, pos = _msgpack_len(data, pos, b, 0xA0)
+        raw = data[pos : pos + n]
+        if len(raw) < n:
+            raise ValueError("truncated")
+        return (raw if b in (0xC4, 0xC5, 0xC6) else raw.decode("utf-8", "replace")), pos + n
+    if b == 0xC0:
+        return None, pos
+    if b in (0xC2, 0xC3):
+        return b == 0xC3, pos
+    sizes = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8, 0xCA: 4, 0xCB: 8}
+    if b in sizes:
+        n = sizes[b]
+        return int.from_bytes(data[pos : pos + n], "big", signed=b >= 0xD0), pos + n
+    raise ValueError("msgpack type 0x%02x" % b)
+
+
+def _msgpack_len(data, pos, b, fix):
+    if fix <= b <= fix + (0x1F if fix == 0xA0 else 0x0F):
+        return b - fix, pos
+    width = {0xD9: 1, 0xC4: 1, 0xDA: 2, 0xC5: 2, 0xDC: 2, 0xDE: 2}.get(b, 4)
+    return int.from_bytes(data[pos : pos + width], "big"), pos + width
+
+
+def uv_cached_wheels(uv_cache, names):
+    """The wheels uv's cache knows for the canonical `names`: {name: [(archive id, file name,
+    sha256 or None)]}, read from each cached wheel's entry (`wheels-v*/.../NAME/*.http`, which
+    starts with the archive id, the file's hashes and its name)."""
+    out = {}
+    if not uv_cache or not os.path.isdir(uv_cache):
+        return out
+    for top in sorted(os.listdir(uv_cache)):
+        if not top.startswith("wheels-v"):
+            continue
+        for root, dirs, files in os.walk(os.path.join(uv_cache, top)):
+            base = os.path.basename(root)
+            if base in names:
+                dirs[:] = []
+                for f in files:
+                    if f.endswith(".http"):
+                        entry = uv_entry(os.path.join(root, f))
+                        if entry:
+                            out.setdefault(base, []).append(entry)
+            elif root.count(os.sep) - uv_cache.rstrip(os.sep).count(os.sep) > 4:
+                dirs[:] = []
+    return out
+
+
+def uv_entry(path):
+    """(archive id, file name, sha256 or None) from one uv wheel cache entry, or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        value, _ = read_msgpack(head)
+    except (OSError, ValueError, IndexError):
+        return None
+    if not isinstance(value, list) or len(value) < 3:
+        return None
+    archive, hashes, filename = value[0], value[1], value[2]
+    if not isinstance(archive, str) or not isinstance(filename, str) or not filename.endswith(".whl"):
+        return None
+    sha = None
+    for h in hashes if isinstance(hashes, list) else []:
+        if isinstance(h, dict):
+            for k, v in h.items():
+                if str(k).lower() == "sha256" and isinstance(v, str):
+                    sha = v.lower()
+    return archive, original_name(path, filename), sha
+
+
+def original_name(entry, filename):
+    """The wheel's file name as the index spells it (uv's entry holds it normalized, lower
+    case): from the URL in the entry's sibling metadata file (`.msgpack`), when it has one."""
+    try:
+        with open(entry[: -len(".http")] + ".msgpack", "rb") as fh:
+            data = fh.read(65536)
+    except OSError:
+        return filename
+    for m in re.finditer(rb"/([A-Za-z0-9_.+!%-]+\.whl)", data):
+        name = unquote(m.group(1).decode("ascii", "replace"))
+        if name.lower() == filename.lower():
+            return name
+    return filename
+
+
+def pip_report_files(path):
+    """Canonical name -> (file name, sha256 or None) from a `pip install --report` file."""
+    out = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return out
+    for item in doc.get("install") or []:
+        meta = item.get("metadata") or {}
+        info = item.get("download_info") or {}
+        url = str(info.get("url") or "")
+        archive = info.get("archive_info") or {}
+        sha = (archive.get("hashes") or {}).get("sha256")
+        if not sha and str(archive.get("hash", "")).startswith("sha256="):
+            sha = archive["hash"][len("sha256=") :]
+        name = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if meta.get("name") and name.endswith(".whl"):
+            out[canonical(meta["name"])] = (unquote(name), sha)
+    return out
+
+
+def unquote(text):
+    try:
+        from urllib.parse import unquote as _unquote
+    except ImportError:  # pragma: no cover
+        return text
+    return _unquote(text)
+
+
+def direct_url_file(dist_info):
+    """The wheel file name and sha256 (or None) of a distribution installed from a file or URL
+    (its direct_url.json), or None."""
+    try:
+        with open(os.path.join(dist_info, "direct_url.json"), encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    url = str(doc.get("url") or "").split("#", 1)[0]
+    name = unquote(url.rstrip("/").rsplit("/", 1)[-1])
+    if not name.endswith(".whl"):
+        return None
+    archive = doc.get("archive_info") or {}
+    sha = (archive.get("hashes") or {}).get("sha256")
+    if not sha and str(archive.get("hash", "")).startswith("sha256="):
+        sha = archive["hash"][len("sha256=") :]
+    return name, sha
+
+
+def uv_archive_id(dist_info):
+    """The uv cache archive a distribution was linked from (symlink or hardlink-free installs
+    point into `archive-v*/ID/`), or None when its files are copies."""
+    for probe in ["METADATA"] + [p for p, _ in record_entries(dist_info)[:20]]:
+        full = os.path.join(dist_info, probe) if probe == "METADATA" else None
+        if full is None:
+            full = os.path.normpath(os.path.join(os.path.dirname(dist_info), probe))
+        real = os.path.realpath(full)
+        m = re.search(r"/archive-v\d+/([^/]+)/", real)
+        if m:
+            return m.group(1)
+    return None
+
+
+def picked_wheels(site_dirs, uv_cache=None, pip_report=None):
+    """Each installed distribution -> the wheel file the installer used: {"file", "tag",
+    "sha256", "source"}; where the installer left no hash, "sha256" is null and "no_hash" says
+    why. Sources: the distribution's direct_url.json (a local file), pip's --report, uv's cache
+    entry for the wheel (by the archive the files link to, else by name, version and tags);
+    failing all, the file name is rebuilt from the WHEEL file ("source": "dist-info")."""
+    dists = dist_infos(site_dirs)
+    reported = pip_report_files(pip_report) if pip_report else {}
+    cached = uv_cached_wheels(uv_cache, {n for n, _v, _p in dists}) if uv_cache else {}
+    out = {}
+    for name, version, path in dists:
+        tags, build = wheel_info(path)
+        got = pick_one(name, version, path, tags, build, reported, cached)
+        parts = wheel_file_parts(got["file"]) if got.get("file") else None
+        got["tag"] = parts[4] if parts else compress_tags(tags)
+        out[name] = got
+    return out
+
+
+def pick_one(name, version, path, tags, build, reported, cached):
+    direct = direct_url_file(path)
+    if direct:
+        got = {"file": direct[0], "sha256": direct[1], "source": "local-file"}
+        if not direct[1]:
+            got["no_hash"] = "installed from a file; the installer recorded no hash of it"
+        return got
+    if name in reported:
+        file, sha = reported[name]
+        got = {"file": file, "sha256": sha, "source": "pip-report"}
+        if not sha:
+            got["no_hash"] = "pip's report has no sha256 for it"
+        return got
+    want = set(tags)
+    fits = []
+    for archive, file, sha in cached.get(name, []):
+        parts = wheel_file_parts(file)
+        if parts and parts[1] == version and parts[2] == build and parts[3] == want:
+            fits.append((archive, file, sha))
+    linked = uv_archive_id(path)
+    exact = [f for f in fits if f[0] == linked]
+    if exact or len({(f[1], f[2]) for f in fits}) == 1:
+        _archive, file, sha = (exact or fits)[0]
+        got = {"file": file, "sha256": sha, "source": "uv-cache"}
+        if not sha:
+            got["no_hash"] = "uv's cache entry for it has no sha256"
+        return got
+    rebuilt = "%s-%s%s-%s.whl" % (
+        os.path.basename(path)[: -len(".dist-info")].rsplit("-", 1)[0],
+        version,
+        "-" + build if build else "",
+        compress_tags(tags),
+    )
+    if fits:
+        why = "uv's cache holds %d wheels that fit its tags and none is linked" % len(fits)
+    elif cached or reported:
+        why = "the installer left no record of the file (not in its report or cache)"
+    else:
+        why = "the installer left no record of the file"
+    return {"file": rebuilt, "sha256": None, "source": "dist-info", "no_hash": why}
 
 
 def installed(site_dirs):

@@ -105,3 +105,19 @@ def check_writable(format_name: str, path: Path) -> None:
             f"cannot write the {format_name} report to {path}: {parent} is not a writable directory",
             hint=_WRITABLE_HINT,
         )
+
+
+def picked_wheel_lines(r: CheckResult, *, short: bool = False) -> list[str]:
+    """One line per distribution installed in the result's cell: name version, the wheel's
+    platform tag and file, its sha256 (or why there is none) and where that was read."""
+    versions = r.installed_versions
+    lines = []
+    for dist, got in sorted(r.installed_wheels.items()):
+        tag = str(got.get("tag") or "?").split("-", 2)[-1]
+        sha = got.get("sha256")
+        digest = (
+            f"sha256 {sha[:16] if short else sha}" if sha else f"no sha256: {got.get('no_hash') or 'unknown'}"
+        )
+        file = "" if short else f"  {got.get('file')}"
+        lines.append(f"{dist} {versions.get(dist, '?')}  {tag}{file}  {digest}  ({got.get('source') or '?'})")
+    return lines

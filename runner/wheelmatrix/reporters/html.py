@@ -14,7 +14,7 @@ from typing import Any
 from wheelmatrix import __version__
 from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes, warned
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.reporters.base import ReportContext, TextReporter
+from wheelmatrix.reporters.base import ReportContext, TextReporter, picked_wheel_lines
 
 COLOUR = {
     "passed": "#2e9d4b",
@@ -52,6 +52,7 @@ def _detail(r: CheckResult) -> dict[str, Any]:
         ],
         "warnings": list(ev.get("warnings") or []),
         "installed": list(r.installed),
+        "wheels": picked_wheel_lines(r),
         "repro": f"wheelmatrix repro --from REPORT.json --check '{r.check_id}'",
         "image": r.image,
         "engine": r.engine,
@@ -216,6 +217,7 @@ td.cell.dim{{opacity:.15}} td.cell.selected{{outline:3px solid #000}}
     h += section("gdb", pre(d.gdb));
     h += section("Dynamic-linker bindings", d.bindings.length ? pre(d.bindings.join("\\n")) : "");
     h += section("Installed", d.installed.length ? "<p>" + esc(d.installed.join(", ")) + "</p>" : "");
+    h += section("Wheel files installed", d.wheels.length ? "<pre id=\\"detail-wheels\\">" + esc(d.wheels.join("\\n")) + "</pre>" : "");
     h += section("Reproduce", "<p><code id=\\"detail-repro\\">" + esc(d.repro) + "</code></p>");
     h += "<p><small>image " + esc(d.image) + " · " + esc(d.engine) + "</small></p>";
     detail.innerHTML = h;

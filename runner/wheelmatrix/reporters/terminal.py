@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wheelmatrix.findings.causes import LEGEND, layout, mark, root_causes
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.reporters.base import picked_wheel_lines
 from wheelmatrix.scan.policy import WheelScan
 
 STYLE = {
@@ -68,13 +69,15 @@ def label(r: CheckResult) -> str:
     return r.status.value
 
 
-def render_table(console: Console, results: Sequence[CheckResult]) -> None:
+def render_table(console: Console, results: Sequence[CheckResult], *, verbose: bool = False) -> None:
     """The matrix with one-character marks and numbered columns (named below, with a legend),
     split into several tables when it is wider than the terminal; then the problems grouped by
-    root cause. Readable at 80 columns."""
+    root cause. Readable at 80 columns. `verbose`: first the wheel files installed per cell."""
     if not results:
         console.print("no results")
         return
+    if verbose:
+        render_installed_wheels(console, results)
     grid = layout(results)
     row_width = max(len("distro/arch/python"), *(len(r) for r in grid.rows))
     room = console.width - (row_width + 2) - 1  # the row label, its borders
@@ -130,6 +133,18 @@ def render_table(console: Console, results: Sequence[CheckResult]) -> None:
         if any(r.status is s for r in results)
     )
     console.print(f"{len(results)} checks: {counts}")
+
+
+def render_installed_wheels(console: Console, results: Sequence[CheckResult]) -> None:
+    """Per cell (once): the wheel file each distribution was installed from."""
+    seen: set[str] = set()
+    for r in results:
+        if not r.installed_wheels or r.row in seen:
+            continue
+        seen.add(r.row)
+        console.print(f"[bold]{escape(r.row)}[/] installed:", highlight=False)
+        for line in picked_wheel_lines(r, short=True):
+            console.print(f"  {escape(line)}", highlight=False, overflow="fold")
 
 
 def render_static(console: Console, scans: Mapping[str, WheelScan]) -> None:

@@ -334,7 +334,7 @@ def _finish(
     run_dir.mark("interrupted" if interrupted else "finished", counts)
     run_dir.log(f"{'interrupted' if interrupted else 'finished'}: {counts}")
     render_static(console, plan.scans)
-    render_table(console, results)
+    render_table(console, results, verbose=config.verbose)
     if interrupted:
         console.print(f"interrupted: {len(results)} results kept in {run_dir.path}", style="bold")
         console.print(f"resume with: wheelmatrix run --resume {run_dir.path}", style="bold", highlight=False)
