@@ -248,8 +248,7 @@ def cell_gaps(wheel_filename: str, files: Iterable[ElfInfo], python: PyVersion, 
             kind="cell-abi3",
             tag=tag,
             file=f.path,
-            symbol=entry.name,
-            version=entry.since,
+            symbol=entry.name,  # no `version`: "3.10" would match any text naming python3.10
             message=f"tagged {tag} but {f.path} uses {describe(entry)}; {where} has Python {_text(python)}",
         )
         for f, entry in newer_than(files, python)
