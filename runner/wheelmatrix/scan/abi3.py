@@ -214,7 +214,8 @@ def audit(wheel_filename: str, files: Iterable[ElfInfo]) -> list[Finding]:
                 symbol=newest.name,
                 version=newest.since,
                 message=f"tagged {tag} but {path} uses {_grouped(entries)}: "
-                f"{_failing(python, entries)} installs the wheel and fails to import it",
+                f"{_failing(python, entries)} accept the tag, but their stable ABI lacks "
+                f"{'it' if len(entries) == 1 else 'them'}",
             )
         )
     unknown: dict[str, list[str]] = {}
