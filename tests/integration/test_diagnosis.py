@@ -351,3 +351,27 @@ def test_requirement_candidates_get_the_installed_wheel_scanned(
     assert checks["import wmnewglibc"]["status"] == "passed"  # it loads here ...
     tag = checks["tag wmnewglibc 1.0"]  # ... but users at the claimed floor would fail
     assert tag["status"] == "failed" and "GLIBC_2.36" in tag["detail"], tag
+
+
+def test_abi3_wheel_tagged_older_than_the_stable_abi_it_uses(
+    wheels: dict[str, Fixture], tmp_path: Path
+) -> None:
+    """wmabi3new is tagged cp36-abi3 but calls PyModule_AddObjectRef (new in 3.10, stable ABI
+    since 3.10): Debian 11's Python 3.9 installs it and fails to import it; 3.11 imports it."""
+    run = wheelmatrix(
+        *paths(wheels["abi3new"]), "--distro", "debian-11", "--distro", "debian-12", "--arch", "x86_64",
+        "--scenario", "import", tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 1, run.explain()
+    assert run.report is not None
+    for scan in run.report["static_scan"]:
+        (over,) = [f for f in scan["findings"] if f["kind"] == "abi3-over-claimed"]
+        assert over["symbol"] == "PyModule_AddObjectRef" and over["tag"] == "cp36-abi3", over
+        assert "PyType_FromModuleAndSpec (stable ABI since 3.10)" in over["message"]
+    imports = run.by_cell("import wmabi3new")
+    assert set(imports) == {("debian-11", "x86_64"), ("debian-12", "x86_64")}
+    old, new = imports[("debian-11", "x86_64")], imports[("debian-12", "x86_64")]
+    assert old["status"] == "failed" and "undefined symbol: PyModule_AddObjectRef" in old["detail"], old
+    assert old["diagnosis"].startswith("predicted and confirmed: tagged cp36-abi3 but"), old
+    assert old["finding"]["kind"] == "abi3-over-claim" and old["finding"]["subject"].endswith(".whl"), old
+    assert new["status"] == "passed", new

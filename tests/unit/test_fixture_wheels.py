@@ -137,6 +137,7 @@ def test_every_fixture_is_built(fixtures: dict[str, Fixture]) -> None:
         "foreign", "notawheel", "missinglib", "cxxnew", "vendored", "unversioned",
         "execstack", "oldstdlib", "memhog", "warnonly", "exe", "samea", "sameb",
         "newcpu", "newcpudecl", "glibconly", "threadstack", "statictls", "smalltls",
+        "abi3new",
     }  # fmt: skip
     assert set(fixtures) == expected
     for key in NATIVE_KEYS:
@@ -161,6 +162,8 @@ def test_tags(fixtures: dict[str, Fixture], arch: str) -> None:
         assert tags == parse_tag(f"cp39-abi3-manylinux_2_17_{arch}")
     (foreign,) = fixtures["foreign"].wheels
     assert parse_wheel_filename(foreign.name)[3] == parse_tag("cp311-cp311-win_amd64")
+    abi3new = parse_wheel_filename(wheel_for(fixtures["abi3new"], arch).name)[3]
+    assert abi3new == parse_tag(f"cp36-abi3-manylinux_2_17_{arch}")  # over-claims: built for 3.10
 
 
 def test_extensions_match_arch(fixtures: dict[str, Fixture], arch: str, tmp_path: Path) -> None:

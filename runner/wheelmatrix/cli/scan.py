@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    """Exit 1 when a wheel over-claims its tag or needs a library it neither ships nor may assume."""
+    """Exit 1 when a wheel over-claims its tag (platform or abi3) or needs a library it neither
+    ships nor may assume."""
     from wheelmatrix.findings.diagnose import scans_json, static_scans
     from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.inputs.wheels import parse_inputs
@@ -51,5 +52,11 @@ def main(args: argparse.Namespace, console: Console) -> int:
     render_static(console, scans)
     if args.json:
         atomic_write_text(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")
-    serious = {"over-claimed", "unshipped-library", "glibc-in-musllinux"}
+    serious = {
+        "over-claimed",
+        "unshipped-library",
+        "glibc-in-musllinux",
+        "abi3-over-claimed",
+        "abi3-non-stable",
+    }
     return 1 if any(f.kind in serious for s in scans.values() for f in s.findings) else 0

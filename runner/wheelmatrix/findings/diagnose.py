@@ -18,6 +18,7 @@ from wheelmatrix.config.known_problems import KnownProblem
 from wheelmatrix.inputs.wheels import Project
 from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.scan.abi3 import cell_gaps as abi3_gaps
 from wheelmatrix.scan.cache import cached
 from wheelmatrix.scan.policy import Finding, WheelScan, cell_gaps, judge_wheel, parse_platform
 
@@ -75,6 +76,9 @@ def predict_cell(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Prediction]
         for gap in cell_gaps(scan, cell.distro.symbol_versions, cell.distro.id):
             out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
         for gap in cpu_gaps(scan, cell.arch, cell.cpu):
+            out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
+        python = cell.distro.python_version
+        for gap in abi3_gaps(pick.wheel.filename, scan.files, python, cell.distro.id):
             out.append(Prediction(project=pick.project, modules=pick.wheel.modules, finding=gap))
     return out
 

@@ -110,6 +110,37 @@ def over_claimed_tag(r: CheckResult, ctx: Context) -> Finding | None:
     )
 
 
+def abi3_over_claim(r: CheckResult, ctx: Context) -> Finding | None:
+    """An abi3 wheel whose tag admits this cell's Python fails to import because it uses a
+    stable-ABI symbol that Python does not have yet (predicted and confirmed, or recognised
+    from the loader's 'undefined symbol' and the static scan)."""
+    confirmed = r.evidence.get("confirmed") or {}
+    m = _UNDEFINED.search(_text(r)) if r.status.is_wheel_failure else None
+    wheel = str(confirmed.get("wheel") or "") if confirmed.get("kind") == "cell-abi3" else ""
+    message = str(confirmed.get("message") or "") if wheel else ""
+    if not wheel and m and ctx.cell is not None:
+        from wheelmatrix.scan.abi3 import cell_gaps
+
+        python = ctx.cell.distro.python_version
+        for pick in (*ctx.cell.candidates, *ctx.cell.companions):
+            scan = ctx.scans.get(pick.wheel.filename) if pick.wheel else None
+            gaps = cell_gaps(scan.wheel, scan.files, python, ctx.cell.distro.id) if scan else []
+            hit = next((g for g in gaps if g.symbol == m.group(1)), None)
+            if hit is not None:
+                wheel, message = scan.wheel if scan else "", hit.message
+                break
+    if not wheel:
+        return None
+    return Finding(
+        kind="abi3-over-claim",
+        subject=wheel,
+        message=message,
+        fix="raise the wheel's abi3 floor to the newest version its symbols need (e.g. "
+        "py_limited_api='cp310', Py_LIMITED_API=0x030A0000), or stop using the newer function",
+        evidence={"symbol": m.group(1)} if m else {},
+    )
+
+
 def needs_newer_libc(r: CheckResult, ctx: Context) -> Finding | None:
     m = _NEEDS_VERSION.search(_text(r))
     if not m or not r.status.is_wheel_failure:
@@ -357,6 +388,7 @@ def by_status(r: CheckResult, ctx: Context) -> Finding | None:
 EXPLAINERS: tuple[tuple[str, Explainer], ...] = (
     ("known-problem", known_problem),
     ("over-claimed-tag", over_claimed_tag),
+    ("abi3-over-claim", abi3_over_claim),
     ("executable-stack", executable_stack),
     ("cpu-level", cpu_level),
     ("static-tls", static_tls),

@@ -31,6 +31,7 @@ def scanner_stamp() -> str:
     for path in sorted((_PACKAGE / "scan").glob("*.py")) + [
         data / "policy.json",
         data / "glibc-symbols.json",
+        data / "stable-abi.json",
     ]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path, PurePosixPath
 
@@ -35,6 +35,7 @@ class Policy:
 class Finding:
     kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
     #            | cell-lacks | cell-execstack | cell-cpu | relr-musl | isa-level
+    #            | abi3-over-claimed | abi3-non-stable | cell-abi3 (scan/abi3.py)
     message: str
     file: str | None = None
     symbol: str | None = None
@@ -171,7 +172,11 @@ def _below(level: str) -> str:
 
 
 def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
-    return judge_files(wheel.name, tuple(iter_wheel_elves(wheel)), tags)
+    from wheelmatrix.scan.abi3 import audit
+
+    scan = judge_files(wheel.name, tuple(iter_wheel_elves(wheel)), tags)
+    abi3 = audit(wheel.name, scan.files)  # the wheel file's own name carries its abi3 tag
+    return replace(scan, findings=scan.findings + tuple(abi3)) if abi3 else scan
 
 
 def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> WheelScan:
