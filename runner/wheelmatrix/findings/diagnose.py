@@ -51,6 +51,15 @@ def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str
     return out
 
 
+def scan_file(path: Path, sha256: str) -> WheelScan:
+    """The static scan of one wheel file by path (cached by sha256), e.g. the file a cell
+    installed for a requirement candidate."""
+    from packaging.utils import parse_wheel_filename
+
+    platforms = sorted({t.platform for t in parse_wheel_filename(path.name)[3]})
+    return _cached_scan(path, sha256, platforms, True)
+
+
 def _cached_scan(path: Path, sha256: str, platforms: list[str], use_cache: bool) -> WheelScan:
     if not use_cache or not sha256:
         return judge_wheel(path, platforms)
@@ -270,11 +279,17 @@ def _confirmed(cell: Cell, prediction: Prediction) -> dict[str, str]:
 
 
 def tag_checks(
-    cells: Sequence[Cell], results: Sequence[CheckResult], scans: Mapping[str, WheelScan]
+    cells: Sequence[Cell],
+    results: Sequence[CheckResult],
+    scans: Mapping[str, WheelScan],
+    installed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[CheckResult]:
     """A failing `tag` check, in every import cell where the wheel was installed, for each
     candidate wheel whose tag claims an older platform than its files need: installers trust
-    the tag, so users on the floor it claims fail even where this cell happens to load it."""
+    the tag, so users on the floor it claims fail even where this cell happens to load it.
+
+    A candidate given as a requirement is judged by the file the cell installed for it:
+    `installed` maps a cell id to {project: wheel file name} (see installed_candidates)."""
     by_cell: dict[str, CheckResult] = {}
     for r in results:
         by_cell.setdefault(r.cell_id, r)
@@ -286,16 +301,20 @@ def tag_checks(
         if template is None or template.status is Status.ERROR and template.check == "prepare image":
             continue
         for pick in cell.candidates:
-            if pick.wheel is None or pick.fits is not True or pick.wheel.filename not in scans:
+            if pick.wheel is not None:
+                filename = pick.wheel.filename if pick.fits is True else ""
+            else:
+                filename = (installed or {}).get(cell.id, {}).get(pick.project, "")
+            if filename not in scans:
                 continue
-            over = [f for f in scans[pick.wheel.filename].findings if f.kind == "over-claimed"]
+            over = [f for f in scans[filename].findings if f.kind == "over-claimed"]
             if not over:
                 continue
             worst = over[0]
             out.append(
                 dataclasses.replace(
                     template,
-                    check=f"tag {pick.wheel.filename}",
+                    check=f"tag {filename}",
                     status=Status.FAILED,
                     detail=worst.message,
                     duration_s=0.0,

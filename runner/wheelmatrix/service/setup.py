@@ -9,6 +9,7 @@ started and no run directory written.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -311,8 +312,11 @@ def _finish(
     log.close()
     order = {c.id: i for i, c in enumerate(plan.cells)}
     results = sorted([*done, *new], key=lambda r: order.get(r.cell_id, len(order)))
+    installed, extra = installed_candidates(plan, results, run_dir.log)
+    if extra:
+        plan = dataclasses.replace(plan, scans={**plan.scans, **extra})
     results = diagnose(list(plan.cells), results, plan.scans, list(plan.known))
-    results += tag_checks(list(plan.cells), results, plan.scans)
+    results += tag_checks(list(plan.cells), results, plan.scans, installed)
     results = attach(plan.cells, results, plan.scans)
     results.sort(key=lambda r: order.get(r.cell_id, len(order)))
     run_info: dict[str, Any] = {
@@ -339,6 +343,42 @@ def _finish(
         console.print(f"interrupted: {len(results)} results kept in {run_dir.path}", style="bold")
         console.print(f"resume with: wheelmatrix run --resume {run_dir.path}", style="bold", highlight=False)
     return Outcome(results, interrupted, run_info, 130 if interrupted else exit_code(results))
+
+
+def installed_candidates(
+    plan: Plan, results: Sequence[CheckResult], log: Callable[[str], None]
+) -> tuple[dict[str, dict[str, str]], dict[str, WheelScan]]:
+    """Candidates given as requirements, judged by the files the cells installed for them:
+    ({cell id: {project: wheel file}}, {wheel file: its static scan}). Each file is fetched on
+    the host by its recorded sha256 (inputs/fetch.py); one that cannot be fetched is logged and
+    left unjudged, never guessed."""
+    from packaging.utils import canonicalize_name
+
+    from wheelmatrix.findings.diagnose import scan_file
+    from wheelmatrix.inputs.fetch import FetchError, fetch_wheel
+
+    wanted = {c.id: {p.project for p in c.candidates if p.wheel is None} for c in plan.cells}
+    installed: dict[str, dict[str, str]] = {}
+    files: dict[str, str] = {}
+    for r in results:
+        projects = wanted.get(r.cell_id)
+        if not projects:
+            continue
+        for dist, info in r.installed_wheels.items():
+            name, file, sha = canonicalize_name(dist), info.get("file"), info.get("sha256")
+            if name in projects and file and sha and not file.endswith("-none-any.whl"):
+                installed.setdefault(r.cell_id, {})[name] = file
+                files[file] = sha
+    scans: dict[str, WheelScan] = {}
+    links = tuple(Path(p) for p in plan.config.find_links)
+    for file, sha in sorted(files.items()):
+        if file in plan.scans:
+            continue
+        try:
+            scans[file] = scan_file(fetch_wheel(file, sha, links), sha)
+        except FetchError as exc:
+            log(f"static scan of an installed candidate skipped: {exc}")
+    return installed, scans
 
 
 def write_reports(
