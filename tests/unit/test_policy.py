@@ -342,3 +342,18 @@ def test_musl_libc_sonames_and_unversioned_names_are_not_findings(
     )
     scan = judge_wheel(wheel, ["musllinux_1_2_x86_64"])
     assert kinds(scan.findings, "glibc-in-musllinux") == []
+
+
+def test_lowest_tag_is_the_oldest_policy_the_files_satisfy(fixtures: dict[str, Fixture], arch: str) -> None:
+    """As auditwheel says it ("this constrains the platform tag to ..."): the symbol that sets
+    the floor is named, GLIBCXX/CXXABI move it as GLIBC does, and aarch64 starts at 2_17."""
+    from wheelmatrix.scan.policy import lowest_tags
+
+    tag = f"manylinux_2_17_{arch}"
+    (lowest,) = lowest_tags(judge_wheel(wheel_for(fixtures["newglibc"], arch), [tag]), [tag])
+    assert lowest.tag == f"manylinux_2_36_{arch}" and lowest.family == "manylinux"
+    assert "GLIBC_2.36" in lowest.reason and "arc4random" in lowest.reason
+    assert "manylinux_2_35 allows at most GLIBC_2.35" in lowest.reason
+    # a library the policy does not allow: no manylinux tag at all, and the library is named
+    (unshipped,) = lowest_tags(judge_wheel(wheel_for(fixtures["missinglib"], arch), [tag]), [tag])
+    assert unshipped.tag is None and "does not allow" in unshipped.reason, unshipped

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace, console: Console) -> int:
     """Exit 1 when a wheel over-claims its tag (platform or abi3) or needs a library it neither
     ships nor may assume."""
-    from wheelmatrix.findings.diagnose import scans_json, static_scans
+    from wheelmatrix.findings.diagnose import scans_json, static_scans, wheel_lowest_tags
     from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.inputs.wheels import parse_inputs
     from wheelmatrix.reporters.terminal import render_static
@@ -49,6 +49,12 @@ def main(args: argparse.Namespace, console: Console) -> int:
             f"{', '.join(top.values()) or 'no versioned symbols'}",
             highlight=False,
         )
+        for lowest in wheel_lowest_tags(scan):
+            if lowest.tag is None:
+                console.print(f"  no {lowest.family} tag for {lowest.arch}: {lowest.reason}", highlight=False)
+            else:
+                why = f" ({lowest.reason.replace('needs ', 'not older: needs ', 1)})" if lowest.reason else ""
+                console.print(f"  this constrains the platform tag to {lowest.tag}{why}", highlight=False)
     render_static(console, scans)
     if args.json:
         atomic_write_text(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")

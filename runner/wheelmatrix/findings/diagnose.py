@@ -20,7 +20,7 @@ from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.scan.abi3 import cell_gaps as abi3_gaps
 from wheelmatrix.scan.cache import cached
-from wheelmatrix.scan.policy import Finding, WheelScan, cell_gaps, judge_wheel, parse_platform
+from wheelmatrix.scan.policy import Finding, LowestTag, WheelScan, cell_gaps, judge_wheel, parse_platform
 
 # Symbols every extension or DSO defines; two DSOs defining them is normal.
 BENIGN = (
@@ -575,4 +575,20 @@ def wheel_reach(scan: WheelScan) -> list[str]:
 
 
 def scans_json(scans: Mapping[str, WheelScan]) -> list[dict[str, object]]:
-    return [{**s.to_json(), "reach": wheel_reach(s)} for s in scans.values()]
+    return [
+        {**s.to_json(), "reach": wheel_reach(s), "lowest_tags": [t.to_json() for t in wheel_lowest_tags(s)]}
+        for s in scans.values()
+    ]
+
+
+def wheel_lowest_tags(scan: WheelScan) -> list[LowestTag]:
+    """The lowest tag the wheel's files satisfy, per family and arch its tags claim."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    from wheelmatrix.scan.policy import lowest_tags
+
+    try:
+        platforms = {t.platform for t in parse_wheel_filename(scan.wheel)[3]}
+    except InvalidWheelFilename:
+        return []
+    return lowest_tags(scan, platforms)

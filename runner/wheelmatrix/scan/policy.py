@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -261,24 +261,17 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
                         f"{namespace}_{ceiling}",
                     )
                 )
-        for f in files:
-            for lib in f.needed:
-                if (
-                    lib not in policy.libs
-                    and lib not in shipped
-                    and not lib.startswith(("libpython", "ld-"))
-                    and not (policy.family == "musllinux" and MUSL_SELF.match(lib))
-                ):
-                    findings.append(
-                        Finding(
-                            kind="unshipped-library",
-                            tag=tag,
-                            file=f.path,
-                            library=lib,
-                            message=f"{f.path} needs {lib}, which the wheel does not ship and {policy.name} "
-                            "does not allow (it is not on every system)",
-                        )
-                    )
+        for f, lib in not_allowed(policy, files, shipped):
+            findings.append(
+                Finding(
+                    kind="unshipped-library",
+                    tag=tag,
+                    file=f.path,
+                    library=lib,
+                    message=f"{f.path} needs {lib}, which the wheel does not ship and {policy.name} "
+                    "does not allow (it is not on every system)",
+                )
+            )
     findings.extend(_under_claims(claimed, reqs))
     for f in files:
         if f.execstack:
@@ -371,4 +364,73 @@ def cell_gaps(scan: WheelScan, available: Mapping[str, str], where: str) -> list
                     message=f"needs {_evidence(f, r)}; {where} has {namespace}_{have}",
                 )
             )
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class LowestTag:
+    """The most compatible platform tag a wheel's files satisfy (as auditwheel says it: "this
+    constrains the platform tag to ..."), and what stops the next older one."""
+
+    tag: str | None  # e.g. manylinux_2_17_x86_64; None: no tag of the family (a library not allowed)
+    family: str
+    arch: str
+    reason: str  # the requirement or library that rules out the next older policy ("" = oldest)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"tag": self.tag, "family": self.family, "arch": self.arch, "reason": self.reason}
+
+
+def _blocker(
+    policy: Policy, arch: str, reqs: Sequence[tuple[ElfInfo, Requirement]], files: Sequence[ElfInfo]
+) -> str:
+    """Why `policy` does not admit these files ("" when it does)."""
+    ceilings = dict(policy.ceilings.get(arch, {}))
+    if policy.family == "manylinux" and "GLIBC" in ceilings:
+        ceilings["GLIBC"] = max(
+            ceilings["GLIBC"], f"{policy.version[0]}.{policy.version[1]}", key=version_key
+        )
+    for namespace, ceiling in sorted(ceilings.items()):
+        worst = _worst(reqs, namespace)
+        if worst and version_key(worst[1].version) > version_key(ceiling):
+            return f"needs {_evidence(*worst)}; {policy.name} allows at most {namespace}_{ceiling}"
+    shipped = {PurePosixPath(f.path).name for f in files} | {f.soname for f in files if f.soname}
+    for f, lib in not_allowed(policy, files, shipped):
+        return f"{f.path} needs {lib}, which {policy.name} does not allow"
+    return ""
+
+
+def not_allowed(policy: Policy, files: Sequence[ElfInfo], shipped: set[str]) -> Iterator[tuple[ElfInfo, str]]:
+    """(file, library) for each library a file needs that the wheel does not ship and the
+    policy does not let it assume."""
+    for f in files:
+        for lib in f.needed:
+            if (
+                lib not in policy.libs
+                and lib not in shipped
+                and not lib.startswith(("libpython", "ld-"))
+                and not (policy.family == "musllinux" and MUSL_SELF.match(lib))
+            ):
+                yield f, lib
+
+
+def lowest_tags(scan: WheelScan, tags: Iterable[str]) -> list[LowestTag]:
+    """For each (family, arch) the wheel's tags claim: the lowest tag its files satisfy."""
+    claimed = {(p[0], p[2]) for p in (parse_platform(t) for t in tags) if p is not None}
+    reqs = system_requirements(scan.files)
+    out = []
+    for family, arch in sorted(claimed):
+        ladder = sorted(
+            (p for p in policies().values() if p.family == family and arch in p.ceilings),
+            key=lambda p: p.version,
+        )
+        reason = ""
+        found: str | None = None
+        for policy in ladder:
+            blocker = _blocker(policy, arch, reqs, scan.files)
+            if not blocker:
+                found = f"{policy.name}_{arch}"
+                break
+            reason = blocker
+        out.append(LowestTag(tag=found, family=family, arch=arch, reason=reason))
     return out
