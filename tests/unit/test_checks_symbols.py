@@ -381,3 +381,136 @@ def test_same_named_copies_nobody_crossed_are_information() -> None:
 def test_no_shared_copies_record_means_no_check() -> None:
     # an older probe (or a run with nothing same-named) has no record: no check at all
     assert "shared library copies" not in smoke([], files_record(), loaded())
+
+
+# --------------------------------------------------------------------------- crossed bindings judged
+
+
+def defn(
+    path: str, bind: str = "global", kind: str = "object", size: int = 16, digest: str | None = None
+) -> Any:
+    return {"file": path, "bind": bind, "type": kind, "size": size, "contents": digest}
+
+
+def crossed(symbol: str, mine: Any, theirs: Any, **pair: Any) -> dict[str, Any]:
+    """A collision whose one binding went from `mine`'s file to `theirs`'s (the probe's record)."""
+    return {
+        "symbol": symbol,
+        "files": [mine["file"], theirs["file"]],
+        "cxx_runtime": False,
+        "defs": [mine, theirs],
+        "crossed": [
+            {"wanted_by": mine["file"], "bound_to": theirs["file"], "mine": mine, "theirs": theirs, **pair}
+        ],
+    }
+
+
+def collisions_check(*cols: Mapping[str, Any], imported: Sequence[bool] = (True, True)) -> SymbolCheck:
+    rec = dict(loaded(collisions=cols), orders_imported=list(imported), bindings_checked=True)
+    return smoke([], files_record(), rec)["symbol collisions"]
+
+
+PYARROW = f"{SITE}/pyarrow/libarrow_acero.so.1900"
+NUMPY = f"{SITE}/numpy/fft/_pocketfft_umath.cpython-311-x86_64-linux-gnu.so"
+TAG = "_ZZNSt19_Sp_make_shared_tag5_S_tiEvE5__tag"
+
+
+def test_unique_inline_static_bound_across_wheels_is_benign_and_counted() -> None:
+    """scikit-learn 1.6.1 + pyarrow 19.0.1 + numpy 2.4: `_S_ti()::__tag` is STB_GNU_UNIQUE in
+    both; glibc keeps one per process whatever the scopes, by design."""
+    col = collisions_check(
+        crossed(TAG, defn(PYARROW, "unique", digest="ab"), defn(NUMPY, "unique", digest="ab"))
+    )
+    assert col.status is Status.PASSED, col
+    assert col.evidence["bindings"] == {
+        "benign": {"STB_GNU_UNIQUE (one definition per process by design)": 1},
+        "failing": {},
+    }
+    assert col.diagnosis.startswith(
+        "information: 1 binding crossed between wheels, none can break: 1 STB_GNU"
+    )
+    assert col.evidence["collisions"][0]["crossed"][0]["benign"] is True
+
+
+def test_weak_typeinfo_is_vague_linkage() -> None:
+    col = collisions_check(
+        crossed("_ZTIN5arrow6StatusE", defn(PYARROW, "weak", size=24), defn(NUMPY, "weak", size=24))
+    )
+    assert col.status is Status.PASSED, col
+    assert col.evidence["bindings"]["benign"] == {"C++ vague linkage (typeinfo)": 1}
+
+
+def test_strong_typeinfo_is_not_vague_linkage() -> None:
+    """A class with a key function has one strong typeinfo; two wheels defining it strongly are
+    two copies of a library, not vague linkage."""
+    col = collisions_check(crossed("_ZTIN5arrow6StatusE", defn(PYARROW, size=24), defn(NUMPY, size=24)))
+    assert col.status is Status.FAILED
+    assert col.evidence["bindings"]["failing"] == {"interposed": 1}
+
+
+def test_unique_objects_of_different_sizes_fail_naming_the_sizes() -> None:
+    col = collisions_check(crossed(TAG, defn(PYARROW, "unique", size=16), defn(NUMPY, "unique", size=24)))
+    assert col.status is Status.FAILED
+    assert col.diagnosis.endswith(
+        "was bound to numpy/fft/_pocketfft_umath.cpython-311-x86_64-linux-gnu.so: two different definitions "
+        "(16 and 24 bytes), so one wheel's code runs another wheel's copy"
+    ), col.diagnosis
+    assert col.evidence["bindings"]["failing"] == {"definitions differ in size": 1}
+
+
+def test_weak_objects_with_other_contents_fail() -> None:
+    col = collisions_check(
+        crossed("_ZN5arrow7kLimitsE", defn(PYARROW, "weak", digest="aa"), defn(NUMPY, "weak", digest="bb"))
+    )
+    assert col.status is Status.FAILED
+    assert "16 bytes each, other contents" in col.diagnosis
+
+
+def test_unreadable_contents_do_not_count_as_different() -> None:
+    col = collisions_check(
+        crossed("_ZTVN5arrow6BufferE", defn(PYARROW, "weak", digest="aa"), defn(NUMPY, "weak", digest=None))
+    )
+    assert col.status is Status.PASSED, col
+
+
+@pytest.mark.parametrize(
+    ("symbol", "what"),
+    [
+        ("_ZSt15__once_callable", "std::call_once's state"),
+        ("_ZNSt7collateIcE2idE", "std::locale's facet ids"),
+        ("__cxa_get_globals", "exception-handling globals"),
+    ],
+)
+def test_stateful_runtime_symbols_fail_even_when_identical(symbol: str, what: str) -> None:
+    col = collisions_check(crossed(symbol, defn(PYARROW, "unique"), defn(NUMPY, "unique"), identical=True))
+    assert col.status is Status.FAILED
+    assert what in col.diagnosis and "bound across copies" in col.diagnosis, col.diagnosis
+    assert col.evidence["bindings"]["failing"] == {"stateful runtime symbol": 1}
+
+
+def test_binding_to_an_identical_copy_of_the_library_is_benign() -> None:
+    """scipy's OpenBLAS needs the libgfortran numpy ships under the same name, byte for byte:
+    the loader reuses numpy's, which is the same file."""
+    mine = defn(f"{SITE}/scipy.libs/libgfortran-040039e1-0352e75f.so.5.0.0", kind="func", size=142)
+    theirs = defn(f"{SITE}/numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0", kind="func", size=142)
+    col = crossed("_gfortran_concat_string", mine, theirs, identical=True)
+    col["crossed"][0]["wanted_by"] = f"{SITE}/scipy.libs/libscipy_openblas-6cdc3b4a.so"
+    got = collisions_check(col)
+    assert got.status is Status.PASSED
+    assert got.evidence["bindings"]["benign"] == {"identical copy of the library (reused by name)": 1}
+
+
+def test_private_runtime_copies_of_the_same_sizes_are_benign_other_builds_fail() -> None:
+    mine = defn(f"{SITE}/scipy.libs/libgfortran-8f1e9814.so.5.0.0", kind="func", size=142)
+    same = defn(f"{SITE}/numpy.libs/libgfortran-040039e1.so.5.0.0", kind="func", size=142)
+    other = defn(f"{SITE}/numpy.libs/libgfortran-040039e1.so.5.0.0", kind="func", size=158)
+    assert collisions_check(crossed("_gfortran_etime", mine, same)).status is Status.PASSED
+    assert collisions_check(crossed("_gfortran_etime", mine, other)).status is Status.FAILED
+
+
+def test_a_crossing_while_an_import_order_fails_is_not_judged_benign() -> None:
+    col = collisions_check(
+        crossed(TAG, defn(PYARROW, "unique"), defn(NUMPY, "unique")), imported=(False, True)
+    )
+    assert col.status is Status.FAILED
+    assert col.evidence["bindings"]["failing"] == {"an import order failed": 1}

@@ -10,7 +10,9 @@
 Results are printed as one marked JSON line each.
 """
 
+import bisect
 import glob
+import hashlib
 import json
 import os
 import re
@@ -59,19 +61,25 @@ def emit(obj):
 
 
 # -- a small ELF reader: dynamic symbols of 64-bit little-endian files ---------------------------
-def _tables(path, sh_type):
-    """(string table, contents) of each section of the given type in a 64-bit little-endian ELF
-    file, the string table being the one the section links to; [] if it is not such a file."""
-    out = []
+def _sections(path):
+    """Section headers (name, type, flags, addr, offset, size, ...) of a 64-bit LE ELF file."""
     with open(path, "rb") as fh:
         head = fh.read(64)
         if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
-            return out
+            return []
         shoff = struct.unpack_from("<Q", head, 40)[0]
         shentsize, shnum = struct.unpack_from("<HH", head, 58)
         fh.seek(shoff)
         table = fh.read(shentsize * shnum)
-        sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+    return [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize) for i in range(shnum)]
+
+
+def _tables(path, sh_type):
+    """(string table, contents) of each section of the given type in a 64-bit little-endian ELF
+    file, the string table being the one the section links to; [] if it is not such a file."""
+    out = []
+    sections = _sections(path)
+    with open(path, "rb") as fh:
         for sec in sections:
             if sec[1] == sh_type:
                 strtab = sections[sec[6]]
@@ -86,13 +94,14 @@ def _string(names, offset):
     return names[offset : names.find(b"\0", offset)].decode("utf-8", "replace")
 
 
-def dynsyms(path):
-    """{name: (bind, type)} of defined, default-visibility dynamic symbols; {} if unreadable."""
+def definitions(path):
+    """{name: (bind, type, value, size, section index)} of defined, default-visibility dynamic
+    symbols; {} if unreadable."""
     out = {}
     try:
         for names, data in _tables(path, 11):  # SHT_DYNSYM
             for off in range(0, len(data) - 23, 24):
-                st_name, st_info, st_other, st_shndx = struct.unpack_from("<IBBH", data, off)
+                st_name, st_info, st_other, st_shndx, value, size = struct.unpack_from("<IBBHQQ", data, off)
                 if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
                     continue
                 bind, kind = st_info >> 4, st_info & 0xF
@@ -100,10 +109,52 @@ def dynsyms(path):
                     continue
                 name = _string(names, st_name)
                 if name:
-                    out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind)
+                    out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind, value, size, st_shndx)
     except (OSError, struct.error, IndexError):
         return {}
     return out
+
+
+def dynsyms(path):
+    """{name: (bind, type)} of defined, default-visibility dynamic symbols; {} if unreadable."""
+    return {name: d[:2] for name, d in definitions(path).items()}
+
+
+def relocated(path):
+    """Sorted addresses the dynamic linker writes to in a file (r_offset of its REL/RELA
+    entries): bytes there are not what runs, so contents covering them cannot be compared."""
+    out = []
+    try:
+        for sh_type, entry in ((4, 24), (9, 16)):  # SHT_RELA, SHT_REL
+            for _names, data in _tables(path, sh_type):
+                out.extend(
+                    struct.unpack_from("<Q", data, off)[0] for off in range(0, len(data) - entry + 1, entry)
+                )
+    except (OSError, struct.error, IndexError):
+        return None
+    return sorted(out)
+
+
+def contents(path, definition, fixups):
+    """A digest of a data object's initial bytes as the file holds them; None when they cannot be
+    read (not an object, relocated at load time, unreadable)."""
+    _bind, kind, value, size, shndx = definition
+    if kind != 1 or fixups is None or size > 1 << 20:  # STT_OBJECT only: code moves with layout
+        return None
+    at = bisect.bisect_left(fixups, value)
+    if at < len(fixups) and fixups[at] < value + size:
+        return None
+    try:
+        sec = _sections(path)[shndx]
+        if sec[1] == 8:  # SHT_NOBITS: zero-initialised
+            data = bytes(size)
+        else:
+            with open(path, "rb") as fh:
+                fh.seek(sec[4] + value - sec[3])
+                data = fh.read(size)
+    except (OSError, struct.error, IndexError):
+        return None
+    return hashlib.sha256(data).hexdigest()[:16] if len(data) == size else None
 
 
 def dynamic(path):
@@ -499,15 +550,18 @@ def cmd_smoke(plan):
         return
     found = collisions(dsos, plan["site_dirs"])
     traced = used is not None and not musl_loader()  # musl's loader has no LD_DEBUG
+    imported = None  # whether each order imported, while its bindings were traced
     if found and traced:
         # Every order: a binding made just before a crash is in the log too (written as made).
-        crossed = {}
+        crossed, imported = {}, []
         for order in plan["orders"]:
-            got = crossed_bindings(plan["python"], order, plan["timeout"], plan["site_dirs"], found)
+            got, ok = crossed_bindings(plan["python"], order, plan["timeout"], plan["site_dirs"], found)
+            imported.append(ok)
             for symbol, pairs in got.items():
                 crossed.setdefault(symbol, []).extend(p for p in pairs if p not in crossed[symbol])
         for c in found:
             c["crossed"] = crossed.get(c["symbol"], [])
+        describe([c for c in found if c["crossed"]])
     emit(
         {
             "loaded": dsos,
@@ -515,6 +569,7 @@ def cmd_smoke(plan):
             "runtimes": runtime_copies(dsos),
             "collisions": found,
             "bindings_checked": traced,
+            "orders_imported": imported,
             "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
             "static_tls": {
                 "objects": [
@@ -534,7 +589,7 @@ def crossed_bindings(python, modules, timeout, site_dirs, found):
     log = "/tmp/wm-ld-smoke"
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
     env.update(LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    _run([python, "-I", "-c", "\n".join("import " + m for m in modules)], env, timeout)
+    rc = _run_rc([python, "-I", "-c", "\n".join("import " + m for m in modules)], env, timeout)
     out = {}
     folder, prefix = os.path.dirname(log), os.path.basename(log)
     for name in sorted(os.listdir(folder)):
@@ -554,7 +609,68 @@ def crossed_bindings(python, modules, timeout, site_dirs, found):
                 if pair not in out.setdefault(symbol, []):
                     out[symbol].append(pair)
         os.unlink(os.path.join(folder, name))
-    return out
+    return out, rc == 0
+
+
+def describe(crossed):
+    """What can be read from the files about each crossed symbol, for judging whether the
+    crossing can break anything: every definition's binding, type, size and (for data objects
+    whose bytes the loader does not rewrite) a digest of its contents; for each binding the
+    definition it got ("theirs") and the one it meant ("mine": its own, or that of its own copy
+    of the library it was bound to), and whether that copy is byte-identical to the one it got."""
+    cache = {"defs": {}, "fixups": {}, "digests": {}}
+    for c in crossed:
+        c["defs"] = [d for d in (_definition(p, c["symbol"], cache) for p in c["files"]) if d]
+        for pair in c["crossed"]:
+            own = own_copy(pair["wanted_by"], pair["bound_to"])
+            pair["theirs"] = _definition(pair["bound_to"], c["symbol"], cache)
+            pair["mine"] = _definition(pair["wanted_by"], c["symbol"], cache)
+            if own is not None:
+                pair["own_copy"] = own
+                pair["identical"] = _digest(own, cache["digests"]) == _digest(
+                    pair["bound_to"], cache["digests"]
+                )
+                pair["mine"] = pair["mine"] or _definition(own, c["symbol"], cache)
+
+
+def _definition(path, symbol, cache):
+    """{file, bind, type, size, contents} of one file's definition of a symbol, or None."""
+    if path not in cache["defs"]:
+        cache["defs"][path] = definitions(path)
+    one = cache["defs"][path].get(symbol)
+    if one is None:
+        return None
+    if one[1] == 1 and path not in cache["fixups"]:
+        cache["fixups"][path] = relocated(path)
+    return {
+        "file": path,
+        "bind": one[0],
+        "type": {0: "notype", 1: "object", 2: "func", 6: "tls", 10: "ifunc"}[one[1]],
+        "size": one[3],
+        "contents": contents(path, one, cache["fixups"].get(path)),
+    }
+
+
+def own_copy(wanter, target):
+    """The file of the target library's name that the wanting object's own search path (its
+    RUNPATH, then its own folder) holds, when that is another file than the target; else None."""
+    _wanted, dirs = dynamic(wanter)
+    base = os.path.basename(target)
+    for d in dirs + [os.path.dirname(wanter)]:
+        cand = os.path.join(d, base)
+        if os.path.isfile(cand) and os.path.realpath(cand) != os.path.realpath(target):
+            return os.path.normpath(cand)
+    return None
+
+
+def _digest(path, cache):
+    if path not in cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        cache[path] = h.hexdigest()
+    return cache[path]
 
 
 # -- crash ---------------------------------------------------------------------------------------

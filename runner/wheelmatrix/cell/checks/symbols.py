@@ -3,6 +3,9 @@ its records into checks with one-line details."""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +18,7 @@ from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.findings.musl import explain_glibc_on_musl
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.resources import data_path
 
 
 def run(ctx: CellRun) -> list[CheckResult]:
@@ -176,10 +180,112 @@ def interpret_smoke(
             evidence={"loaded": [short(p, site_dirs) for p in dsos], "runtimes": dict(runtimes)},
         )
     )
+    out.append(interpret_collisions(loaded_rec, site_dirs))
+    if loaded_rec.get("shared_copies"):  # only when the installed set has same-named libraries
+        out.append(interpret_shared_copies(loaded_rec["shared_copies"] or []))
+    tls = loaded_rec.get("static_tls") or {}
+    if tls.get("objects"):
+        out.append(interpret_static_tls(tls, site_dirs))
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a binding from one wheel's object to another wheel's definition was judged."""
+
+    benign: bool
+    reason: str  # counted in the evidence
+    specifics: str = ""  # said in the diagnosis
+
+
+@functools.cache
+def _sharing() -> Mapping[str, Any]:
+    with data_path("symbol-sharing.json").open(encoding="utf-8") as fh:
+        data: Mapping[str, Any] = json.load(fh)
+    return data
+
+
+def judge(collision: Mapping[str, Any], pair: Mapping[str, Any], all_imported: bool) -> Verdict:
+    """Whether a crossed binding can break anything. It breaks when the symbol holds a runtime's
+    state (each copy keeps its own) or the definitions differ (size, or the bytes of data objects
+    where the files show them); it cannot when the library it went to is byte-identical to the
+    wheel's own copy, or the symbol is shared by design: STB_GNU_UNIQUE objects, C++ vague
+    linkage (weak typeinfo, vtables, guard variables, inline statics, template instances), a
+    private copy of a compiler runtime. A crossing while an import order fails stays a failure."""
+    name = str(collision["symbol"])
+    data = _sharing()
+    for entry in data["stateful"]:
+        if re.search(entry["pattern"], name):
+            return Verdict(False, "stateful runtime symbol", f"{entry['what']} bound across copies")
+    if pair.get("identical"):
+        return Verdict(True, "identical copy of the library (reused by name)")
+    # the definition it meant against the one it got; all of them when it is not known
+    meant = [pair[k] for k in ("mine", "theirs") if pair.get(k)]
+    defs: list[Mapping[str, Any]] = meant if len(meant) == 2 else collision.get("defs") or []
+    sizes = sorted({int(d["size"]) for d in defs})
+    if len(sizes) > 1:
+        return Verdict(
+            False,
+            "definitions differ in size",
+            "two different definitions (" + " and ".join(map(str, sizes)) + " bytes)",
+        )
+    digests = {d["contents"] for d in defs if d.get("contents")}
+    if len(digests) > 1:
+        return Verdict(
+            False,
+            "definitions differ in contents",
+            f"two different definitions ({sizes[0]} bytes each, other contents)",
+        )
+    if not all_imported:
+        return Verdict(False, "an import order failed", "bound across wheels while an import order fails")
+    binds = {d["bind"] for d in defs}
+    if "unique" in binds:
+        return Verdict(True, "STB_GNU_UNIQUE (one definition per process by design)")
+    if defs and binds <= {"weak"} and name.startswith("_Z"):
+        what = next(v["what"] for v in data["vague_linkage"] if name.startswith(v["prefix"]))
+        return Verdict(True, f"C++ vague linkage ({what})")
+    if re.search(data["runtimes"], os.path.basename(str(pair["bound_to"]))) and ".libs/" in str(
+        pair["bound_to"]
+    ):
+        return Verdict(True, "private compiler-runtime copy, same sizes")
+    return Verdict(False, "interposed", "one wheel's code runs another wheel's copy")
+
+
+def interpret_collisions(loaded_rec: Mapping[str, Any], site_dirs: Sequence[str]) -> SymbolCheck:
+    """Symbols defined by more than one loaded DSO: a failure only for the C++ runtime's
+    call_once machinery next to the system's libstdc++, or a binding across wheels judged able
+    to break; every crossed binding's verdict is counted in the evidence."""
     collisions: list[Mapping[str, Any]] = loaded_rec.get("collisions") or []
     readable = demangle([c["symbol"] for c in collisions])
-    cxx = [c for c in collisions if c["cxx_runtime"]]
-    shown = (cxx + [c for c in collisions if not c["cxx_runtime"]])[:5]
+    imported = loaded_rec.get("orders_imported")
+    all_imported = imported is None or all(imported)
+    counts: dict[str, dict[str, int]] = {"benign": {}, "failing": {}}
+    judged: list[dict[str, Any]] = []
+    failing: list[tuple[Mapping[str, Any], Mapping[str, Any], Verdict]] = []
+    for c in collisions:
+        pairs = []
+        for pair in c.get("crossed") or []:
+            verdict = judge(c, pair, all_imported)
+            group = counts["benign" if verdict.benign else "failing"]
+            group[verdict.reason] = group.get(verdict.reason, 0) + 1
+            pairs.append(dict(pair, judged=verdict.reason, benign=verdict.benign))
+            if not verdict.benign:
+                failing.append((c, pair, verdict))
+        judged.append(
+            dict(c, crossed=pairs, readable=readable.get(c["symbol"]))
+            if pairs
+            else dict(c, readable=readable.get(c["symbol"]))
+        )
+    # The C++ runtime's pieces break when one of the copies is the system's libstdc++ (shared
+    # by everything in the process) or a binding crossed; wheels' own renamed copies loaded
+    # privately (every C++ musllinux wheel vendors one) each serve their own wheel.
+    cxx = [
+        c
+        for c in collisions
+        if c["cxx_runtime"] and (c.get("crossed") or any(short(f, site_dirs) == f for f in c["files"]))
+    ]
+    bad = {id(c) for c in cxx} | {id(c) for c, _p, _v in failing}
+    shown = ([c for c in collisions if id(c) in bad] + [c for c in collisions if id(c) not in bad])[:5]
     parts = [
         f"{_sym(c['symbol'], readable)} defined by " + " and ".join(short(f, site_dirs) for f in c["files"])
         for c in shown
@@ -187,16 +293,7 @@ def interpret_smoke(
     detail = "; ".join(parts) + (
         f" (+{len(collisions) - len(shown)} more)" if len(collisions) > len(shown) else ""
     )
-    # A collision breaks something only when the dynamic linker bound one wheel's reference to
-    # another wheel's definition (or it is the C++ runtime's call_once machinery). Copies loaded
-    # privately (RTLD_LOCAL, as Python loads extensions and what they need) each resolve to
-    # themselves: two bundled OpenBLAS builds defining `__xerbla` are information, not a failure.
-    crossing = [c for c in collisions if c.get("crossed")]
-    # The C++ runtime's pieces break when one of the copies is the system's libstdc++ (shared
-    # by everything in the process) or a binding crossed; wheels' own renamed copies loaded
-    # privately (every C++ musllinux wheel vendors one) each serve their own wheel.
-    cxx = [c for c in cxx if c.get("crossed") or any(short(f, site_dirs) == f for f in c["files"])]
-    failing = cxx or crossing
+    benign = sum(counts["benign"].values())
     diagnosis = ""
     if cxx:
         names = ", ".join(_sym(c["symbol"], readable) for c in cxx[:3])
@@ -204,12 +301,19 @@ def interpret_smoke(
             f"C++ runtime pieces are defined twice ({names}): the first DSO loaded wins, "
             "which breaks std::call_once and exceptions across them"
         )
-    elif crossing:
-        first = crossing[0]
-        b = first["crossed"][0]
+    elif failing:
+        first, b, verdict = failing[0]
         diagnosis = (
             f"{_sym(first['symbol'], readable)} wanted by {short(b['wanted_by'], site_dirs)} was bound to "
-            f"{short(b['bound_to'], site_dirs)}: one wheel's code runs another wheel's copy"
+            f"{short(b['bound_to'], site_dirs)}: {verdict.specifics}"
+        )
+        if verdict.reason != "interposed":
+            diagnosis += ", so one wheel's code runs another wheel's copy"
+    elif benign:
+        why = ", ".join(f"{n} {r}" for r, n in sorted(counts["benign"].items(), key=lambda kv: -kv[1]))
+        diagnosis = (
+            f"information: {benign} binding{'s' if benign != 1 else ''} crossed between wheels, "
+            f"none can break: {why}"
         )
     elif collisions and not loaded_rec.get("bindings_checked", True):
         diagnosis = (
@@ -221,21 +325,14 @@ def interpret_smoke(
             "information: the copies are loaded privately and no binding crossed between wheels "
             "(no interposition)"
         )
-    out.append(
-        SymbolCheck(
-            check="symbol collisions",
-            status=Status.FAILED if failing else Status.PASSED,
-            detail=detail,
-            diagnosis=diagnosis,
-            evidence={"collisions": [dict(c, readable=readable.get(c["symbol"])) for c in collisions[:200]]},
-        )
+    crossed_first = sorted(judged, key=lambda c: not c.get("crossed"))
+    return SymbolCheck(
+        check="symbol collisions",
+        status=Status.FAILED if cxx or failing else Status.PASSED,
+        detail=detail,
+        diagnosis=diagnosis,
+        evidence={"collisions": crossed_first[:200], "bindings": counts, "defined_twice": len(collisions)},
     )
-    if loaded_rec.get("shared_copies"):  # only when the installed set has same-named libraries
-        out.append(interpret_shared_copies(loaded_rec["shared_copies"] or []))
-    tls = loaded_rec.get("static_tls") or {}
-    if tls.get("objects"):
-        out.append(interpret_static_tls(tls, site_dirs))
-    return out
 
 
 STATIC_TLS_WORKAROUNDS = (
