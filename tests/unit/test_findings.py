@@ -167,3 +167,28 @@ def test_an_undeclared_dependency_is_named_with_the_wheel_that_imports_it() -> N
         result("import mypkg", Status.FAILED, "ModuleNotFoundError: No module named 'mypkg'"), Context(cell)
     )
     assert itself is not None and itself.kind == "check-failed"
+
+
+def test_a_failing_collision_check_is_an_interposed_symbol_named_by_its_symbol() -> None:
+    evidence = {
+        "collisions": [
+            {
+                "symbol": "wm_state",
+                "readable": "wm_state",
+                "crossed": [{"judged": "benign-unique", "benign": True}],
+            },
+            {
+                "symbol": "_ZN2wm5stateE",
+                "readable": "wm::state",
+                "crossed": [{"judged": "two different definitions", "benign": False}],
+            },
+        ],
+        "bindings": {"benign": {"unique": 1}, "failing": {"differ": 1}},
+    }
+    failed = CheckResult(
+        distro="debian-12", arch="x86_64", python="3.11", scenario="symbols", check="symbol collisions",
+        status=Status.FAILED, detail="wm::state defined by a and b", evidence=evidence,
+    )  # fmt: skip
+    found = explain(failed)
+    assert found is not None and (found.kind, found.subject) == ("interposed-symbol", "wm::state")
+    assert "two different definitions" in found.message and "visibility" in found.fix

@@ -316,6 +316,38 @@ def order_dependence(r: CheckResult, ctx: Context) -> Finding | None:
     )
 
 
+def interposed_symbol(r: CheckResult, ctx: Context) -> Finding | None:
+    """The symbols scenario's collision check failed: a binding crossed between wheels and was
+    judged able to break (or the C++ runtime is defined twice). Subject: the first such symbol."""
+    if r.check != "symbol collisions" or r.status is not Status.FAILED:
+        return None
+    bad = [
+        (c, pair)
+        for c in r.evidence.get("collisions") or ()
+        for pair in c.get("crossed") or ()
+        if pair.get("benign") is False
+    ]
+    if bad:
+        c, pair = bad[0]
+        name = str(c.get("readable") or c.get("symbol"))
+        return Finding(
+            kind="interposed-symbol",
+            subject=name,
+            message=f"`{name}` bound across wheels ({pair.get('judged')}): "
+            "one wheel's code runs another's copy",
+            fix="build with -fvisibility=hidden and -Wl,--exclude-libs,ALL (or a version script), so each "
+            "wheel keeps its own definitions",
+            evidence={"bindings": dict(r.evidence.get("bindings") or {}), "count": len(bad)},
+        )
+    return Finding(
+        kind="interposed-symbol",
+        subject="C++ runtime",
+        message="the C++ runtime is defined twice and one copy is the process's: std::call_once and "
+        "exceptions break across them",
+        fix="link libstdc++ statically with hidden symbols, or rely on the system's libstdc++",
+    )
+
+
 def out_of_memory(r: CheckResult, ctx: Context) -> Finding | None:
     if r.status is not Status.CRASHED or "out of memory" not in r.detail:
         return None
@@ -400,6 +432,7 @@ EXPLAINERS: tuple[tuple[str, Explainer], ...] = (
     ("numpy-abi", runtime_mismatch),
     ("protobuf-runtime", runtime_mismatch),
     ("order-dependence", order_dependence),
+    ("interposed-symbol", interposed_symbol),
     ("undefined-symbol", undefined_symbol),
     ("out-of-memory", out_of_memory),
     ("import-warning", import_warning),
