@@ -77,7 +77,9 @@ def test_package_data_comes_from_the_installed_package(installed: Path, tmp_path
             "from wheelmatrix.resources import data_path; import wheelmatrix; "
             "print(wheelmatrix.__file__); [print(data_path(n)) for n in "
             "('distros.yaml', 'scenarios.yaml', 'known-problems.yaml', 'policy.json', 'setup-host.sh', "
-            "'cpu-levels.json', 'reach.json', 'recipes/musl-python.sh', 'recipes/musl-inputs.json')]",
+            "'cpu-levels.json', 'reach.json', 'recipes/musl-python.sh', 'recipes/musl-inputs.json', "
+            "'schemas/report.schema.json', 'schemas/results-line.schema.json', 'stable-abi.json', "
+            "'symbol-sharing.json')]",
         ],
         capture_output=True,
         text=True,
