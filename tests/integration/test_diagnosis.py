@@ -190,7 +190,7 @@ def test_unversioned_too_new_libc_symbol_is_predicted_and_explained(
 def test_executable_stack_refused_from_glibc_2_41_only(wheels: dict[str, Fixture], tmp_path: Path) -> None:
     run = wheelmatrix(
         *paths(wheels["execstack"]), "--distro", "debian-12", "--distro", "debian-13",
-        "--scenario", "import", tmp=tmp_path,
+        "--scenario", "import", "--scenario", "symbols", tmp=tmp_path,
     )  # fmt: skip
     assert run.rc == 1, run.explain()
     cells = run.by_cell("import wmexecstack")
@@ -199,6 +199,12 @@ def test_executable_stack_refused_from_glibc_2_41_only(wheels: dict[str, Fixture
         assert new["status"] == "failed" and "executable stack" in new["detail"], new
         assert "predicted and confirmed" in new["diagnosis"] and "noexecstack" in new["diagnosis"], new
         assert cells[("debian-12", arch)]["status"] == "passed"
+    # every check the executable stack fails — the symbols scenario's too — names it
+    failing = [r for r in run.results() if r["status"] == "failed" and r["distro"] == "debian-13"]
+    assert {r["scenario"] for r in failing} >= {"import", "symbols"}, failing
+    for r in failing:
+        assert r["finding"]["kind"] == "executable-stack", r
+        assert r["diagnosis"], f"the evidence names the cause, so must the diagnosis: {r}"
 
 
 def test_removed_standard_library_module_is_named_with_the_release(
