@@ -25,6 +25,39 @@ from wheelmatrix.errors import InputError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# The keys a wheel's `{name}-{version}.data/` directory may hold (the binary distribution format
+# spec): each installs into that install scheme's directory, purelib and platlib into
+# site-packages next to the root's files.
+DATA_SCHEMES = ("purelib", "platlib", "scripts", "headers", "data")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where one wheel member is installed: `scheme` is "site" (the wheel's root, purelib and
+    platlib: site-packages), "scripts" (the environment's bin/), "headers" or "data" (the
+    environment's prefix); `path` is relative to that scheme's directory."""
+
+    scheme: str
+    path: str
+
+    @property
+    def importable(self) -> bool:
+        return self.scheme == "site"
+
+
+def placement(member: str, data_dir: str) -> Placement | None:
+    """Where `member` (a path inside the wheel) installs, given the wheel's `.data` directory
+    name; None for the wheel's own metadata (`.dist-info/`) and for directory entries."""
+    head, _sep, rest = member.partition("/")
+    if member.endswith("/") or head.endswith(".dist-info"):
+        return None
+    if head != data_dir:
+        return Placement(scheme="site", path=member)
+    scheme, _sep, path = rest.partition("/")
+    if not path:
+        return None
+    return Placement(scheme="site" if scheme in ("purelib", "platlib") else scheme, path=path)
+
 
 @dataclass(frozen=True, kw_only=True)
 class WheelFile:
@@ -32,8 +65,11 @@ class WheelFile:
     project: NormalizedName
     version: str
     tags: frozenset[Tag]
-    modules: tuple[str, ...]
+    modules: tuple[str, ...]  # empty for a wheel that ships only data, scripts or native files
     sha256: str = ""
+    scripts: tuple[str, ...] = ()  # file names in `.data/scripts/` (installed into bin/)
+    build: str = ""  # the file name's build tag, if any
+    data_dir: str = ""  # the name of its `{name}-{version}.data` directory (present or not)
 
     @property
     def filename(self) -> str:
@@ -72,7 +108,7 @@ def read_wheel(path: Path) -> WheelFile:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        name, version, _build, tags = parse_wheel_filename(path.name)
+        name, version, build, tags = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
         raise InputError(
             f"{path}: not a valid wheel file name ({exc})",
@@ -104,9 +140,9 @@ def read_wheel(path: Path) -> WheelFile:
             f"{path}: METADATA names project '{meta_name}', but the file name says '{name}'",
             hint="the wheel was renamed by hand or is corrupt; rebuild it",
         )
-    modules = _modules(top_level, names)
-    if not modules:
-        raise InputError(f"{path}: the wheel contains no importable top-level module")
+    data_dir = dist_info[: -len(".dist-info")] + ".data"
+    placed = _placements(path, names, data_dir)
+    modules = _modules(top_level, [p.path for p in placed if p.importable])
     return WheelFile(
         path=path.resolve(),
         project=name,
@@ -114,7 +150,29 @@ def read_wheel(path: Path) -> WheelFile:
         tags=tags,
         modules=modules,
         sha256=file_sha256(path),
+        scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
+        build="".join(str(part) for part in build),
+        data_dir=data_dir,
     )
+
+
+def _placements(path: Path, names: list[str], data_dir: str) -> list[Placement]:
+    """Where each member installs; a `.data/` key outside the spec's list is refused, because
+    installers refuse it too."""
+    out = []
+    for member in names:
+        where = placement(member, data_dir)
+        if where is None:
+            continue
+        if where.scheme not in ("site", *DATA_SCHEMES):
+            raise InputError(
+                f"{path}: {member}: '{where.scheme}' is not an install scheme "
+                f"(a wheel's .data/ directory may hold only {', '.join(DATA_SCHEMES)}); "
+                "installers refuse this wheel",
+                hint="rebuild the wheel with the files under one of those directories",
+            )
+        out.append(where)
+    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -148,11 +206,12 @@ def _header(metadata: str, key: str) -> str | None:
     return None
 
 
-def _modules(top_level: str | None, names: list[str]) -> tuple[str, ...]:
+def _modules(top_level: str | None, installed: list[str]) -> tuple[str, ...]:
     """Top-level modules of a wheel: what top_level.txt lists *and* the wheel has files for
     (pyarrow 19.0.1 lists a build artefact, `__dummy__`, with no file), else what its files
-    show."""
-    shipped = _shipped_modules(names)
+    show. `installed` are the paths relative to site-packages of the files installed there (the
+    root's and those of `.data/purelib/` and `.data/platlib/`)."""
+    shipped = _shipped_modules(installed)
     if top_level is not None:
         listed = [m.strip().split("/")[0] for m in top_level.splitlines() if m.strip()]
         found = tuple(dict.fromkeys(m for m in listed if _IDENTIFIER.match(m) and m in shipped))
@@ -161,11 +220,14 @@ def _modules(top_level: str | None, names: list[str]) -> tuple[str, ...]:
     return tuple(sorted(shipped))
 
 
-def _shipped_modules(names: list[str]) -> set[str]:
+def _shipped_modules(installed: list[str]) -> set[str]:
+    """Top-level names with Python code: a module file, or a directory holding one at any depth
+    (a regular package, a pkgutil-style or a PEP 420 namespace package). A directory of only
+    data or shared libraries (`nvidia/nvtx/lib/libnvtx3interop.so.1`) imports nothing."""
     out: set[str] = set()
-    for name in names:
+    for name in installed:
         head, sep, _rest = name.partition("/")
-        if head.endswith((".dist-info", ".data")) or head.endswith(".libs"):
+        if head.endswith(".libs"):
             continue
         if sep:
             if name.endswith((".py", ".so", ".pyd", ".pyc")) and _IDENTIFIER.match(head):
