@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wheelmatrix.config.known_problems import KnownProblem
@@ -205,7 +205,12 @@ def _diagnose_cell(
     updated = []
     for r in results:
         modules = tuple(r.evidence.get("modules") or ())
-        relevant = [p for p in predictions if set(p.modules) & set(modules)]
+        ran = PurePosixPath(str(r.evidence.get("path") or "")).name  # a loaded library, a started command
+        relevant = [
+            p
+            for p in predictions
+            if set(p.modules) & set(modules) or (ran and PurePosixPath(p.finding.file or "").name == ran)
+        ]
         diagnosis = ""
         evidence = dict(r.evidence)
         if relevant:

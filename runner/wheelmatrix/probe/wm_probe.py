@@ -396,12 +396,17 @@ def installed(site_dirs):
 
 
 def elf_files(site_dir, dist_info):
+    """ELF files a distribution installed: libraries (`.so` in the name), its scripts (in the
+    venv's bin/, from .data/scripts or .data/data) and executables in its package folders
+    (`pkg/bin/tool`): all count for the glibc floor of the wheel."""
     out = []
     for path, _digest in record_entries(dist_info):
         script = path.startswith("..") and "/bin/" in path  # .data/scripts, in the venv's bin/
-        if (".so" not in os.path.basename(path) and not script) or ".dist-info/" in path:
-            continue
         full = os.path.normpath(os.path.join(site_dir, path))
+        if ".dist-info/" in path or (
+            ".so" not in os.path.basename(path) and not script and not is_elf_executable(full)
+        ):
+            continue
         try:
             with open(full, "rb") as elf:
                 if elf.read(4) == b"\x7fELF":
