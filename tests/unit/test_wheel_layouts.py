@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.selection import wheel_for
+from tests.fixtures.selection import elf_member
 from tests.fixtures.wheels import Fixture, write_wheel
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 from wheelmatrix.inputs.wheels import Placement, parse_inputs, placement, read_wheel
@@ -17,14 +17,6 @@ from wheelmatrix.scan.elf import installed_as, iter_wheel_elves
 from wheelmatrix.scan.policy import judge_wheel
 
 TAG = "py3-none-manylinux_2_17_{arch}"
-
-
-def _native(fixtures: dict[str, Fixture], key: str, arch: str) -> bytes:
-    """The one ELF member of a fixture wheel (built on the host): the bytes of a real library
-    or executable that needs GLIBC_2.36."""
-    with zipfile.ZipFile(wheel_for(fixtures[key], arch)) as zf:
-        (name,) = [n for n in zf.namelist() if zf.read(n)[:4] == b"\x7fELF"]
-        return zf.read(name)
 
 
 def _wheel(tmp: Path, files: dict[str, bytes], *, arch: str = "x86_64", **kw: object) -> Path:
@@ -64,9 +56,11 @@ def test_platlib_and_purelib_packages_are_modules(tmp_path: Path) -> None:
         "wmlay-1.0.data/platlib/wmfast/_c.abi3.so": b"\x7fELF",
         "wmlay-1.0.data/purelib/wmslow.py": b"",
         "wmlay-1.0.data/platlib/_wmext.cpython-311-x86_64-linux-gnu.so": b"",
+        "wmlay-1.0.data/platlib/wmarrow/lib.cpython-311-x86_64-linux-gnu.so": b"",  # pyarrow's `lib`
+        "wmlay-1.0.data/platlib/wmonlylibs/libwm.so": b"\x7fELF",  # a library, not a module
     }
     wheel = read_wheel(write_wheel(tmp_path, "wmlay", "1.0", "py3-none-any", files, purelib=False))
-    assert wheel.modules == ("_wmext", "wmfast", "wmslow")
+    assert wheel.modules == ("_wmext", "wmarrow", "wmfast", "wmslow")
     assert wheel.data_dir == "wmlay-1.0.data"
 
 
@@ -108,8 +102,9 @@ def test_namespace_packages_are_modules(tmp_path: Path, init: bytes | None) -> N
         ({"wmlay-1.0.data/headers/wmlay.h": b"int f(void);\n"}, ()),
         ({"wmlay-stubs/__init__.pyi": b"X: int\n"}, ()),  # a stubs-only package (types-*)
         ({"nvidia/wmlay/lib/libwmlay.so.1": b"\x7fELF"}, ()),  # a directory of libraries only
+        ({"wmlay-1.0.data/platlib/wmlay/lib/libwmlay.so": b"\x7fELF"}, ()),
     ],
-    ids=["scripts", "data", "headers", "stubs", "libraries"],
+    ids=["scripts", "data", "headers", "stubs", "libraries", "platlib-library"],
 )
 def test_wheels_without_a_module_are_read(
     tmp_path: Path, files: dict[str, bytes], scripts: tuple[str, ...]
@@ -153,7 +148,7 @@ def test_native_files_in_every_layout_count_for_the_glibc_floor(
 ) -> None:
     """Wherever the ELF file sits, the scan finds it, says where it installs, and its
     GLIBC_2.36 requirement over-claims the manylinux_2_17 tag."""
-    wheel = _wheel(tmp_path, {member: _native(fixtures, key, arch)}, arch=arch)
+    wheel = _wheel(tmp_path, {member: elf_member(fixtures[key], arch)}, arch=arch)
     (elf,) = iter_wheel_elves(wheel)
     assert (elf.path, elf.installs_as, elf.machine) == (member, installs_as, arch)
     assert elf.highest("GLIBC") is not None and elf.highest("GLIBC").version == "2.36"  # type: ignore[union-attr]

@@ -24,6 +24,9 @@ from packaging.utils import (
 from wheelmatrix.errors import InputError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# `libfoo.so` is a shared library (loaded by ctypes or the loader), not an extension module:
+# those carry an ABI tag (`lib.cpython-311-x86_64-linux-gnu.so`, `_x.abi3.so`) or no `lib`.
+_LIBRARY = re.compile(r"^lib[^.]*\.so$")
 
 # The keys a wheel's `{name}-{version}.data/` directory may hold (the binary distribution format
 # spec): each installs into that install scheme's directory, purelib and platlib into
@@ -223,11 +226,12 @@ def _modules(top_level: str | None, installed: list[str]) -> tuple[str, ...]:
 def _shipped_modules(installed: list[str]) -> set[str]:
     """Top-level names with Python code: a module file, or a directory holding one at any depth
     (a regular package, a pkgutil-style or a PEP 420 namespace package). A directory of only
-    data or shared libraries (`nvidia/nvtx/lib/libnvtx3interop.so.1`) imports nothing."""
+    data or shared libraries (`nvidia/nvtx/lib/libnvtx3interop.so.1`, `pkg/lib/libfoo.so`)
+    imports nothing: its import would pass and test none of the wheel's code."""
     out: set[str] = set()
     for name in installed:
         head, sep, _rest = name.partition("/")
-        if head.endswith(".libs"):
+        if head.endswith(".libs") or _LIBRARY.match(name.rpartition("/")[2]):
             continue
         if sep:
             if name.endswith((".py", ".so", ".pyd", ".pyc")) and _IDENTIFIER.match(head):

@@ -168,11 +168,18 @@ def modules_of(dist_info):
     return sorted(shipped), []
 
 
+SHARED_LIBRARY = re.compile(r"^lib[^.]*\.so$")  # libfoo.so: loaded by ctypes, not imported
+
+
 def shipped_modules(dist_info):
+    """Top-level names with Python code (packages, namespace packages, modules); a directory
+    of only data or shared libraries (libfoo.so) has none."""
     out = set()
     for path, _digest in record_entries(dist_info):
         head, sep, _rest = path.partition("/")
         if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
+            continue
+        if SHARED_LIBRARY.match(path.rpartition("/")[2]):
             continue
         if sep and path.endswith((".py", ".so", ".pyc")) and IDENT.match(head):
             out.add(head)
