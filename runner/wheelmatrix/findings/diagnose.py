@@ -323,7 +323,12 @@ def _explain_pure_fallback(cell: Cell, r: CheckResult) -> str:
         return ""
     modules = set(r.evidence.get("modules") or ())
     names = {p.project: (p.wheel.modules if p.wheel else ()) for p in (*cell.candidates, *cell.companions)}
-    involved = [p for p in pure if p in names and (not modules or not names[p] or set(names[p]) & modules)]
+    owner = r.evidence.get("project")  # a check of one project's files (a library load, a command)
+    involved = [
+        p
+        for p in pure
+        if p in names and (p == owner if owner else not modules or not names[p] or set(names[p]) & modules)
+    ]
     if not involved:
         return ""
     project = involved[0]

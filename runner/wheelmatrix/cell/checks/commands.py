@@ -23,10 +23,11 @@ def run(ctx: CellRun) -> list[CheckResult]:
 
 
 def start_commands(
-    ctx: CellRun, paths: Sequence[str], args: Sequence[str], note: str = ""
+    ctx: CellRun, paths: Sequence[str], args: Sequence[str], note: str = "", project: str = ""
 ) -> list[CheckResult]:
     """Start each of `paths` (in the cell) with `args`: one `run NAME ARGS` result each; `note`
-    is added to every result's evidence (`instead_of_import`) and detail, to say why it ran."""
+    is added to every result's evidence (`instead_of_import`) and detail, to say why it ran,
+    `project` (whose commands they are) to the evidence."""
     args = list(args)
     plan = {
         "timeout": timeout(ctx),
@@ -50,6 +51,8 @@ def start_commands(
             "output_tail": rec["tail"],
             "path": path,
         }
+        if project:
+            evidence["project"] = project
         if note:
             evidence["instead_of_import"] = note
             detail = f"{detail} ({note})" if detail else note
