@@ -97,6 +97,8 @@ def test_a_directory_of_shared_libraries_is_not_a_module(tmp_path: Path) -> None
     info = _dist(tmp_path, "wmlib", "wmlib\n", record)
     assert wm_probe.modules_of(str(info)) == ([], ["wmlib"])
     assert _modules("wmlib\n", record[:2]) == ()
-    ext = ["wmarrow/lib.cpython-311-x86_64-linux-gnu.so"]
-    assert _modules(None, ext) == ("wmarrow",)
-    assert wm_probe.shipped_modules(str(_dist(tmp_path / "b", "wmarrow", None, ext))) == {"wmarrow"}
+    ext = ["wmarrow/lib.cpython-311-x86_64-linux-gnu.so"]  # no __init__.py: a PEP 420 namespace
+    assert _modules(None, ext) == ("wmarrow.lib",)
+    arrow = _dist(tmp_path / "b", "wmarrow", None, ext)
+    assert wm_probe.shipped_modules(str(arrow)) == {"wmarrow"}
+    assert wm_probe.modules_of(str(arrow)) == (["wmarrow.lib"], [])

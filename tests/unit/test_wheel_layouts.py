@@ -13,6 +13,7 @@ from tests.fixtures.selection import elf_member
 from tests.fixtures.wheels import Fixture, write_wheel
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
 from wheelmatrix.inputs.wheels import Placement, parse_inputs, placement, read_wheel
+from wheelmatrix.probe import wm_probe
 from wheelmatrix.scan.elf import installed_as, iter_wheel_elves
 from wheelmatrix.scan.policy import judge_wheel
 
@@ -56,6 +57,7 @@ def test_platlib_and_purelib_packages_are_modules(tmp_path: Path) -> None:
         "wmlay-1.0.data/platlib/wmfast/_c.abi3.so": b"\x7fELF",
         "wmlay-1.0.data/purelib/wmslow.py": b"",
         "wmlay-1.0.data/platlib/_wmext.cpython-311-x86_64-linux-gnu.so": b"",
+        "wmlay-1.0.data/platlib/wmarrow/__init__.py": b"",
         "wmlay-1.0.data/platlib/wmarrow/lib.cpython-311-x86_64-linux-gnu.so": b"",  # pyarrow's `lib`
         "wmlay-1.0.data/platlib/wmonlylibs/libwm.so": b"\x7fELF",  # a library, not a module
     }
@@ -79,19 +81,45 @@ def test_build_tag_in_the_file_name(tmp_path: Path) -> None:
     assert (wheel.version, wheel.build, wheel.modules) == ("1.0", "1", ("wmlay",))
 
 
+PKGUTIL = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+# protobuf's layout: `google` is a PEP 420 namespace holding a package and a namespace with an
+# extension module; and data next to them
+PROTOBUF = {
+    "google/protobuf/__init__.py": b"",
+    "google/protobuf/internal/api.py": b"",
+    "google/_upb/_message.abi3.so": b"\x7fELF",
+    "google/_upb/README.txt": b"",
+    "google/lib/libwm.so": b"\x7fELF",
+}
+
+
 @pytest.mark.parametrize(
-    "init", [None, b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"]
+    ("files", "modules"),
+    [
+        ({"wmns/sub/mod.py": b"X = 1\n"}, ("wmns.sub.mod",)),
+        ({"wmns/__init__.py": PKGUTIL, "wmns/sub/mod.py": b"X = 1\n"}, ("wmns",)),
+        ({"wmns/sub/__init__.py": b"", "wmns/sub/deep/x.py": b""}, ("wmns.sub",)),
+        ({"wmns/__init__.cpython-311-x86_64-linux-gnu.so": b"", "wmns/x.py": b""}, ("wmns",)),  # cythonized
+        (PROTOBUF, ("google._upb._message", "google.protobuf")),
+    ],
+    ids=["pep420", "pkgutil", "pep420-package", "compiled-init", "protobuf"],
 )
-def test_namespace_packages_are_modules(tmp_path: Path, init: bytes | None) -> None:
-    """PEP 420 (no __init__.py at the top) and pkgutil-style namespace packages."""
-    files = {"wmns/sub/mod.py": b"X = 1\n"}
-    if init is not None:
-        files["wmns/__init__.py"] = init
+def test_namespace_packages_import_what_runs_the_wheels_code(
+    tmp_path: Path, files: dict[str, bytes], modules: tuple[str, ...]
+) -> None:
+    """A PEP 420 namespace top imports nothing of the wheel: the shallowest packages and modules
+    under it are imported instead, on the host as in the cell (from RECORD); a pkgutil-style
+    namespace has an __init__.py that runs."""
     for top_level in (None, ()):
         wheel = write_wheel(
             tmp_path, "wmlay", "1.0", "py3-none-any", files, purelib=True, top_level=top_level
         )
-        assert read_wheel(wheel).modules == ("wmns",)
+        assert read_wheel(wheel).modules == modules
+    site = tmp_path / "site"
+    info = site / "wmlay-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "RECORD").write_text("".join(f"{p},sha256=x,1\n" for p in files))
+    assert tuple(wm_probe.modules_of(str(info))[0]) == modules
 
 
 @pytest.mark.parametrize(

@@ -215,12 +215,42 @@ def _modules(top_level: str | None, installed: list[str]) -> tuple[str, ...]:
     show. `installed` are the paths relative to site-packages of the files installed there (the
     root's and those of `.data/purelib/` and `.data/platlib/`)."""
     shipped = _shipped_modules(installed)
+    tops: tuple[str, ...] = tuple(sorted(shipped))
     if top_level is not None:
         listed = [m.strip().split("/")[0] for m in top_level.splitlines() if m.strip()]
         found = tuple(dict.fromkeys(m for m in listed if _IDENTIFIER.match(m) and m in shipped))
-        if found:
-            return found
-    return tuple(sorted(shipped))
+        tops = found or tops
+    return tuple(name for top in tops for name in _namespace_members(top, installed))
+
+
+MAX_NAMESPACE_MEMBERS = 8
+
+
+def _namespace_members(top: str, installed: list[str]) -> list[str]:
+    """`top` itself, unless it is a PEP 420 namespace package (a directory without
+    `__init__.py`: protobuf's `google`): importing that runs none of the wheel's code, so the
+    shallowest packages and modules under it are imported instead (`google.protobuf`,
+    `google._upb._message`), at most MAX_NAMESPACE_MEMBERS of them."""
+    files = set(installed)
+    packages = {p.rpartition("/")[0] for p in files if p.rpartition("/")[2].startswith("__init__.")}
+    if top in packages or not any(p.startswith(f"{top}/") for p in files):
+        return [top]
+    found: dict[str, None] = {}
+    for path in sorted(files):
+        parts = path.split("/")
+        if parts[0] != top or _LIBRARY.match(parts[-1]):
+            continue
+        for depth in range(1, len(parts)):
+            name = parts[depth] if depth < len(parts) - 1 else parts[depth].split(".", 1)[0]
+            if not _IDENTIFIER.match(name):
+                break
+            if depth == len(parts) - 1:
+                if parts[depth].endswith((".py", ".so")):
+                    found[".".join([*parts[:depth], name])] = None
+            elif "/".join(parts[: depth + 1]) in packages:
+                found[".".join(parts[: depth + 1])] = None
+                break
+    return list(found)[:MAX_NAMESPACE_MEMBERS] or [top]
 
 
 def _shipped_modules(installed: list[str]) -> set[str]:
