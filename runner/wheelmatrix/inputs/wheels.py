@@ -48,13 +48,14 @@ class Placement:
         return self.scheme == "site"
 
 
-def placement(member: str, data_dir: str) -> Placement | None:
-    """Where `member` (a path inside the wheel) installs, given the wheel's `.data` directory
-    name; None for the wheel's own metadata (`.dist-info/`) and for directory entries."""
+def placement(member: str) -> Placement | None:
+    """Where `member` (a path inside the wheel) installs; None for the wheel's own metadata
+    (`.dist-info/`) and for directory entries. Like pip, any top-level `*.data` directory is
+    the wheel's data directory (the spec names it `{name}-{version}.data`)."""
     head, _sep, rest = member.partition("/")
     if member.endswith("/") or head.endswith(".dist-info"):
         return None
-    if head != data_dir:
+    if not head.endswith(".data"):
         return Placement(scheme="site", path=member)
     scheme, _sep, path = rest.partition("/")
     if not path:
@@ -72,7 +73,6 @@ class WheelFile:
     sha256: str = ""
     scripts: tuple[str, ...] = ()  # file names in `.data/scripts/` (installed into bin/)
     build: str = ""  # the file name's build tag, if any
-    data_dir: str = ""  # the name of its `{name}-{version}.data` directory (present or not)
 
     @property
     def filename(self) -> str:
@@ -143,8 +143,7 @@ def read_wheel(path: Path) -> WheelFile:
             f"{path}: METADATA names project '{meta_name}', but the file name says '{name}'",
             hint="the wheel was renamed by hand or is corrupt; rebuild it",
         )
-    data_dir = dist_info[: -len(".dist-info")] + ".data"
-    placed = _placements(path, names, data_dir)
+    placed = _placements(path, names)
     modules = _modules(top_level, [p.path for p in placed if p.importable])
     return WheelFile(
         path=path.resolve(),
@@ -155,16 +154,15 @@ def read_wheel(path: Path) -> WheelFile:
         sha256=file_sha256(path),
         scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
         build="".join(str(part) for part in build),
-        data_dir=data_dir,
     )
 
 
-def _placements(path: Path, names: list[str], data_dir: str) -> list[Placement]:
+def _placements(path: Path, names: list[str]) -> list[Placement]:
     """Where each member installs; a `.data/` key outside the spec's list is refused, because
     installers refuse it too."""
     out = []
     for member in names:
-        where = placement(member, data_dir)
+        where = placement(member)
         if where is None:
             continue
         if where.scheme not in ("site", *DATA_SCHEMES):

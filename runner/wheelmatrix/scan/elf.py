@@ -216,24 +216,15 @@ def x86_isa_needed(note: bytes) -> str | None:
     return None
 
 
-def installed_as(member: str, data_dir: str) -> str:
+def installed_as(member: str) -> str:
     """Where an installer puts a wheel member, relative to the environment: site-packages paths
     plainly (`.data/platlib/x.so` installs as `x.so`), the other schemes under the directory
     they install into (`bin/`, `include/`, the prefix); "" when that is `member` itself."""
-    where = placement(member, data_dir)
+    where = placement(member)
     if where is None or where.path == member:
         return ""
     prefix = {"site": "", "scripts": "bin/", "headers": "include/", "data": "<prefix>/"}
     return prefix.get(where.scheme, f"<{where.scheme}>/") + where.path
-
-
-def data_dir_of(names: list[str]) -> str:
-    """The wheel's `{name}-{version}.data` directory name, from its `.dist-info` directory."""
-    for name in names:
-        head = name.split("/", 1)[0]
-        if head.endswith(".dist-info"):
-            return head[: -len(".dist-info")] + ".data"
-    return ""
 
 
 def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
@@ -241,7 +232,6 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
     `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read in memory: nothing
     is extracted to disk. Each names where it installs when that differs from its path."""
     with zipfile.ZipFile(wheel) as zf:
-        data_dir = data_dir_of(zf.namelist())
         for info in zf.infolist():
             if info.is_dir() or info.file_size < 64:
                 continue
@@ -253,5 +243,5 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
                 found = scan_elf(info.filename, data)
             except (ELFError, OverflowError, ValueError):
                 continue  # ELF magic but not parseable: not a library we can reason about
-            where = installed_as(info.filename, data_dir)
+            where = installed_as(info.filename)
             yield dataclasses.replace(found, installs_as=where) if where else found
