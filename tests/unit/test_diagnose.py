@@ -477,3 +477,20 @@ def test_known_problem_needs_the_versions_it_states(
     )  # fmt: skip
     (out,) = diagnose([other], [same_message], {}, known)
     assert "numpy2-abi-pandas20" not in out.diagnosis and "NumPy 1.x" in out.diagnosis
+
+
+def test_pure_fallback_is_not_blamed_for_another_projects_library(catalog: Catalog) -> None:
+    """A library load of tbb (no module) fails for a missing libhwloc: the stubs-only pure
+    wheel installed next to it (no module either) is not the cause; when the load is its own,
+    it is."""
+    projects = parse_inputs(["tbb==2023.2.0", "types-requests==2.33"], role="candidate")
+    cell = cells_for(catalog, projects, distros=("debian-12",))["debian-12"]
+    detail = "OSError: libhwloc.so.15: cannot open shared object file: No such file or directory"
+    pure = {"types-requests": "2.33"}
+    for owner, blamed in (("tbb", False), ("types-requests", True)):
+        failed = dataclasses.replace(
+            result(cell, "load libtbbbind_2_5.so", Status.FAILED, detail),
+            evidence={"project": owner, "pure_wheels": pure, "path": "/v/lib/libtbbbind_2_5.so"},
+        )
+        (out,) = diagnose([cell], [failed], {})
+        assert out.diagnosis.startswith("no x86_64 wheel of types-requests") is blamed, out.diagnosis

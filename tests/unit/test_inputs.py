@@ -79,8 +79,9 @@ def test_modules_come_from_top_level_txt(tmp_path: Path) -> None:
             "_private.py": b"",
         },
     )
-    # listed and shipped, in listed order; `__dummy__` is listed without any file: not a module
-    assert read_wheel(path).modules == ("alpha", "beta", "_private")
+    # listed and shipped, in listed order; `__dummy__` is listed without any file: not a module;
+    # `beta` has no __init__.py (a PEP 420 namespace): its package `beta.sub` is imported
+    assert read_wheel(path).modules == ("alpha", "beta.sub", "_private")
 
 
 def test_modules_without_top_level_txt_come_from_file_names(tmp_path: Path) -> None:
@@ -95,7 +96,8 @@ def test_modules_without_top_level_txt_come_from_file_names(tmp_path: Path) -> N
         "wmdemo-1.0.data/scripts/tool.py": b"",
     }
     path = rewrite(build(tmp_path, files=files), {"wmdemo-1.0.dist-info/top_level.txt": None})
-    assert read_wheel(path).modules == ("extonly", "fast", "single", "wmdemo")
+    # `extonly` has no __init__.py: importing it would load nothing, its extension is imported
+    assert read_wheel(path).modules == ("extonly._x", "fast", "single", "wmdemo")
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -87,3 +87,18 @@ def test_installed_set_finds_same_named_bundled_libraries(tmp_path: Path) -> Non
     (same,) = got["same_libs"]
     assert same["name"] == "libgfortran-040039e1.so.5.0.0" and same["differ"] is True
     assert [c[0] for c in same["copies"]] == ["a", "b"]
+
+
+def test_a_directory_of_shared_libraries_is_not_a_module(tmp_path: Path) -> None:
+    """In the cell as on the host: `pkg/lib/libfoo.so` (ctypes-loaded, nvidia-style) makes
+    no module, so the import scenario loads the library instead of importing an empty
+    namespace package; an extension module named `lib` (pyarrow's) still counts."""
+    record = ["wmlib/lib/libwmlib.so", "wmlib/lib/libwmlib.so.1", "../../../bin/wmlib-tool"]
+    info = _dist(tmp_path, "wmlib", "wmlib\n", record)
+    assert wm_probe.modules_of(str(info)) == ([], ["wmlib"])
+    assert _modules("wmlib\n", record[:2]) == ()
+    ext = ["wmarrow/lib.cpython-311-x86_64-linux-gnu.so"]  # no __init__.py: a PEP 420 namespace
+    assert _modules(None, ext) == ("wmarrow.lib",)
+    arrow = _dist(tmp_path / "b", "wmarrow", None, ext)
+    assert wm_probe.shipped_modules(str(arrow)) == {"wmarrow"}
+    assert wm_probe.modules_of(str(arrow)) == (["wmarrow.lib"], [])

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wheelmatrix.config.known_problems import KnownProblem
@@ -218,7 +218,12 @@ def _diagnose_cell(
     updated = []
     for r in results:
         modules = tuple(r.evidence.get("modules") or ())
-        relevant = [p for p in predictions if set(p.modules) & set(modules)]
+        ran = PurePosixPath(str(r.evidence.get("path") or "")).name  # a loaded library, a started command
+        relevant = [
+            p
+            for p in predictions
+            if set(p.modules) & set(modules) or (ran and PurePosixPath(p.finding.file or "").name == ran)
+        ]
         diagnosis = ""
         evidence = dict(r.evidence)
         if relevant:
@@ -341,7 +346,12 @@ def _explain_pure_fallback(cell: Cell, r: CheckResult) -> str:
         return ""
     modules = set(r.evidence.get("modules") or ())
     names = {p.project: (p.wheel.modules if p.wheel else ()) for p in (*cell.candidates, *cell.companions)}
-    involved = [p for p in pure if p in names and (not modules or not names[p] or set(names[p]) & modules)]
+    owner = r.evidence.get("project")  # a check of one project's files (a library load, a command)
+    involved = [
+        p
+        for p in pure
+        if p in names and (p == owner if owner else not modules or not names[p] or set(names[p]) & modules)
+    ]
     if not involved:
         return ""
     project = involved[0]

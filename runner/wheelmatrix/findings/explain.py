@@ -35,7 +35,7 @@ class Context:
         tops = {p for i, p in enumerate(parts) if i and parts[i - 1] in ("site-packages", "dist-packages")}
         tops.add(path_or_module.split(".")[0])
         for pick in (*self.cell.candidates, *self.cell.companions):
-            if pick.wheel is not None and tops & set(pick.wheel.modules):
+            if pick.wheel is not None and tops & {m.split(".")[0] for m in pick.wheel.modules}:
                 return pick.wheel.filename
         return None
 

@@ -24,6 +24,43 @@ from packaging.utils import (
 from wheelmatrix.errors import InputError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# `libfoo.so` is a shared library (loaded by ctypes or the loader), not an extension module:
+# those carry an ABI tag (`lib.cpython-311-x86_64-linux-gnu.so`, `_x.abi3.so`) or no `lib`.
+_LIBRARY = re.compile(r"^lib[^.]*\.so$")
+
+# The keys a wheel's `{name}-{version}.data/` directory may hold (the binary distribution format
+# spec): each installs into that install scheme's directory, purelib and platlib into
+# site-packages next to the root's files.
+DATA_SCHEMES = ("purelib", "platlib", "scripts", "headers", "data")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where one wheel member is installed: `scheme` is "site" (the wheel's root, purelib and
+    platlib: site-packages), "scripts" (the environment's bin/), "headers" or "data" (the
+    environment's prefix); `path` is relative to that scheme's directory."""
+
+    scheme: str
+    path: str
+
+    @property
+    def importable(self) -> bool:
+        return self.scheme == "site"
+
+
+def placement(member: str) -> Placement | None:
+    """Where `member` (a path inside the wheel) installs; None for the wheel's own metadata
+    (`.dist-info/`) and for directory entries. Like pip, any top-level `*.data` directory is
+    the wheel's data directory (the spec names it `{name}-{version}.data`)."""
+    head, _sep, rest = member.partition("/")
+    if member.endswith("/") or head.endswith(".dist-info"):
+        return None
+    if not head.endswith(".data"):
+        return Placement(scheme="site", path=member)
+    scheme, _sep, path = rest.partition("/")
+    if not path:
+        return None
+    return Placement(scheme="site" if scheme in ("purelib", "platlib") else scheme, path=path)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +69,10 @@ class WheelFile:
     project: NormalizedName
     version: str
     tags: frozenset[Tag]
-    modules: tuple[str, ...]
+    modules: tuple[str, ...]  # empty for a wheel that ships only data, scripts or native files
     sha256: str = ""
+    scripts: tuple[str, ...] = ()  # file names in `.data/scripts/` (installed into bin/)
+    build: str = ""  # the file name's build tag, if any
 
     @property
     def filename(self) -> str:
@@ -72,7 +111,7 @@ def read_wheel(path: Path) -> WheelFile:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        name, version, _build, tags = parse_wheel_filename(path.name)
+        name, version, build, tags = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
         raise InputError(
             f"{path}: not a valid wheel file name ({exc})",
@@ -104,9 +143,8 @@ def read_wheel(path: Path) -> WheelFile:
             f"{path}: METADATA names project '{meta_name}', but the file name says '{name}'",
             hint="the wheel was renamed by hand or is corrupt; rebuild it",
         )
-    modules = _modules(top_level, names)
-    if not modules:
-        raise InputError(f"{path}: the wheel contains no importable top-level module")
+    placed = _placements(path, names)
+    modules = _modules(top_level, [p.path for p in placed if p.importable])
     return WheelFile(
         path=path.resolve(),
         project=name,
@@ -114,7 +152,28 @@ def read_wheel(path: Path) -> WheelFile:
         tags=tags,
         modules=modules,
         sha256=file_sha256(path),
+        scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
+        build="".join(str(part) for part in build),
     )
+
+
+def _placements(path: Path, names: list[str]) -> list[Placement]:
+    """Where each member installs; a `.data/` key outside the spec's list is refused, because
+    installers refuse it too."""
+    out = []
+    for member in names:
+        where = placement(member)
+        if where is None:
+            continue
+        if where.scheme not in ("site", *DATA_SCHEMES):
+            raise InputError(
+                f"{path}: {member}: '{where.scheme}' is not an install scheme "
+                f"(a wheel's .data/ directory may hold only {', '.join(DATA_SCHEMES)}); "
+                "installers refuse this wheel",
+                hint="rebuild the wheel with the files under one of those directories",
+            )
+        out.append(where)
+    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -148,24 +207,59 @@ def _header(metadata: str, key: str) -> str | None:
     return None
 
 
-def _modules(top_level: str | None, names: list[str]) -> tuple[str, ...]:
+def _modules(top_level: str | None, installed: list[str]) -> tuple[str, ...]:
     """Top-level modules of a wheel: what top_level.txt lists *and* the wheel has files for
     (pyarrow 19.0.1 lists a build artefact, `__dummy__`, with no file), else what its files
-    show."""
-    shipped = _shipped_modules(names)
+    show. `installed` are the paths relative to site-packages of the files installed there (the
+    root's and those of `.data/purelib/` and `.data/platlib/`)."""
+    shipped = _shipped_modules(installed)
+    tops: tuple[str, ...] = tuple(sorted(shipped))
     if top_level is not None:
         listed = [m.strip().split("/")[0] for m in top_level.splitlines() if m.strip()]
         found = tuple(dict.fromkeys(m for m in listed if _IDENTIFIER.match(m) and m in shipped))
-        if found:
-            return found
-    return tuple(sorted(shipped))
+        tops = found or tops
+    return tuple(name for top in tops for name in _namespace_members(top, installed))
 
 
-def _shipped_modules(names: list[str]) -> set[str]:
+MAX_NAMESPACE_MEMBERS = 8
+
+
+def _namespace_members(top: str, installed: list[str]) -> list[str]:
+    """`top` itself, unless it is a PEP 420 namespace package (a directory without
+    `__init__.py`: protobuf's `google`): importing that runs none of the wheel's code, so the
+    shallowest packages and modules under it are imported instead (`google.protobuf`,
+    `google._upb._message`), at most MAX_NAMESPACE_MEMBERS of them."""
+    files = set(installed)
+    packages = {p.rpartition("/")[0] for p in files if p.rpartition("/")[2].startswith("__init__.")}
+    if top in packages or not any(p.startswith(f"{top}/") for p in files):
+        return [top]
+    found: dict[str, None] = {}
+    for path in sorted(files):
+        parts = path.split("/")
+        if parts[0] != top or _LIBRARY.match(parts[-1]):
+            continue
+        for depth in range(1, len(parts)):
+            name = parts[depth] if depth < len(parts) - 1 else parts[depth].split(".", 1)[0]
+            if not _IDENTIFIER.match(name):
+                break
+            if depth == len(parts) - 1:
+                if parts[depth].endswith((".py", ".so")):
+                    found[".".join([*parts[:depth], name])] = None
+            elif "/".join(parts[: depth + 1]) in packages:
+                found[".".join(parts[: depth + 1])] = None
+                break
+    return list(found)[:MAX_NAMESPACE_MEMBERS] or [top]
+
+
+def _shipped_modules(installed: list[str]) -> set[str]:
+    """Top-level names with Python code: a module file, or a directory holding one at any depth
+    (a regular package, a pkgutil-style or a PEP 420 namespace package). A directory of only
+    data or shared libraries (`nvidia/nvtx/lib/libnvtx3interop.so.1`, `pkg/lib/libfoo.so`)
+    imports nothing: its import would pass and test none of the wheel's code."""
     out: set[str] = set()
-    for name in names:
+    for name in installed:
         head, sep, _rest = name.partition("/")
-        if head.endswith((".dist-info", ".data")) or head.endswith(".libs"):
+        if head.endswith(".libs") or _LIBRARY.match(name.rpartition("/")[2]):
             continue
         if sep:
             if name.endswith((".py", ".so", ".pyd", ".pyc")) and _IDENTIFIER.match(head):

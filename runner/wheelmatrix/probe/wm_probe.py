@@ -170,17 +170,58 @@ def modules_of(dist_info):
         found = [m for m in found if IDENT.match(m)]
         kept = [m for m in found if m in shipped]
         if kept:
-            return sorted(set(kept)), sorted(set(found) - set(kept))
+            return expand_namespaces(sorted(set(kept)), dist_info), sorted(set(found) - set(kept))
         if found and not shipped:
             return [], sorted(set(found))
-    return sorted(shipped), []
+    return expand_namespaces(sorted(shipped), dist_info), []
+
+
+def expand_namespaces(tops, dist_info, limit=8):
+    """A PEP 420 namespace top (no __init__.py: protobuf's `google`) is replaced by the
+    shallowest packages and modules under it (`google.protobuf`), whose import runs the
+    wheel's code; the host's reader (inputs/wheels.py) picks the same names."""
+    paths = [p for p, _digest in record_entries(dist_info)]
+    packages = set(p.rpartition("/")[0] for p in paths if p.rpartition("/")[2].startswith("__init__."))
+    out = []
+    for top in tops:
+        if top in packages:
+            out.append(top)
+            continue
+        members = []
+        for path in sorted(paths):
+            parts = path.split("/")
+            if parts[0] != top or len(parts) < 2 or SHARED_LIBRARY.match(parts[-1]):
+                continue
+            for i in range(1, len(parts)):
+                last = i == len(parts) - 1
+                name = parts[i].split(".", 1)[0] if last else parts[i]
+                if not IDENT.match(name):
+                    break
+                dotted = ".".join(parts[:i] + [name])
+                if (
+                    last
+                    and parts[i].endswith((".py", ".so"))
+                    or (not last and "/".join(parts[: i + 1]) in packages)
+                ):
+                    if dotted not in members:
+                        members.append(dotted)
+                    break
+        out.extend(members[:limit] or [top])
+    return out
+
+
+SHARED_LIBRARY = re.compile(r"^lib[^.]*\.so$")  # libfoo.so: loaded by ctypes, not imported
 
 
 def shipped_modules(dist_info):
+    """Top-level names with Python code (packages, namespace packages, modules); a directory
+    of only data or shared libraries (libfoo.so) has none."""
     out = set()
     for path, _digest in record_entries(dist_info):
         head, sep, _rest = path.partition("/")
         if head.endswith((".dist-info", ".data", ".libs")) or head.startswith(".."):
+            continue
+        if SHARED_LIBRARY.match(path.rpartition("/")[2]):
             continue
         if sep and path.endswith((".py", ".so", ".pyc")) and IDENT.match(head):
             out.add(head)
@@ -697,12 +738,17 @@ def installed(site_dirs):
 
 
 def elf_files(site_dir, dist_info):
+    """ELF files a distribution installed: libraries (`.so` in the name), its scripts (in the
+    venv's bin/, from .data/scripts or .data/data) and executables in its package folders
+    (`pkg/bin/tool`): all count for the glibc floor of the wheel."""
     out = []
     for path, _digest in record_entries(dist_info):
         script = path.startswith("..") and "/bin/" in path  # .data/scripts, in the venv's bin/
-        if (".so" not in os.path.basename(path) and not script) or ".dist-info/" in path:
-            continue
         full = os.path.normpath(os.path.join(site_dir, path))
+        if ".dist-info/" in path or (
+            ".so" not in os.path.basename(path) and not script and not is_elf_executable(full)
+        ):
+            continue
         try:
             with open(full, "rb") as elf:
                 if elf.read(4) == b"\x7fELF":

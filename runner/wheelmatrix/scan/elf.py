@@ -7,6 +7,7 @@ dynamic symbols it exports with default visibility.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import struct
@@ -21,6 +22,8 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
 from elftools.elf.sections import SymbolTableSection
+
+from wheelmatrix.inputs.wheels import placement
 
 _MACHINES = {
     "EM_X86_64": "x86_64",
@@ -68,6 +71,7 @@ class ElfInfo:
     execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
     isa_level: str | None = None  # x86-64-vN declared needed in the GNU property note (x86 only)
     relr: bool = False  # packed relative relocations (DT_RELR): glibc >= 2.36, musl >= 1.2.4
+    installs_as: str = ""  # where an installer puts it, when not at `path`: "x.so", "bin/x"
 
     def highest(self, namespace: str) -> Requirement | None:
         reqs = [r for r in self.requirements if r.namespace == namespace]
@@ -212,8 +216,21 @@ def x86_isa_needed(note: bytes) -> str | None:
     return None
 
 
+def installed_as(member: str) -> str:
+    """Where an installer puts a wheel member, relative to the environment: site-packages paths
+    plainly (`.data/platlib/x.so` installs as `x.so`), the other schemes under the directory
+    they install into (`bin/`, `include/`, the prefix); "" when that is `member` itself."""
+    where = placement(member)
+    if where is None or where.path == member:
+        return ""
+    prefix = {"site": "", "scripts": "bin/", "headers": "include/", "data": "<prefix>/"}
+    return prefix.get(where.scheme, f"<{where.scheme}>/") + where.path
+
+
 def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
-    """Every ELF file inside a wheel (read in memory; nothing is extracted to disk)."""
+    """Every ELF file inside a wheel, in any of its layouts (the root, `.data/purelib`,
+    `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read in memory: nothing
+    is extracted to disk. Each names where it installs when that differs from its path."""
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             if info.is_dir() or info.file_size < 64:
@@ -223,6 +240,8 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
                     continue
             data = zf.read(info)
             try:
-                yield scan_elf(info.filename, data)
+                found = scan_elf(info.filename, data)
             except (ELFError, OverflowError, ValueError):
                 continue  # ELF magic but not parseable: not a library we can reason about
+            where = installed_as(info.filename)
+            yield dataclasses.replace(found, installs_as=where) if where else found

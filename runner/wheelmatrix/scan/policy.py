@@ -62,6 +62,7 @@ class WheelScan:
             "files": [
                 {
                     "path": f.path,
+                    **({"installs_as": f.installs_as} if f.installs_as else {}),
                     "machine": f.machine,
                     "needed": list(f.needed),
                     "rpath": list(f.rpath),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wheelmatrix.cell.checks.context import CellRun
@@ -19,7 +19,16 @@ def run(ctx: CellRun) -> list[CheckResult]:
     paths = [p for pick in ctx.cell.candidates for p in ctx.installed.commands.get(pick.project, [])]
     if not paths:
         return [ctx.result("commands", Status.PASSED, "the candidates ship no command")]
-    args = list(ctx.cell.scenario.argv or ("--version",))
+    return start_commands(ctx, paths, list(ctx.cell.scenario.argv or ("--version",)))
+
+
+def start_commands(
+    ctx: CellRun, paths: Sequence[str], args: Sequence[str], note: str = "", project: str = ""
+) -> list[CheckResult]:
+    """Start each of `paths` (in the cell) with `args`: one `run NAME ARGS` result each; `note`
+    is added to every result's evidence (`instead_of_import`) and detail, to say why it ran,
+    `project` (whose commands they are) to the evidence."""
+    args = list(args)
     plan = {
         "timeout": timeout(ctx),
         "env": exec_env(ctx),
@@ -42,6 +51,11 @@ def run(ctx: CellRun) -> list[CheckResult]:
             "output_tail": rec["tail"],
             "path": path,
         }
+        if project:
+            evidence["project"] = project
+        if note:
+            evidence["instead_of_import"] = note
+            detail = f"{detail} ({note})" if detail else note
         out.append(ctx.result(text, status, detail, rec["duration_s"], evidence))
     return out
 

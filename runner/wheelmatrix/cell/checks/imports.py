@@ -112,14 +112,15 @@ def run(ctx: CellRun) -> list[CheckResult]:
 
 
 def _run_imports(ctx: CellRun) -> list[CheckResult]:
+    """Imports of the candidates and companions that have modules; a candidate without one
+    (only commands, libraries or data) has what it ships checked instead (checks/shipped.py),
+    a companion without one is only installed."""
+    from wheelmatrix.cell.checks.shipped import without_module
+
     opts = ctx.options
     cands, comps = ctx.installed.module_groups(ctx.cell)
-    results = [
-        ctx.result(f"import {p}", Status.FAILED, "the installed distribution has no importable module")
-        for p, m in (*cands, *comps)
-        if not m
-    ]
-    checks = plan_import_checks(cands, comps)
+    results = [r for p, m in cands if not m for r in without_module(ctx, p)]
+    checks = plan_import_checks(cands, [(p, m) for p, m in comps if m])
     if not checks:
         return results
     plan = {
