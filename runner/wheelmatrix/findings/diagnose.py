@@ -298,6 +298,9 @@ def tag_checks(
     by_cell: dict[str, CheckResult] = {}
     for r in results:
         by_cell.setdefault(r.cell_id, r)
+    in_cell = {
+        (r.cell_id, r.check.split()[1]) for r in results if r.check.startswith("tag ") and " " in r.check[4:]
+    }
     out = []
     for cell in cells:
         if cell.scenario.kind != "import":
@@ -308,6 +311,8 @@ def tag_checks(
         for pick in cell.candidates:
             if pick.wheel is not None:
                 filename = pick.wheel.filename if pick.fits is True else ""
+            elif (cell.id, pick.project) in in_cell:
+                continue  # the cell judged the installed files itself (cell/checks/installed.py)
             else:
                 filename = (installed or {}).get(cell.id, {}).get(pick.project, "")
             if filename not in scans:

@@ -87,6 +87,9 @@ def over_claimed_tag(r: CheckResult, ctx: Context) -> Finding | None:
     wheel = None
     if r.check.startswith("tag ") and r.evidence.get("findings"):
         wheel = r.check.removeprefix("tag ")
+        if " " in wheel:  # "tag PROJECT VERSION": judged in the cell; the file it installed
+            project = wheel.split()[0]
+            wheel = str((r.installed_wheels.get(project) or {}).get("file") or wheel)
     confirmed = r.evidence.get("confirmed") or {}
     if wheel is None and confirmed.get("kind") in ("cell-lacks", "over-claimed") and confirmed.get("wheel"):
         wheel = str(confirmed["wheel"])
