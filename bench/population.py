@@ -27,7 +27,6 @@ import argparse
 import concurrent.futures
 import csv
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -56,6 +55,7 @@ TOOLS = ("wheelmatrix", "auditwheel", "abi3audit")
 sys.path.insert(0, str(RUNNER))
 
 from wheelmatrix.host import ca_bundle, index_settings  # noqa: E402
+from wheelmatrix.inputs.wheels import file_sha256  # noqa: E402
 
 # --------------------------------------------------------------------------- the index
 
@@ -248,14 +248,6 @@ def select(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- downloads
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch_wheel(
     name: str,
     version: str,
@@ -266,7 +258,7 @@ def fetch_wheel(
 ) -> Path:
     """The wheel `filename` of name==version in dest/, downloaded once (sha256 verified, resumed)."""
     target = dest / filename
-    if target.is_file() and sha256_of(target) == sha256:
+    if target.is_file() and file_sha256(target) == sha256:
         return target
     doc = release_json(name, version, dest.parent)
     if doc is None:
@@ -287,7 +279,7 @@ def fetch_wheel(
                 fh.write(chunk)
                 if progress:
                     progress(len(chunk))
-    got = sha256_of(partial)
+    got = file_sha256(partial)
     if got != sha256:
         partial.unlink()
         raise RuntimeError(f"{filename}: sha256 {got} is not the expected {sha256}")
@@ -538,12 +530,21 @@ def wheelmatrix_answers(scan: dict[str, Any], w: Wheel) -> tuple[Answers, list[s
             lowest = f"{pol.name}_{arch}"
             break
     if musl:
-        floor = lowest.replace("musllinux_", "musl ").rsplit("_", 1)[0].replace("_", ".") if lowest else None
+        m = re.match(r"musllinux_(\d+)_(\d+)_", lowest or "")
+        floor = f"musl {m.group(1)}.{m.group(2)}" if m else None
     else:
         floor = "glibc " + ".".join(map(str, needs["GLIBC"])) if "GLIBC" in needs else None
     if not files:
         gaps.append("no ELF files")
-    gaps.append("unversioned (C23) libc references are not in the scan JSON")
+    gaps.append(
+        "the scan JSON has no lowest satisfied tag: computed here from each file's requirement labels "
+        "and DT_NEEDED against policy.json"
+    )
+    gaps.append("unversioned (C23) libc references are not in the scan JSON: not in the computed tag")
+    gaps.append(
+        "the scan JSON does not say which library a version label comes from: a wheel shipping "
+        "libstdc++/libgcc_s is taken to satisfy all GLIBCXX/CXXABI/GCC labels itself"
+    )
     return Answers(floor=floor, outside=outside, lowest_tag=lowest), gaps
 
 
@@ -573,47 +574,53 @@ def _tag_level(tag: str | None) -> tuple[int, ...]:
     return parsed[1] if parsed else (99, 99)
 
 
-def explain(
-    w: Wheel, what: str, ours: Answers, theirs: Answers, scan: dict[str, Any], aw: dict[str, Any]
-) -> str:
-    """A named reason for a disagreement, or UNEXPLAINED."""
+# Known reasons the two tools answer differently; explain() names one only on evidence.
+REASONS = {
+    "musl": "musl has no symbol versions: auditwheel cannot read musl's version on a glibc host and "
+    "assumes its newest musllinux policy; wheelmatrix finds nothing that needs more than musllinux_1_1",
+    "executables": "auditwheel does not count executables",
+    "host": "auditwheel resolved the library on the host rather than in the wheel",
+    "unfound": "the wheel ships the library but nothing points auditwheel at it (no RPATH)",
+    "isa": "auditwheel's ISA-extension check raised its tag",
+}
+
+
+# Known causes of a tool's crash, matched against its last error line.
+CRASH_NOTES = {
+    r"ELFError: Magic number does not match": " -- auditwheel looks up the musl libc's SONAME libc.so "
+    "on the glibc host and opens /lib/x86_64-linux-gnu/libc.so, a linker script",
+}
+
+
+def _glibc_floor(files: Iterable[dict[str, Any]]) -> tuple[int, ...]:
+    return max(
+        (_vkey(label[6:]) for f in files for label in f["requires"] if label.startswith("GLIBC_")), default=()
+    )
+
+
+def explain(what: str, ours: Answers, theirs: Answers, scan: dict[str, Any], aw: dict[str, Any]) -> str:
+    """The named reason for one disagreement, checked against both tools' evidence, or UNEXPLAINED."""
     files = scan["files"]
-    aw_files = {Path(p).name for p in _aw_elf_paths(aw)}
-    if what == "floor" and ours.floor and theirs.floor and ours.floor.startswith("glibc"):
-        if _vkey(ours.floor) > _vkey(theirs.floor):
-            # does the higher version come only from files auditwheel does not look at?
-            if any(not _is_lib_path(f["path"]) for f in files):
-                return "auditwheel does not count executables"
-        if _vkey(ours.floor) < _vkey(theirs.floor):
-            return "unversioned C23 symbols (auditwheel derives the floor from its tag; scan JSON omits them)"
+    libraries = [f for f in files if _is_lib_path(f["path"])]
+    musl = "musllinux" in str(theirs.lowest_tag) and what in ("floor", "tag")
+    if musl and ours.lowest_tag and _tag_level(ours.lowest_tag) < _tag_level(theirs.lowest_tag):
+        return REASONS["musl"]
+    if what in ("floor", "tag") and theirs.floor and (ours.floor or "").startswith("glibc"):
+        ours_v, theirs_v = _vkey(ours.floor or ""), _vkey(theirs.floor)
+        if ours_v > theirs_v and _glibc_floor(libraries) == theirs_v:
+            return REASONS["executables"]
+        if what == "tag" and ours_v == theirs_v and aw.get("unsupported_isa"):
+            return REASONS["isa"]
     if what == "outside":
-        only_aw = theirs.outside - ours.outside
-        only_wm = ours.outside - theirs.outside
         names = {Path(f["path"]).name for f in files}
+        only_aw, only_wm = theirs.outside - ours.outside, ours.outside - theirs.outside
         if only_aw and all(lib in names for lib in only_aw):
-            return "auditwheel resolved the library on the host rather than in the wheel"
-        if only_wm and any(not _is_lib_path(f["path"]) for f in files):
-            return "auditwheel does not count executables"
-    if what == "tag":
-        if (
-            theirs.lowest_tag
-            and ours.lowest_tag
-            and _tag_level(ours.lowest_tag) > _tag_level(theirs.lowest_tag)
-        ):
-            if any(not _is_lib_path(f["path"]) for f in files):
-                return "auditwheel does not count executables"
-        if (
-            ours.lowest_tag
-            and theirs.lowest_tag
-            and _tag_level(ours.lowest_tag) < _tag_level(theirs.lowest_tag)
-        ):
-            return "auditwheel's tag is also raised by unversioned C23 symbols or the ISA level"
-    del aw_files
+            found = [aw["external_libs"].get(lib) for lib in only_aw]
+            return REASONS["host"] if all(found) else REASONS["unfound"]
+        lib_needs = {n for f in libraries for n in f["needed"]}
+        if only_wm and not (only_wm & lib_needs):
+            return REASONS["executables"]
     return "UNEXPLAINED"
-
-
-def _aw_elf_paths(aw: dict[str, Any]) -> list[str]:
-    return list(aw.get("external_libs", {}))
 
 
 def _is_lib_path(path: str) -> bool:
@@ -685,11 +692,13 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
     perf = []
     gaps: Counter[str] = Counter()
     aw_read_wm_not = []
+    answers: dict[str, dict[str, Any]] = {}
     for w, got in results:
         for tool, o in got.items():
             counts[tool][o.status] += 1
             if o.status != "read":
-                problems[tool].append(f"{w.filename}: {o.status} ({o.error or o.rc})")
+                note = next((n for pattern, n in CRASH_NOTES.items() if re.search(pattern, o.error)), "")
+                problems[tool].append(f"{w.filename}: {o.status} ({o.error or o.rc}){note}")
         wm, aw = got["wheelmatrix"], got["auditwheel"]
         if aw.status == "read" and wm.status != "read":
             aw_read_wm_not.append(w.filename)
@@ -714,6 +723,10 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
         ours, wm_gaps = wheelmatrix_answers(wm.output, w)
         gaps.update(wm_gaps)
         theirs = auditwheel_answers(aw.output, w)
+        answers[w.filename] = {
+            tool: {"floor": a.floor, "outside": sorted(a.outside), "lowest_tag": a.lowest_tag}
+            for tool, a in (("wheelmatrix", ours), ("auditwheel", theirs))
+        }
         pairs = {
             "floor": (ours.floor, theirs.floor),
             "outside": (sorted(ours.outside), sorted(theirs.outside)),
@@ -723,7 +736,7 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
             if a == b:
                 agree[what]["agree"] += 1
                 continue
-            reason = explain(w, what, ours, theirs, wm.output, aw.output)
+            reason = explain(what, ours, theirs, wm.output, aw.output)
             agree[what][reason] += 1
             disagreements.append(
                 {"what": what, "wheel": w.filename, "wheelmatrix": a, "auditwheel": b, "reason": reason}
@@ -739,6 +752,7 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
         "abi3_violations_wheelmatrix_misses": abi3_missed,
         "gaps": dict(gaps),
         "perf": perf,
+        "answers": answers,
     }
 
 
@@ -759,9 +773,8 @@ def _abi3_violations(report: dict[str, Any]) -> list[str]:
 def print_summary(s: dict[str, Any]) -> None:
     v = s["versions"]
     print(f"\n== {s['wheels']} wheels; auditwheel {v['auditwheel']}, abi3audit {v['abi3audit']}")
-    print(
-        f"(peak RSS is measured in a fresh child; the launcher alone shows {v['measurement floor (KiB)']} KiB)"
-    )
+    floor = v["measurement floor (KiB)"]
+    print(f"(peak RSS is measured in a fresh child; the launcher alone shows {floor} KiB)")
     for tool in TOOLS:
         c = s["counts"][tool]
         counts = "  ".join(f"{k} {c.get(k, 0):3}" for k in ("refused", "crashed"))
