@@ -124,25 +124,15 @@ def scan_elf(path: str, data: bytes | BinaryIO) -> ElfInfo:
     undefined: list[str] = []
     unversioned: list[str] = []
     if dynsym is not None:
-        for i, sym in enumerate(dynsym.iter_symbols()):
-            if not sym.name:
-                continue
-            bind = sym["st_info"]["bind"]
-            if sym["st_shndx"] == "SHN_UNDEF":
-                undefined.append(sym.name)
-                ndx = 0
-                if versym is not None:
-                    raw = versym.get_symbol(i)["ndx"]
-                    ndx = raw if isinstance(raw, int) else 0
-                    if ndx & 0x7FFF in versions:
-                        by_version.setdefault(versions[ndx & 0x7FFF], []).append(sym.name)
-                if ndx & 0x7FFF not in versions and bind == "STB_GLOBAL":
-                    unversioned.append(sym.name)
-            elif bind in ("STB_GLOBAL", "STB_WEAK", "STB_GNU_UNIQUE") and sym["st_other"]["visibility"] in (
-                "STV_DEFAULT",
-                "STV_PROTECTED",
-            ):
-                exports.append(sym.name)
+        for name, undef, bind, visibility, ndx in _dynamic_symbols(elf, dynsym, versym):
+            if undef:
+                undefined.append(name)
+                if ndx & 0x7FFF in versions:
+                    by_version.setdefault(versions[ndx & 0x7FFF], []).append(name)
+                elif bind == _STB_GLOBAL:
+                    unversioned.append(name)
+            elif bind in _EXPORTED_BINDS and visibility in _EXPORTED_VISIBILITY:
+                exports.append(name)
     for key in versions.values():
         by_version.setdefault(key, [])
     requirements = []
@@ -172,6 +162,41 @@ def scan_elf(path: str, data: bytes | BinaryIO) -> ElfInfo:
         isa_level=isa_level,
         relr=relr,
     )
+
+
+_STB_GLOBAL = 1
+# STB_GLOBAL, STB_WEAK. STB_GNU_UNIQUE (10) stays out, as before: pyelftools names it STB_LOOS,
+# so the earlier check for "STB_GNU_UNIQUE" never admitted it (counting it is a change of its own)
+_EXPORTED_BINDS = (1, 2)
+_EXPORTED_VISIBILITY = (0, 3)  # STV_DEFAULT, STV_PROTECTED
+
+
+def _dynamic_symbols(
+    elf: ELFFile, dynsym: SymbolTableSection, versym: GNUVerSymSection | None
+) -> Iterator[tuple[str, bool, int, int, int]]:
+    """(name, undefined, bind, visibility, version index) of each named .dynsym entry.
+
+    Unpacked with struct from the raw sections: pyelftools builds a parsed object per symbol,
+    which took about 70 % of a scan (0.78 s of 1.10 s for pyarrow's 38 ELF files)."""
+    order = "<" if elf.little_endian else ">"
+    if elf.elfclass == 64:
+        layout, fields = struct.Struct(order + "IBBHQQ"), (0, 1, 2, 3)  # name info other shndx
+    else:
+        layout, fields = struct.Struct(order + "IIIBBH"), (0, 3, 4, 5)
+    data = dynsym.data()
+    strings = elf.get_section(dynsym["sh_link"]).data()
+    step = dynsym["sh_entsize"] or layout.size
+    vers = versym.data() if versym is not None else b""
+    vfmt = struct.Struct(order + "H")
+    for i in range(len(data) // step):
+        entry = layout.unpack_from(data, i * step)
+        name_at, info, other, shndx = (entry[k] for k in fields)
+        end = strings.find(b"\0", name_at)
+        name = strings[name_at : end if end >= 0 else len(strings)].decode("utf-8", errors="replace")
+        if not name:
+            continue
+        ndx = vfmt.unpack_from(vers, 2 * i)[0] if 2 * i + 2 <= len(vers) else 0
+        yield name, shndx == 0, info >> 4, other & 3, ndx if ndx > 1 else 0
 
 
 def function_at(data: bytes, address: int) -> tuple[str, int] | None:
