@@ -32,6 +32,7 @@ import os
 import re
 import signal
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -817,6 +818,15 @@ def print_summary(s: dict[str, Any]) -> None:
             f"CPU time (user+sys) over {len(perf)} wheels: wheelmatrix {wm:.1f} s, auditwheel {aw:.1f} s "
             f"-> auditwheel / wheelmatrix = {aw / wm:.2f}x (goal >= 5x)"
         )
+        small = [p for p in perf if p["size"] < 2**20]
+        if small:
+            wm_small, aw_small = (statistics.median(p[k] for p in small) for k in ("wm_cpu", "aw_cpu"))
+            print(
+                f"  start-up dominates small wheels: median over the {len(small)} wheels under 1 MiB "
+                f"wheelmatrix {wm_small:.2f} s, auditwheel {aw_small:.2f} s; on the rest "
+                f"{sum(p['wm_cpu'] for p in perf if p not in small):.1f} s vs "
+                f"{sum(p['aw_cpu'] for p in perf if p not in small):.1f} s"
+            )
         worse_mem = [p for p in perf if p["wm_rss"] > p["aw_rss"]]
         print(
             f"peak RSS: wheelmatrix above auditwheel on {len(worse_mem)}/{len(perf)} wheels (goal 0); "
