@@ -288,8 +288,9 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def wheel_dir() -> Path:
-    base = Path(os.environ.get("WHEELMATRIX_CACHE") or Path.home() / ".cache" / "wheelmatrix")
-    return base / "population" / "wheels"
+    from wheelmatrix.host import cache_dir
+
+    return cache_dir() / "population" / "wheels"
 
 
 def fetch(case: Case, dest: Path) -> Path:
