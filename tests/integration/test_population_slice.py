@@ -336,12 +336,6 @@ def test_scan_reads_and_agrees(case: Case, wheel_dir: Path, tmp_path: Path) -> N
 NUMPY = next(c for c in CASES if c.filename.startswith("numpy-2.5.5-cp312-cp312-manylinux_2_27_x86_64"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scan leaves STB_GNU_UNIQUE symbols out of a file's exports (pyelftools names binding 10 "
-    "STB_LOOS, so the check for 'STB_GNU_UNIQUE' never matched); C++ inline statics are exactly the "
-    "process-wide symbols a duplicate-runtime diagnosis needs",
-)
 def test_scan_counts_gnu_unique_exports(wheel_dir: Path, tmp_path: Path) -> None:
     """`readelf --dyn-syms` lists 8 defined default-visibility GLOBAL/WEAK/UNIQUE symbols in
     numpy's _pocketfft_umath, one of them UNIQUE (`std::_Sp_make_shared_tag::_S_ti()::__tag`)."""

@@ -169,9 +169,9 @@ def scan_elf(path: str, data: bytes | BinaryIO) -> ElfInfo:
 
 
 _STB_GLOBAL = 1
-# STB_GLOBAL, STB_WEAK. STB_GNU_UNIQUE (10) stays out, as before: pyelftools names it STB_LOOS,
-# so the earlier check for "STB_GNU_UNIQUE" never admitted it (counting it is a change of its own)
-_EXPORTED_BINDS = (1, 2)
+# STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE (10; pyelftools calls it STB_LOOS): a unique object is
+# exported process-wide by design (C++ inline statics), which a duplicate-runtime diagnosis needs
+_EXPORTED_BINDS = (1, 2, 10)
 _EXPORTED_VISIBILITY = (0, 3)  # STV_DEFAULT, STV_PROTECTED
 
 
