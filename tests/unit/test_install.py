@@ -154,6 +154,13 @@ PIP_CONFLICT = output(
         ),
         (UV_CERT, Status.ERROR, "Request failed after 3 retries"),
         (UV_CONFLICT, Status.FAILED, "No solution found when resolving dependencies"),
+        (
+            "error: No solution found when resolving dependencies:\n  Because all versions of mysqlclient "
+            "have no usable wheels and you require mysqlclient, we can conclude that your requirements "
+            "are unsatisfiable.",
+            Status.NOT_INSTALLABLE,
+            "No solution found",
+        ),
         (PIP_CONFLICT, Status.FAILED, "ERROR: Cannot install numpy<2 and wmcolla==1.0"),
     ],
     ids=[
@@ -163,6 +170,7 @@ PIP_CONFLICT = output(
         "cert",
         "uv-cert",
         "uv-conflict",
+        "uv-no-usable-wheels",
         "pip-resolution-impossible",
     ],
 )

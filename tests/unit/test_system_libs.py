@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
         "Error loading shared library libGL.so.1: No such file or directory",
         # ldd
         "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7f)\n\tlibGL.so.1 => not found\n",
+        # the symbols scenario's own ELF walk (numba's optional OpenMP layer, seen in bench/stacks.py)
+        "numba/np/ufunc/omppool.cpython-311-x86_64-linux-gnu.so: libGL.so.1 not found; "
+        "x.so: libtbb.so.12 not found",
     ],
 )
 def test_missing_library(message: str) -> None:

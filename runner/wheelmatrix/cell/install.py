@@ -144,7 +144,8 @@ _NOT_INSTALLABLE = re.compile(
     r"not a supported wheel on this platform|is incompatible with the current platform"
     r"|no matching distribution found|have no wheels with a matching (platform|Python)"
     r"|only has wheels with the following|doesn't have a source distribution or wheel"
-    r"|no wheels with a matching|requires-python|Requires-Python|not available for the current",
+    r"|no wheels with a matching|requires-python|Requires-Python|not available for the current"
+    r"|have no usable wheels|has no usable wheels",
     re.IGNORECASE,
 )
 _INFRA = re.compile(

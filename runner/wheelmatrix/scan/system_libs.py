@@ -50,6 +50,8 @@ _MISSING = (
     re.compile(r"Error loading shared library " + _NAME + r": No such file or directory"),
     # ldd's report
     re.compile(r"^\s*" + _NAME + r" => not found", re.MULTILINE),
+    # the symbols scenario's own ELF walk ("pkg/_x.so: libgomp.so.1 not found")
+    re.compile(r"\.so[\w.]*: " + _NAME + r" not found"),
 )
 
 
