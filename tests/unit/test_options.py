@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +274,21 @@ def test_readme_without_markers_is_refused() -> None:
     with pytest.raises(InputError, match="no option table markers"):
         readme_with_table("# a README\n")
     assert README_BEGIN in readme_with_table(f"x\n{README_BEGIN}\nold\n{README_END}\ny\n")
+
+
+def test_a_command_line_loads_only_its_command() -> None:
+    """`wheelmatrix scan X` imports the scan command alone (start-up); --help needs them all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, wheelmatrix.cli as c; c.build_parser(c._named_command(sys.argv[1:])); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('wheelmatrix.cli.'))))"
+    )
+    for argv, expect in (
+        (["scan", "x.whl"], ["wheelmatrix.cli.scan"]),
+        (["--catalog", "run", "distros"], ["wheelmatrix.cli.distros"]),
+    ):
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+        loaded = json.loads(out.stdout)
+        assert [m for m in loaded if m not in ("wheelmatrix.cli.common", "wheelmatrix.cli.options")] == expect

@@ -9,32 +9,30 @@ wheelmatrix validate | run | plan | report | repro | minimize | bisect | scan | 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from rich.console import Console
 
 from wheelmatrix import __version__
-from wheelmatrix.cli import (
-    bisect,
-    compare,
-    distros,
-    doctor,
-    init,
-    minimize,
-    plan,
-    report,
-    repro,
-    run,
-    runs,
-    scan,
-    validate,
-)
 from wheelmatrix.errors import EXIT_INFRASTRUCTURE, WheelmatrixError
 from wheelmatrix.options import add_arguments
 
-COMMANDS = (validate, run, plan, report, repro, minimize, bisect, scan, compare, runs, init, doctor, distros)
+# One module per command (wheelmatrix/cli/NAME.py), imported only when its parser is needed:
+# `wheelmatrix scan X` loads the scan command alone, `--help` loads them all.
+COMMANDS = (
+    "validate", "run", "plan", "report", "repro", "minimize", "bisect", "scan", "compare", "runs",
+    "init", "doctor", "distros",
+)  # fmt: skip
+
+
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"wheelmatrix.cli.{name}")
+
+
 # Commands whose positional inputs may be interleaved with options (`validate a.whl --with x b.whl`).
 _INPUTS = {
     "validate": "inputs",
@@ -58,7 +56,8 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, the parser of that one command (a faster start)."""
     parser = argparse.ArgumentParser(
         prog="wheelmatrix",
         description="Validate wheels across a real distro x arch x Python container matrix.",
@@ -73,9 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
         return original(name, parents=[common], **kwargs)  # type: ignore[arg-type]
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
-    for module in COMMANDS:
-        module.register(sub)
+    for name in (only,) if only in COMMANDS else COMMANDS:
+        command_module(str(name)).register(sub)
     return parser
+
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command argv names (its first word that is one), else None (then every command's
+    parser is built, for --help and for argparse's own error messages)."""
+    previous = ""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if arg in COMMANDS and previous != "--catalog":  # not the value of an option before it
+            return arg
+        previous = arg
+    return None
 
 
 def _stderr(message: str) -> None:
@@ -85,7 +97,7 @@ def _stderr(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(_named_command(argv))
     command: list[str] = []
     if "--" in argv:
         cut = argv.index("--")

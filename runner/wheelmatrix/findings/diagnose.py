@@ -12,15 +12,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wheelmatrix.config.known_problems import KnownProblem
 from wheelmatrix.inputs.wheels import Project
-from wheelmatrix.matrix.cells import Cell, Pick
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.scan.abi3 import cell_gaps as abi3_gaps
 from wheelmatrix.scan.cache import cached
 from wheelmatrix.scan.policy import Finding, LowestTag, WheelScan, cell_gaps, judge_wheel, parse_platform
+
+if TYPE_CHECKING:  # the catalog loaders (YAML) are not needed to scan a wheel
+    from wheelmatrix.config.known_problems import KnownProblem
+    from wheelmatrix.matrix.cells import Cell, Pick
 
 # Symbols every extension or DSO defines; two DSOs defining them is normal.
 BENIGN = (
@@ -136,9 +138,9 @@ def _installed(cell: Cell) -> list[Pick]:
 
 
 def _key(r: CheckResult | Cell) -> tuple[str, str, str, str, str]:
-    if isinstance(r, Cell):
-        return (r.distro.id, r.arch, r.python, r.scenario.name, r.variant)
-    return (r.distro, r.arch, r.python, r.scenario, r.variant)
+    if isinstance(r, CheckResult):
+        return (r.distro, r.arch, r.python, r.scenario, r.variant)
+    return (r.distro.id, r.arch, r.python, r.scenario.name, r.variant)
 
 
 def diagnose(

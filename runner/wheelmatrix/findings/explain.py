@@ -14,10 +14,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Finding, Status
 from wheelmatrix.scan.policy import WheelScan
+
+if TYPE_CHECKING:
+    from wheelmatrix.matrix.cells import Cell
 
 
 @dataclass(frozen=True)
