@@ -428,7 +428,8 @@ def run_auditwheel(w: Wheel, work: Path, timeout: float, tools: Path) -> Outcome
         doc = None
     if rc == 0 and isinstance(doc, dict) and "overall_tag" in doc:
         return Outcome("read", rc, cpu, rss, wall, doc)
-    message = (doc or {}).get("error", {}).get("message", "") if isinstance(doc, dict) else ""
+    error = doc.get("error") if isinstance(doc, dict) else None
+    message = str(error.get("message", "") if isinstance(error, dict) else error or "")
     status = "crashed" if "Traceback" in err or rc < 0 else "refused"
     return Outcome(status, rc, cpu, rss, wall, error=(message or _last_line(err or out))[:300])
 
