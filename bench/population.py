@@ -584,6 +584,10 @@ REASONS = {
     "host": "auditwheel resolved the library on the host rather than in the wheel",
     "unfound": "the wheel ships the library but nothing points auditwheel at it (no RPATH)",
     "isa": "auditwheel's ISA-extension check raised its tag",
+    "no-tag": "a library outside the policy: both refuse a manylinux tag (auditwheel says linux_*)",
+    "host-floor": "auditwheel's floor counts the symbol versions of libraries it resolved on the host, "
+    "outside the wheel",
+    "families": "the wheel claims manylinux and musllinux in one file; the tools report different families",
 }
 
 
@@ -604,6 +608,19 @@ def explain(what: str, ours: Answers, theirs: Answers, scan: dict[str, Any], aw:
     """The named reason for one disagreement, checked against both tools' evidence, or UNEXPLAINED."""
     files = scan["files"]
     libraries = [f for f in files if _is_lib_path(f["path"])]
+    name = str(scan.get("wheel", ""))
+    if what in ("floor", "tag") and "manylinux" in name and "musllinux" in name:
+        return REASONS["families"]
+    if what == "tag" and ours.lowest_tag is None and str(theirs.lowest_tag).startswith("linux_"):
+        return REASONS["no-tag"]
+    if (
+        what == "floor"
+        and ours.lowest_tag is None
+        and ours.outside
+        and theirs.floor
+        and _vkey(theirs.floor) > _vkey(ours.floor or "")
+    ):
+        return REASONS["host-floor"]
     musl = "musllinux" in str(theirs.lowest_tag) and what in ("floor", "tag")
     if musl and ours.lowest_tag and _tag_level(ours.lowest_tag) < _tag_level(theirs.lowest_tag):
         return REASONS["musl"]
@@ -716,9 +733,27 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
         )
         if "abi3audit" in got and got["abi3audit"].status == "read":
             violations = _abi3_violations(got["abi3audit"].output)
-            if violations:
+            ours_abi3 = (
+                [
+                    f.get("symbol") or f.get("message", "")
+                    for f in (wm.output or {}).get("findings", [])
+                    if str(f.get("kind", "")).startswith("abi3")
+                ]
+                if wm.status == "read"
+                else []
+            )
+            if violations and not ours_abi3:
+                own = _defined_by_wheel(w.path, [str(v).split(": ", 1)[-1] for v in violations])
                 abi3_missed.append(
-                    {"wheel": w.filename, "violations": violations[:5], "count": len(violations)}
+                    {
+                        "wheel": w.filename,
+                        "violations": violations[:5],
+                        "count": len(violations),
+                        "reason": "abi3audit counts Py* names the wheel defines itself (wheelmatrix "
+                        "judges only undefined symbols)"
+                        if own
+                        else "UNEXPLAINED",
+                    }
                 )
         if wm.status != "read" or aw.status != "read":
             continue
@@ -756,6 +791,14 @@ def summarise(results: list[tuple[Wheel, dict[str, Outcome]]], versions: dict[st
         "perf": perf,
         "answers": answers,
     }
+
+
+def _defined_by_wheel(path: Path, names: list[str]) -> bool:
+    """Whether every one of `names` is exported by an ELF file of the wheel itself."""
+    from wheelmatrix.scan.elf import iter_wheel_elves
+
+    exported = {name for elf in iter_wheel_elves(path) for name in elf.exports}
+    return bool(names) and all(n in exported for n in names)
 
 
 def _abi3_violations(report: dict[str, Any]) -> list[str]:
@@ -805,9 +848,9 @@ def print_summary(s: dict[str, Any]) -> None:
             f"    [{d['what']}] {d['wheel']}: wheelmatrix {d['wheelmatrix']} vs auditwheel {d['auditwheel']}"
         )
     missed = s["abi3_violations_wheelmatrix_misses"]
-    print(f"abi3 wheels with abi3audit violations (wheelmatrix checks none yet): {len(missed)}")
+    print(f"abi3 wheels with abi3audit violations wheelmatrix does not report: {len(missed)}")
     for m in missed[:10]:
-        print(f"    {m['wheel']}: {m['count']} e.g. {m['violations'][0]}")
+        print(f"    {m['wheel']}: {m['count']} e.g. {m['violations'][0]} -- {m['reason']}")
     print("gaps bridged computing wheelmatrix's answers from its JSON:")
     for gap, n in s["gaps"].items():
         print(f"    {n:4}  {gap}")
