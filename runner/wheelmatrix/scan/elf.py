@@ -10,32 +10,16 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-import shutil
 import struct
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
-from elftools.elf.sections import SymbolTableSection
-
+from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
 
-_MACHINES = {
-    "EM_X86_64": "x86_64",
-    "EM_AARCH64": "aarch64",
-    "EM_386": "i686",
-    "EM_PPC64": "ppc64le",
-    "EM_S390": "s390x",
-    "EM_ARM": "armv7l",
-    "EM_RISCV": "riscv64",
-}
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
 
@@ -84,59 +68,32 @@ def is_elf(data: bytes) -> bool:
     return data[:4] == b"\x7fELF"
 
 
-def scan_elf(path: str, data: bytes | BinaryIO) -> ElfInfo:
-    """What one ELF file needs and exports, from its bytes or a seekable binary file."""
-    elf = ELFFile(io.BytesIO(data) if isinstance(data, bytes) else data)
-    needed: list[str] = []
-    rpath: list[str] = []
-    runpath: list[str] = []
-    soname = None
-    relr = False
-    versions: dict[int, tuple[str, str]] = {}  # version index -> (library, version name)
-    versym: GNUVerSymSection | None = None
-    dynsym: SymbolTableSection | None = None
-    for section in elf.iter_sections():
-        if isinstance(section, DynamicSection):
-            tags: Iterator[Any] = section.iter_tags()
-            for tag in tags:
-                kind = tag.entry.d_tag
-                if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
-                elif kind == "DT_RPATH":
-                    rpath.extend(tag.rpath.split(":"))
-                elif kind == "DT_RUNPATH":
-                    runpath.extend(tag.runpath.split(":"))
-                elif kind == "DT_SONAME":
-                    soname = tag.soname
-                elif kind in ("DT_RELR", 36):
-                    relr = True
-        elif isinstance(section, GNUVerNeedSection):
-            for verneed, aux_iter in section.iter_versions():
-                for aux in aux_iter:
-                    versions[aux.entry["vna_other"]] = (str(verneed.name), str(aux.name))
-        elif isinstance(section, GNUVerSymSection):
-            versym = section
-        elif isinstance(section, SymbolTableSection) and section.name == ".dynsym":
-            dynsym = section
-    execstack = any(
-        seg["p_type"] == "PT_GNU_STACK" and bool(seg["p_flags"] & 0x1) for seg in elf.iter_segments()
-    )
-    prop = elf.get_section_by_name(".note.gnu.property")
-    isa_level = x86_isa_needed(prop.data()) if prop is not None and elf["e_machine"] == "EM_X86_64" else None
+def scan_elf(path: str, data: bytes | IO[bytes], size: int | None = None) -> ElfInfo:
+    """What one ELF file needs and exports, from its bytes or a seekable binary stream of `size`
+    bytes (a zip member's stream: only the ranges the dynamic linker reads are inflated).
+    Raises ElfFormatError (a ValueError) when its headers or tables do not fit in it."""
+    if isinstance(data, bytes):
+        size, data = len(data), io.BytesIO(data)
+    elif size is None:
+        size = data.seek(0, io.SEEK_END)
+    dyn = read_dynamic(data, size)
+    isa_level = None
+    if dyn.machine == "x86_64":
+        isa_level = next((level for note in dyn.notes if (level := x86_isa_needed(note))), None)
     by_version: dict[tuple[str, str], list[str]] = {}
     exports: list[str] = []
     undefined: list[str] = []
     unversioned: list[str] = []
-    if dynsym is not None:
-        for name, undef, bind, visibility, ndx in _dynamic_symbols(elf, dynsym, versym):
-            if undef:
-                undefined.append(name)
-                if ndx & 0x7FFF in versions:
-                    by_version.setdefault(versions[ndx & 0x7FFF], []).append(name)
-                elif bind == _STB_GLOBAL:
-                    unversioned.append(name)
-            elif bind in _EXPORTED_BINDS and visibility in _EXPORTED_VISIBILITY:
-                exports.append(name)
+    versions = dyn.needs
+    for name, defined, bind, visibility, ndx in dyn.symbols:
+        if not defined:
+            undefined.append(name)
+            if ndx in versions:
+                by_version.setdefault(versions[ndx], []).append(name)
+            elif bind == _STB_GLOBAL:
+                unversioned.append(name)
+        elif bind in _EXPORTED_BINDS and visibility in _EXPORTED_VISIBILITY:
+            exports.append(name)
     for key in versions.values():
         by_version.setdefault(key, [])
     requirements = []
@@ -153,59 +110,34 @@ def scan_elf(path: str, data: bytes | BinaryIO) -> ElfInfo:
             )
     return ElfInfo(
         path=path,
-        machine=_MACHINES.get(elf["e_machine"], str(elf["e_machine"])),
-        needed=tuple(needed),
-        rpath=tuple(rpath),
-        runpath=tuple(runpath),
+        machine=dyn.machine,
+        needed=dyn.needed,
+        rpath=dyn.rpath,
+        runpath=dyn.runpath,
         requirements=tuple(requirements),
         exports=tuple(sorted(set(exports))),
         undefined=tuple(sorted(set(undefined))),
-        soname=soname,
+        soname=dyn.soname,
         unversioned=tuple(sorted(set(unversioned))),
-        execstack=execstack,
+        execstack=dyn.execstack,
         isa_level=isa_level,
-        relr=relr,
+        relr=dyn.relr,
     )
 
 
 _STB_GLOBAL = 1
-# STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE (10; pyelftools calls it STB_LOOS): a unique object is
-# exported process-wide by design (C++ inline statics), which a duplicate-runtime diagnosis needs
+# STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE (10): a unique object is exported process-wide by
+# design (C++ inline statics), which a duplicate-runtime diagnosis needs
 _EXPORTED_BINDS = (1, 2, 10)
 _EXPORTED_VISIBILITY = (0, 3)  # STV_DEFAULT, STV_PROTECTED
-
-
-def _dynamic_symbols(
-    elf: ELFFile, dynsym: SymbolTableSection, versym: GNUVerSymSection | None
-) -> Iterator[tuple[str, bool, int, int, int]]:
-    """(name, undefined, bind, visibility, version index) of each named .dynsym entry.
-
-    Unpacked with struct from the raw sections: pyelftools builds a parsed object per symbol,
-    which took about 70 % of a scan (0.78 s of 1.10 s for pyarrow's 38 ELF files)."""
-    order = "<" if elf.little_endian else ">"
-    if elf.elfclass == 64:
-        layout, fields = struct.Struct(order + "IBBHQQ"), (0, 1, 2, 3)  # name info other shndx
-    else:
-        layout, fields = struct.Struct(order + "IIIBBH"), (0, 3, 4, 5)
-    data = dynsym.data()
-    strings = elf.get_section(dynsym["sh_link"]).data()
-    step = dynsym["sh_entsize"] or layout.size
-    vers = versym.data() if versym is not None else b""
-    vfmt = struct.Struct(order + "H")
-    for i in range(len(data) // step):
-        entry = layout.unpack_from(data, i * step)
-        name_at, info, other, shndx = (entry[k] for k in fields)
-        end = strings.find(b"\0", name_at)
-        name = strings[name_at : end if end >= 0 else len(strings)].decode("utf-8", errors="replace")
-        if not name:
-            continue
-        ndx = vfmt.unpack_from(vers, 2 * i)[0] if 2 * i + 2 <= len(vers) else 0
-        yield name, shndx == 0, info >> 4, other & 3, ndx if ndx > 1 else 0
 
 
 def function_at(data: bytes, address: int) -> tuple[str, int] | None:
     """(function, offset into it) containing ADDRESS (an offset from the object's load base),
     from the full symbol table (.symtab, which names static functions too); None if stripped."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
     elf = ELFFile(io.BytesIO(data))
     symtab = elf.get_section_by_name(".symtab")
     if not isinstance(symtab, SymbolTableSection):
@@ -257,9 +189,9 @@ def installed_as(member: str) -> str:
 
 def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
     """Every ELF file inside a wheel, in any of its layouts (the root, `.data/purelib`,
-    `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read in memory: nothing
-    is extracted to disk (a member over SPOOL_ABOVE is parsed from a temporary file). Each names
-    where it installs when that differs from its path."""
+    `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read through the member's
+    zip stream: nothing is extracted or held whole, only the ranges the dynamic linker reads are
+    inflated. Each names where it installs when that differs from its path."""
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             if info.is_dir() or info.file_size < 64:
@@ -267,26 +199,9 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
             with zf.open(info) as fh:
                 if not is_elf(fh.read(4)):
                     continue
-            try:
-                if info.file_size <= SPOOL_ABOVE:
-                    found = scan_elf(info.filename, zf.read(info))
-                else:
-                    found = _scan_spooled(zf, info)
-            except (ELFError, OverflowError, ValueError):
-                continue  # ELF magic but not parseable: not a library we can reason about
+                try:
+                    found = scan_elf(info.filename, fh, info.file_size)
+                except ElfFormatError:
+                    continue  # ELF magic but not parseable: not a library we can reason about
             where = installed_as(info.filename)
             yield dataclasses.replace(found, installs_as=where) if where else found
-
-
-# Members above this size are copied to a temporary file and parsed from there: pyelftools reads
-# only the headers and dynamic sections, whereas ZipFile.read() holds the member whole and, as
-# it grows its buffer, briefly about 2.4 times (a 170 MiB library peaked at 414 MiB).
-SPOOL_ABOVE = 4 * 2**20
-
-
-def _scan_spooled(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> ElfInfo:
-    with tempfile.TemporaryFile() as spool:
-        with zf.open(info) as fh:
-            shutil.copyfileobj(fh, spool, 1 << 20)
-        spool.seek(0)
-        return scan_elf(info.filename, spool)

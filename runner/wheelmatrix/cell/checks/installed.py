@@ -7,8 +7,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from elftools.common.exceptions import ELFError
-
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.model import CheckResult, Status, installed_versions
@@ -88,7 +86,7 @@ def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> 
     def scan() -> ElfInfo:
         try:
             return scan_elf(rel, read())
-        except (ELFError, OverflowError, ValueError, InfrastructureError) as exc:
+        except (ValueError, InfrastructureError) as exc:
             raise _Unreadable(str(exc)) from None
 
     try:
