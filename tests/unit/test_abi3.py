@@ -11,7 +11,7 @@ import pytest
 from tests.fixtures.wheels import Fixture
 from tests.unit.test_diagnose import cells_for, projects, result
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
-from wheelmatrix.findings.diagnose import diagnose, predict_cell, scans_json, static_scans
+from wheelmatrix.findings.diagnose import diagnose, predict_cell
 from wheelmatrix.findings.explain import Context, explain
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
@@ -19,6 +19,7 @@ from wheelmatrix.resources import data_path
 from wheelmatrix.scan.abi3 import abi3_floor, audit, data_source, lookup
 from wheelmatrix.scan.elf import ElfInfo
 from wheelmatrix.scan.policy import WheelScan
+from wheelmatrix.scan.wheel import scans_json, static_scans
 
 UNDEFINED_DETAIL = (
     "ImportError: /venv/lib/python3.9/site-packages/wmabi3new/_native.abi3.so: "

@@ -13,13 +13,14 @@ from wheelmatrix.cell.checks.symbols import illegal_instruction, native_summary
 from wheelmatrix.cell.install import QEMU_BIN, cpu_wrapper_argv
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 from wheelmatrix.errors import InputError
-from wheelmatrix.findings.diagnose import cpu_gaps, static_scans, wheel_reach
+from wheelmatrix.findings.diagnose import cpu_gaps
 from wheelmatrix.findings.musl import explain_glibc_on_musl
 from wheelmatrix.inputs.wheels import parse_inputs
 from wheelmatrix.matrix.cells import Target, build_matrix
 from wheelmatrix.probe import wm_symbols
 from wheelmatrix.scan import cpu
 from wheelmatrix.scan.elf import iter_wheel_elves, x86_isa_needed
+from wheelmatrix.scan.wheel import static_scans, wheel_reach
 
 
 # --------------------------------------------------------------------------- levels

@@ -12,11 +12,12 @@ from tests.fixtures.wheels import Fixture
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.scenarios import Scenario
-from wheelmatrix.findings.diagnose import diagnose, predict_cell, shared_exports, static_scans, tag_checks
+from wheelmatrix.findings.diagnose import diagnose, predict_cell, shared_exports, tag_checks
 from wheelmatrix.inputs.wheels import Project, parse_inputs
 from wheelmatrix.matrix.cells import Cell, build_matrix, select_targets
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.scan.policy import WheelScan
+from wheelmatrix.scan.wheel import static_scans
 
 IMPORT = Scenario(name="import", kind="import", description="import everything")
 NEWGLIBC_DETAIL = (

@@ -14,8 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-
-from rich.console import Console
+from typing import Any
 
 from wheelmatrix import __version__
 from wheelmatrix.errors import EXIT_INFRASTRUCTURE, WheelmatrixError
@@ -90,6 +89,20 @@ def _named_command(argv: Sequence[str]) -> str | None:
     return None
 
 
+# Commands that print plain text: they never load the terminal library (a scan starts as fast
+# as the tools it is compared with).
+_PLAIN = ("scan",)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)  # logs: do not fold the table at 80 columns
+    return console
+
+
 def _stderr(message: str) -> None:
     """Errors go out whole, never folded: they name a path the user may copy."""
     print(message, file=sys.stderr, flush=True)
@@ -117,9 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and field is not None:
         values = [Path(e) for e in extra] if field == "wheels" else extra
         setattr(args, field, [*getattr(args, field), *values])
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=200)  # logs: do not fold the table at 80 columns
+    console = None if args.command in _PLAIN else _console()
     try:
         code: int = args.func(args, console)
         return code

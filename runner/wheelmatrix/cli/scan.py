@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 HELP = "static ELF scan of wheels against their platform tags (no containers)"
 
@@ -23,14 +26,20 @@ def register(sub: Any) -> None:
 
 def main(args: argparse.Namespace, console: Console) -> int:
     """Exit 1 when a wheel over-claims its tag (platform or abi3) or needs a library it neither
-    ships nor may assume."""
-    from wheelmatrix.findings.diagnose import scans_json, static_scans, wheel_lowest_tags
+    ships nor may assume. Plain text out (bold on a terminal): a scan starts without the
+    terminal library, as fast as the tools it is compared with."""
     from wheelmatrix.fsutil import atomic_write_text
     from wheelmatrix.inputs.wheels import parse_inputs
-    from wheelmatrix.reporters.terminal import render_static
+    from wheelmatrix.scan.wheel import scans_json, static_scans, wheel_lowest_tags, wheel_reach
+
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+    def strong(text: str) -> str:
+        return f"\033[1m{text}\033[0m" if bold else text
 
     projects = parse_inputs([str(w) for w in args.wheels], role="wheel")
     scans = static_scans(projects)
+    out: list[str] = []
     for scan in scans.values():
         needs = sorted(
             {
@@ -44,18 +53,25 @@ def main(args: argparse.Namespace, console: Console) -> int:
         top = {}
         for label in needs:
             top[label.split("_")[0]] = label
-        console.print(
-            f"[bold]{scan.wheel}[/]: {len(scan.files)} ELF files; needs at most "
-            f"{', '.join(top.values()) or 'no versioned symbols'}",
-            highlight=False,
+        out.append(
+            f"{strong(scan.wheel)}: {len(scan.files)} ELF files; needs at most "
+            f"{', '.join(top.values()) or 'no versioned symbols'}"
         )
         for lowest in wheel_lowest_tags(scan):
             if lowest.tag is None:
-                console.print(f"  no {lowest.family} tag for {lowest.arch}: {lowest.reason}", highlight=False)
+                out.append(f"  no {lowest.family} tag for {lowest.arch}: {lowest.reason}")
             else:
                 why = f" ({lowest.reason.replace('needs ', 'not older: needs ', 1)})" if lowest.reason else ""
-                console.print(f"  this constrains the platform tag to {lowest.tag}{why}", highlight=False)
-    render_static(console, scans)
+                out.append(f"  this constrains the platform tag to {lowest.tag}{why}")
+    findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
+    if findings:
+        out.append(strong("Static ELF scan:"))
+        out.extend(f"  {wheel} {strong(f.kind)}: {f.message}" for wheel, f in findings)
+    reach = [(s.wheel, line) for s in scans.values() for line in wheel_reach(s)]
+    if reach:
+        out.append(f"{strong('Reach')} (share of recent pip downloads on Linux):")
+        out.extend(f"  {wheel}: {line}" for wheel, line in reach)
+    print("\n".join(out), flush=True)
     if args.json:
         atomic_write_text(args.json, json.dumps({"static_scan": scans_json(scans)}, indent=2) + "\n")
     serious = {

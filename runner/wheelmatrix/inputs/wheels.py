@@ -12,7 +12,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
@@ -273,6 +272,8 @@ def _shipped_modules(installed: list[str]) -> set[str]:
 
 def parse_requirement(text: str) -> RequirementSpec:
     """A PEP 508 requirement; anything else (shell syntax, local URLs) is refused."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:

@@ -72,7 +72,7 @@ def render_markdown(results: Sequence[CheckResult], scans: Mapping[str, WheelSca
     if findings:
         lines += ["### Static ELF scan", ""]
         lines += [f"- `{wheel}` **{f.kind}**: {_cell(f.message)}" for wheel, f in findings]
-    from wheelmatrix.findings.diagnose import wheel_reach
+    from wheelmatrix.scan.wheel import wheel_reach
 
     reach = [(s.wheel, line) for s in scans.values() for line in wheel_reach(s)]
     if reach:

@@ -150,7 +150,7 @@ def render_installed_wheels(console: Console, results: Sequence[CheckResult]) ->
 def render_static(console: Console, scans: Mapping[str, WheelScan]) -> None:
     """What the static ELF scan found, before the matrix ran, and what each wheel's tag and
     real needs admit of recent pip downloads."""
-    from wheelmatrix.findings.diagnose import wheel_reach
+    from wheelmatrix.scan.wheel import wheel_reach
 
     findings = [(s.wheel, f) for s in scans.values() for f in s.findings]
     if findings:

@@ -31,7 +31,7 @@ from wheelmatrix.config.known_problems import KnownProblem, default_known_proble
 from wheelmatrix.config.runfile import RunConfig, target_selected
 from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
 from wheelmatrix.errors import InputError, did_you_mean
-from wheelmatrix.findings.diagnose import diagnose, predict_cell, scans_json, static_scans, tag_checks
+from wheelmatrix.findings.diagnose import diagnose, predict_cell, tag_checks
 from wheelmatrix.findings.explain import attach
 from wheelmatrix.host import cache_dir, host_arch, runnable_archs
 from wheelmatrix.inputs.wheels import Project, parse_inputs
@@ -43,6 +43,7 @@ from wheelmatrix.reporters.terminal import LiveProgress, render_static, render_t
 from wheelmatrix.run.rundir import RunDir
 from wheelmatrix.run.stream import ResultLog
 from wheelmatrix.scan.policy import WheelScan
+from wheelmatrix.scan.wheel import scans_json, static_scans
 
 
 def runs_root(explicit: Path | None = None) -> Path:
@@ -354,8 +355,8 @@ def installed_candidates(
     left unjudged, never guessed."""
     from packaging.utils import canonicalize_name
 
-    from wheelmatrix.findings.diagnose import scan_file
     from wheelmatrix.inputs.fetch import FetchError, fetch_wheel
+    from wheelmatrix.scan.wheel import scan_file
 
     wanted = {c.id: {p.project for p in c.candidates if p.wheel is None} for c in plan.cells}
     installed: dict[str, dict[str, str]] = {}
