@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -90,15 +90,20 @@ class Collision:
 
 
 def shared_exports(cell: Cell, scans: Mapping[str, WheelScan]) -> list[Collision]:
-    """Global default-visibility symbols exported by more than one of the cell's wheels."""
+    """Global default-visibility symbols exported by more than one of the cell's wheels (every
+    export name is read again from the wheel files: the scans keep only the ones judgements
+    consult, so this runs only when a collision needs naming)."""
+    from wheelmatrix.scan.elf import wheel_exports
+
     owners: dict[str, list[str]] = {}
     for pick in _installed(cell):
         assert pick.wheel is not None
-        scan = scans.get(pick.wheel.filename)
-        for elf in scan.files if scan else ():
-            for sym in elf.exports:
+        if pick.wheel.filename not in scans:
+            continue
+        for path, exports in wheel_exports(pick.wheel.path).items():
+            for sym in exports:
                 if not sym.startswith(BENIGN):
-                    owners.setdefault(sym, []).append(elf.path)
+                    owners.setdefault(sym, []).append(path)
     return [Collision(symbol=s, files=tuple(f)) for s, f in sorted(owners.items()) if len(set(f)) > 1]
 
 
@@ -178,7 +183,6 @@ def _diagnose_cell(
     cell: Cell, results: list[CheckResult], scans: Mapping[str, WheelScan]
 ) -> list[CheckResult]:
     predictions = predict_cell(cell, scans)
-    collisions = shared_exports(cell, scans)
     unshipped = [
         f
         for p in _installed(cell)
@@ -243,7 +247,7 @@ def _diagnose_cell(
             diagnosis = f"predicted failure did not happen: {relevant[0].finding.message}"
         combined = "; ".join(d for d in (diagnosis, r.diagnosis) if d)
         updated.append(dataclasses.replace(r, diagnosis=combined, evidence=evidence))
-    return _order_dependence(updated, collisions)
+    return _order_dependence(updated, lambda: shared_exports(cell, scans))
 
 
 def _confirmed(cell: Cell, prediction: Prediction) -> dict[str, str]:
@@ -424,7 +428,18 @@ def _explain_undefined(cell: Cell, detail: str) -> str:
     return explain_undefined(detail, cell.arch, cell.distro.libc.version) or ""
 
 
-def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision]) -> list[CheckResult]:
+def _order_dependence(
+    results: list[CheckResult], find_collisions: Callable[[], Sequence[Collision]]
+) -> list[CheckResult]:
+    """Name import orders where one fails and the other passes, with the symbols both sides
+    export (looked up only when such a pair exists)."""
+    found: list[Sequence[Collision]] = []
+
+    def collisions() -> Sequence[Collision]:
+        if not found:
+            found.append(find_collisions())
+        return found[0]
+
     groups: dict[frozenset[str], list[CheckResult]] = {}
     for r in results:
         modules = r.evidence.get("modules") or []
@@ -443,7 +458,7 @@ def _order_dependence(results: list[CheckResult], collisions: Sequence[Collision
                 )
                 kind = {Status.CRASHED: "crash", Status.TIMED_OUT: "hang"}.get(bad.status, "failure")
                 line = f"order-dependent {kind}: `{bad.check}` {what}, `{good.check}` passes"
-                suspects = [c for c in collisions if _mentions(c, bad.evidence.get("modules") or [])]
+                suspects = [c for c in collisions() if _mentions(c, bad.evidence.get("modules") or [])]
                 pairs[id(bad)] = {
                     "bad": bad.check,
                     "good": good.check,

@@ -50,9 +50,10 @@ class ElfInfo:
     rpath: tuple[str, ...]
     runpath: tuple[str, ...]
     requirements: tuple[Requirement, ...]
-    exports: tuple[str, ...]
+    exports: tuple[str, ...]  # the exports `consulted_export` keeps (scan_elf's all_exports: all)
     undefined: tuple[str, ...]
     soname: str | None = None
+    export_count: int = 0  # exported symbols in all
     unversioned: tuple[str, ...] = ()  # strong undefined references that carry no symbol version
     execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
     isa_level: str | None = None  # x86-64-vN declared needed in the GNU property note (x86 only)
@@ -68,32 +69,30 @@ def is_elf(data: bytes) -> bool:
     return data[:4] == b"\x7fELF"
 
 
-def scan_elf(path: str, data: bytes | IO[bytes], size: int | None = None) -> ElfInfo:
+def scan_elf(
+    path: str, data: bytes | IO[bytes], size: int | None = None, *, all_exports: bool = False
+) -> ElfInfo:
     """What one ELF file needs and exports, from its bytes or a seekable binary stream of `size`
     bytes (a zip member's stream: only the ranges the dynamic linker reads are inflated).
-    Raises ElfFormatError (a ValueError) when its headers or tables do not fit in it."""
+    Of the exports it keeps the names a judgement consults (`consulted_export`), or every name
+    with `all_exports`. Raises ElfFormatError (a ValueError) when its headers or tables do not
+    fit in it."""
     if isinstance(data, bytes):
         size, data = len(data), io.BytesIO(data)
     elif size is None:
         size = data.seek(0, io.SEEK_END)
-    dyn = read_dynamic(data, size)
+    dyn = read_dynamic(data, size, None if all_exports else consulted_export)
     isa_level = None
     if dyn.machine == "x86_64":
         isa_level = next((level for note in dyn.notes if (level := x86_isa_needed(note))), None)
     by_version: dict[tuple[str, str], list[str]] = {}
-    exports: list[str] = []
-    undefined: list[str] = []
     unversioned: list[str] = []
     versions = dyn.needs
-    for name, defined, bind, visibility, ndx in dyn.symbols:
-        if not defined:
-            undefined.append(name)
-            if ndx in versions:
-                by_version.setdefault(versions[ndx], []).append(name)
-            elif bind == _STB_GLOBAL:
-                unversioned.append(name)
-        elif bind in _EXPORTED_BINDS and visibility in _EXPORTED_VISIBILITY:
-            exports.append(name)
+    for name, bind, ndx in dyn.undefined:
+        if ndx in versions:
+            by_version.setdefault(versions[ndx], []).append(name)
+        elif bind == _STB_GLOBAL:
+            unversioned.append(name)
     for key in versions.values():
         by_version.setdefault(key, [])
     requirements = []
@@ -115,8 +114,9 @@ def scan_elf(path: str, data: bytes | IO[bytes], size: int | None = None) -> Elf
         rpath=dyn.rpath,
         runpath=dyn.runpath,
         requirements=tuple(requirements),
-        exports=tuple(sorted(set(exports))),
-        undefined=tuple(sorted(set(undefined))),
+        exports=dyn.exports,
+        export_count=dyn.export_count,
+        undefined=tuple(sorted({name for name, _bind, _ndx in dyn.undefined})),
         soname=dyn.soname,
         unversioned=tuple(sorted(set(unversioned))),
         execstack=dyn.execstack,
@@ -126,10 +126,15 @@ def scan_elf(path: str, data: bytes | IO[bytes], size: int | None = None) -> Elf
 
 
 _STB_GLOBAL = 1
-# STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE (10): a unique object is exported process-wide by
-# design (C++ inline statics), which a duplicate-runtime diagnosis needs
-_EXPORTED_BINDS = (1, 2, 10)
-_EXPORTED_VISIBILITY = (0, 3)  # STV_DEFAULT, STV_PROTECTED
+
+
+def consulted_export(name: str) -> bool:
+    """An exported name a static judgement looks up: a C-library name (an unversioned reference
+    to it is satisfied by the wheel itself) or a Python C-API name (abi3 checks). Every other
+    export is only needed to name a collision between wheels: `wheel_exports` reads those."""
+    from wheelmatrix.scan.glibc_symbols import is_known
+
+    return name.startswith(("Py", "_Py")) or is_known(name)
 
 
 def function_at(data: bytes, address: int) -> tuple[str, int] | None:
@@ -187,11 +192,9 @@ def installed_as(member: str) -> str:
     return prefix.get(where.scheme, f"<{where.scheme}>/") + where.path
 
 
-def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
-    """Every ELF file inside a wheel, in any of its layouts (the root, `.data/purelib`,
-    `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read through the member's
-    zip stream: nothing is extracted or held whole, only the ranges the dynamic linker reads are
-    inflated. Each names where it installs when that differs from its path."""
+def _scan_members(wheel: Path, *, all_exports: bool = False) -> Iterator[ElfInfo]:
+    """scan_elf of each ELF member of a wheel, read through its zip stream; a member with ELF
+    magic whose headers do not fit is skipped (not a library we can reason about)."""
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             if info.is_dir() or info.file_size < 64:
@@ -200,8 +203,22 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
                 if not is_elf(fh.read(4)):
                     continue
                 try:
-                    found = scan_elf(info.filename, fh, info.file_size)
+                    yield scan_elf(info.filename, fh, info.file_size, all_exports=all_exports)
                 except ElfFormatError:
-                    continue  # ELF magic but not parseable: not a library we can reason about
-            where = installed_as(info.filename)
-            yield dataclasses.replace(found, installs_as=where) if where else found
+                    continue
+
+
+def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
+    """Every ELF file inside a wheel, in any of its layouts (the root, `.data/purelib`,
+    `.data/platlib`, `.data/scripts`, `.data/data`, `.data/headers`), read through the member's
+    zip stream: nothing is extracted or held whole, only the ranges the dynamic linker reads are
+    inflated. Each names where it installs when that differs from its path."""
+    for found in _scan_members(wheel):
+        where = installed_as(found.path)
+        yield dataclasses.replace(found, installs_as=where) if where else found
+
+
+def wheel_exports(wheel: Path) -> dict[str, tuple[str, ...]]:
+    """Every exported name of every ELF file in a wheel, by member path: read again, only when a
+    collision between wheels needs naming (pyarrow's libraries export 75,000 names)."""
+    return {found.path: found.exports for found in _scan_members(wheel, all_exports=True)}

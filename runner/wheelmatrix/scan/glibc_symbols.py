@@ -69,6 +69,17 @@ def _lookup(name: str, arch: str) -> tuple[GlibcVersion, str] | None:
     return symbols.get(name)
 
 
+@lru_cache(maxsize=1)
+def _known() -> frozenset[str]:
+    table = _table()
+    return frozenset(table.first_release).union(*table.per_arch.values())
+
+
+def is_known(name: str) -> bool:
+    """Whether NAME is in the table for any arch (a name some glibc release added)."""
+    return name in _known()
+
+
 def data_glibc() -> str:
     """The glibc release the shipped table was generated from (e.g. "2.41")."""
     return _table().glibc

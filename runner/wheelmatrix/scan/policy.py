@@ -68,7 +68,7 @@ class WheelScan:
                     "rpath": list(f.rpath),
                     "runpath": list(f.runpath),
                     "requires": {r.label: list(r.symbols) for r in f.requirements},
-                    "exports": len(f.exports),
+                    "exports": f.export_count,
                 }
                 for f in self.files
             ],
