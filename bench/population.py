@@ -493,20 +493,14 @@ class Answers:
 
 def wheelmatrix_answers(scan: dict[str, Any], w: Wheel) -> tuple[Answers, list[str]]:
     """Answers computed from the scan JSON, and the gaps that computing them had to bridge."""
-    from wheelmatrix.scan.policy import MUSL_SELF, policies
 
     gaps = []
     files = scan["files"]
-    names = {Path(f["path"]).name for f in files}
-    ships_cxx = any(n.startswith("libstdc++") for n in names)
-    ships_gcc = any(n.startswith("libgcc_s") for n in names)
     needs: dict[str, tuple[int, ...]] = {}
     for f in files:
         for label in f["requires"]:
             ns, _, ver = label.rpartition("_")
-            if ns in ("GLIBCXX", "CXXABI") and ships_cxx or ns == "GCC" and ships_gcc:
-                continue  # versions of a runtime the wheel ships (the JSON does not name the library)
-            if ns in ("GLIBC", "GLIBCXX", "CXXABI", "GCC"):
+            if ns == "GLIBC":  # the highest GLIBC version label, as auditwheel's versioned_symbols
                 needs[ns] = max(needs.get(ns, ()), _vkey(ver))
     musl = "musllinux" in w.filename
     family = "musllinux" if musl else "manylinux"
@@ -514,23 +508,10 @@ def wheelmatrix_answers(scan: dict[str, Any], w: Wheel) -> tuple[Answers, list[s
         fi["library"] for fi in scan["findings"] if fi["kind"] == "unshipped-library" and fi.get("library")
     )
     arch = "aarch64" if "aarch64" in w.filename else "x86_64"
-    lowest = None
-    for pol in sorted(policies().values(), key=lambda p: p.version):
-        if pol.family != family or arch not in pol.ceilings:
-            continue
-        ceilings = pol.ceilings[arch]
-        ok = all(ns not in ceilings or v <= _vkey(ceilings[ns]) for ns, v in needs.items())
-        libs_ok = all(
-            lib in pol.libs
-            or lib in names
-            or lib.startswith(("libpython", "ld-"))
-            or (musl and MUSL_SELF.match(lib))
-            for f in files
-            for lib in f["needed"]
-        )
-        if ok and libs_ok:
-            lowest = f"{pol.name}_{arch}"
-            break
+    # the lowest tag as `scan` itself says it ("this constrains the platform tag to ...")
+    lowest = next(
+        (t["tag"] for t in scan.get("lowest_tags", []) if t["family"] == family and t["arch"] == arch), None
+    )
     if musl:
         m = re.match(r"musllinux_(\d+)_(\d+)_", lowest or "")
         floor = f"musl {m.group(1)}.{m.group(2)}" if m else None
@@ -538,15 +519,6 @@ def wheelmatrix_answers(scan: dict[str, Any], w: Wheel) -> tuple[Answers, list[s
         floor = "glibc " + ".".join(map(str, needs["GLIBC"])) if "GLIBC" in needs else None
     if not files:
         gaps.append("no ELF files")
-    gaps.append(
-        "the scan JSON has no lowest satisfied tag: computed here from each file's requirement labels "
-        "and DT_NEEDED against policy.json"
-    )
-    gaps.append("unversioned (C23) libc references are not in the scan JSON: not in the computed tag")
-    gaps.append(
-        "the scan JSON does not say which library a version label comes from: a wheel shipping "
-        "libstdc++/libgcc_s is taken to satisfy all GLIBCXX/CXXABI/GCC labels itself"
-    )
     return Answers(floor=floor, outside=outside, lowest_tag=lowest), gaps
 
 
@@ -588,6 +560,13 @@ REASONS = {
     "host-floor": "auditwheel's floor counts the symbol versions of libraries it resolved on the host, "
     "outside the wheel",
     "families": "the wheel claims manylinux and musllinux in one file; the tools report different families",
+    "oldest-policy": "auditwheel's external_libs are judged against its oldest policy (manylinux_2_5); "
+    "the wheel's own tag allows the library (libmvec.so.1 from manylinux_2_24)",
+    "transitive": "auditwheel also lists what the host's copy of an outside library needs (libxcb.so.1 -> "
+    "libXau, libXdmcp, libbsd, libmd); wheelmatrix names what the wheel's files need",
+    "soname": "the wheel ships the library under another file name with this SONAME (auditwheel repair's "
+    "renamed copy): the dynamic linker reuses it once a sibling loaded it; auditwheel looks for the file "
+    "name",
 }
 
 
@@ -631,8 +610,20 @@ def explain(what: str, ours: Answers, theirs: Answers, scan: dict[str, Any], aw:
         if what == "tag" and ours_v == theirs_v and aw.get("unsupported_isa"):
             return REASONS["isa"]
     if what == "outside":
+        from wheelmatrix.scan.policy import policies
+
         names = {Path(f["path"]).name for f in files}
         only_aw, only_wm = theirs.outside - ours.outside, ours.outside - theirs.outside
+        needed = {n for f in files for n in f["needed"]}
+        oldest = policies()["manylinux_2_5"].libs
+        own = policies().get("_".join(str(ours.lowest_tag or "").split("_")[:3]))
+        if only_aw and own and not only_wm and all(lib in own.libs and lib not in oldest for lib in only_aw):
+            return REASONS["oldest-policy"]
+        if only_aw and not only_wm and ours.outside and not only_aw & needed:
+            return REASONS["transitive"]
+        sonames = {f.get("soname") for f in files} - {None}
+        if only_aw and not only_wm and all(lib in sonames and lib not in names for lib in only_aw):
+            return REASONS["soname"]
         if only_aw and all(lib in names for lib in only_aw):
             found = [aw["external_libs"].get(lib) for lib in only_aw]
             return REASONS["host"] if all(found) else REASONS["unfound"]

@@ -283,6 +283,17 @@ CASES = [
         outside=(),
         why="Rust musllinux needing libc.so, auditwheel crashes",
     ),
+    Case(
+        "imageio-ffmpeg",
+        "0.8.1",
+        "imageio_ffmpeg-0.8.1-py3-none-manylinux_2_28_x86_64.whl",
+        "050d6850601c3b3890bd2b28306f3b842b3daea390a561101174375a1c460bda",
+        67998402,
+        "glibc 2.28",
+        None,  # auditwheel: linux_x86_64 (GLIBC_PRIVATE); libmvec.so.1 is outside its oldest policy only
+        outside=(),
+        why="executable bound to GLIBC_PRIVATE: no manylinux tag",
+    ),
 ]
 
 
@@ -329,8 +340,11 @@ def test_scan_reads_and_agrees(case: Case, wheel_dir: Path, tmp_path: Path) -> N
         case.lowest_tag,
         case.outside,
     )
-    # auditwheel finds these wheels consistent with their tags: so must the scan
-    assert not [f for f in scan["findings"] if f["kind"] in ("over-claimed", "unshipped-library")]
+    # auditwheel finds these wheels consistent with their tags (or, without a lowest tag, none
+    # at all): so must the scan
+    kinds = {f["kind"] for f in scan["findings"]}
+    assert not kinds & {"over-claimed", "unshipped-library"}
+    assert ("glibc-private" in kinds) == (case.lowest_tag is None and "GLIBC_PRIVATE" in case.why)
 
 
 NUMPY = next(c for c in CASES if c.filename.startswith("numpy-2.5.5-cp312-cp312-manylinux_2_27_x86_64"))
@@ -339,9 +353,11 @@ NUMPY = next(c for c in CASES if c.filename.startswith("numpy-2.5.5-cp312-cp312-
 def test_scan_counts_gnu_unique_exports(wheel_dir: Path, tmp_path: Path) -> None:
     """`readelf --dyn-syms` lists 8 defined default-visibility GLOBAL/WEAK/UNIQUE symbols in
     numpy's _pocketfft_umath, one of them UNIQUE (`std::_Sp_make_shared_tag::_S_ti()::__tag`)."""
-    from wheelmatrix.scan.elf import iter_wheel_elves
+    from wheelmatrix.scan.elf import iter_wheel_elves, wheel_exports
 
     path = fetch(NUMPY, wheel_dir)
     pocketfft = next(e for e in iter_wheel_elves(path) if "/_pocketfft_umath." in e.path)
-    assert "_ZZNSt19_Sp_make_shared_tag5_S_tiEvE5__tag" in pocketfft.exports
-    assert len(pocketfft.exports) == 8
+    assert pocketfft.export_count == 8
+    (exports,) = [names for member, names in wheel_exports(path).items() if "/_pocketfft_umath." in member]
+    assert "_ZZNSt19_Sp_make_shared_tag5_S_tiEvE5__tag" in exports
+    assert len(exports) == 8

@@ -80,5 +80,6 @@ def main(args: argparse.Namespace, console: Console) -> int:
         "glibc-in-musllinux",
         "abi3-over-claimed",
         "abi3-non-stable",
+        "glibc-private",
     }
     return 1 if any(f.kind in serious for s in scans.values() for f in s.findings) else 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.scan.abi3 import cell_gaps as abi3_gaps
-from wheelmatrix.scan.policy import Finding, WheelScan, cell_gaps
+from wheelmatrix.scan.policy import FIXES, TAG_FAILURES, Finding, WheelScan, cell_gaps
 
 if TYPE_CHECKING:  # the catalog loaders (YAML) are not needed to scan a wheel
     from wheelmatrix.config.known_problems import KnownProblem
@@ -292,7 +292,7 @@ def tag_checks(
                 filename = (installed or {}).get(cell.id, {}).get(pick.project, "")
             if filename not in scans:
                 continue
-            over = [f for f in scans[filename].findings if f.kind == "over-claimed"]
+            over = [f for f in scans[filename].findings if f.kind in TAG_FAILURES]
             if not over:
                 continue
             worst = over[0]
@@ -308,6 +308,8 @@ def tag_checks(
                         "installers trust the tag: a system at the floor it claims installs this wheel "
                         "and fails to load it; rebuild on an older base image or retag it "
                         "(auditwheel repair picks the right tag)"
+                        if worst.kind == "over-claimed"
+                        else f"installers trust the tag, but no tag admits this wheel; {FIXES[worst.kind]}"
                     ),
                 )
             )

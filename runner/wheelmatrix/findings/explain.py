@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from wheelmatrix.model import CheckResult, Finding, Status
-from wheelmatrix.scan.policy import WheelScan
+from wheelmatrix.scan.policy import FIXES, TAG_FAILURES, WheelScan
 
 if TYPE_CHECKING:
     from wheelmatrix.matrix.cells import Cell
@@ -104,14 +104,13 @@ def over_claimed_tag(r: CheckResult, ctx: Context) -> Finding | None:
     if wheel is None:
         return None
     scan = ctx.scans.get(wheel)
-    over = [f for f in scan.findings if f.kind == "over-claimed"] if scan else []
+    over = [f for f in scan.findings if f.kind in TAG_FAILURES] if scan else []
     message = over[0].message if over else f"{wheel}: its tag claims an older platform than its files need"
     return Finding(
         kind="over-claimed-tag",
         subject=wheel,
         message=message,
-        fix="rebuild on an older base image, or retag it (auditwheel repair picks the right tag): "
-        "installers trust the tag",
+        fix=FIXES[over[0].kind if over else "over-claimed"],
         evidence={"needs": m.group(1), "file": m.group(2)} if m else {},
     )
 

@@ -58,6 +58,9 @@ class ElfInfo:
     execstack: bool = False  # PT_GNU_STACK asks for an executable stack (PF_X)
     isa_level: str | None = None  # x86-64-vN declared needed in the GNU property note (x86 only)
     relr: bool = False  # packed relative relocations (DT_RELR): glibc >= 2.36, musl >= 1.2.4
+    # (library, symbols) bound to GLIBC_PRIVATE: glibc's internal interface, which changes with
+    # every release (a glibc library copied into a wheel, a tool linked against glibc's internals)
+    private: tuple[tuple[str, tuple[str, ...]], ...] = ()
     installs_as: str = ""  # where an installer puts it, when not at `path`: "x.so", "bin/x"
 
     def highest(self, namespace: str) -> Requirement | None:
@@ -96,9 +99,12 @@ def scan_elf(
     for key in versions.values():
         by_version.setdefault(key, [])
     requirements = []
+    private = []
     for (library, name), symbols in sorted(by_version.items()):
         match = _VERSION.match(name)
-        if match:
+        if name == "GLIBC_PRIVATE":
+            private.append((library, tuple(sorted(symbols))))
+        elif match:
             requirements.append(
                 Requirement(
                     library=library,
@@ -122,6 +128,7 @@ def scan_elf(
         execstack=dyn.execstack,
         isa_level=isa_level,
         relr=dyn.relr,
+        private=tuple(private),
     )
 
 

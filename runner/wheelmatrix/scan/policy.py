@@ -64,16 +64,28 @@ class WheelScan:
                     "path": f.path,
                     **({"installs_as": f.installs_as} if f.installs_as else {}),
                     "machine": f.machine,
+                    **({"soname": f.soname} if f.soname else {}),
                     "needed": list(f.needed),
                     "rpath": list(f.rpath),
                     "runpath": list(f.runpath),
                     "requires": {r.label: list(r.symbols) for r in f.requirements},
+                    **({"glibc_private": {lib: list(syms) for lib, syms in f.private}} if f.private else {}),
                     "exports": f.export_count,
                 }
                 for f in self.files
             ],
         }
 
+
+# Static findings that make a wheel's platform tag wrong for every system it admits: each is a
+# failing `tag` check in every cell where the wheel was installed.
+TAG_FAILURES = ("over-claimed", "glibc-private")
+FIXES = {
+    "over-claimed": "rebuild on an older base image, or retag it (auditwheel repair picks the right tag): "
+    "installers trust the tag",
+    "glibc-private": "link against glibc's public symbols only and do not ship glibc's own libraries "
+    "(libm, libresolv, ...): GLIBC_PRIVATE changes with every glibc release",
+}
 
 # musl's loader answers for these names itself (libc.musl-x86_64.so.1 is Alpine's SONAME of
 # musl, which musllinux build images link against): never a missing library on musl
@@ -166,6 +178,17 @@ def _evidence(f: ElfInfo, r: Requirement) -> str:
             f"first in glibc {r.version}'s {r.library})"
         )
     return f"{r.label} ({sym or 'version reference'} in {f.path}, from {r.library})"
+
+
+def glibc_private(files: Sequence[ElfInfo], shipped: set[str]) -> list[tuple[ElfInfo, str, tuple[str, ...]]]:
+    """(file, library, symbols) for each GLIBC_PRIVATE binding to a library the wheel does not
+    ship itself."""
+    return [(f, lib, syms) for f in files for lib, syms in f.private if lib not in shipped]
+
+
+def _private_evidence(f: ElfInfo, library: str, symbols: Sequence[str]) -> str:
+    sym = ", ".join(symbols[:3]) + (" ..." if len(symbols) > 3 else "")
+    return f"{f.path} needs GLIBC_PRIVATE ({sym or 'version reference'}, from {library})"
 
 
 def _below(level: str) -> str:
@@ -274,6 +297,20 @@ def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> W
                 )
             )
     findings.extend(_under_claims(claimed, reqs))
+    for f, library, symbols in glibc_private(files, shipped):
+        findings.append(
+            Finding(
+                kind="glibc-private",
+                file=f.path,
+                symbol=(symbols or ("",))[0],
+                version="GLIBC_PRIVATE",
+                library=library,
+                message=f"{_private_evidence(f, library, symbols)}: glibc's internal interface, which "
+                "changes between glibc releases, so it loads only next to the glibc it was built "
+                "with; no manylinux tag admits it (link against public symbols; do not ship glibc's "
+                "own libraries)",
+            )
+        )
     for f in files:
         if f.execstack:
             findings.append(
@@ -396,6 +433,8 @@ def _blocker(
         if worst and version_key(worst[1].version) > version_key(ceiling):
             return f"needs {_evidence(*worst)}; {policy.name} allows at most {namespace}_{ceiling}"
     shipped = {PurePosixPath(f.path).name for f in files} | {f.soname for f in files if f.soname}
+    for f, library, symbols in glibc_private(files, shipped):
+        return f"{_private_evidence(f, library, symbols)}, which no {policy.family} policy allows"
     for f, lib in not_allowed(policy, files, shipped):
         return f"{f.path} needs {lib}, which {policy.name} does not allow"
     return ""
