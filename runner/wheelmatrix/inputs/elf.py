@@ -98,9 +98,13 @@ class _Reader:
 
     A zip member's stream inflates what it skips: going forward is read in small steps (its own
     seek reads 16 MiB at a time, which a 170 MB library turned into 80 MB of peak memory), and
-    going back starts the inflation over from the member's start."""
+    going back starts the inflation over from the member's start. So the bytes just before the
+    last forward skip's end, and a file's last megabyte when asked for, are kept: auditwheel
+    repair's patchelf appends the dynamic section, string and hash tables at a file's very end,
+    and reading them again would inflate a 100 MB library twice more."""
 
     SKIP_STEP = 1 << 18
+    TAIL = 1 << 20
 
     def __init__(self, stream: IO[bytes], size: int) -> None:
         self.stream = stream
@@ -108,6 +112,7 @@ class _Reader:
         self.inflating = isinstance(stream, zipfile.ZipExtFile)
         self.pos = stream.tell()
         self.rewinds = 0
+        self.kept_at, self.kept = 0, b""  # bytes [kept_at, kept_at + len(kept)) of the file
 
     def read(self, offset: int, length: int, what: str) -> bytes:
         if offset < 0 or length < 0 or offset + length > self.size:
@@ -116,12 +121,22 @@ class _Reader:
             )
         if length == 0:
             return b""
+        if self.kept_at <= offset and offset + length <= self.kept_at + len(self.kept):
+            return self.kept[offset - self.kept_at : offset - self.kept_at + length]
         self._seek(offset)
         data = self.stream.read(length)
         self.pos = offset + len(data)
         if len(data) != length:
             raise ElfFormatError(f"{what}: the file ends early ({len(data)} of {length} bytes at {offset})")
         return data
+
+    def keep_tail(self, offset: int, data: bytes) -> None:
+        """`data` was just read at `offset`: keep it and the rest of the file when that rest is at
+        most TAIL bytes."""
+        end = offset + len(data)
+        if self.inflating and self.pos == end and self.size - end <= self.TAIL:
+            rest = self.read(end, self.size - end, "end of the file")
+            self.kept_at, self.kept = offset, data + rest
 
     def _seek(self, offset: int) -> None:
         if offset == self.pos:
@@ -134,11 +149,15 @@ class _Reader:
             self.stream.seek(0)
             self.pos = 0
             self.rewinds += 1
+        last = b""
         while self.pos < offset:
-            skipped = len(self.stream.read(min(self.SKIP_STEP, offset - self.pos)))
-            if not skipped:
+            chunk = self.stream.read(min(self.SKIP_STEP, offset - self.pos))
+            if not chunk:
                 raise ElfFormatError(f"the file ends at {self.pos}, before offset {offset}")
-            self.pos += skipped
+            self.pos += len(chunk)
+            last = chunk
+        if last:  # the tables often sit just before the section that was skipped to
+            self.kept_at, self.kept = self.pos - len(last), last
 
 
 def read_dynamic(
@@ -191,6 +210,7 @@ def read_dynamic(
         return DynamicInfo(machine, e_machine, (), (), (), None, False, execstack, notes, {}, (), (), 0)
     entry = struct.Struct(order + ("qQ" if is64 else "iI"))
     data = r.read(dynamic[0], dynamic[1] - dynamic[1] % entry.size, "dynamic section")
+    r.keep_tail(dynamic[0], data)  # patchelf puts the string and hash tables there too
     tags: dict[int, int] = {}
     listed: list[tuple[int, int]] = []  # DT_NEEDED, DT_RPATH, DT_RUNPATH in file order
     relr = False
