@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import fcntl
 import os
-import platform
 import re
 import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wheelmatrix.errors import InfrastructureError
+
+if TYPE_CHECKING:  # a scan needs only cache_dir: the rest loads with the function that uses it
+    import configparser
 
 _MACHINE = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 _ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
@@ -46,6 +46,8 @@ def setup_command() -> str:
 
 
 def host_arch() -> str:
+    import platform
+
     return _MACHINE.get(platform.machine(), platform.machine())
 
 
@@ -93,6 +95,8 @@ def ca_bundle() -> Path | None:
 
 
 def _pip_config() -> configparser.ConfigParser:
+    import configparser
+
     cfg = configparser.ConfigParser()
     files = [
         "/etc/pip.conf",
@@ -152,6 +156,9 @@ def elf_info(path: Path) -> tuple[int, bool]:
 
 def uv_binary(arch: str) -> Path:
     """A static uv executable for `arch`, fetched once from uv's wheels and cached."""
+    import subprocess
+    import tempfile
+
     root = cache_dir() / "uv-bin" / arch
     with file_lock(f"uv-{arch}"):
         existing = sorted(root.glob("*/uv"))

@@ -39,17 +39,15 @@ GlibcVersion = tuple[int, int]
 class _Table:
     glibc: str
     comment: str
-    per_arch: Mapping[str, Mapping[str, tuple[GlibcVersion, str]]]
-    first_release: Mapping[str, tuple[GlibcVersion, str]]
+    # name -> [version, library] as the JSON has them; converted per lookup (a scan looks up a
+    # handful of the 5,600 names)
+    per_arch: Mapping[str, Mapping[str, list[str]]]
+    first_release: Mapping[str, list[str]]
 
 
 def _version(text: str) -> GlibcVersion:
     major, minor = text.split(".")[:2]
     return int(major), int(minor)
-
-
-def _entries(raw: Mapping[str, list[str]]) -> dict[str, tuple[GlibcVersion, str]]:
-    return {name: (_version(version), lib) for name, (version, lib) in raw.items()}
 
 
 @lru_cache(maxsize=1)
@@ -58,15 +56,16 @@ def _table() -> _Table:
     return _Table(
         glibc=doc["glibc"],
         comment=doc["_comment"],
-        per_arch={arch: _entries(raw) for arch, raw in doc["symbols"].items()},
-        first_release=_entries(doc["first_release"]),
+        per_arch=doc["symbols"],
+        first_release=doc["first_release"],
     )
 
 
 def _lookup(name: str, arch: str) -> tuple[GlibcVersion, str] | None:
     table = _table()
     symbols = table.per_arch.get(_ARCH_ALIASES.get(arch, arch), table.first_release)
-    return symbols.get(name)
+    found = symbols.get(name)
+    return (_version(found[0]), found[1]) if found else None
 
 
 @lru_cache(maxsize=1)

@@ -14,11 +14,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wheelmatrix.resources import data_path
+
+if TYPE_CHECKING:
+    from datetime import date
 
 ALL = "all"
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
@@ -80,6 +82,8 @@ def _version(text: str) -> tuple[int, int]:
 
 def parse(doc: Mapping[str, Any]) -> ReachData:
     """A ReachData from the reach.json document."""
+    from datetime import date
+
     if doc.get("schema") != 1:
         raise ValueError(f"reach.json: unsupported schema {doc.get('schema')!r}")
     source = doc["source"]
