@@ -616,7 +616,9 @@ def explain(what: str, ours: Answers, theirs: Answers, scan: dict[str, Any], aw:
         only_aw, only_wm = theirs.outside - ours.outside, ours.outside - theirs.outside
         needed = {n for f in files for n in f["needed"]}
         oldest = policies()["manylinux_2_5"].libs
-        own = policies().get("_".join(str(ours.lowest_tag or "").split("_")[:3]))
+        platforms = name.removesuffix(".whl").split("-")[-1].split(".")
+        claimed = [_tag_level(t) for t in platforms if "manylinux" in t] or [(2, 5)]
+        own = policies().get("manylinux_{}_{}".format(*min(claimed)))
         if only_aw and own and not only_wm and all(lib in own.libs and lib not in oldest for lib in only_aw):
             return REASONS["oldest-policy"]
         if only_aw and not only_wm and ours.outside and not only_aw & needed:

@@ -19,7 +19,8 @@ import struct
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+
+from wheelmatrix.inputs.zipmember import ByteStream, InflatingMember
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -106,10 +107,10 @@ class _Reader:
     SKIP_STEP = 1 << 18
     TAIL = 1 << 20
 
-    def __init__(self, stream: IO[bytes], size: int) -> None:
+    def __init__(self, stream: ByteStream, size: int) -> None:
         self.stream = stream
         self.size = size
-        self.inflating = isinstance(stream, zipfile.ZipExtFile)
+        self.inflating = isinstance(stream, (zipfile.ZipExtFile, InflatingMember))
         self.pos = stream.tell()
         self.rewinds = 0
         self.kept_at, self.kept = 0, b""  # bytes [kept_at, kept_at + len(kept)) of the file
@@ -150,6 +151,9 @@ class _Reader:
             self.pos = 0
             self.rewinds += 1
         last = b""
+        if isinstance(self.stream, InflatingMember):  # drop all but the last step's bytes
+            self.stream.skip(max(0, offset - self.pos - self.SKIP_STEP))
+            self.pos = self.stream.tell()
         while self.pos < offset:
             chunk = self.stream.read(min(self.SKIP_STEP, offset - self.pos))
             if not chunk:
@@ -161,7 +165,7 @@ class _Reader:
 
 
 def read_dynamic(
-    stream: IO[bytes], size: int, keep_export: Callable[[str], bool] | None = None
+    stream: ByteStream, size: int, keep_export: Callable[[str], bool] | None = None
 ) -> DynamicInfo:
     """What the dynamic linker reads of the ELF file in `stream` (seekable, `size` bytes).
 

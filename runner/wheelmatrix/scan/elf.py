@@ -15,10 +15,10 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
+from wheelmatrix.inputs.zipmember import ByteStream, MemberError, open_member
 
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
@@ -73,7 +73,7 @@ def is_elf(data: bytes) -> bool:
 
 
 def scan_elf(
-    path: str, data: bytes | IO[bytes], size: int | None = None, *, all_exports: bool = False
+    path: str, data: bytes | ByteStream, size: int | None = None, *, all_exports: bool = False
 ) -> ElfInfo:
     """What one ELF file needs and exports, from its bytes or a seekable binary stream of `size`
     bytes (a zip member's stream: only the ranges the dynamic linker reads are inflated).
@@ -206,13 +206,14 @@ def _scan_members(wheel: Path, *, all_exports: bool = False) -> Iterator[ElfInfo
         for info in zf.infolist():
             if info.is_dir() or info.file_size < 64:
                 continue
-            with zf.open(info) as fh:
-                if not is_elf(fh.read(4)):
-                    continue
-                try:
-                    yield scan_elf(info.filename, fh, info.file_size, all_exports=all_exports)
-                except ElfFormatError:
-                    continue
+            try:
+                with open_member(zf, info) as fh:
+                    if not is_elf(fh.read(4)):
+                        continue
+                    found = scan_elf(info.filename, fh, info.file_size, all_exports=all_exports)
+            except (ElfFormatError, MemberError):
+                continue
+            yield found
 
 
 def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
