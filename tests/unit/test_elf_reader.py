@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.fixtures.elf_reference import reference_scan_elf
 from tests.fixtures.selection import elf_member
@@ -155,3 +158,33 @@ def test_executables_that_export_nothing_still_list_their_imports(fixtures: dict
             for name, data in _elf_members(wheel):
                 if data[16] == 2:  # ET_EXEC
                     assert scan_elf(name, data).undefined == reference_scan_elf(name, data).undefined
+
+
+# --------------------------------------------------------------------------- hostile files
+
+# offsets weighted towards the headers and the dynamic tables at the front of the file
+_OFFSETS = st.one_of(st.integers(min_value=0, max_value=1 << 10), st.integers(min_value=0, max_value=1 << 16))
+_MUTATIONS = st.lists(st.tuples(_OFFSETS, st.binary(min_size=1, max_size=8)), max_size=6)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=_MUTATIONS, cut=st.one_of(st.none(), st.integers(min_value=0, max_value=1 << 16)))
+def test_mutated_files_read_or_raise_a_format_error(
+    native: bytes, mutations: list[tuple[int, bytes]], cut: int | None
+) -> None:
+    """Any bytes over a real library's headers and tables: a result or ElfFormatError, never
+    another exception, and bounded by the file (no loop, no allocation beyond its size)."""
+    data = bytearray(native)
+    for at, junk in mutations:
+        at %= len(data)
+        data[at : at + len(junk)] = junk
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    started = time.process_time()
+    try:
+        info = read_dynamic(io.BytesIO(bytes(data)), len(data))
+    except ElfFormatError:
+        pass
+    else:
+        assert len(info.undefined) + info.export_count <= len(data)
+    assert time.process_time() - started < 5
