@@ -44,6 +44,14 @@ def _wait_for_containers(pid: int, timeout: float = 120) -> list[str]:
     raise AssertionError("the runner started no container in time")
 
 
+def _default_sigint() -> None:
+    # The suite may itself run as a background job of a script (`bash scripts/test.sh &`), where
+    # SIGINT is ignored and children inherit that. The runner keeps an inherited ignore (the
+    # shell's convention for background jobs), so the child the test interrupts gets the
+    # default disposition back, as a terminal's foreground job has it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "wheelmatrix", "validate", *args],
@@ -51,6 +59,7 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
