@@ -87,3 +87,14 @@ def test_other_methods_use_zipfile_itself() -> None:
     stream = open_member(zf, info)
     assert not isinstance(stream, InflatingMember)
     assert stream.read() == b"x" * 1000
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2])
+def test_a_local_header_outside_the_archive_is_refused_for_every_method(method: int) -> None:
+    """zipfile computes a negative header offset from a central directory that claims more
+    bytes before it than the file has (found by bench/fuzz.py); its own stream then fails
+    with ValueError("negative seek value")."""
+    zf, info = _archive(b"x" * 1000, method)
+    info.header_offset = -8
+    with pytest.raises(MemberError, match="outside the archive"):
+        open_member(zf, info)

@@ -48,17 +48,27 @@ class MemberError(ValueError):
 def open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes] | InflatingMember:
     """A stream of the member's bytes: an InflatingMember for stored and deflated members (the
     ones wheels use), zipfile's own stream for anything else."""
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
-        return zf.open(info)
     fp: Any = zf.fp
     if fp is None:
         raise MemberError("the archive is closed")
+    archive_size = fp.seek(0, 2)
+    if not 0 <= info.header_offset <= archive_size - _LOCAL_HEADER.size:
+        raise MemberError(f"{info.filename}: its local header at {info.header_offset} is outside the archive")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+        return zf.open(info)
+    archive_size = fp.seek(0, 2)
+    if not 0 <= info.header_offset <= archive_size - _LOCAL_HEADER.size:
+        raise MemberError(
+            f"{info.filename}: its local header offset {info.header_offset} is outside the archive"
+        )
     fp.seek(info.header_offset)
     header = fp.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
         raise MemberError(f"{info.filename}: no local file header at offset {info.header_offset}")
     fields = _LOCAL_HEADER.unpack(header)
     start = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+    if start + info.compress_size > archive_size:
+        raise MemberError(f"{info.filename}: its compressed data runs past the end of the archive")
     return InflatingMember(
         fp.read,
         fp.seek,
