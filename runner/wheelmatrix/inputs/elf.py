@@ -310,13 +310,17 @@ class _Strings:
 
     def want(self, at: int) -> None:
         """Ask for the name at offset `at` (emitted with an even code: at << 1)."""
-        if 0 <= at < self.size:
-            self.buckets.setdefault(at // self.WINDOW, array.array("Q")).append(at << 1)
+        self._ask(at, 0)
 
     def want_export(self, at: int) -> None:
         """Ask for an exported symbol's name (emitted with an odd code)."""
+        self._ask(at, 1)
+
+    def _ask(self, at: int, flag: int) -> None:
+        # kept as the offset within its window and the flag: 4 bytes per name asked for
         if 0 <= at < self.size:
-            self.buckets.setdefault(at // self.WINDOW, array.array("Q")).append(at << 1 | 1)
+            window, rel = divmod(at, self.WINDOW)
+            self.buckets.setdefault(window, array.array("I")).append(rel << 1 | flag)
 
     def resolve(self, emit: Callable[[int, str], None]) -> None:
         """emit(code, name) for every name asked for, window by window in file order: names
@@ -337,9 +341,10 @@ class _Strings:
                 more = self.r.read(self.base + end, min(4096, self.size - end), "dynamic string table")
                 data, end = data + more, end + len(more)
             for code in buckets.pop(window):  # freed as it is done
-                rel = (code >> 1) - begin
+                rel = code >> 1
                 stop = data.find(b"\0", rel)
-                emit(code, data[rel : stop if stop >= 0 else len(data)].decode("utf-8", errors="replace"))
+                name = data[rel : stop if stop >= 0 else len(data)].decode("utf-8", errors="replace")
+                emit((begin + rel) << 1 | code & 1, name)
             carry_at, carry = nominal_end, data[nominal_end - begin :]
 
 
