@@ -49,3 +49,19 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def sha256(data: bytes = b"", *, large: bool = False) -> Any:
+    """A SHA-256 hash object. CPython's own implementation unless `large`: hashlib's OpenSSL
+    one is several times faster on big inputs but maps libcrypto into the process (about 4 MB
+    of a small scan's peak memory)."""
+    if not large:
+        try:
+            import _sha256  # type: ignore[import-not-found]  # CPython's built-in SHA-256
+
+            return _sha256.sha256(data)
+        except ImportError:  # pragma: no cover - another Python implementation
+            pass
+    import hashlib
+
+    return hashlib.sha256(data)

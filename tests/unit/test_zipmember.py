@@ -64,7 +64,7 @@ def test_corrupt_compressed_data_is_a_member_error(at: int, junk: bytes) -> None
     zf, info = _archive(data, zipfile.ZIP_DEFLATED)
     raw = bytearray(zf.fp.getvalue())  # type: ignore[union-attr]
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    where = start + at % info.compress_size
+    where = start + at % max(1, info.compress_size - len(junk))  # inside the compressed data
     raw[where : where + len(junk)] = junk
     broken = zipfile.ZipFile(io.BytesIO(bytes(raw[: len(zf.fp.getvalue())])))  # type: ignore[union-attr]
     stream = open_member(broken, broken.getinfo("pkg/lib.so"))

@@ -104,7 +104,7 @@ class _Reader:
     repair's patchelf appends the dynamic section, string and hash tables at a file's very end,
     and reading them again would inflate a 100 MB library twice more."""
 
-    SKIP_STEP = 1 << 18
+    SKIP_STEP = 1 << 16
     TAIL = 1 << 20
 
     def __init__(self, stream: ByteStream, size: int) -> None:
@@ -296,7 +296,7 @@ class _Strings:
     """The dynamic string table, resolved for many offsets in one forward pass of windows: a
     26 MB table (semgrep-core's 587,000 exports) is never held whole."""
 
-    WINDOW = 1 << 20
+    WINDOW = 1 << 18
 
     def __init__(self, r: _Reader, tags: dict[int, int], offset_of: Callable[[int, str], int]) -> None:
         self.r = r

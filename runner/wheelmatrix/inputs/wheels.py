@@ -6,7 +6,6 @@ a message naming the input.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from packaging.utils import (
 )
 
 from wheelmatrix.errors import InputError
+from wheelmatrix.fsutil import sha256
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # `libfoo.so` is a shared library (loaded by ctypes or the loader), not an extension module:
@@ -30,6 +30,9 @@ _LIBRARY = re.compile(r"^lib[^.]*\.so$")
 # The keys a wheel's `{name}-{version}.data/` directory may hold (the binary distribution format
 # spec): each installs into that install scheme's directory, purelib and platlib into
 # site-packages next to the root's files.
+# Files above this size are hashed with OpenSSL's SHA-256 (faster, but it costs memory to load).
+LARGE_FILE = 8 * 2**20
+
 DATA_SCHEMES = ("purelib", "platlib", "scripts", "headers", "data")
 
 
@@ -176,11 +179,11 @@ def _placements(path: Path, names: list[str]) -> list[Placement]:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    digest = sha256(large=path.stat().st_size > LARGE_FILE)
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return str(digest.hexdigest())
 
 
 def _dist_info_dir(path: Path, names: list[str], project: str, version: str) -> str:

@@ -17,12 +17,29 @@ import zlib
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
-_inflate_module: Any
-try:  # ISA-L's inflate: the same raw deflate streams, about twice as fast
-    from isal import isal_zlib as _inflate_module
-except ImportError:  # pragma: no cover - the dependency is declared; a source build may lack it
-    _inflate_module = zlib
-_INFLATE_ERRORS = (zlib.error, _inflate_module.error)
+# Members with at least this much compressed data inflate with ISA-L (the `isal` package, about
+# twice zlib's speed, zlib where it is not installed); smaller ones with zlib: ISA-L's state
+# costs about 2.7 MB of peak memory, which only a big member repays.
+LARGE_MEMBER = 1 << 20
+
+
+def _inflater(compressed: int) -> Any:
+    if compressed >= LARGE_MEMBER:
+        try:
+            from isal import isal_zlib
+
+            return isal_zlib.decompressobj(-15)
+        except ImportError:  # pragma: no cover - the dependency is declared; a source build may lack it
+            pass
+    return zlib.decompressobj(-15)
+
+
+def _inflate_errors() -> tuple[Any, ...]:
+    try:
+        from isal import isal_zlib
+    except ImportError:  # pragma: no cover
+        return (zlib.error,)
+    return (zlib.error, isal_zlib.error)
 
 
 class ByteStream(Protocol):
@@ -37,7 +54,8 @@ class ByteStream(Protocol):
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # signature ... name length, extra length
 _LOCAL_SIGNATURE = b"PK\x03\x04"
-INPUT_STEP = 1 << 18
+INPUT_STEP = 1 << 16
+OUTPUT_STEP = 1 << 17
 FIRST_STEP = 1 << 12
 
 
@@ -103,30 +121,36 @@ class InflatingMember:
             raise ValueError("InflatingMember seeks from the start only")
         if offset == 0:
             self.pos, self.taken, self.pending = 0, 0, b""
-            self.inflater = _inflate_module.decompressobj(-15) if self.deflated else None
+            self.inflater = _inflater(self.compressed) if self.deflated else None
         elif offset < self.pos:
             self.seek(0)
         self.skip(offset - self.pos)
         return self.pos
 
     def _next(self) -> bytes:
-        """The next piece of the member's bytes (b"" at its end)."""
-        while self.taken < self.compressed:
-            self._seek_raw(self.start + self.taken)
-            step = INPUT_STEP if self.taken else FIRST_STEP  # a look at the magic costs little
-            raw = self._read_raw(min(step, self.compressed - self.taken))
-            if not raw:
-                raise MemberError("the archive ends inside the member's compressed data")
-            self.taken += len(raw)
-            if self.inflater is None:
-                return raw
+        """The next piece of the member's bytes (b"" at its end), at most OUTPUT_STEP long: a
+        run of zeros inflates a thousandfold, and a piece must not hold it whole."""
+        while True:
+            if self.inflater is not None and self.inflater.unconsumed_tail:
+                raw = self.inflater.unconsumed_tail
+            elif self.taken < self.compressed:
+                self._seek_raw(self.start + self.taken)
+                step = INPUT_STEP if self.taken else FIRST_STEP  # a look at the magic costs little
+                raw = self._read_raw(min(step, self.compressed - self.taken))
+                if not raw:
+                    raise MemberError("the archive ends inside the member's compressed data")
+                self.taken += len(raw)
+                if self.inflater is None:
+                    return raw
+            else:
+                return b""
+            assert self.inflater is not None
             try:
-                piece: bytes = self.inflater.decompress(raw)
-            except _INFLATE_ERRORS as exc:
+                piece: bytes = self.inflater.decompress(raw, OUTPUT_STEP)
+            except _inflate_errors() as exc:
                 raise MemberError(f"corrupt compressed data: {exc}") from None
             if piece:
                 return piece
-        return b""
 
     def skip(self, count: int) -> None:
         """Move `count` bytes forward, inflating and dropping them."""
