@@ -168,7 +168,7 @@ def _entry(key: str, value: Any, **overrides: Any) -> bytes:
 
 
 _DROP = object()
-_GOOD_ELF = {
+_GOOD_ELF: dict[str, Any] = {
     "path": "a.so",
     "machine": "x86_64",
     "needed": [],
