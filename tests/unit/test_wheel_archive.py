@@ -42,6 +42,7 @@ class Entry:
     crc: int | None = None
     size: int | None = None  # declared uncompressed size (default: len(plain))
     offset: int | None = None  # the central directory's offset (default: where it was written)
+    csize: int | None = None  # the central directory's compressed size (default: len(stored))
 
 
 def member(name: str | bytes, plain: bytes, method: int = 8, **kw: object) -> Entry:
@@ -99,7 +100,7 @@ def build_zip(entries: list[Entry], *, zip64_count: int | None = None, count: in
             0,
             0x21,
             crc,
-            len(e.stored),
+            len(e.stored) if e.csize is None else e.csize,
             min(size, 0xFFFFFFFF),
             len(e.name),
             0,
@@ -247,6 +248,26 @@ def test_entries_sharing_their_data_are_refused(tmp_path: Path, into: int) -> No
     shared = local_offset(entries, len(entries) - 1) + into
     message = refused(write(tmp_path, build_zip([*entries, member("wmbad/b.bin", b"", offset=shared)])))
     assert "overlap" in message and "'wmbad/a.bin'" in message and "'wmbad/b.bin'" in message
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [member("wmbad/a.py", b"", offset=10_000_000), member("wmbad/a.py", b"", csize=1 << 20)],
+    ids=["header-past-the-end", "data-past-the-end"],
+)
+def test_a_member_outside_the_file_is_refused(tmp_path: Path, entry: Entry) -> None:
+    message = refused(write(tmp_path, build_zip([*base_entries(), entry])))
+    assert "'wmbad/a.py' lies outside the file" in message
+
+
+def test_a_negative_header_offset_is_refused(tmp_path: Path) -> None:
+    """zipfile computes an offset below 0 when the end record's directory offset is larger than
+    the space before it (found by bench/fuzz.py)."""
+    data = bytearray(build_zip(base_entries()))
+    end = len(data) - 22
+    cd_offset = struct.unpack_from("<L", data, end + 16)[0]
+    struct.pack_into("<L", data, end + 16, cd_offset + 100)  # zipfile shifts every offset by -100
+    assert "lies outside the file" in refused(write(tmp_path, bytes(data)))
 
 
 def test_a_truncated_archive_is_bad_input(tmp_path: Path) -> None:

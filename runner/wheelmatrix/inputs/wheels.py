@@ -330,8 +330,18 @@ def _escape(member: str) -> str:
 
 
 def _check_overlaps(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    """Two entries whose local data overlap: one compressed stream counted many times (the
-    overlapping zip bomb). Each entry spans at least its fixed header and compressed data."""
+    """Entries whose local data lie outside the file, or overlap: one compressed stream counted
+    many times (the overlapping zip bomb). Each entry spans at least its fixed header and its
+    compressed data."""
+    size = path.stat().st_size
+    for info in infos:
+        if info.header_offset < 0 or info.header_offset + _FIXED_LOCAL_HEADER + info.compress_size > size:
+            raise InputError(
+                f"{path}: corrupt wheel: member {info.filename!r} lies outside the file (local header "
+                f"at offset {info.header_offset:,}, {info.compress_size:,} bytes of data; "
+                f"the file has {size:,})",
+                hint=_REBUILD,
+            )
     spans = sorted((info.header_offset, info.compress_size, info.filename) for info in infos)
     for (start, length, member), (next_start, _length, other) in zip(spans, spans[1:], strict=False):
         if start + _FIXED_LOCAL_HEADER + length > next_start:
