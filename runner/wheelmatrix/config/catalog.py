@@ -17,6 +17,32 @@ DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 LIBC_FAMILIES = ("glibc", "musl")
 RECIPE_TOOLS = ("mmdebstrap", "musl-python")
 _VERSION = re.compile(r"^\d+\.\d+$")
+# What an mmdebstrap recipe may name: these go into the host's `mmdebstrap` argv (run as root in
+# CI), so a catalog from someone else must not be able to smuggle an option (`--customize-hook`)
+# or another source line into it. Suites and codenames (bookworm, stable, bookworm-backports);
+# package names after Debian policy 5.6.1, with an optional multiarch qualifier (`:arm64`,
+# `:any`); archive components (main, non-free-firmware, updates/main).
+_SUITE = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+(:[a-z0-9][a-z0-9-]*)?")
+_COMPONENT = re.compile(r"[a-z0-9][a-z0-9.-]*(/[a-z0-9][a-z0-9.-]*)*")
+_RECIPE_NAMES = {
+    "suite": (
+        _SUITE,
+        "a Debian suite name (lowercase letters, digits, '-' and '.', not starting with '-')",
+        "name the suite as the Debian archive does: bookworm, trixie, stable, bookworm-backports",
+    ),
+    "packages": (
+        _PACKAGE,
+        "a Debian package name (lowercase letters, digits, '+', '-' and '.', at least two "
+        "characters, starting with a letter or digit; optionally ':ARCH')",
+        "list binary package names as apt-get install takes them, one per item: python3, python3-venv",
+    ),
+    "components": (
+        _COMPONENT,
+        "an archive component (lowercase letters, digits, '-', '.' and '/', starting with a letter or digit)",
+        "name the archive components as in sources.list: main, contrib, non-free-firmware",
+    ),
+}
 
 
 def parse_version(text: str, what: str) -> tuple[int, int]:
@@ -171,9 +197,15 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
             rnode.check_keys(["tool", "suite", "packages"], ["components"])
             recipe = Recipe(
                 tool=tool,
-                suite=rnode.text("suite"),
-                packages=rnode.texts("packages"),
-                components=rnode.texts("components", ("main",)),
+                suite=_recipe_name(rnode, distro_id, "suite", rnode.text("suite")),
+                packages=tuple(
+                    _recipe_name(rnode, distro_id, "packages", p, i)
+                    for i, p in enumerate(rnode.texts("packages"))
+                ),
+                components=tuple(
+                    _recipe_name(rnode, distro_id, "components", c, i)
+                    for i, c in enumerate(rnode.texts("components", ("main",)))
+                ),
             )
         else:  # musl-python: everything it builds is pinned in wheelmatrix/data/recipes/
             rnode.check_keys(["tool"], [])
@@ -197,6 +229,31 @@ def _distro(node: Node, distro_id: str, families: Mapping[str, Family]) -> Distr
         recipe=recipe,
         supports_uv=node.flag("supports_uv", True),
         cxx=_cxx(node),
+    )
+
+
+def _recipe_name(rnode: Node, distro_id: str, key: str, value: str, index: int | None = None) -> str:
+    """`value` of the recipe's `key`, if it is a name mmdebstrap can only take as a name."""
+    pattern, what, hint = _RECIPE_NAMES[key]
+    if pattern.fullmatch(value):
+        return value
+    where = rnode.path(key) if index is None else rnode.item(key, index)
+    raise rnode.error(
+        key,
+        f"distro '{distro_id}': '{where}' is {value!r}, which is not {what}; it would be passed to "
+        "mmdebstrap, so the catalog is refused",
+        hint=hint,
+        index=index,
+    )
+
+
+def mmdebstrap_names_ok(recipe: Recipe) -> bool:
+    """The recipe's suite, packages and components are names (what load_catalog checks; also
+    checked where the argv is built, for recipes made in code)."""
+    return (
+        bool(_SUITE.fullmatch(recipe.suite))
+        and all(_PACKAGE.fullmatch(p) for p in recipe.packages)
+        and all(_COMPONENT.fullmatch(c) for c in recipe.components)
     )
 
 

@@ -7,9 +7,13 @@ a message naming the input.
 from __future__ import annotations
 
 import re
+import stat
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from packaging.tags import Tag
 from packaging.utils import (
@@ -21,6 +25,12 @@ from packaging.utils import (
 
 from wheelmatrix.errors import InputError
 from wheelmatrix.fsutil import sha256
+
+lzma: ModuleType | None
+try:  # zipfile imports it too, when Python was built with it
+    import lzma
+except ImportError:  # pragma: no cover
+    lzma = None
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # `libfoo.so` is a shared library (loaded by ctypes or the loader), not an extension module:
@@ -34,6 +44,40 @@ _LIBRARY = re.compile(r"^lib[^.]*\.so$")
 LARGE_FILE = 8 * 2**20
 
 DATA_SCHEMES = ("purelib", "platlib", "scripts", "headers", "data")
+
+# Limits on a wheel archive, checked from its central directory before anything is inflated:
+# the largest real wheels (torch, tensorflow, the CUDA libraries) have a few tens of thousands of
+# members, a few GiB inflated and metadata of a few hundred KiB.
+MAX_MEMBERS = 100_000
+MAX_CENTRAL_DIRECTORY = 64 << 20  # bytes: zipfile holds one ZipInfo per entry in it
+MAX_UNCOMPRESSED = 8 << 30  # declared total of every member
+MAX_METADATA = 16 << 20  # METADATA, WHEEL and top_level.txt, each
+# Compression methods zipfile reads (stored, deflate, bzip2, LZMA); others raise on reading.
+_READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_FIXED_LOCAL_HEADER = 30
+_NOT_A_WHEEL = "this is not a wheel an installer should unpack; check where it came from"
+_REBUILD = "rebuild the wheel or download it again; nothing was installed"
+_DO_NOT_INSTALL = "do not install this wheel; if it is yours, rebuild it"
+
+
+# What zipfile and its decompressors raise on a corrupt archive (bz2 raises OSError; LZMA its own).
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,  # a compression method zipfile does not know
+    RuntimeError,  # an encrypted member; a decompressor module missing
+    UnicodeDecodeError,  # a name with the UTF-8 flag that is not UTF-8
+    EOFError,
+    struct.error,
+    OSError,
+    ValueError,
+    OverflowError,
+    *((lzma.LZMAError,) if lzma is not None else ()),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +151,10 @@ class Project:
 
 
 def read_wheel(path: Path) -> WheelFile:
-    """Validate a wheel file: its name, its zip structure and its metadata."""
+    """Validate a wheel file: its name, its zip structure and its metadata. A wheel is data from
+    strangers: every failure to read it is an InputError naming it, and a wheel an installer
+    must not unpack (members that escape or are symbolic links, over the limits above) is
+    refused before anything is installed."""
     if not path.exists():
         raise InputError(f"{path}: no such file", hint="check the path of the wheel")
     if not path.is_file():
@@ -125,18 +172,26 @@ def read_wheel(path: Path) -> WheelFile:
             hint="rebuild the wheel or download it again",
         )
     try:
+        _check_central_directory(path)
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
+            infos = zf.infolist()
+            _check_members(path, infos)
+            names = [info.filename for info in infos]
             dist_info = _dist_info_dir(path, names, name, str(version))
-            wheel_meta = zf.read(f"{dist_info}/WHEEL").decode("utf-8", "replace")
-            metadata = zf.read(f"{dist_info}/METADATA").decode("utf-8", "replace")
+            wheel_meta = _read_small(path, zf, f"{dist_info}/WHEEL")
+            metadata = _read_small(path, zf, f"{dist_info}/METADATA")
             top_level = (
-                zf.read(f"{dist_info}/top_level.txt").decode("utf-8", "replace")
+                _read_small(path, zf, f"{dist_info}/top_level.txt")
                 if f"{dist_info}/top_level.txt" in names
                 else None
             )
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise InputError(f"{path}: corrupt wheel: {exc}", hint="rebuild the wheel") from None
+    except InputError:
+        raise
+    except _READ_ERRORS as exc:
+        raise InputError(
+            f"{path}: corrupt wheel: {_describe(exc)}",
+            hint=_REBUILD,
+        ) from None
     if "Wheel-Version:" not in wheel_meta:
         raise InputError(f"{path}: corrupt wheel: {dist_info}/WHEEL has no Wheel-Version")
     meta_name = _header(metadata, "Name")
@@ -157,6 +212,166 @@ def read_wheel(path: Path) -> WheelFile:
         scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
         build="".join(str(part) for part in build),
     )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, zipfile.BadZipFile) else f"{type(exc).__name__}: {text}"
+
+
+def _check_central_directory(path: Path) -> None:
+    """Refuse an archive whose end record declares more members or a larger central directory
+    than the limits, before zipfile reads the directory into memory. An end record that cannot
+    be parsed here is left to zipfile, which refuses it."""
+    size = path.stat().st_size
+    tail_size = min(size, _EOCD.size + 0xFFFF + _EOCD64_LOCATOR.size + _EOCD64.size)
+    with path.open("rb") as fh:
+        fh.seek(size - tail_size)
+        tail = fh.read(tail_size)
+    # where zipfile looks: at the very end (no comment), else the last signature
+    at = (
+        len(tail) - _EOCD.size
+        if tail[-_EOCD.size : -_EOCD.size + 4] == b"PK\x05\x06"
+        else tail.rfind(b"PK\x05\x06")
+    )
+    if at < 0 or at + _EOCD.size > len(tail):
+        return
+    _sig, _disk, _cd_disk, _here, count, cd_size, _cd_offset, _comment = _EOCD.unpack_from(tail, at)
+    locator = at - _EOCD64_LOCATOR.size
+    record = locator - _EOCD64.size
+    if (
+        record >= 0
+        and tail[locator : locator + 4] == b"PK\x06\x07"
+        and tail[record : record + 4] == b"PK\x06\x06"
+    ):
+        fields = _EOCD64.unpack_from(tail, record)
+        count, cd_size = fields[7], fields[8]
+    if count > MAX_MEMBERS:
+        raise InputError(
+            f"{path}: the archive declares {count:,} members, "
+            f"more than the {MAX_MEMBERS:,} a wheel may have here",
+            hint=_NOT_A_WHEEL,
+        )
+    if cd_size > MAX_CENTRAL_DIRECTORY:
+        raise InputError(
+            f"{path}: the archive's central directory is {cd_size:,} bytes, more than the "
+            f"{MAX_CENTRAL_DIRECTORY >> 20} MiB a wheel may have here",
+            hint=_NOT_A_WHEEL,
+        )
+
+
+def _check_members(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse what an installer must not unpack: too many members or bytes, members whose names
+    escape the install directory or that are symbolic links, duplicate or overlapping entries,
+    encrypted members and compression methods nothing can read."""
+    if len(infos) > MAX_MEMBERS:
+        raise InputError(
+            f"{path}: the archive has {len(infos):,} members, "
+            f"more than the {MAX_MEMBERS:,} a wheel may have here",
+            hint=_NOT_A_WHEEL,
+        )
+    total = sum(info.file_size for info in infos)
+    if total > MAX_UNCOMPRESSED:
+        raise InputError(
+            f"{path}: the members declare {total:,} bytes uncompressed, more than the "
+            f"{MAX_UNCOMPRESSED >> 30} GiB a wheel may have here",
+            hint=_NOT_A_WHEEL,
+        )
+    seen: set[str] = set()
+    for info in infos:
+        member = info.filename
+        if not member:
+            raise InputError(
+                f"{path}: a member has an empty name (installers cannot unpack it; the archive is "
+                "corrupt or crafted)",
+                hint=_DO_NOT_INSTALL,
+            )
+        escape = _escape(member)
+        if escape:
+            raise InputError(
+                f"{path}: member {member!r} {escape}: an installer would write it outside the "
+                "environment's directories; the wheel is refused",
+                hint=f"{_DO_NOT_INSTALL} with relative member paths",
+            )
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise InputError(
+                f"{path}: member {member!r} is stored as a symbolic link; a wheel holds files only, "
+                "and a link could point an installer's writes outside the environment",
+                hint=f"{_DO_NOT_INSTALL} with the file itself instead of a link",
+            )
+        if member in seen:
+            raise InputError(
+                f"{path}: member {member!r} is listed twice in the archive's central directory "
+                "(installers disagree about which copy wins)",
+                hint=_REBUILD,
+            )
+        seen.add(member)
+        if info.flag_bits & 0x1:
+            raise InputError(
+                f"{path}: member {member!r} is encrypted; installers cannot read it", hint=_REBUILD
+            )
+        if info.compress_type not in _READABLE_METHODS:
+            raise InputError(
+                f"{path}: member {member!r} uses compression method {info.compress_type}, which installers "
+                "cannot read (wheels use deflate)",
+                hint=_REBUILD,
+            )
+    _check_overlaps(path, infos)
+
+
+def _escape(member: str) -> str:
+    """How a member's name leaves the directory it is unpacked into ("" when it does not)."""
+    if member.startswith("/"):
+        return "is an absolute path"
+    if "\\" in member:
+        return "contains a backslash (a path separator on Windows)"
+    if _DRIVE.match(member):
+        return "starts with a drive letter"
+    if ".." in member.split("/"):
+        return "has a '..' component"
+    return ""
+
+
+def _check_overlaps(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Entries whose local data lie outside the file, or overlap: one compressed stream counted
+    many times (the overlapping zip bomb). Each entry spans at least its fixed header and its
+    compressed data."""
+    size = path.stat().st_size
+    for info in infos:
+        if info.header_offset < 0 or info.header_offset + _FIXED_LOCAL_HEADER + info.compress_size > size:
+            raise InputError(
+                f"{path}: corrupt wheel: member {info.filename!r} lies outside the file (local header "
+                f"at offset {info.header_offset:,}, {info.compress_size:,} bytes of data; "
+                f"the file has {size:,})",
+                hint=_REBUILD,
+            )
+    spans = sorted((info.header_offset, info.compress_size, info.filename) for info in infos)
+    for (start, length, member), (next_start, _length, other) in zip(spans, spans[1:], strict=False):
+        if start + _FIXED_LOCAL_HEADER + length > next_start:
+            raise InputError(
+                f"{path}: members {member!r} and {other!r} overlap in the archive (their data "
+                "share bytes: a zip bomb or a corrupt archive)",
+                hint=_REBUILD,
+            )
+
+
+def _read_small(path: Path, zf: zipfile.ZipFile, member: str) -> str:
+    """A metadata file of the wheel, at most MAX_METADATA bytes, decoded leniently."""
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise InputError(f"{path}: corrupt wheel: it has no {member}", hint=_REBUILD) from None
+    too_big = InputError(
+        f"{path}: {member} is larger than the {MAX_METADATA >> 20} MiB a wheel's metadata file may have here",
+        hint=_NOT_A_WHEEL,
+    )
+    if info.file_size > MAX_METADATA:
+        raise too_big
+    with zf.open(info) as fh:
+        data = fh.read(MAX_METADATA + 1)
+    if len(data) > MAX_METADATA:
+        raise too_big
+    return data.decode("utf-8", "replace")
 
 
 def _placements(path: Path, names: list[str]) -> list[Placement]:

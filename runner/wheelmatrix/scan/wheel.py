@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from wheelmatrix.inputs.wheels import Project
-from wheelmatrix.scan.cache import cached
+from wheelmatrix.scan.cache import WHEEL_SCAN, cached
 from wheelmatrix.scan.policy import LowestTag, WheelScan, judge_wheel, parse_platform
 
 
@@ -33,16 +33,22 @@ def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str
 def scan_file(path: Path, sha256: str) -> WheelScan:
     """The static scan of one wheel file by path (cached by sha256), e.g. the file a cell
     installed for a requirement candidate."""
+    return cached_scan(path, sha256, platforms_of(path), True)
+
+
+def platforms_of(path: Path) -> list[str]:
+    """The platform tags a wheel file's name claims, sorted."""
     from packaging.utils import parse_wheel_filename
 
-    platforms = sorted({t.platform for t in parse_wheel_filename(path.name)[3]})
-    return cached_scan(path, sha256, platforms, True)
+    return sorted({t.platform for t in parse_wheel_filename(path.name)[3]})
 
 
 def cached_scan(path: Path, sha256: str, platforms: list[str], use_cache: bool) -> WheelScan:
     if not use_cache or not sha256:
         return judge_wheel(path, platforms)
-    scan = cached("scans", f"{sha256} {' '.join(platforms)}", WheelScan, lambda: judge_wheel(path, platforms))
+    scan = cached(
+        "scans", f"{sha256} {' '.join(platforms)}", WHEEL_SCAN, lambda: judge_wheel(path, platforms)
+    )
     return dataclasses.replace(scan, wheel=path.name) if scan.wheel != path.name else scan
 
 

@@ -26,7 +26,8 @@ from wheelmatrix.backends.images import (
     split_reference,
 )
 from wheelmatrix.backends.recipes import musl
-from wheelmatrix.config.catalog import DEBIAN_ARCH, DOCKER_PLATFORM, Distro
+from wheelmatrix.backends.recipes.mmdebstrap import mmdebstrap_argv
+from wheelmatrix.config.catalog import DOCKER_PLATFORM, Distro
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.host import cache_dir, debian_mirror, file_lock
 
@@ -163,21 +164,10 @@ def _build_recipe(
 ) -> None:
     recipe = distro.recipe
     assert recipe is not None
-    source = f"deb {mirror} {recipe.suite} {' '.join(recipe.components)}"
     log(f"building {distro.id}/{arch} with mmdebstrap ({recipe.suite})")
     with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        cmd = [
-            "mmdebstrap",
-            "--variant=minbase",
-            "--quiet",
-            f"--architectures={DEBIAN_ARCH[arch]}",
-            f"--include={','.join(recipe.packages)}",
-            "--format=tar",
-            recipe.suite,
-            str(tarball),
-            source,
-        ]
+        cmd = mmdebstrap_argv(recipe, arch, tarball, mirror)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise InfrastructureError(

@@ -80,7 +80,7 @@ class _Unreadable(Exception):
 
 def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> ElfInfo | None:
     """scan_elf of an installed file, cached on disk by its RECORD digest and the scanner."""
-    from wheelmatrix.scan.cache import cached
+    from wheelmatrix.scan.cache import ELF_INFO, cached
     from wheelmatrix.scan.elf import scan_elf
 
     def scan() -> ElfInfo:
@@ -90,7 +90,7 @@ def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> 
             raise _Unreadable(str(exc)) from None
 
     try:
-        info = cached("elf-scans", digest, ElfInfo, scan) if digest else scan()
+        info = cached("elf-scans", digest, ELF_INFO, scan) if digest else scan()
     except _Unreadable:
         return None
     return dataclasses.replace(info, path=rel) if info.path != rel else info
