@@ -21,8 +21,9 @@ from rich.markup import escape
 
 from wheelmatrix.cli.common import cell_config, install_failed
 from wheelmatrix.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments
+from wheelmatrix.config.limits import REPEAT
 from wheelmatrix.errors import InputError
-from wheelmatrix.options import positive_int
+from wheelmatrix.options import count_in
 
 if TYPE_CHECKING:
     from wheelmatrix.model import CheckResult
@@ -40,7 +41,13 @@ def register(sub: Any) -> None:
     add_input_arguments(p, inputs_required=False)
     add_cell_arguments(p, required=False)
     add_sandbox_arguments(p)
-    p.add_argument("--repeat", type=positive_int, default=1, metavar="N", help="run the command N times")
+    p.add_argument(
+        "--repeat",
+        type=count_in(REPEAT),
+        default=1,
+        metavar="N",
+        help=f"run the command N times ({REPEAT.describe()})",
+    )
     p.add_argument(
         "--bundle",
         type=Path,
