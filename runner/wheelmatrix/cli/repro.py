@@ -108,7 +108,7 @@ class _Out:
         sys.stdout.flush()
 
     def note(self, text: str) -> None:
-        self.console.print(f"[dim]wheelmatrix:[/] {text}", highlight=False, soft_wrap=True)
+        self.console.print(f"[dim]wheelmatrix:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _run(live: LiveCell, argv: list[str], args: argparse.Namespace, console: Console, out: _Out) -> int:
@@ -136,7 +136,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
     failing = [o for o in outcomes if o.failed]
     if len(outcomes) > 1:
         kinds = Counter(o.signature for o in failing)
-        how = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+        how = escape(", ".join(f"{k} x{n}" for k, n in kinds.most_common()))
         console.print(
             f"[bold]{len(failing)} of {len(outcomes)} runs failed[/]" + (f": {how}" if how else ""),
             highlight=False,
@@ -145,7 +145,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
     style = "green" if result.status.value == "passed" else "bold red"
     console.print(
         f"[{style}]{result.status.value}[/] (exit {shown.exit_code})"
-        + (f": {result.detail}" if result.detail else ""),
+        + (f": {escape(result.detail)}" if result.detail else ""),
         highlight=False,
         soft_wrap=True,
     )
@@ -186,8 +186,8 @@ def _shell(live: LiveCell, console: Console, *, network: bool) -> int:
     )
     net = "network attached" if network else "no network"
     console.print(
-        f"[dim]wheelmatrix:[/] shell in {live.cell.id} as nobody, venv active, {net}; the container is "
-        "removed on exit",
+        f"[dim]wheelmatrix:[/] shell in {escape(live.cell.id)} as nobody, venv active, {net}; "
+        "the container is removed on exit",
         highlight=False,
         soft_wrap=True,
     )
