@@ -4,8 +4,10 @@ half a file, a killed writer leaves the old file or none) and whether a process 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,37 @@ def atomic_write_text(path: Path, text: str, *, fsync: bool = False) -> None:
 
 def atomic_write_json(path: Path, doc: Any, *, fsync: bool = True) -> None:
     """`doc` as indented JSON with a final newline; flushed to disk by default (run state)."""
-    atomic_write_text(path, json.dumps(doc, indent=2) + "\n", fsync=fsync)
+    atomic_write_text(path, json_text(doc, indent=2) + "\n", fsync=fsync)
+
+
+# numbers the schemas require: a non-finite one is written as 0, any other as null
+_NUMBER_KEYS = frozenset({"duration_s", "finished_at", "at"})
+
+
+def json_text(doc: Any, *, indent: int | None = None) -> str:
+    """`doc` as JSON that every wheelmatrix reader accepts (strict JSON, as orjson reads it):
+    NaN and infinity (say from evidence a program produced) are written as null (as 0 under
+    duration_s, finished_at, at), and a lone surrogate in a string as '?'. Documents without
+    either are dumped once, unchanged."""
+    try:
+        text = json.dumps(doc, indent=indent, allow_nan=False)
+    except ValueError:
+        text = None
+    if text is None or "\\ud" in text:
+        text = json.dumps(_strict(doc), indent=indent, allow_nan=False)
+    return text
+
+
+def _strict(value: Any, key: object = None) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return 0.0 if key in _NUMBER_KEYS else None
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, Mapping):
+        return {_strict(k) if isinstance(k, str) else k: _strict(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
 
 
 def pid_alive(pid: int) -> bool:

@@ -17,12 +17,14 @@ May import config, scan, inputs and the base modules (the heavy ones inside func
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from wheelmatrix.config.limits import JOBS, MEMORY, PIDS, SECONDS, Bounds, clipped, memory_problem
 from wheelmatrix.errors import InputError
 
 if TYPE_CHECKING:
@@ -52,24 +54,33 @@ README_END = "<!-- options:end -->"
 # --------------------------------------------------------------------------- flag value types
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number_in(bounds: Bounds) -> Callable[[str], float]:
+    """A flag type: a number within `bounds` (an int when they are whole); never NaN or inf."""
+
+    def parse(text: str) -> float:
+        value: float
+        try:
+            if len(text) > 100:
+                raise ValueError
+            value = int(text) if bounds.whole else float(text)
+        except ValueError:
+            kind = "a whole number" if bounds.whole else "a number"
+            raise argparse.ArgumentTypeError(
+                f"'{clipped(text)}' is not {kind} (must be {bounds.describe()})"
+            ) from None
+        problem = bounds.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = "whole number" if bounds.whole else "number"  # argparse's fallback message
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value:g}")
-    return value
+def count_in(bounds: Bounds) -> Callable[[str], int]:
+    """A flag type: a whole number within `bounds`."""
+    parse = number_in(dataclasses.replace(bounds, whole=True))
+    return lambda text: int(parse(text))
 
 
 def python_version(text: str) -> str:
@@ -81,10 +92,9 @@ def python_version(text: str) -> str:
 
 
 def memory(text: str) -> str:
-    from wheelmatrix.config.runfile import MEMORY_SIZE
-
-    if not MEMORY_SIZE.match(text.lower()):
-        raise argparse.ArgumentTypeError(f"'{text}' is not a memory size (e.g. 4g, 512m)")
+    problem = memory_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
     return text.lower()
 
 
@@ -151,6 +161,7 @@ class Option:
     metavar: str | None = None
     help: str = ""  # --help, where it differs from `doc`; "{default}" is replaced
     example: str = ""  # the starter's value, commented out (default: the default)
+    bounds: Bounds | None = None  # numbers: the values allowed (flag and file alike)
 
     @property
     def key(self) -> str | None:
@@ -179,8 +190,21 @@ class Option:
             return "none"
         return str(value)
 
+    @property
+    def full_doc(self) -> str:
+        """`doc` with the allowed values of a number."""
+        return f"{self.doc}; {self.bounds.describe()}" if self.bounds else self.doc
+
+    @property
+    def flag_type(self) -> Callable[[str], Any] | None:
+        """How a flag's value is read: `type`, else a number within `bounds`."""
+        if self.type is not None or self.bounds is None:
+            return self.type
+        return number_in(self.bounds)
+
     def help_text(self) -> str:
-        return (self.help or self.doc).replace("{default}", self.shown_default())
+        text = (self.help or self.doc).replace("{default}", self.shown_default())
+        return f"{text}; {self.bounds.describe()}" if self.bounds and text else text
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -408,7 +432,7 @@ OPTIONS: tuple[Option, ...] = (
         parse="jobs",
         flags=("--jobs",),
         group="matrix",
-        type=positive_int,
+        bounds=JOBS,
         help="cells in parallel (default: CPUs)",
     ),
     Option(
@@ -419,7 +443,7 @@ OPTIONS: tuple[Option, ...] = (
         parse="seconds",
         flags=("--timeout",),
         group="sandbox",
-        type=positive_float,
+        bounds=SECONDS,
         metavar="S",
         help="seconds per check (default {default})",
     ),
@@ -429,6 +453,7 @@ OPTIONS: tuple[Option, ...] = (
         doc="seconds per installation",
         default=1800.0,
         parse="seconds",
+        bounds=SECONDS,
     ),
     Option(
         name="memory",
@@ -439,6 +464,7 @@ OPTIONS: tuple[Option, ...] = (
         flags=("--memory",),
         group="sandbox",
         type=memory,
+        bounds=MEMORY,
         help="memory limit per container (default {default})",
     ),
     Option(
@@ -446,10 +472,10 @@ OPTIONS: tuple[Option, ...] = (
         field="pids",
         doc="process limit per container",
         default=1024,
-        parse="positive-int",
+        parse="count",
         flags=("--pids",),
         group="sandbox",
-        type=positive_int,
+        bounds=PIDS,
     ),
     Option(
         name="reports",
@@ -601,7 +627,7 @@ def add_arguments(p: argparse.ArgumentParser, group: Group, **changes: Any) -> N
         if o.action == "store_const":
             kwargs["const"] = o.const
         else:
-            kwargs.update(type=o.type, metavar=o.metavar)
+            kwargs.update(type=o.flag_type, metavar=o.metavar)
             if o.choices:
                 kwargs["choices"] = o.choices
         help_text = o.help_text()
@@ -656,7 +682,7 @@ def markdown_table() -> str:
             flag = f"`{o.metavar}...` (arguments)"
         else:
             flag = ", ".join(f"`{f}`" for f in o.flags) or "—"
-        lines.append(f"| {key} | {flag} | {_cell(o.shown_default())} | {_cell(o.doc)} |")
+        lines.append(f"| {key} | {flag} | {_cell(o.shown_default())} | {_cell(o.full_doc)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -679,7 +705,7 @@ def starter_config(project_dir: Path) -> str:
     out, filled = prefill(project_dir)
     for o in FILE_OPTIONS:
         out.append("")
-        doc = f"{o.name}: {o.doc}. Default: {o.shown_default()}."
+        doc = f"{o.name}: {o.full_doc}. Default: {o.shown_default()}."
         out += textwrap.wrap(doc, width=92, initial_indent="# ", subsequent_indent="#   ")
         lines = filled.get(o.name)
         if lines is not None:

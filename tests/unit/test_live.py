@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelmatrix.backends.docker.engine import _stream_lines
+from wheelmatrix.backends.probe_stream import split_output
 from wheelmatrix.cli import build_parser, main
 from wheelmatrix.config.catalog import default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
@@ -88,10 +88,11 @@ def test_bundle_destination_must_be_new_or_empty(tmp_path: Path) -> None:
 
 def test_streamed_lines_pass_output_on_and_keep_records() -> None:
     got: list[str] = []
-    chunks = [b"hel", b"lo\nwor", ("ld\n" + MARK + '{"a": 1}\n').encode(), b"no newline"]
-    text = _stream_lines(iter(chunks), got.append)
+    chunks = [b"hel", b"lo\nwor", ("ld\n" + MARK + 'tok {"a": 1}\n').encode(), b"no newline"]
+    stream = split_output(iter(chunks), "tok", got.append)
     assert got == ["hello", "world", "no newline"]
-    assert MARK + '{"a": 1}' in text.splitlines()
+    assert stream.records == [{"a": 1}]
+    assert MARK + 'tok {"a": 1}' in stream.text.splitlines()
 
 
 def test_a_command_after_dashes_only_for_repro(capsys: pytest.CaptureFixture[str]) -> None:

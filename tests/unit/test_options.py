@@ -77,7 +77,7 @@ def _sample(o: Option) -> tuple[list[str], Any]:
     if o.action == "store_const":
         return [flag], o.const
     text = o.choices[-1] if o.choices else SAMPLES[flag]
-    value = o.type(text) if o.type is not None else text
+    value = o.flag_type(text) if o.flag_type is not None else text
     return [flag, text], (value,) if o.action == "append" else value
 
 
@@ -242,7 +242,7 @@ def test_starter_has_every_key_with_its_doc_and_default(tmp_path: Path) -> None:
     text = starter_config(tmp_path)
     flat = " ".join(line.lstrip("# ").strip() for line in text.splitlines())
     for o in FILE_OPTIONS:
-        assert f"{o.name}: {o.doc}. Default: {o.shown_default()}." in flat, o.name
+        assert f"{o.name}: {o.full_doc}. Default: {o.shown_default()}." in flat, o.name
     for o in OPTIONS:
         if not o.in_file:
             assert f"\n# {o.name}:" not in text and f"\n{o.name}:" not in text, o.name

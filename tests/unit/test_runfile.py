@@ -323,10 +323,10 @@ def test_unknown_key_with_line_and_suggestion(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "line, expected",
     [
-        ("timeout: -5", "'timeout' must be more than 0, got -5"),
+        ("timeout: -5", "'timeout': -5 is out of range (must be more than 0, at most 86400)"),
         ("timeout: soon", "'timeout' must be a number, got str"),
-        ("install-timeout: 0", "'install-timeout' must be more than 0"),
-        ("jobs: 0", "'jobs' must be at least 1, got 0"),
+        ("install-timeout: 0", "'install-timeout': 0 is out of range (must be more than 0"),
+        ("jobs: 0", "'jobs': 0 is out of range (must be at least 1, at most 1024)"),
         ("jobs: many", "'jobs' must be a whole number or 'auto'"),
         ("jobs: 2.5", "'jobs' must be a whole number, got float"),
         ("pids: true", "'pids' must be a whole number, got bool"),
@@ -431,7 +431,7 @@ def test_pyproject_table(project: Path) -> None:
     [
         ("timout = 3", "unknown key 'tool.wheelmatrix.timout' (did you mean 'timeout'?)"),
         ("pythons = [3.10]", "'tool.wheelmatrix.pythons[0]' is the number 3.1 in TOML; quote it"),
-        ("jobs = 0", "'tool.wheelmatrix.jobs' must be at least 1"),
+        ("jobs = 0", "'tool.wheelmatrix.jobs': 0 is out of range (must be at least 1"),
         ("reports = {xml = 'a'}", "unknown key 'tool.wheelmatrix.reports.xml'"),
     ],
 )
@@ -626,7 +626,11 @@ SCENARIO_ERRORS = [
     ("{name: t, kind: command, argv: 'python -V'}", 4, "must be a list of strings (one per argument)"),
     ("{name: t, kind: command, argv: [x], requires: [y]}", 4, "only kind pytest takes it"),
     ("{name: t, kind: import, timeout: 3}", 4, "unknown key 'scenarios[1].timeout' for kind 'import'"),
-    ("{name: t, kind: command, argv: [x], timeout: 0}", 4, "'scenarios[1].timeout' must be more than 0"),
+    (
+        "{name: t, kind: command, argv: [x], timeout: 0}",
+        4,
+        "'scenarios[1].timeout': 0 is out of range (must be more than 0",
+    ),
     ("{name: t, kind: command, argv: [x], env: {1X: a}}", 4, "not a valid environment variable name"),
     ("{name: t, kind: command, argv: [x], env: {X: true}}", 4, "'scenarios[1].env.X' must be a string"),
     ("{name: t, kind: pytest, argv: [x], requires: ['a b c']}", 4, "'scenarios[1].requires[0]'"),

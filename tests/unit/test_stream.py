@@ -117,7 +117,7 @@ def test_stream_round_trip_with_the_standard_library_parser(
     """Without orjson the reader parses each cell's shared provenance once; same records."""
     import wheelmatrix.run.stream
 
-    monkeypatch.setattr(wheelmatrix.run.stream, "_loads", wheelmatrix.run.stream._stdlib_loads)
+    monkeypatch.setattr(wheelmatrix.run.stream, "loads", wheelmatrix.run.stream._stdlib_loads)
     cells = {**two_cells(), full_record().cell_id: [full_record()]}
     stream = tmp_path / "results.jsonl"
     write_stream(stream, cells)

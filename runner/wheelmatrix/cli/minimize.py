@@ -150,7 +150,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
             soft_wrap=True,
         )
     if result is not None:
-        console.print(f"{result.status.value}: {result.detail}", highlight=False, soft_wrap=True)
+        console.print(f"{result.status.value}: {escape(result.detail)}", highlight=False, soft_wrap=True)
         if result.diagnosis:
             console.print(f"[bold]diagnosis:[/] {escape(result.diagnosis)}", highlight=False, soft_wrap=True)
     return 1
@@ -203,6 +203,6 @@ def _inputs_for(inputs: list[str], projects: list[str]) -> list[str]:
 
 def _note(console: Console) -> Any:
     def note(text: str) -> None:
-        console.print(f"[dim]wheelmatrix:[/] {text}", highlight=False, soft_wrap=True)
+        console.print(f"[dim]wheelmatrix:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
     return note

@@ -15,7 +15,8 @@ from typing import Any
 from rich.console import Console
 
 from wheelmatrix.cli.options import add_matrix_arguments
-from wheelmatrix.options import positive_int
+from wheelmatrix.config.limits import SHARDS
+from wheelmatrix.options import count_in
 
 HELP = "print the matrix as shards for several machines (GitHub matrix, JSON or text)"
 
@@ -23,7 +24,13 @@ HELP = "print the matrix as shards for several machines (GitHub matrix, JSON or 
 def register(sub: Any) -> None:
     p = sub.add_parser("plan", help=HELP, description=HELP)
     p.add_argument("-c", "--config", type=Path, metavar="FILE", help="wheelmatrix.yaml or pyproject.toml")
-    p.add_argument("--shards", type=positive_int, default=1, metavar="N", help="how many shards (default 1)")
+    p.add_argument(
+        "--shards",
+        type=count_in(SHARDS),
+        default=1,
+        metavar="N",
+        help=f"how many shards (default 1; {SHARDS.describe()})",
+    )
     p.add_argument("--format", choices=("github", "json", "text"), default="text", help="output format")
     add_matrix_arguments(p, inputs_required=False)
     p.set_defaults(func=main, config_discovery=True)

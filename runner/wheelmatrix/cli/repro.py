@@ -21,8 +21,9 @@ from rich.markup import escape
 
 from wheelmatrix.cli.common import cell_config, install_failed
 from wheelmatrix.cli.options import add_cell_arguments, add_input_arguments, add_sandbox_arguments
+from wheelmatrix.config.limits import REPEAT
 from wheelmatrix.errors import InputError
-from wheelmatrix.options import positive_int
+from wheelmatrix.options import count_in
 
 if TYPE_CHECKING:
     from wheelmatrix.model import CheckResult
@@ -40,7 +41,13 @@ def register(sub: Any) -> None:
     add_input_arguments(p, inputs_required=False)
     add_cell_arguments(p, required=False)
     add_sandbox_arguments(p)
-    p.add_argument("--repeat", type=positive_int, default=1, metavar="N", help="run the command N times")
+    p.add_argument(
+        "--repeat",
+        type=count_in(REPEAT),
+        default=1,
+        metavar="N",
+        help=f"run the command N times ({REPEAT.describe()})",
+    )
     p.add_argument(
         "--bundle",
         type=Path,
@@ -101,7 +108,7 @@ class _Out:
         sys.stdout.flush()
 
     def note(self, text: str) -> None:
-        self.console.print(f"[dim]wheelmatrix:[/] {text}", highlight=False, soft_wrap=True)
+        self.console.print(f"[dim]wheelmatrix:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _run(live: LiveCell, argv: list[str], args: argparse.Namespace, console: Console, out: _Out) -> int:
@@ -129,7 +136,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
     failing = [o for o in outcomes if o.failed]
     if len(outcomes) > 1:
         kinds = Counter(o.signature for o in failing)
-        how = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+        how = escape(", ".join(f"{k} x{n}" for k, n in kinds.most_common()))
         console.print(
             f"[bold]{len(failing)} of {len(outcomes)} runs failed[/]" + (f": {how}" if how else ""),
             highlight=False,
@@ -138,7 +145,7 @@ def _summary(console: Console, outcomes: list[Outcome], result: CheckResult, sho
     style = "green" if result.status.value == "passed" else "bold red"
     console.print(
         f"[{style}]{result.status.value}[/] (exit {shown.exit_code})"
-        + (f": {result.detail}" if result.detail else ""),
+        + (f": {escape(result.detail)}" if result.detail else ""),
         highlight=False,
         soft_wrap=True,
     )
@@ -179,8 +186,8 @@ def _shell(live: LiveCell, console: Console, *, network: bool) -> int:
     )
     net = "network attached" if network else "no network"
     console.print(
-        f"[dim]wheelmatrix:[/] shell in {live.cell.id} as nobody, venv active, {net}; the container is "
-        "removed on exit",
+        f"[dim]wheelmatrix:[/] shell in {escape(live.cell.id)} as nobody, venv active, {net}; "
+        "the container is removed on exit",
         highlight=False,
         soft_wrap=True,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 HELP = "list runs (newest first) with date, state and verdict counts"
@@ -27,21 +28,21 @@ def main(args: argparse.Namespace, console: Console) -> int:
     root = runs_root(args.runs_dir)
     runs = list_runs(root)
     if not runs:
-        console.print(f"no runs in {root}", highlight=False)
+        console.print(f"no runs in {escape(str(root))}", highlight=False)
         return 0
-    table = Table(title=f"runs in {root}")
+    table = Table(title=f"runs in {escape(str(root))}")
     statuses = ("passed", "failed", "crashed", "timed-out", "known", "error")
     for col in ("run", "started", "state", "cells", *statuses, "config"):
         table.add_column(col, overflow="fold")
     for r in runs[: args.limit]:
         counts = r.counts or {}
         table.add_row(
-            r.run_id,
+            escape(r.run_id),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started)) if r.started else "?",
-            r.state,
+            escape(r.state),
             f"{r.cells_done}/{r.cells_planned}",
             *(str(counts.get(k, 0)) for k in statuses),
-            str(r.source or ""),
+            escape(str(r.source or "")),
         )
     console.print(table)
     return 0

@@ -9,12 +9,14 @@ file and the dotted key path only.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from wheelmatrix.config.limits import Bounds, clipped
 from wheelmatrix.errors import InputError, did_you_mean
 
 Position = tuple[int, int]  # 1-based line and column
@@ -86,6 +88,37 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[Lin
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
+MAX_NUMBER_CHARS = 100  # no setting needs a longer number; int() of 4,300+ digits raises
+
+
+def _checked_scalar(kind: str, construct: Any) -> Any:
+    """PyYAML's constructor for `kind`, turning its Python errors on an impossible value
+    (`!!int _`, `!!bool maybe`, `!!timestamp abc`, `2023-02-30`, 5,000 digits) into a YAML
+    error at the value's line."""
+
+    def checked(loader: _LineLoader, node: yaml.Node) -> Any:
+        text = str(node.value)
+        if kind in ("int", "float") and len(text) > MAX_NUMBER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{clipped(text)}' is too long for a number", node.start_mark
+            )
+        try:
+            return construct(loader, node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            why = f": {exc}" if isinstance(exc, ValueError) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{clipped(text)}' is not a valid {kind}{why}", node.start_mark
+            ) from None
+
+    return checked
+
+
+for _kind_name in ("int", "float", "bool", "timestamp", "null", "binary"):
+    _tag = f"tag:yaml.org,2002:{_kind_name}"
+    _LineLoader.add_constructor(_tag, _checked_scalar(_kind_name, _SafeLoader.yaml_constructors[_tag]))
+
 
 def load_yaml_text(text: str, source: Path, line_offset: int = 0) -> Any:
     """Parse YAML text that came from `source`; line numbers are shifted by `line_offset` (for
@@ -93,6 +126,11 @@ def load_yaml_text(text: str, source: Path, line_offset: int = 0) -> Any:
     loader = _LineLoader(text, line_offset)
     try:
         return loader.get_single_data()
+    except RecursionError:
+        raise InputError(
+            f"{source}: the YAML is nested too deeply",
+            hint="a run configuration or catalog is a few levels deep",
+        ) from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -141,6 +179,16 @@ def load_toml_file(path: Path) -> dict[str, Any]:
         doc: dict[str, Any] = toml.loads(text)
     except toml.TOMLDecodeError as exc:
         raise InputError(f"{path}: invalid TOML: {exc}", hint="fix the syntax and run again") from None
+    except RecursionError:
+        raise InputError(
+            f"{path}: the TOML is nested too deeply to read",
+            hint="arrays and inline tables nested hundreds of levels deep are not a configuration",
+        ) from None
+    except ValueError as exc:  # tomllib's own int() of a value with 4,300+ digits
+        why = "a number is too long" if "digits" in str(exc) else clipped(str(exc), 120)
+        raise InputError(
+            f"{path}: invalid TOML value: {why}", hint="no setting needs such a number"
+        ) from None
     return doc
 
 
@@ -159,7 +207,7 @@ class Node:
         self.start: int | None = line
         if not isinstance(value, Mapping):
             at = f"{source}:{line}" if line is not None else str(source)
-            raise InputError(f"{at}: {where or 'top level'} must be a mapping, got {_kind(value)}")
+            raise InputError(f"{at}: {where or 'top level'} must be a mapping, got {value_kind(value)}")
         self.value: Mapping[str, Any] = value
 
     # ------------------------------------------------------------------ positions and errors
@@ -225,7 +273,7 @@ class Node:
         """The items of the list under `key`, with their index (for item errors)."""
         value = self.value.get(key, [])
         if not isinstance(value, list):
-            raise self.error(key, f"'{self.path(key)}' must be a list, got {_kind(value)}")
+            raise self.error(key, f"'{self.path(key)}' must be a list, got {value_kind(value)}")
         return list(enumerate(value))
 
     def item_node(self, key: str, index: int) -> Node:
@@ -255,6 +303,24 @@ class Node:
             raise self.error(key, f"'{self.path(key)}' must be a non-empty string")
         return value
 
+    def local_path(self, key: str, text: str, base: Path, index: int | None = None) -> Path:
+        """`text`, given under `key` (item `index`), as a path: `~` and `~user` expanded,
+        relative to `base`, normalised. A NUL byte or an unknown user is an error here."""
+        where = self.path(key) if index is None else self.item(key, index)
+        if "\0" in text:
+            raise self.error(key, f"'{where}': the path contains a NUL byte", index=index)
+        try:
+            expanded = Path(text).expanduser()
+        except RuntimeError:
+            raise self.error(
+                key,
+                f"'{where}': cannot expand '{clipped(text.split('/')[0])}': "
+                "no such user or no home directory",
+                hint="write the path out in full",
+                index=index,
+            ) from None
+        return Path(os.path.normpath(base / expanded))
+
     def flag(self, key: str, default: bool) -> bool:
         value = self.value.get(key, default)
         if not isinstance(value, bool):
@@ -264,12 +330,12 @@ class Node:
     def texts(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         value = self.value.get(key, list(default))
         if not isinstance(value, list):
-            raise self.error(key, f"'{self.path(key)}' must be a list of strings, got {_kind(value)}")
+            raise self.error(key, f"'{self.path(key)}' must be a list of strings, got {value_kind(value)}")
         for index, item in enumerate(value):
             if isinstance(item, float):
                 raise self._number_error(key, item, index)
             if not isinstance(item, str) or not item:
-                what = "an empty string" if item == "" else _kind(item)
+                what = "an empty string" if item == "" else value_kind(item)
                 raise self.error(
                     key,
                     f"'{self.path(key)}' must be a list of strings (item {index + 1} is {what})",
@@ -294,25 +360,29 @@ class Node:
             )
         return value
 
-    def positive_number(self, key: str, default: float | None = None) -> float:
-        """A number of seconds and the like: int or float, more than 0."""
+    def number(self, key: str, bounds: Bounds, default: float | None = None) -> float:
+        """A number of seconds and the like: int or float within `bounds` (never NaN or
+        infinity); a float."""
         value = self.value.get(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.error(key, f"'{self.path(key)}' must be a number, got {_kind(value)}")
-        if value <= 0:
-            raise self.error(key, f"'{self.path(key)}' must be more than 0, got {value}")
+            raise self.error(key, f"'{self.path(key)}' must be a number, got {value_kind(value)}")
+        problem = bounds.problem(value)
+        if problem:
+            raise self.error(key, f"'{self.path(key)}': {problem}")
         return float(value)
 
-    def positive_int(self, key: str, default: int | None = None) -> int:
+    def whole_number(self, key: str, bounds: Bounds, default: int | None = None) -> int:
+        """A count: an int within `bounds`."""
         value = self.value.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(key, f"'{self.path(key)}' must be a whole number, got {_kind(value)}")
-        if value < 1:
-            raise self.error(key, f"'{self.path(key)}' must be at least 1, got {value}")
+            raise self.error(key, f"'{self.path(key)}' must be a whole number, got {value_kind(value)}")
+        problem = bounds.problem(value)
+        if problem:
+            raise self.error(key, f"'{self.path(key)}': {problem}")
         return value
 
 
-def _kind(value: Any) -> str:
+def value_kind(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, Mapping):

@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelmatrix.config._yaml import Node, load_yaml_file
+from wheelmatrix.config._yaml import Node, load_yaml_file, value_kind
+from wheelmatrix.config.limits import shown
 from wheelmatrix.errors import InputError, did_you_mean
 
+SCHEMA = 1  # the catalog format this version reads (distros.yaml `schema:`)
 ARCHES = ("x86_64", "aarch64")
 DOCKER_PLATFORM = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
@@ -271,6 +273,19 @@ def _cxx(node: Node) -> dict[str, str]:
     return cxx
 
 
+def _names(node: Node, what: str) -> list[str]:
+    """The keys of a mapping of named entries, each a string."""
+    for key in node.value:
+        if not isinstance(key, str):
+            shown_key = shown(key) if isinstance(key, (int, float)) else value_kind(key)
+            raise node.error(
+                None,
+                f"'{node.where}': the {what} {shown_key} must be a string",
+                hint='quote it, e.g. "12"',
+            )
+    return list(node.value)
+
+
 def load_catalog(path: Path, base: Catalog | None = None) -> Catalog:
     """Load a catalog file. With `base`, the file extends it: `families` may be omitted (the
     base's are used, the file's are added), a distro with a new id is added and one with an
@@ -280,16 +295,25 @@ def load_catalog(path: Path, base: Catalog | None = None) -> Catalog:
         root.check_keys(["families", "distros"], ["schema"])
     else:
         root.check_keys(["distros"], ["schema", "families"])
+    if root.has("schema") and root.value["schema"] != SCHEMA:
+        value = root.value["schema"]
+        raise root.error(
+            "schema",
+            f"'schema' is {shown(value) if isinstance(value, (int, float)) else value_kind(value)}; this "
+            f"wheelmatrix reads catalog schema {SCHEMA}",
+            hint=f"write `schema: {SCHEMA}` (or leave it out), or upgrade wheelmatrix if the catalog "
+            "was written for a newer one",
+        )
     families: dict[str, Family] = dict(base.families) if base is not None else {}
     if root.has("families"):
         fam_root = root.child("families")
-        families.update({str(k): _family(fam_root.child(str(k)), str(k)) for k in fam_root.value})
+        for name in _names(fam_root, "family name"):
+            families[name] = _family(fam_root.child(name), name)
     dist_root = root.child("distros")
     distros: dict[str, Distro] = dict(base.distros) if base is not None else {}
     if not dist_root.value:
         raise InputError(f"{path}: 'distros' is empty")
-    for key in dist_root.value:
-        distro_id = str(key)
+    for distro_id in _names(dist_root, "distro id"):
         if not re.fullmatch(r"[a-z][a-z0-9.-]*", distro_id):
             raise InputError(f"{path}: distro id '{distro_id}' must be lowercase letters, digits, '.', '-'")
         distros[distro_id] = _distro(dist_root.child(distro_id), distro_id, families)

@@ -13,7 +13,6 @@ Paths and globs in a file are relative to the file's directory, never to the cur
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 
 from wheelmatrix.config._yaml import Node, load_toml_file, load_yaml_file
 from wheelmatrix.config.catalog import ARCHES
+from wheelmatrix.config.limits import GLOB_DIRECTORIES, GLOB_MATCHES, Bounds, clipped, memory_problem
 from wheelmatrix.config.scenarios import Scenario, parse_scenario
 from wheelmatrix.errors import InputError, did_you_mean
 from wheelmatrix.inputs.wheels import parse_requirement
@@ -37,7 +37,6 @@ RULE_HINT = (
     "e.g. debian-13/aarch64 or debian-*/*/3.11"
 )
 BUILD_HINT = "build the wheels first (e.g. `python -m build`)"
-MEMORY_SIZE = re.compile(r"^\d+[bkmg]?$")  # also the CLI's --memory (wheelmatrix.options)
 PYTHON_VERSION = re.compile(r"^\d+\.\d+$")  # also the CLI's --python
 _MAGIC = re.compile(r"[*?[]")
 
@@ -171,6 +170,8 @@ class Setting(Protocol):
     def parse(self) -> str: ...  # a name in PARSERS
     @property
     def choices(self) -> tuple[str, ...]: ...
+    @property
+    def bounds(self) -> Bounds | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +183,7 @@ class LoadContext:
     catalog: Path | None
     default: Any
     choices: tuple[str, ...] = ()
+    bounds: Bounds | None = None  # numbers: the values allowed
 
 
 Parser = Callable[[Node, str, LoadContext], Any]
@@ -237,7 +239,11 @@ def parse_run_config(node: Node, settings: Sequence[Setting]) -> RunConfig:
         if not node.has(setting.name):
             continue
         context = LoadContext(
-            base=base, catalog=catalog, default=getattr(defaults, setting.field), choices=setting.choices
+            base=base,
+            catalog=catalog,
+            default=getattr(defaults, setting.field),
+            choices=setting.choices,
+            bounds=setting.bounds,
         )
         values[setting.field] = PARSERS[setting.parse](node, setting.name, context)
         if setting.field == "catalog":
@@ -296,10 +302,6 @@ def _engines(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
     return urls
 
 
-def _resolve(base: Path, text: str) -> Path:
-    return Path(os.path.normpath(base / Path(text).expanduser()))
-
-
 def _looks_like_path(text: str) -> bool:
     if "://" in text:
         return False  # a requirement with a URL: name @ https://...
@@ -321,9 +323,12 @@ def _inputs(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
                 raise node.error(key, f"'{where}': {exc.message}", hint=exc.hint, index=index) from None
             out[item] = None
             continue
-        path = _resolve(base, item)
+        path = node.local_path(key, item, base, index)
         if _MAGIC.search(item):
-            matches = sorted(m for m in glob.glob(str(path), recursive=True) if os.path.isfile(m))
+            try:
+                matches = bounded_glob(str(path), base)
+            except InputError as exc:
+                raise node.error(key, f"'{where}': {exc.message}", hint=exc.hint, index=index) from None
             if not matches:
                 raise node.error(
                     key, f"'{where}': '{item}' matches no file (in {base})", hint=BUILD_HINT, index=index
@@ -345,11 +350,75 @@ def _inputs(node: Node, key: str, ctx: LoadContext) -> tuple[str, ...]:
     return tuple(out)
 
 
+def bounded_glob(pattern: str, base: Path) -> list[str]:
+    """The files an absolute glob matches, sorted, as glob.glob(recursive=True) finds them (`*`
+    and `**` skip hidden names; `**` is zero or more directories), except that `**` does not
+    descend into symbolic links, must start inside `base` (the run file's directory), and the
+    search stops with an InputError after GLOB_MATCHES files or GLOB_DIRECTORIES directories."""
+    parts = Path(pattern).parts
+    fixed = 0
+    while fixed < len(parts) and not _MAGIC.search(parts[fixed]):
+        fixed += 1
+    root = Path(*parts[:fixed]) if fixed else Path(os.sep)
+    rest = parts[fixed:]
+    if "**" in rest and not root.is_relative_to(base):
+        raise InputError(
+            f"'{pattern}': a '**' glob searches every directory below {root}, outside the run "
+            f"file's directory {base}",
+            hint="start the glob inside that directory (e.g. dist/**/*.whl), or name the wheel "
+            "directory without '**' (e.g. /wheelhouse/*.whl)",
+        )
+    found: set[str] = set()
+    visited = 0
+    pending: list[tuple[str, int]] = [(str(root), 0)]
+    seen: set[tuple[str, int]] = set()
+    while pending:
+        directory, at = pending.pop()
+        if (directory, at) in seen:
+            continue
+        seen.add((directory, at))
+        if at == len(rest):
+            if os.path.isfile(directory):
+                found.add(directory)
+                if len(found) > GLOB_MATCHES:
+                    raise InputError(
+                        f"'{pattern}' matches more than {GLOB_MATCHES:,} files",
+                        hint="narrow the glob to the wheels under test",
+                    )
+            continue
+        part = rest[at]
+        if not _MAGIC.search(part):
+            pending.append((os.path.join(directory, part), at + 1))
+            continue
+        visited += 1
+        if visited > GLOB_DIRECTORIES:
+            raise InputError(
+                f"'{pattern}': the glob visited more than {GLOB_DIRECTORIES:,} directories without finishing",
+                hint="narrow the glob (fewer '**', a deeper fixed start such as dist/)",
+            )
+        try:
+            with os.scandir(directory) as scan:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in scan]
+        except (OSError, ValueError):
+            continue  # not a directory, unreadable, gone: no match, as glob.glob
+        if part == "**":
+            pending.append((directory, at + 1))  # zero directories
+            pending += [(os.path.join(directory, n), at) for n, is_dir in entries if is_dir and n[0] != "."]
+            continue
+        hidden_ok = part.startswith(".")
+        pending += [
+            (os.path.join(directory, n), at + 1)
+            for n, _ in entries
+            if (hidden_ok or n[0] != ".") and fnmatchcase(n, part)
+        ]
+    return sorted(found)
+
+
 def _directories(node: Node, key: str, ctx: LoadContext) -> tuple[Path, ...]:
     base = ctx.base
     out: list[Path] = []
     for index, item in enumerate(node.texts(key)):
-        path = _resolve(base, item)
+        path = node.local_path(key, item, base, index)
         if not path.is_dir():
             problem = "is not a directory" if path.exists() else "does not exist"
             raise node.error(key, f"'{node.item(key, index)}': '{item}' {problem} (in {base})", index=index)
@@ -360,7 +429,7 @@ def _directories(node: Node, key: str, ctx: LoadContext) -> tuple[Path, ...]:
 
 def _file(node: Node, key: str, ctx: LoadContext) -> Path:
     text, base = node.text(key), ctx.base
-    path = _resolve(base, text)
+    path = node.local_path(key, text, base)
     if not path.is_file():
         problem = "is not a file" if path.exists() else "does not exist"
         raise node.error(key, f"'{node.path(key)}': '{text}' {problem} (in {base})")
@@ -369,7 +438,7 @@ def _file(node: Node, key: str, ctx: LoadContext) -> Path:
 
 def _existing(node: Node, key: str, ctx: LoadContext) -> Path:
     text, base = node.text(key), ctx.base
-    path = _resolve(base, text)
+    path = node.local_path(key, text, base)
     if not path.exists():
         raise node.error(
             key,
@@ -522,34 +591,41 @@ def _scenarios(node: Node, key: str, ctx: LoadContext) -> tuple[Scenario, ...]:
     return tuple(out.values())
 
 
+def _bounds(ctx: LoadContext) -> Bounds:
+    if ctx.bounds is None:
+        raise TypeError("a numeric setting needs its bounds in the option table")
+    return ctx.bounds
+
+
 def _jobs(node: Node, key: str, ctx: LoadContext) -> int | None:
     value = node.value.get(key)
     if value is None or value == "auto":
         return None
     if isinstance(value, str):
-        raise node.error(key, f"'{node.path(key)}' must be a whole number or 'auto', got '{value}'")
-    return node.positive_int(key)
+        raise node.error(key, f"'{node.path(key)}' must be a whole number or 'auto', got '{clipped(value)}'")
+    return node.whole_number(key, _bounds(ctx))
 
 
 def _memory(node: Node, key: str, ctx: LoadContext) -> str:
     text = node.text(key).lower()
-    if not MEMORY_SIZE.match(text):
+    problem = memory_problem(text)
+    if problem:
         raise node.error(
             key,
-            f"'{node.path(key)}': '{text}' is not a memory size",
+            f"'{node.path(key)}': {problem}",
             hint="a number of bytes with an optional unit b, k, m or g, e.g. 4g or 512m",
         )
     return text
 
 
-def _report_path(base: Path, text: str) -> Path:
-    return Path(text) if text == "-" else _resolve(base, text)  # "-": standard output
-
-
 def _reports(node: Node, key: str, ctx: LoadContext) -> Reports:
     sub = node.child(key)
     sub.check_keys([], REPORT_KEYS)
-    paths = {name: _report_path(ctx.base, sub.text(name)) for name in REPORT_KEYS if sub.has(name)}
+    paths: dict[str, Path] = {}
+    for name in REPORT_KEYS:
+        if sub.has(name):
+            text = sub.text(name)  # "-": standard output
+            paths[name] = Path(text) if text == "-" else sub.local_path(name, text, ctx.base)
     return Reports(**paths)
 
 
@@ -565,8 +641,8 @@ PARSERS: Mapping[str, Parser] = {
     "choice": lambda node, key, ctx: node.choice(key, ctx.choices, ctx.default),
     "flag": lambda node, key, ctx: node.flag(key, ctx.default),
     "jobs": _jobs,
-    "seconds": lambda node, key, ctx: node.positive_number(key),
-    "positive-int": lambda node, key, ctx: node.positive_int(key),
+    "seconds": lambda node, key, ctx: node.number(key, _bounds(ctx)),
+    "count": lambda node, key, ctx: node.whole_number(key, _bounds(ctx)),
     "memory": _memory,
     "reports": _reports,
     "file": _file,

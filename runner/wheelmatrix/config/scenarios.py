@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmatrix.config._yaml import Node, load_yaml_file
+from wheelmatrix.config.limits import SECONDS
 from wheelmatrix.errors import InputError, did_you_mean
 from wheelmatrix.inputs.wheels import parse_requirement
 
@@ -103,7 +104,7 @@ def parse_scenario(
                 "requires", f"'{node.item('requires', index)}': {exc.message}", index=index, hint=exc.hint
             ) from None
     env = _env(node) if node.has("env") else {}
-    timeout_s = node.positive_number("timeout") if node.has("timeout") else None
+    timeout_s = node.number("timeout", SECONDS) if node.has("timeout") else None
     if node.has("description") or require_description:
         description = node.text("description")
     elif kind == "command":
@@ -127,10 +128,7 @@ def parse_scenario(
 
 def _sources(node: Node, base_dir: Path) -> Path:
     text = node.text("sources")
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    path = path.resolve()
+    path = node.local_path("sources", text, base_dir).resolve()
     if not path.exists():
         raise node.error(
             "sources",

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from wheelmatrix.config.limits import SHARDS, clipped
 from wheelmatrix.errors import InputError
 from wheelmatrix.matrix.cells import Cell
 
@@ -85,8 +86,9 @@ def split(cells: Sequence[Cell], n: int) -> list[Shard]:
     First whole images, biggest first, each on the least loaded shard if it fits there within
     the average load; then the units of images that did not fit, biggest first, each where it
     ends soonest counting a new image as IMAGE_COST."""
-    if n < 1:
-        raise InputError(f"--shards must be at least 1, got {n}")
+    problem = SHARDS.problem(n)
+    if problem:
+        raise InputError(f"--shards: {problem}")
     shards = [Shard(i + 1, n) for i in range(n)]
     units = units_of(cells)
     by_image: dict[str, list[Unit]] = {}
@@ -123,10 +125,10 @@ def split(cells: Sequence[Cell], n: int) -> list[Shard]:
 
 def parse_shard(text: str) -> tuple[int, int]:
     """'2/5' -> (2, 5)."""
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+    m = re.fullmatch(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) or SHARDS.problem(int(m.group(2))):
         raise InputError(
-            f"--shard '{text}': expected I/N with 1 <= I <= N, e.g. 2/5",
+            f"--shard '{clipped(text)}': expected I/N with 1 <= I <= N and N {SHARDS.describe()}, e.g. 2/5",
             hint="`wheelmatrix plan --shards N` prints the shards",
         )
     return int(m.group(1)), int(m.group(2))

@@ -22,6 +22,10 @@ import subprocess
 import sys
 
 MARK = "@@WM@@ "
+# The runner's secret for this call (wheelmatrix/backends/probe_stream.py): every record line
+# carries it, so a line the program under test prints is never taken for one. Removed from our
+# environment before anything is started, so nothing we run sees it.
+TOKEN = os.environ.pop("WM_PROBE_TOKEN", "")
 CRASH_MARK = "@@WMCRASH@@ "
 RUNTIMES = [
     ("libstdc++", r"libstdc\+\+"),
@@ -56,7 +60,7 @@ CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callabl
 
 
 def emit(obj):
-    sys.stdout.write(MARK + json.dumps(obj) + "\n")
+    sys.stdout.write(MARK + (TOKEN + " " if TOKEN else "") + json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 
@@ -732,8 +736,13 @@ def cmd_crash(plan):
     # 1. faulting address -> DSO and nearest symbol
     proc = _run([python, "-I", "-c", HANDLER + "\n" + code], env, timeout)
     for line in proc.splitlines():
-        if line.startswith(CRASH_MARK):
-            record.setdefault("fault", json.loads(line[len(CRASH_MARK) :]))  # the first fault is the cause
+        if line.startswith(CRASH_MARK) and "fault" not in record:  # the first fault is the cause
+            try:
+                fault = json.loads(line[len(CRASH_MARK) :])
+            except ValueError:
+                continue  # not our handler's (the program printed it): no fault record
+            if isinstance(fault, dict):
+                record["fault"] = fault
     pc = (record.get("fault") or {}).get("pc") or {}
     if pc.get("dso"):
         pc["real"] = os.path.realpath(pc["dso"])  # the file itself (uv installs symlinks)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
+from wheelmatrix.fsutil import json_text
 from wheelmatrix.model import CheckResult
 from wheelmatrix.reporters.base import ReportContext, TextReporter
 from wheelmatrix.run import jsonreport
@@ -12,7 +12,7 @@ from wheelmatrix.run import jsonreport
 
 def render_json(results: Sequence[CheckResult], context: ReportContext) -> str:
     doc = jsonreport.report_document(results, context.run, context.static, version=context.tool_version)
-    return json.dumps(doc, indent=2) + "\n"
+    return json_text(doc, indent=2) + "\n"
 
 
 JSON = TextReporter(

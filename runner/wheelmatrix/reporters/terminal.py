@@ -98,7 +98,7 @@ def render_table(console: Console, results: Sequence[CheckResult], *, verbose: b
             table.add_column(str(i), justify="center", no_wrap=True)
         for row, cells in grid.rows.items():
             values = [f"[{STYLE[cells[c].status]}]{mark(cells[c])}[/]" if c in cells else " " for c in cols]
-            table.add_row(row, *values)
+            table.add_row(escape(row), *values)
         console.print(table)
     for i, col in enumerate(grid.columns, 1):
         console.print(f"  {i:>2} {escape(col)}", highlight=False, overflow="fold")
@@ -117,7 +117,7 @@ def render_table(console: Console, results: Sequence[CheckResult], *, verbose: b
             example = cause.checks[0]
             what = escape(example.detail or label(example))
             console.print(
-                f"      e.g. {example.row} [bold]{escape(example.check)}[/]: {what}",
+                f"      e.g. {escape(example.row)} [bold]{escape(example.check)}[/]: {what}",
                 highlight=False,
                 overflow="fold",
             )
@@ -126,7 +126,8 @@ def render_table(console: Console, results: Sequence[CheckResult], *, verbose: b
             hit = cause.cells
             if len(hit) > 1:
                 more = f" (+{len(hit) - 4} more)" if len(hit) > 4 else ""
-                console.print(f"      cells: {', '.join(hit[:4])}{more}", highlight=False, overflow="fold")
+                shown = escape(", ".join(hit[:4]))
+                console.print(f"      cells: {shown}{more}", highlight=False, overflow="fold")
     counts = ", ".join(
         f"{sum(1 for r in results if r.status is s)} {s.value}"
         for s in Status

@@ -15,8 +15,9 @@ from wheelmatrix import __version__
 from wheelmatrix.errors import InputError
 from wheelmatrix.findings.causes import root_causes
 from wheelmatrix.findings.explain import explain
+from wheelmatrix.inputs.jsonshape import first_problem, sane
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, exit_code
-from wheelmatrix.run.stream import INPUT_HINT, LoadedResults, no_cyclic_gc
+from wheelmatrix.run.stream import INPUT_HINT, LoadedResults, loads, no_cyclic_gc
 
 TOOL = "wheelmatrix"
 
@@ -61,12 +62,59 @@ def causes_json(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     ]
 
 
+def parse_json(path: Path) -> Any:
+    """A JSON file from a stranger: orjson refuses NaN, infinity, numbers too large for a
+    double, lone surrogates and nesting beyond 1,024 levels; the standard library's own
+    recursion is caught where orjson is missing."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", hint=INPUT_HINT) from None
+    try:
+        return loads(data)
+    except (ValueError, RecursionError) as exc:
+        why = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+    # Valid JSON orjson refuses (a 400-digit number, a lone surrogate) is read once more by the
+    # standard library only to name where it is.
+    try:
+        problem = sane(json.loads(data, parse_constant=_no_constant))
+    except (ValueError, RecursionError):
+        problem = None
+    if problem is not None:
+        raise InputError(f"{path}: not a valid wheelmatrix report: {problem}", hint=INPUT_HINT)
+    raise InputError(f"{path} is not valid JSON ({why})", hint=INPUT_HINT)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_report(path: Path, doc: Mapping[str, Any], schema: int) -> None:
+    """Refuse a report that breaks the shipped schema (report.schema.json), naming the JSON
+    path. Reports of an older schema are held to what this version reads of them: sane values,
+    and the types of each result's evidence and of the static scans."""
+    if schema == SCHEMA_VERSION:
+        problem = first_problem(doc, "report")
+    else:
+        problem = sane(doc)
+        for index, entry in enumerate(doc["results"]):
+            if problem is None and isinstance(entry, dict) and "evidence" in entry:
+                where = f"results[{index}].evidence"
+                problem = first_problem(entry["evidence"], "report", "evidence", where)
+        for index, scan in enumerate(doc.get("static_scan") or ()):
+            if problem is None:
+                problem = first_problem(scan, "report", "static_scan", f"static_scan[{index}]")
+    if problem is not None:
+        raise InputError(
+            f"{path}: not a valid wheelmatrix report: {problem}",
+            hint="use the report.json wheelmatrix wrote, unchanged (its schema: "
+            "wheelmatrix/data/schemas/report.schema.json)",
+        )
+
+
 def read_report(path: Path) -> LoadedResults:
     with no_cyclic_gc():
-        try:
-            doc = json.loads(path.read_bytes())
-        except ValueError as exc:
-            raise InputError(f"{path} is not valid JSON ({exc})", hint=INPUT_HINT) from None
+        doc = parse_json(path)
         if not (isinstance(doc, dict) and doc.get("tool") == TOOL and isinstance(doc.get("results"), list)):
             raise InputError(
                 f'{path} is not a wheelmatrix report (no "tool": "wheelmatrix" with a "results" list)',
@@ -79,6 +127,7 @@ def read_report(path: Path) -> LoadedResults:
                 f"this wheelmatrix ({__version__}) reads schema 1 to {SCHEMA_VERSION}",
                 hint="read it with the wheelmatrix that wrote it, or upgrade wheelmatrix",
             )
+        check_report(path, doc, schema)
         pool = ValuePool()
         by_check: dict[str, CheckResult] = {}
         for index, entry in enumerate(doc["results"]):
@@ -108,8 +157,17 @@ def read_static_scans(path: Path) -> list[Any]:
     if report.suffix != ".json" or not report.is_file():
         return []
     try:
-        doc = json.loads(report.read_text())
-    except (OSError, ValueError):
+        doc = loads(report.read_bytes())
+    except (OSError, ValueError, RecursionError):
         return []
     scans = doc.get("static_scan") if isinstance(doc, dict) else None
-    return list(scans) if isinstance(scans, list) else []
+    if not isinstance(scans, list):
+        return []
+    for index, scan in enumerate(scans):
+        problem = first_problem(scan, "report", "static_scan", f"static_scan[{index}]")
+        if problem is not None:
+            raise InputError(
+                f"{report}: not a valid wheelmatrix report: {problem}",
+                hint="use the report.json wheelmatrix wrote, unchanged",
+            )
+    return scans

@@ -39,6 +39,7 @@ from wheelmatrix.run.stream import (
     LoadedResults,
     ResultLog,
     counts_by_status,
+    loads,
     looks_like_stream,
     read_stream,
 )
@@ -92,8 +93,8 @@ def _sibling_meta(stream: Path) -> dict[str, Any]:
     if stream.name != STREAM or not meta.is_file():
         return {}
     try:
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = loads(meta.read_bytes())
+    except (OSError, ValueError, RecursionError):
         return {}
     return doc if isinstance(doc, dict) else {}
 
@@ -308,11 +309,15 @@ class RunDir:
     def _read_json(self, name: str) -> Any:
         path = self.path / name
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return loads(path.read_bytes())
         except FileNotFoundError:
             raise InputError(f"{path} is missing", hint="the run directory is incomplete") from None
-        except ValueError as exc:
-            raise InputError(f"{path} is corrupt ({exc})") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise InputError(f"{path} is corrupt ({exc or type(exc).__name__})") from None
+
+
+_LATEST = 1 << 40  # a start time (unix seconds) beyond any real one: year 36812
+_PID_LIMIT = 1 << 22  # the kernel's PID_MAX_LIMIT
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -321,11 +326,11 @@ def read_meta(path: Path) -> dict[str, Any]:
     if not path.is_dir():
         raise InputError(f"{path} is not a directory", hint=hint)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = loads(meta_path.read_bytes())
     except FileNotFoundError:
         raise InputError(f"{path} is not a wheelmatrix run directory (no {META})", hint=hint) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{meta_path} is unreadable ({exc})", hint=hint) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise InputError(f"{meta_path} is unreadable ({exc or type(exc).__name__})", hint=hint) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("run_id"), str):
         raise InputError(f"{meta_path} is not the meta.json of a wheelmatrix run", hint=hint)
     schema = meta.get("schema")
@@ -335,7 +340,13 @@ def read_meta(path: Path) -> dict[str, Any]:
             f"schema 1 to {SCHEMA_VERSION}",
             hint="read it with the wheelmatrix that wrote it, or upgrade wheelmatrix",
         )
-    if meta.get("state") not in RUN_STATES or not isinstance(meta.get("started"), (int, float)):
+    started = meta.get("started")
+    if (
+        meta.get("state") not in RUN_STATES
+        or isinstance(started, bool)
+        or not isinstance(started, (int, float))
+        or not 0 <= started < _LATEST  # also NaN: every comparison with it is false
+    ):
         raise InputError(f"{meta_path} has no valid state or start time", hint=hint)
     return meta
 
@@ -352,7 +363,7 @@ def _process_start(pid: int) -> int | None:
 def _alive(meta: Mapping[str, Any]) -> bool:
     """Whether the process that wrote a "running" meta.json still runs (on this host)."""
     pid = meta.get("pid")
-    if meta.get("host") != socket.gethostname() or type(pid) is not int or pid <= 0:
+    if meta.get("host") != socket.gethostname() or type(pid) is not int or not 0 < pid < _PID_LIMIT:
         return False
     if not pid_alive(pid):
         return False

@@ -22,6 +22,8 @@ from typing import IO, Any
 
 from wheelmatrix import __version__
 from wheelmatrix.errors import InputError
+from wheelmatrix.fsutil import json_text
+from wheelmatrix.inputs.jsonshape import first_problem
 from wheelmatrix.model import SCHEMA_VERSION, CheckResult, Status, ValuePool, cell_id
 
 STREAM = "results.jsonl"
@@ -85,7 +87,7 @@ class ResultLog:
 
     def _write(self, record: Mapping[str, Any]) -> None:
         assert self._stream is not None
-        self._stream.write(json.dumps(record) + "\n")
+        self._stream.write(json_text(record) + "\n")
         self._stream.flush()
 
 
@@ -211,9 +213,9 @@ def _stdlib_loads(data: bytes | str) -> Any:
 try:  # orjson parses a stream about 4x faster than the standard library (same results)
     import orjson
 
-    _loads: Callable[[bytes | str], Any] = orjson.loads
+    loads: Callable[[bytes | str], Any] = orjson.loads
 except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
-    _loads = _stdlib_loads
+    loads = _stdlib_loads
 
 
 class _LineDecoder:
@@ -235,7 +237,7 @@ class _LineDecoder:
 
     def __init__(self, pool: ValuePool | None) -> None:
         self.pool = pool
-        self.decode = _loads
+        self.decode = loads
         self.tails: dict[bytes, dict[str, Any] | None] = {}
 
     def __call__(self, raw: bytes) -> Any:
@@ -313,8 +315,8 @@ def _fold_stream_lines(path: Path, convert: _Convert, decode: _LineDecoder) -> _
                 else:
                     raise ValueError("not a wheelmatrix stream record" if kind is None else f"type {kind!r}")
                 good = True
-            except (ValueError, KeyError, TypeError) as exc:
-                text = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+                text = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc) or type(exc).__name__
                 bad = (lineno, text[:200])
                 if not good and raw.endswith(b"\n"):  # a whole first line that is not ours
                     raise InputError(
@@ -345,6 +347,11 @@ def read_stream(path: Path) -> tuple[list[CheckResult], list[CheckResult], set[s
     record = pool.record  # = CheckResult.from_json(doc, pool=pool)
 
     def convert(doc: Mapping[str, Any]) -> tuple[str, str, CheckResult]:
+        evidence = doc.get("evidence")
+        if evidence:  # typed in results-line.schema.json: the reporters and explainers read it
+            problem = first_problem(evidence, "results-line", "evidence", "evidence")
+            if problem is not None:
+                raise ValueError(str(problem))
         result = record(doc)
         return result.cell_id, result.check, result
 

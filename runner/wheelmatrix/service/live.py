@@ -206,7 +206,7 @@ class LiveCell:
         records = sandbox.probe(
             "exec", plan, user=sandbox.check_user, budget=timeout + 60, on_output=on_output
         )
-        rec = next((r["check"] for r in records if "check" in r), None)
+        rec = next((r["check"] for r in records if isinstance(r.get("check"), dict)), None)
         if rec is None:
             raise InfrastructureError(f"the command gave no result in {self.cell.label} (container died?)")
         status, detail = classify(rec, timeout)

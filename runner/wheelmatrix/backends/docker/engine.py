@@ -29,12 +29,12 @@ from wheelmatrix.backends.base import EngineDown, EngineOptions, Log, Sandbox
 from wheelmatrix.backends.docker import images as prepare_images
 from wheelmatrix.backends.docker.connection import DockerConnection
 from wheelmatrix.backends.layout import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
+from wheelmatrix.backends.probe_stream import TOKEN_ENV, new_token, split_output
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.fsutil import pid_alive
 from wheelmatrix.host import ca_bundle, cache_dir, host_arch, uv_binary
 from wheelmatrix.matrix.cells import Cell
-from wheelmatrix.probe import MARK
 from wheelmatrix.probe import PROBE_DIR as PROBE_DIR_HOST
 from wheelmatrix.scan.cpu import qemu_static
 
@@ -408,11 +408,13 @@ class DockerSandbox:
         api = self.b.client.api
         if on_output is not None:
             plan = {**plan, "echo": True}
+        token = new_token()  # in the probe's environment only: what it runs never sees it
         exec_id = api.exec_create(
             self.container.id,
             [self.cell.distro.python_executable, "-I", "-S", script, command, json.dumps(plan)],
             user=user,
             workdir="/tmp",
+            environment={TOKEN_ENV: token},
         )["Id"]
         watchdog = threading.Timer(budget, self._kill)
         watchdog.daemon = True
@@ -420,13 +422,12 @@ class DockerSandbox:
         started = time.monotonic()
         try:
             if on_output is None:
-                out = api.exec_start(exec_id)
-                text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+                output = split_output([api.exec_start(exec_id)], token)
             else:
-                text = _stream_lines(api.exec_start(exec_id, stream=True), on_output)
+                output = split_output(api.exec_start(exec_id, stream=True), token, on_output)
         finally:
             watchdog.cancel()
-        records = [json.loads(ln[len(MARK) :]) for ln in text.splitlines() if ln.startswith(MARK)]
+        records, text = output.records, output.text
         code = api.exec_inspect(exec_id).get("ExitCode")
         if code not in (0, None) and not records:
             raise InfrastructureError(
@@ -490,24 +491,6 @@ def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ())
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _stream_lines(chunks: Any, on_output: Callable[[str], None]) -> str:
-    """Collect a streamed exec's output, passing each line that is not a record on as it comes."""
-    seen: list[str] = []
-    pending = ""
-    for chunk in chunks:
-        pending += chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else str(chunk)
-        *lines, pending = pending.split("\n")
-        for line in lines:
-            seen.append(line)
-            if not line.startswith(MARK):
-                on_output(line)
-    if pending:
-        seen.append(pending)
-        if not pending.startswith(MARK):
-            on_output(pending)
-    return "\n".join(seen)
 
 
 def _uv_arch(cell_arch: str) -> str:
