@@ -141,7 +141,98 @@ def target_wheel(wheel: bytes) -> tuple[bytes, int, Callable[[bytes, Path], None
     return wheel, len(wheel), run
 
 
-TARGETS = {"elf": target_elf, "zip-member": target_member, "wheel": target_wheel}
+RUN_FILE = b"""candidates:
+  - dist/*.whl
+distros: [debian-12, debian-13]
+arch: [x86_64]
+timeout: 300
+jobs: 2
+memory: 4g
+pids: 1024
+fail-on: failure
+"""
+
+CATALOG = b"""schema: 1
+families:
+  deb:
+    install: "apt-get install -y {packages}"
+distros:
+  mine-12:
+    name: My Debian
+    family: deb
+    libc: {family: glibc, version: "2.36"}
+    python: "3.11"
+    recipe: {tool: mmdebstrap, suite: bookworm, packages: [python3, python3-venv]}
+"""
+
+
+def target_run_file(_seed: bytes) -> tuple[bytes, int, Callable[[bytes, Path], None]]:
+    from wheelmatrix.options import load_run_config
+
+    def run(data: bytes, work: Path) -> None:
+        path = work / "wheelmatrix.yaml"
+        path.write_bytes(data)
+        with contextlib.suppress(InputError):
+            load_run_config(path)
+
+    return RUN_FILE, len(RUN_FILE), run
+
+
+def target_catalog(_seed: bytes) -> tuple[bytes, int, Callable[[bytes, Path], None]]:
+    from wheelmatrix.config.catalog import load_catalog
+
+    def run(data: bytes, work: Path) -> None:
+        path = work / "catalog.yaml"
+        path.write_bytes(data)
+        with contextlib.suppress(InputError):
+            load_catalog(path)
+
+    return CATALOG, len(CATALOG), run
+
+
+def target_report(_seed: bytes) -> tuple[bytes, int, Callable[[bytes, Path], None]]:
+    import json
+
+    from wheelmatrix.run.jsonreport import read_report
+
+    sys.path.insert(0, str(REPO))
+    from tests.fixtures.results import full_record, two_cells
+    from wheelmatrix.run.jsonreport import report_document
+
+    results = [full_record(), *(r for cell in two_cells().values() for r in cell)]
+    data = json.dumps(report_document(results, {"id": "fuzz"})).encode()
+
+    def run(data: bytes, work: Path) -> None:
+        path = work / "report.json"
+        path.write_bytes(data)
+        with contextlib.suppress(InputError):
+            read_report(path)
+
+    return data, len(data), run
+
+
+def target_probe_stream(_seed: bytes) -> tuple[bytes, int, Callable[[bytes, Path], None]]:
+    from wheelmatrix.backends.probe_stream import record_of
+
+    token = "0123456789abcdef"
+    seed = f'hello\n@@WM@@ {token} {{"check": {{"rc": 0}}}}\n@@WM@@ {{"check": 1}}\n'.encode()
+
+    def run(data: bytes, work: Path) -> None:
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            record_of(line, token)  # a record or None: never an exception
+
+    return seed, len(seed), run
+
+
+TARGETS = {
+    "elf": target_elf,
+    "zip-member": target_member,
+    "wheel": target_wheel,
+    "run-file": target_run_file,
+    "catalog": target_catalog,
+    "report": target_report,
+    "probe-stream": target_probe_stream,
+}
 
 
 def main() -> None:
@@ -154,7 +245,7 @@ def main() -> None:
         work = Path(tmp)
         library = build_library(work)
         wheel = build_wheel(library)
-        seeds = {"elf": library, "zip-member": wheel, "wheel": wheel}
+        seeds = dict.fromkeys(TARGETS, b"") | {"elf": library, "zip-member": wheel, "wheel": wheel}
         kept = Path(tempfile.mkdtemp(prefix="wm-fuzz-failures-"))
         total_failures = 0
         for name in args.target or sorted(TARGETS):
