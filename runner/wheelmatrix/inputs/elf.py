@@ -112,7 +112,6 @@ class _Reader:
         self.size = size
         self.inflating = isinstance(stream, (zipfile.ZipExtFile, InflatingMember))
         self.pos = stream.tell()
-        self.rewinds = 0
         self.kept_at, self.kept = 0, b""  # bytes [kept_at, kept_at + len(kept)) of the file
 
     def read(self, offset: int, length: int, what: str) -> bytes:
@@ -149,7 +148,6 @@ class _Reader:
         if offset < self.pos:
             self.stream.seek(0)
             self.pos = 0
-            self.rewinds += 1
         last = b""
         if isinstance(self.stream, InflatingMember):  # drop all but the last step's bytes
             self.stream.skip(max(0, offset - self.pos - self.SKIP_STEP))

@@ -151,6 +151,10 @@ class InflatingMember:
                 raise MemberError(f"corrupt compressed data: {exc}") from None
             if piece:
                 return piece
+            if self.inflater.eof:  # the deflate stream ended before the declared size
+                return b""
+            if raw is self.inflater.unconsumed_tail or len(self.inflater.unconsumed_tail) >= len(raw):
+                raise MemberError("corrupt compressed data: inflating makes no progress")
 
     def skip(self, count: int) -> None:
         """Move `count` bytes forward, inflating and dropping them."""

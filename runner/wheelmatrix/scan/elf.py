@@ -19,6 +19,7 @@ from pathlib import Path
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
 from wheelmatrix.inputs.zipmember import ByteStream, MemberError, open_member
+from wheelmatrix.scan.glibc_symbols import is_known  # its table loads on the first lookup
 
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
@@ -139,8 +140,6 @@ def consulted_export(name: str) -> bool:
     """An exported name a static judgement looks up: a C-library name (an unversioned reference
     to it is satisfied by the wheel itself) or a Python C-API name (abi3 checks). Every other
     export is only needed to name a collision between wheels: `wheel_exports` reads those."""
-    from wheelmatrix.scan.glibc_symbols import is_known
-
     return name.startswith(("Py", "_Py")) or is_known(name)
 
 
