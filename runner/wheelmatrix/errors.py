@@ -6,7 +6,6 @@ timed out, 2 bad input (nothing was started), 3 the infrastructure failed.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 EXIT_OK = 0
@@ -43,5 +42,7 @@ class InfrastructureError(WheelmatrixError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' when a close match exists, else ''."""
+    import difflib  # only when there is something to suggest
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""

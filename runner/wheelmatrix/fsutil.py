@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
+from _thread import get_ident  # threading's own, without loading threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = False) -> None:
     """Write `data` to `path` through a temporary file in the same directory and a rename; the
     directory is created if needed. `fsync` flushes the data to disk before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{get_ident()}.tmp")
     try:
         with tmp.open("wb") as fh:
             fh.write(data)

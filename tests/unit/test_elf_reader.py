@@ -188,3 +188,44 @@ def test_mutated_files_read_or_raise_a_format_error(
     else:
         assert len(info.undefined) + info.export_count <= len(data)
     assert time.process_time() - started < 5
+
+
+@pytest.mark.parametrize("window", [7, 64, 4096])
+def test_names_that_cross_string_table_windows_read_whole(
+    fixtures: dict[str, Fixture], arch: str, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The string table is read in windows; a name is read whole wherever a window ends."""
+    compared = 0
+    for fixture in fixtures.values():
+        for wheel in fixture.wheels:
+            if not wheel.name.endswith(f"_{arch}.whl"):
+                continue
+            for name, data in _elf_members(wheel):
+                monkeypatch.setattr("wheelmatrix.inputs.elf._Strings.WINDOW", 1 << 18)
+                whole = scan_elf(name, data, all_exports=True), scan_elf(name, data)
+                monkeypatch.setattr("wheelmatrix.inputs.elf._Strings.WINDOW", window)
+                assert (scan_elf(name, data, all_exports=True), scan_elf(name, data)) == whole, name
+                compared += 1
+    assert compared >= 10
+
+
+def test_an_export_named_by_the_tail_of_another_string_is_read(native: bytes) -> None:
+    """Linkers share string-table suffixes ("free" inside "xfree"): an export whose name
+    starts inside another string is read from there, as the loader reads it."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(native))
+    dynsym = elf.get_section_by_name(".dynsym")
+    target = next(
+        (i, sym.name)
+        for i, sym in enumerate(dynsym.iter_symbols())
+        if sym["st_shndx"] != "SHN_UNDEF" and sym["st_info"]["bind"] == "STB_GLOBAL" and len(sym.name) > 3
+    )
+    index, original = target
+    patched = bytearray(native)
+    entry = dynsym["sh_offset"] + index * dynsym["sh_entsize"]
+    (st_name,) = struct.unpack_from("<I", patched, entry)
+    struct.pack_into("<I", patched, entry, st_name + 2)  # now the name's tail
+    read = scan_elf("x.so", bytes(patched), all_exports=True)
+    assert original[2:] in read.exports and original not in read.exports
+    assert dataclasses.replace(read, export_count=0) == reference_scan_elf("x.so", bytes(patched))

@@ -305,3 +305,27 @@ def test_arbitrary_bytes_in_an_entry_never_raise(blob: bytes) -> None:
     assert all(isinstance(f, ElfInfo) for f in found.files)
     # whatever was there, the entry now decodes to what was returned
     assert scan_from_json(orjson.loads(store.read_bytes())["value"]) == found
+
+
+@pytest.mark.parametrize("changed", ["scan/policy.py", "inputs/elf.py", "inputs/zipmember.py", "data/policy.json"])
+def test_the_stamp_changes_with_the_scanner_and_the_readers_it_uses(
+    changed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import wheelmatrix.scan.cache as cache_module
+
+    package = Path(cache_module.__file__).resolve().parents[1]
+    copy = tmp_path / "wheelmatrix"
+    for part in ("scan", "inputs", "data"):
+        shutil.copytree(package / part, copy / part, ignore=shutil.ignore_patterns("__pycache__", "recipes"))
+    monkeypatch.setattr(cache_module, "_PACKAGE", copy)
+    scanner_stamp.cache_clear()
+    before = scanner_stamp()
+    with (copy / changed).open("a") as fh:
+        fh.write("\n")
+    scanner_stamp.cache_clear()
+    try:
+        assert scanner_stamp() != before
+    finally:
+        scanner_stamp.cache_clear()

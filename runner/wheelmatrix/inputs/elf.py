@@ -15,9 +15,12 @@ beyond what the file's size allows. Standard library only.
 from __future__ import annotations
 
 import array
+import bisect
+import itertools
+import operator
 import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from wheelmatrix.inputs.zipmember import ByteStream, InflatingMember
@@ -90,7 +93,7 @@ class DynamicInfo:
     notes: tuple[bytes, ...]  # PT_GNU_PROPERTY (or PT_NOTE) contents, for the x86 ISA level
     needs: dict[int, tuple[str, str]]  # version index -> (library, version name)
     undefined: tuple[tuple[str, int, int], ...]  # (name, bind, version index) of each import
-    exports: tuple[str, ...]  # exported names `keep_export` kept (all when it is None), sorted
+    exports: tuple[str, ...]  # exported names `select_exports` picked (all when it is None), sorted
     export_count: int  # exported entries in all (default or protected visibility, defined)
 
 
@@ -163,13 +166,15 @@ class _Reader:
 
 
 def read_dynamic(
-    stream: ByteStream, size: int, keep_export: Callable[[str], bool] | None = None
+    stream: ByteStream,
+    size: int,
+    select_exports: Callable[[list[bytes]], Iterable[bytes]] | None = None,
 ) -> DynamicInfo:
     """What the dynamic linker reads of the ELF file in `stream` (seekable, `size` bytes).
 
-    Every import is listed; of the exports, only the names `keep_export` accepts (all, when it
-    is None) and their count: a library exporting 587,000 C++ names keeps the few a judgement
-    consults, not 50 MB of strings."""
+    Every import is listed; of the exports, only the names `select_exports` picks from a batch
+    of raw names (all, when it is None) and their count: a library exporting 587,000 C++
+    names keeps the few a judgement consults, not 50 MB of strings."""
     r = _Reader(stream, size)
     ident = r.read(0, 16, "ELF identification")
     if ident[:4] != ELF_MAGIC:
@@ -237,7 +242,7 @@ def read_dynamic(
     # read in the order GNU ld lays the tables out (hash, symbols, strings, versions): one
     # forward pass through a zip member's stream after the dynamic section
     count = _symbol_count(r, tags, offset_of, order, is64, header) if DT_SYMTAB in tags else 0
-    imports = _symbols(r, tags, offset_of, order, is64, count, strings.want_export)
+    imports = _symbols(r, tags, offset_of, order, is64, count, strings.want_exports)
     versions = b""
     if imports and DT_VERSYM in tags:
         versions = r.read(offset_of(tags[DT_VERSYM], "DT_VERSYM"), 2 * count, "symbol version table")
@@ -248,19 +253,18 @@ def read_dynamic(
     exports: set[str] = set()
     total = 0
 
-    def emit(code: int, name: str) -> None:
+    def exported(names: list[bytes]) -> None:
         nonlocal total
-        if code & 1:
-            if name:
-                total += 1
-                if keep_export is None or keep_export(name):
-                    exports.add(name)
-        else:
-            small[code >> 1] = name
+        total += len(names) - names.count(b"")
+        kept = names if select_exports is None else select_exports(names)
+        exports.update(name.decode("utf-8", errors="replace") for name in kept if name)
+
+    def named(at: int, name: bytes) -> None:
+        small[at] = name.decode("utf-8", errors="replace")
 
     for at in small:
         strings.want(at)
-    strings.resolve(emit)
+    strings.resolve(named, exported)
     needed = tuple(small[v] for t, v in listed if t == DT_NEEDED)
     rpath = tuple(p for t, v in listed if t == DT_RPATH for p in small[v].split(":"))
     runpath = tuple(p for t, v in listed if t == DT_RUNPATH for p in small[v].split(":"))
@@ -292,7 +296,8 @@ def read_dynamic(
 
 class _Strings:
     """The dynamic string table, resolved for many offsets in one forward pass of windows: a
-    26 MB table (semgrep-core's 587,000 exports) is never held whole."""
+    26 MB table (semgrep-core's 587,000 exports) is never held whole, and the names of a
+    window's exports are looked up in bulk, not one by one."""
 
     WINDOW = 1 << 18
 
@@ -300,32 +305,35 @@ class _Strings:
         self.r = r
         self.size = tags.get(DT_STRSZ, 0) if DT_STRTAB in tags else 0
         self.base = offset_of(tags[DT_STRTAB], "DT_STRTAB") if self.size else 0
-        self.buckets: dict[int, array.array[int]] = {}
+        # offsets asked for, by window: 4 bytes per name until its window is read
+        self.single: dict[int, array.array[int]] = {}
+        self.exports: dict[int, array.array[int]] = {}
         if self.size and self.base + self.size > r.size:
             raise ElfFormatError(
                 f"dynamic string table ({self.size} bytes at {self.base}) lies outside the file"
             )
 
     def want(self, at: int) -> None:
-        """Ask for the name at offset `at` (emitted with an even code: at << 1)."""
-        self._ask(at, 0)
-
-    def want_export(self, at: int) -> None:
-        """Ask for an exported symbol's name (emitted with an odd code)."""
-        self._ask(at, 1)
-
-    def _ask(self, at: int, flag: int) -> None:
-        # kept as the offset within its window and the flag: 4 bytes per name asked for
+        """Ask for the name at offset `at` (given back by `named`)."""
         if 0 <= at < self.size:
-            window, rel = divmod(at, self.WINDOW)
-            self.buckets.setdefault(window, array.array("I")).append(rel << 1 | flag)
+            self.single.setdefault(at // self.WINDOW, array.array("I")).append(at)
 
-    def resolve(self, emit: Callable[[int, str], None]) -> None:
-        """emit(code, name) for every name asked for, window by window in file order: names
-        are bucketed by window as they are asked for, so any order costs one forward pass."""
-        buckets = self.buckets
+    def want_exports(self, offsets: list[int]) -> None:
+        """Ask for a batch of exported names (given back to `exported`, a window at a time)."""
+        offsets.sort()
+        del offsets[bisect.bisect_left(offsets, self.size) :]
+        i, n = 0, len(offsets)
+        while i < n:
+            window = offsets[i] // self.WINDOW
+            j = bisect.bisect_left(offsets, (window + 1) * self.WINDOW, i)
+            self.exports.setdefault(window, array.array("I")).extend(offsets[i:j])
+            i = j
+
+    def resolve(self, named: Callable[[int, bytes], None], exported: Callable[[list[bytes]], None]) -> None:
+        """named(offset, name) for every single name asked for, and exported(names) with the
+        names of each window's exports, window by window in file order."""
         carry_at, carry = -1, b""  # bytes read past the previous window's end
-        for window in sorted(buckets):
+        for window in sorted(self.single.keys() | self.exports.keys()):
             begin = window * self.WINDOW
             nominal_end = min(self.size, begin + self.WINDOW)
             data = carry if carry_at == begin else b""
@@ -338,12 +346,38 @@ class _Strings:
             while end < self.size and data.find(b"\0", nominal_end - 1 - begin) < 0:
                 more = self.r.read(self.base + end, min(4096, self.size - end), "dynamic string table")
                 data, end = data + more, end + len(more)
-            for code in buckets.pop(window):  # freed as it is done
-                rel = code >> 1
-                stop = data.find(b"\0", rel)
-                name = data[rel : stop if stop >= 0 else len(data)].decode("utf-8", errors="replace")
-                emit((begin + rel) << 1 | code & 1, name)
+            for at in self.single.pop(window, ()):  # freed as it is done
+                named(at, _name_at(data, at - begin))
+            offsets = self.exports.pop(window, None)
+            if offsets:
+                # the strings of the window by where they start; a name that is the tail of
+                # another string (the linker shares suffixes) is looked up on its own
+                parts = data.split(b"\0")
+                starts = dict(
+                    zip(
+                        map(
+                            operator.add,
+                            itertools.accumulate(map(len, parts), initial=0),
+                            itertools.count(begin),
+                        ),
+                        parts,
+                        strict=False,  # the offsets run one past the last string
+                    )
+                )
+                names = list(map(starts.get, offsets))
+                del starts, parts
+                if None in names:
+                    names = [
+                        _name_at(data, at - begin) if name is None else name
+                        for at, name in zip(offsets, names, strict=True)
+                    ]
+                exported(names)  # type: ignore[arg-type]  # no None is left
             carry_at, carry = nominal_end, data[nominal_end - begin :]
+
+
+def _name_at(data: bytes, rel: int) -> bytes:
+    stop = data.find(b"\0", rel)
+    return data[rel : stop if stop >= 0 else len(data)]
 
 
 def _notes(r: _Reader, segments: list[tuple[int, int, int, int, int]], e_machine: int) -> tuple[bytes, ...]:
@@ -455,30 +489,39 @@ def _symbols(
     order: str,
     is64: bool,
     count: int,
-    export: Callable[[int], None],
+    exports: Callable[[list[int]], None],
 ) -> list[tuple[int, int, int]]:
-    """The imports as (symbol index, name offset, bind), read in slices; each export's name
-    offset (defined, global/weak/unique, default or protected visibility) goes to `export`."""
+    """The imports as (symbol index, name offset, bind), read in slices; the name offsets of
+    each slice's exports (defined, global/weak/unique, default or protected visibility) go to
+    `exports` as one list."""
     if DT_SYMTAB not in tags or not count:
         return []
-    layout = struct.Struct(order + ("IBBHQQ" if is64 else "IIIBBH"))
+    # name, info, other, section index (the value and size are skipped, never unpacked)
+    layout = struct.Struct(order + ("IBBH16x" if is64 else "I8xBBH"))
     step = tags.get(DT_SYMENT) or layout.size
     if step < layout.size:
         raise ElfFormatError(f"DT_SYMENT {step} is smaller than a symbol ({layout.size} bytes)")
     at = offset_of(tags[DT_SYMTAB], "DT_SYMTAB")
     if count * step > r.size - at:
         raise ElfFormatError(f"{count} dynamic symbols do not fit in the file")
-    name_f, info_f, other_f, shndx_f = (0, 1, 2, 3) if is64 else (0, 3, 4, 5)
-    imports = []
+    imports: list[tuple[int, int, int]] = []
     for first in range(0, count, SYMBOLS_PER_READ):
         n = min(SYMBOLS_PER_READ, count - first)
         table = r.read(at + first * step, n * step, "dynamic symbol table")
-        for k in range(n):
-            entry = layout.unpack_from(table, k * step)
-            if not entry[name_f]:
-                continue
-            if entry[shndx_f] == 0:
-                imports.append((first + k, entry[name_f], entry[info_f] >> 4))
-            elif entry[info_f] >> 4 in _EXPORTED_BINDS and entry[other_f] & 3 in _EXPORTED_VISIBILITY:
-                export(entry[name_f])
+        if step == layout.size:
+            entries = list(layout.iter_unpack(table))
+        else:
+            entries = [layout.unpack_from(table, k * step) for k in range(n)]
+        imports += [
+            (first + k, name, info >> 4)
+            for k, (name, info, _other, shndx) in enumerate(entries)
+            if name and not shndx
+        ]
+        exports(
+            [
+                name
+                for name, info, other, shndx in entries
+                if name and shndx and info >> 4 in _EXPORTED_BINDS and other & 3 in _EXPORTED_VISIBILITY
+            ]
+        )
     return imports

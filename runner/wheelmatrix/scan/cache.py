@@ -16,16 +16,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import orjson
-
 from wheelmatrix import __version__
-from wheelmatrix.fsutil import atomic_write_bytes
+from wheelmatrix.fsutil import atomic_write_bytes, sha256
 from wheelmatrix.host import cache_dir
 from wheelmatrix.scan.elf import ElfInfo, Requirement
 from wheelmatrix.scan.policy import Finding, WheelScan
@@ -39,18 +37,23 @@ FORMAT = "wheelmatrix-scan-cache/1"
 MAX_ENTRY_BYTES = 64 << 20
 
 
+# the modules under inputs/ that a scan's result depends on (how a wheel and an ELF file are read)
+READERS = ("elf.py", "zipmember.py", "wheels.py")
+
+
 @functools.lru_cache(maxsize=1)
 def scanner_stamp() -> str:
-    """Changes whenever the scanner or its policy data change."""
-    digest = hashlib.sha256(__version__.encode())
+    """Changes whenever the scanner, the readers it uses or its policy data change."""
+    digest = sha256(__version__.encode())
     data = _PACKAGE / "data"
-    for path in sorted((_PACKAGE / "scan").glob("*.py")) + [
+    readers = [_PACKAGE / "inputs" / name for name in READERS]
+    for path in sorted((_PACKAGE / "scan").glob("*.py")) + readers + [
         data / "policy.json",
         data / "glibc-symbols.json",
         data / "stable-abi.json",
     ]:
         digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return str(digest.hexdigest()[:16])
 
 
 class ShapeError(ValueError):
@@ -67,7 +70,7 @@ class Codec(Generic[T]):
 
 def entry_path(kind: str, key: str) -> Path:
     """Where the entry for `key` is stored (the name also changes with the scanner stamp)."""
-    name = hashlib.sha256(f"{key} {scanner_stamp()}".encode()).hexdigest()[:32]
+    name = sha256(f"{key} {scanner_stamp()}".encode()).hexdigest()[:32]
     return cache_dir() / kind / f"{name}.json"
 
 
@@ -78,10 +81,13 @@ def cached(kind: str, key: str, codec: Codec[T], compute: Callable[[], T]) -> T:
     if found is not None:
         return found
     value = compute()
-    with contextlib.suppress(OSError, orjson.JSONEncodeError):
-        blob = orjson.dumps(
-            {"format": FORMAT, "stamp": scanner_stamp(), "key": key, "value": codec.dump(value)}
-        )
+    with contextlib.suppress(OSError, ValueError, TypeError):  # not JSON: not remembered
+        blob = json.dumps(
+            {"format": FORMAT, "stamp": scanner_stamp(), "key": key, "value": codec.dump(value)},
+            allow_nan=False,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()  # a lone surrogate (a name that is not UTF-8) is a UnicodeEncodeError
         if len(blob) <= MAX_ENTRY_BYTES:
             atomic_write_bytes(store, blob)
     return value
@@ -97,13 +103,17 @@ def _read(store: Path, key: str, codec: Codec[T]) -> T | None:
     if len(raw) > MAX_ENTRY_BYTES:
         return None
     try:
-        doc = orjson.loads(raw)
+        doc = json.loads(raw, parse_constant=_no_constant)
         entry = _record(doc, ("format", "stamp", "key", "value"))
         if entry["format"] != FORMAT or entry["stamp"] != scanner_stamp() or entry["key"] != key:
             return None
         return codec.load(entry["value"])
-    except (orjson.JSONDecodeError, ShapeError):
+    except (ValueError, RecursionError):  # not JSON (UnicodeDecodeError too), or a ShapeError
         return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ShapeError(f"{name} is not JSON")  # NaN and Infinity: strict JSON, as written
 
 
 # --------------------------------------------------------------------------- checked readers

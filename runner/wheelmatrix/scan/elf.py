@@ -12,14 +12,14 @@ import io
 import re
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
 from wheelmatrix.inputs.zipmember import ByteStream, MemberError, open_member
-from wheelmatrix.scan.glibc_symbols import is_known  # its table loads on the first lookup
+from wheelmatrix.scan.glibc_symbols import is_known, known_names  # the table loads on first use
 
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
@@ -85,7 +85,7 @@ def scan_elf(
         size, data = len(data), io.BytesIO(data)
     elif size is None:
         size = data.seek(0, io.SEEK_END)
-    dyn = read_dynamic(data, size, None if all_exports else consulted_export)
+    dyn = read_dynamic(data, size, None if all_exports else consulted_exports)
     isa_level = None
     if dyn.machine == "x86_64":
         isa_level = next((level for note in dyn.notes if (level := x86_isa_needed(note))), None)
@@ -134,6 +134,16 @@ def scan_elf(
 
 
 _STB_GLOBAL = 1
+
+
+_PY_NAME = re.compile(rb"_?Py")
+
+
+def consulted_exports(names: list[bytes]) -> Iterable[bytes]:
+    """The names of a batch of raw exported names that `consulted_export` accepts, picked in
+    bulk (a C++ library exports hundreds of thousands)."""
+    yield from known_names().intersection(names)
+    yield from filter(_PY_NAME.match, names)
 
 
 def consulted_export(name: str) -> bool:

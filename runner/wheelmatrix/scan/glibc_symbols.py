@@ -74,6 +74,12 @@ def _known() -> frozenset[str]:
     return frozenset(table.first_release).union(*table.per_arch.values())
 
 
+@lru_cache(maxsize=1)
+def known_names() -> frozenset[bytes]:
+    """`is_known`'s names as bytes, as an ELF string table holds them."""
+    return frozenset(name.encode() for name in _known())
+
+
 def is_known(name: str) -> bool:
     """Whether NAME is in the table for any arch (a name some glibc release added)."""
     return name in _known()
