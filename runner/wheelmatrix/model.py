@@ -42,6 +42,7 @@ class Status(str, enum.Enum):
     NOT_INSTALLABLE = "not-installable"
     ERROR = "error"  # the infrastructure broke; never blamed on the wheel
     KNOWN = "known"  # fails the same way without the candidates: a known-problem set's own failure
+    SKIPPED = "skipped"  # not run, by the project's own rule (cibuildwheel's test-skip), said why
 
     def __str__(self) -> str:
         return self.value

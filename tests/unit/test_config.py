@@ -348,6 +348,9 @@ def test_yaml_merge_keys_still_work(tmp_path: Path) -> None:
 
 def test_scenario_file_with_every_kind(tmp_path: Path) -> None:
     (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "pyproject.toml").write_text(
+        '[tool.cibuildwheel]\ntest-command = "pytest {project}"\n'
+    )
     path = tmp_path / "scenarios.yaml"
     path.write_text(
         textwrap.dedent(
@@ -365,12 +368,13 @@ def test_scenario_file_with_every_kind(tmp_path: Path) -> None:
                 description: the test suite
                 sources: suite
                 requires: ["hypothesis"]
+              project-tests: {kind: cibuildwheel, description: c, project: suite, network: true}
             """
         ),
         encoding="utf-8",
     )
     known = load_scenarios(path)
-    assert set(KINDS) == {"import", "symbols", "pytest", "command", "commands"}
+    assert set(KINDS) == {"import", "symbols", "pytest", "command", "commands", "cibuildwheel"}
     assert known["imports"] == Scenario(name="imports", kind="import", description="i")
     cmd = known["cmd"]
     assert (cmd.argv, cmd.env, cmd.timeout_s, cmd.sources) == (
@@ -382,6 +386,9 @@ def test_scenario_file_with_every_kind(tmp_path: Path) -> None:
     tests = known["tests"]
     assert tests.sources == tmp_path / "suite"  # relative to the scenario file
     assert (tests.argv, tests.requires) == (("{project}",), ("hypothesis",))
+    cibw = known["project-tests"]
+    assert cibw.cibuildwheel is not None and cibw.cibuildwheel.root == tmp_path / "suite"
+    assert (cibw.sources, cibw.network) == (tmp_path / "suite", True)
 
 
 @pytest.mark.parametrize(

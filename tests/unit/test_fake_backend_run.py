@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,11 @@ class FakeCellSandbox(FakeSandbox):
         if self.cell.id in self.engine_ref.interrupt_at:
             # what Ctrl-C does: SIGINT to the process, KeyboardInterrupt in the main thread
             os.kill(os.getpid(), signal.SIGINT)
-            threading.Event().wait(5)  # the main thread stops the run; this cell is never done
+            # the main thread stops the run and closes the engine; this cell is never done (however
+            # long a loaded machine takes to get there)
+            deadline = time.monotonic() + 120
+            while not self.engine_ref.closed and time.monotonic() < deadline:
+                threading.Event().wait(0.02)
         self.started = True
 
     def remove(self) -> None:
@@ -220,7 +225,11 @@ def test_an_interrupted_run_resumes_only_the_missing_cells(
     config = _config(tmp_path)
     second = "debian-12/x86_64/py3.11/import"
     fake["next"] = FakeConnection(interrupt_at=frozenset({second}))
-    rc = run_matrix(config, _console(), runs_dir=tmp_path / "runs")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's Ctrl-C
+    try:
+        rc = run_matrix(config, _console(), runs_dir=tmp_path / "runs")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert rc == 130, "Ctrl-C ends the run interrupted"
     (run,) = (tmp_path / "runs").iterdir()
     assert RunDir.open(run).state == "interrupted"

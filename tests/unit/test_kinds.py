@@ -15,7 +15,13 @@ from wheelmatrix.cell.flow import CellFlow
 from wheelmatrix.cell.kinds import KINDS, ScenarioKind, kind_of
 from wheelmatrix.config import scenarios
 from wheelmatrix.config.catalog import Catalog
-from wheelmatrix.config.scenarios import Scenario, default_scenarios_path, load_scenarios
+from wheelmatrix.config.cibuildwheel import read_project
+from wheelmatrix.config.scenarios import (
+    Scenario,
+    cibuildwheel_scenario,
+    default_scenarios_path,
+    load_scenarios,
+)
 from wheelmatrix.model import CheckResult, Status
 
 
@@ -43,11 +49,20 @@ def test_an_unregistered_kind_is_refused_by_name() -> None:
         kind_of(Scenario(name="x", kind="shell", description=""))
 
 
-def test_only_pytest_copies_sources_and_installs_more() -> None:
-    pytest_scenario = Scenario(name="t", kind="pytest", description="")
-    assert KINDS["pytest"].copies_sources and KINDS["pytest"].requires(pytest_scenario) == ["pytest"]
-    others = [k for k in KINDS if k != "pytest"]
-    assert not any(KINDS[k].copies_sources or KINDS[k].requires(IMPORT) for k in others)
+def test_only_the_test_suite_kinds_copy_sources_and_install_more(catalog: Catalog, tmp_path: Path) -> None:
+    pytest_cell = make_cell(catalog, Scenario(name="t", kind="pytest", description=""))
+    assert KINDS["pytest"].copies_sources and KINDS["pytest"].requires(pytest_cell) == ["pytest"]
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "mypkg"\n[tool.cibuildwheel]\ntest-command = "pytest"\n'
+        'test-requires = "pytest"\ntest-extras = "test"\n'
+    )
+    project = read_project(tmp_path / "pyproject.toml", environ={})
+    cibw_cell = make_cell(catalog, cibuildwheel_scenario(project))
+    assert KINDS["cibuildwheel"].copies_sources
+    assert KINDS["cibuildwheel"].requires(cibw_cell) == ["pytest", "mypkg[test]"]
+    others = [k for k in KINDS if k not in ("pytest", "cibuildwheel")]
+    import_cell = make_cell(catalog, IMPORT)
+    assert not any(KINDS[k].copies_sources or KINDS[k].requires(import_cell) for k in others)
 
 
 def test_the_flow_dispatches_through_the_table(

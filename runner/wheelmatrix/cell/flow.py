@@ -118,9 +118,7 @@ class CellFlow:
     def _run_group(self, cells: Sequence[Cell]) -> list[CheckResult]:
         installing: list[CheckResult] = []  # refusals and install failures: every scenario's
         self.cell = cells[0]
-        extra = list(
-            dict.fromkeys(r for cell in cells for r in kind_of(cell.scenario).requires(cell.scenario))
-        )
+        extra = list(dict.fromkeys(r for cell in cells for r in kind_of(cell.scenario).requires(cell)))
         installed = self.install(installing, extra=extra)
 
         def each(cell: Cell) -> list[CheckResult]:
@@ -135,7 +133,8 @@ class CellFlow:
                 target = PROJECT_DIR if not self.project_dirs else f"{PROJECT_DIR}-{len(self.project_dirs)}"
                 self.sandbox.put_dir(sources, target)
                 self.project_dirs[sources] = target
-        self.sandbox.isolate()  # before any package code runs
+        if not any(cell.scenario.network for cell in cells):  # a scenario that asks keeps it
+            self.sandbox.isolate()  # before any package code runs
         results: list[CheckResult] = []
         for cell in cells:
             if self.cancel.is_set():
@@ -154,7 +153,7 @@ class CellFlow:
         """Create the venv and install every pick (refusals checked first); what was installed,
         or None with the reason appended to results. `extra`: the scenario kind's requirements."""
         cell = self.cell
-        extra = list(extra) if extra is not None else kind_of(cell.scenario).requires(cell.scenario)
+        extra = list(extra) if extra is not None else kind_of(cell.scenario).requires(cell)
         plan = plan_install(cell, self.options, self.installer, self.site_dirs, extra)
         records = self.sandbox.probe(
             "install",

@@ -10,21 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from wheelmatrix.cell.checks import command, commands, imports, pytest, symbols
+from wheelmatrix.cell.checks import cibuildwheel, command, commands, imports, pytest, symbols
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.config.scenarios import Scenario
+from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult
 
 
-def no_requirements(scenario: Scenario) -> list[str]:
+def no_requirements(cell: Cell) -> list[str]:
     return []
+
+
+def pytest_requirements(cell: Cell) -> list[str]:
+    return pytest.requirements(cell.scenario)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ScenarioKind:
     run: Callable[[CellRun], list[CheckResult]]  # runs the scenario in the installed, isolated cell
     interpret: Callable[..., object]  # the pure reading of the probe's records (in the same module)
-    requires: Callable[[Scenario], list[str]] = no_requirements  # installed besides the picks
+    requires: Callable[[Cell], list[str]] = no_requirements  # installed besides the picks
     copies_sources: bool = False  # the scenario's `sources` are copied into the cell
 
 
@@ -32,10 +37,16 @@ KINDS: Mapping[str, ScenarioKind] = {
     "import": ScenarioKind(run=imports.run, interpret=imports.classify),
     "symbols": ScenarioKind(run=symbols.run, interpret=symbols.interpret_smoke),
     "pytest": ScenarioKind(
-        run=pytest.run, interpret=pytest.interpret_pytest, requires=pytest.requirements, copies_sources=True
+        run=pytest.run, interpret=pytest.interpret_pytest, requires=pytest_requirements, copies_sources=True
     ),
     "command": ScenarioKind(run=command.run, interpret=command.interpret_command),
     "commands": ScenarioKind(run=commands.run, interpret=commands.interpret_command_start),
+    "cibuildwheel": ScenarioKind(
+        run=cibuildwheel.run,
+        interpret=cibuildwheel.interpret_test_command,
+        requires=cibuildwheel.requirements,
+        copies_sources=True,
+    ),
 }
 
 

@@ -31,7 +31,7 @@ def main(args: argparse.Namespace, console: Console) -> int:
         console.print(f"no runs in {escape(str(root))}", highlight=False)
         return 0
     table = Table(title=f"runs in {escape(str(root))}")
-    statuses = ("passed", "failed", "crashed", "timed-out", "known", "error")
+    statuses = ("passed", "failed", "crashed", "timed-out", "known", "skipped", "error")
     for col in ("run", "started", "state", "cells", *statuses, "config"):
         table.add_column(col, overflow="fold")
     for r in runs[: args.limit]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmatrix.config._yaml import Node, load_yaml_file
+from wheelmatrix.config.cibuildwheel import CibwProject, read_project
 from wheelmatrix.config.limits import SECONDS
 from wheelmatrix.errors import InputError, did_you_mean
 from wheelmatrix.inputs.wheels import parse_requirement
@@ -28,6 +29,9 @@ KIND_KEYS: Mapping[str, tuple[str, ...]] = {
     "pytest": ("argv", "requires", "sources", "env", "timeout"),
     "command": ("argv", "env", "timeout"),
     "commands": ("argv", "env", "timeout"),
+    # the project's [tool.cibuildwheel] test settings: `project` is its directory (default: the
+    # directory of the file that defines the scenario), `package` the package directory in it
+    "cibuildwheel": ("project", "package", "env", "timeout", "network"),
 }
 KINDS = tuple(KIND_KEYS)
 PROJECT_PLACEHOLDER = "{project}"
@@ -49,6 +53,8 @@ class Scenario:
     env: Mapping[str, str] = field(default_factory=dict, hash=False)  # extra environment
     timeout_s: float | None = None  # whole-scenario timeout; None = the run's per-check timeout
     default: bool = True  # built-ins: run when no scenario is named (`default: false` opts out)
+    network: bool = False  # keep the cell's network for this scenario (cibuildwheel kind)
+    cibuildwheel: CibwProject | None = field(default=None, compare=False)  # the project's tests
 
 
 def parse_scenario(
@@ -94,6 +100,9 @@ def parse_scenario(
     )
 
     sources = _sources(node, base_dir) if node.has("sources") else None
+    cibw = _cibuildwheel(node, base_dir) if kind == "cibuildwheel" else None
+    if cibw is not None:
+        sources = cibw.root
     argv = _argv(node, kind, sources)
     requires = node.texts("requires")
     for index, req in enumerate(requires):
@@ -111,6 +120,8 @@ def parse_scenario(
         description = f"run {' '.join(argv)}"
     elif kind == "pytest":
         description = f"pytest {' '.join(argv)}" + (f" (tests from {sources})" if sources else "")
+    elif cibw is not None:
+        description = cibuildwheel_description(cibw)
     else:
         description = f"the built-in {kind} check"
     return Scenario(
@@ -123,7 +134,48 @@ def parse_scenario(
         env=env,
         timeout_s=timeout_s,
         default=node.flag("default", True),
+        network=node.flag("network", False),
+        cibuildwheel=cibw,
     )
+
+
+def cibuildwheel_description(project: CibwProject) -> str:
+    return f"the test-command of [tool.cibuildwheel] in {project.pyproject}, run as cibuildwheel runs it"
+
+
+def cibuildwheel_scenario(project: CibwProject, name: str = "cibuildwheel") -> Scenario:
+    """The scenario that runs a project's cibuildwheel tests in every cell."""
+    project.check()  # every setting checked now, before anything starts
+    return Scenario(
+        name=name,
+        kind="cibuildwheel",
+        description=cibuildwheel_description(project),
+        sources=project.root,
+        cibuildwheel=project,
+    )
+
+
+def _cibuildwheel(node: Node, base_dir: Path) -> CibwProject:
+    root = base_dir
+    if node.has("project"):
+        root = node.local_path("project", node.text("project"), base_dir).resolve()
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        raise node.error(
+            "project" if node.has("project") else None,
+            f"a cibuildwheel scenario reads {pyproject}, which does not exist",
+            hint="set 'project' to the directory that holds the project's pyproject.toml",
+        )
+    package = node.text("package") if node.has("package") else "."
+    project = read_project(pyproject, package=package)
+    if not project.has_tests:
+        raise node.error(
+            None,
+            f"{pyproject} sets no test-command in [tool.cibuildwheel] (nor does CIBW_TEST_COMMAND)",
+            hint="add test-command there, or use a pytest or command scenario",
+        )
+    project.check()
+    return project
 
 
 def _sources(node: Node, base_dir: Path) -> Path:

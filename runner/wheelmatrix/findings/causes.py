@@ -18,10 +18,12 @@ MARK = {
     Status.NOT_INSTALLABLE: "-",
     Status.ERROR: "E",
     Status.KNOWN: "K",
+    Status.SKIPPED: "S",
 }
 WARNED = "!"  # passed, but printed an import-time warning
 LEGEND = (
-    "✓ passed  ! passed with a warning  ✗ failed  C crashed  T timed out  - not installable  E error  K known"
+    "✓ passed  ! passed with a warning  ✗ failed  C crashed  T timed out  - not installable  E error"
+    "  K known  S skipped"
 )
 
 
@@ -112,5 +114,5 @@ def root_causes(results: Sequence[CheckResult]) -> list[Cause]:
             )
         cause.statuses.add(r.status)
         cause.checks.append(r)
-    info = {Status.PASSED, Status.KNOWN}
+    info = {Status.PASSED, Status.KNOWN, Status.SKIPPED}
     return sorted(groups.values(), key=lambda c: (c.statuses <= info, -len(c.checks), c.text))

@@ -402,6 +402,7 @@ _BY_STATUS: dict[Status, tuple[str, str]] = {
     ),
     Status.FAILED: ("check-failed", ""),
     Status.KNOWN: ("known-problem", ""),
+    Status.SKIPPED: ("skipped", "the project's test-skip rule says so; remove the rule to run it here"),
     Status.PASSED: ("information", ""),
 }
 

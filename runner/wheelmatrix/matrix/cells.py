@@ -59,10 +59,10 @@ class Cell:
         return cell_id(self.distro.id, self.arch, self.python, self.scenario.name, self.variant)
 
     @property
-    def container_key(self) -> tuple[str, str, str, str, bool]:
+    def container_key(self) -> tuple[str, str, str, str, bool, bool]:
         """Cells with the same key share one container and one install (their scenarios run
-        one after another in it)."""
-        return (self.distro.id, self.arch, self.python, self.variant, self.baseline)
+        one after another in it); a scenario that keeps the network gets its own."""
+        return (self.distro.id, self.arch, self.python, self.variant, self.baseline, self.scenario.network)
 
     @property
     def label(self) -> str:

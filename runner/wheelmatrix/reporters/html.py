@@ -25,6 +25,7 @@ COLOUR = {
     "not-installable": "#9a9a9a",
     "error": "#e39a1f",
     "known": "#3f8fd0",
+    "skipped": "#8a8f98",
 }
 
 

@@ -51,6 +51,8 @@ def render_junit(results: Sequence[CheckResult], context: ReportContext) -> str:
             out.text = _xml_text("warning: " + "\n".join(map(str, r.evidence["warnings"])))
         elif r.status is Status.KNOWN:
             ET.SubElement(case, "skipped", message=_xml_text(f"known: {message}"))
+        elif r.status is Status.SKIPPED:
+            ET.SubElement(case, "skipped", message=_xml_text(f"skipped: {r.detail}"))
         elif r.status is Status.NOT_INSTALLABLE:
             ET.SubElement(case, "skipped", message=_xml_text(f"not-installable: {r.detail}"))
     for suite in suites.values():

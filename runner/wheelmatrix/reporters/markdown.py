@@ -18,6 +18,7 @@ ICON = {
     Status.NOT_INSTALLABLE: "➖ not-installable",
     Status.ERROR: "⚠️ error",
     Status.KNOWN: "🔁 known",
+    Status.SKIPPED: "⏭ skipped",
 }
 
 

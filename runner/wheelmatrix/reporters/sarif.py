@@ -24,6 +24,7 @@ RULE_TEXT = {
     Status.NOT_INSTALLABLE: "not installable in the cell",
     Status.ERROR: "the infrastructure broke (not blamed on the wheel)",
     Status.KNOWN: "a known problem of a companion set, not of the candidates",
+    Status.SKIPPED: "not run: the project's own rule skips it here (cibuildwheel's test-skip)",
 }
 
 

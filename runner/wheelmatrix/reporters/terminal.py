@@ -23,6 +23,7 @@ STYLE = {
     Status.NOT_INSTALLABLE: "yellow",
     Status.ERROR: "bold yellow on red",
     Status.KNOWN: "cyan",
+    Status.SKIPPED: "dim",
 }
 
 

@@ -16,7 +16,7 @@ from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.model import exit_code as results_exit_code
 from wheelmatrix.options import FAIL_ON
 
-_OK_BEFORE = (Status.PASSED, Status.NOT_INSTALLABLE, Status.KNOWN)
+_OK_BEFORE = (Status.PASSED, Status.NOT_INSTALLABLE, Status.KNOWN, Status.SKIPPED)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -154,7 +154,7 @@ class Scheduler:
             return
         self._on_event("image-done", name)
         prio = _PRIO_CELL_EMULATED if first.emulated else _PRIO_CELL
-        containers: dict[tuple[str, str, str, str, bool], list[Cell]] = {}
+        containers: dict[tuple[str, str, str, str, bool, bool], list[Cell]] = {}
         for cell in group:
             containers.setdefault(cell.container_key, []).append(cell)
         for cells in containers.values():

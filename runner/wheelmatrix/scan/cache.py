@@ -47,11 +47,15 @@ def scanner_stamp() -> str:
     digest = sha256(__version__.encode())
     data = _PACKAGE / "data"
     readers = [_PACKAGE / "inputs" / name for name in READERS]
-    for path in sorted((_PACKAGE / "scan").glob("*.py")) + readers + [
-        data / "policy.json",
-        data / "glibc-symbols.json",
-        data / "stable-abi.json",
-    ]:
+    for path in (
+        sorted((_PACKAGE / "scan").glob("*.py"))
+        + readers
+        + [
+            data / "policy.json",
+            data / "glibc-symbols.json",
+            data / "stable-abi.json",
+        ]
+    ):
         digest.update(path.read_bytes())
     return str(digest.hexdigest()[:16])
 

@@ -38,10 +38,12 @@ def scenario_argv(ctx: CellRun, argv: Sequence[str]) -> list[str]:
 
 
 def exec_check(
-    ctx: CellRun, check_id: str, argv: Sequence[str], junit: str | None = None
+    ctx: CellRun, check_id: str, argv: Sequence[str], junit: str | None = None, cwd: str | None = None
 ) -> dict[str, Any] | None:
-    """Run one argv as the check user; the probe's record of it, or None when there is none."""
-    cwd = project_dir(ctx) if ctx.cell.scenario.sources is not None else "/tmp"
+    """Run one argv as the check user (in `cwd`: by default the sources' copy, else /tmp); the
+    probe's record of it, or None when there is none."""
+    if cwd is None:
+        cwd = project_dir(ctx) if ctx.cell.scenario.sources is not None else "/tmp"
     plan = {
         "timeout": timeout(ctx),
         "env": exec_env(ctx),
