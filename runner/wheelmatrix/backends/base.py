@@ -10,7 +10,7 @@ engine SDK; backends/factory.py picks the implementation from the engine URL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +100,9 @@ class Sandbox(Protocol):
         """Cut the network. Called after installs, before any package code runs."""
         ...
 
-    def put_dir(self, local: Path, target: str) -> None:
-        """Copy a host directory into the sandbox at `target` (readable by check_user)."""
+    def put_dir(self, local: Path, target: str, skip: Collection[str] = ()) -> None:
+        """Copy a host directory into the sandbox at `target` (readable by check_user), leaving
+        out the entries of its top level whose names are in `skip`."""
         ...
 
     def read_file(self, path: str) -> bytes:

@@ -128,10 +128,11 @@ class CellFlow:
             return [r for cell in cells for r in each(cell)]
         self.project_dirs = {}
         for cell in cells:
-            sources = cell.scenario.sources if kind_of(cell.scenario).copies_sources else None
+            kind = kind_of(cell.scenario)
+            sources = cell.scenario.sources if kind.copies_sources else None
             if sources is not None and sources not in self.project_dirs:
                 target = PROJECT_DIR if not self.project_dirs else f"{PROJECT_DIR}-{len(self.project_dirs)}"
-                self.sandbox.put_dir(sources, target)
+                self.sandbox.put_dir(sources, target, skip=kind.skip_in_sources)
                 self.project_dirs[sources] = target
         if not any(cell.scenario.network for cell in cells):  # a scenario that asks keeps it
             self.sandbox.isolate()  # before any package code runs

@@ -31,6 +31,7 @@ class ScenarioKind:
     interpret: Callable[..., object]  # the pure reading of the probe's records (in the same module)
     requires: Callable[[Cell], list[str]] = no_requirements  # installed besides the picks
     copies_sources: bool = False  # the scenario's `sources` are copied into the cell
+    skip_in_sources: tuple[str, ...] = ()  # names left out of that copy
 
 
 KINDS: Mapping[str, ScenarioKind] = {
@@ -46,6 +47,7 @@ KINDS: Mapping[str, ScenarioKind] = {
         interpret=cibuildwheel.interpret_test_command,
         requires=cibuildwheel.requirements,
         copies_sources=True,
+        skip_in_sources=cibuildwheel.NOT_COPIED,
     ),
 }
 

@@ -15,7 +15,7 @@ import socket
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -367,11 +367,14 @@ class DockerSandbox:
         for net in list((self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}):
             self.b.client.api.disconnect_container_from_network(self.container.id, net, force=True)
 
-    def put_dir(self, local: Path, target: str) -> None:
+    def put_dir(self, local: Path, target: str, skip: Collection[str] = ()) -> None:
         """Copy through the engine API (works with remote engines): a tar owned by nobody."""
         buf = io.BytesIO()
 
-        def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        def owned(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            parts = info.name.split("/")
+            if len(parts) == 2 and parts[1] in skip:  # the top level of the directory
+                return None
             info.uid = info.gid = 65534
             info.uname = info.gname = ""
             info.mode = 0o755 if info.isdir() else (info.mode | 0o644)

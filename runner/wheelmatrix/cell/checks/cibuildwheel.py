@@ -27,6 +27,12 @@ from wheelmatrix.config.cibuildwheel import CibwProject, CibwTests, Value, ident
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
+# left out of the project's copy in the cell: version control, caches, virtual environments and
+# build output (a project directory may hold gigabytes of them; tests do not read them)
+NOT_COPIED = (
+    ".git", ".hg", ".svn", ".tox", ".nox", ".venv", "venv", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules", "build", "dist", "wheelhouse", ".eggs",
+)  # fmt: skip
 CHECK = "cibuildwheel test-command"
 BEFORE = "cibuildwheel before-test"
 JUNIT = "/tmp/wm-cibw-junit.xml"
@@ -98,7 +104,11 @@ def interpret_test_command(
     command's exit status."""
     if rec.get("tests") is not None:
         results = interpret_pytest(rec, timeout_s, ctx.result)
-        return [dataclasses.replace(r, check=CHECK) if r.check == "pytest" else r for r in results]
+        extra = _evidence(rec, tests.command, ident)
+        return [
+            dataclasses.replace(r, check=CHECK, evidence={**extra, **r.evidence}) if r.check == "pytest" else r
+            for r in results
+        ]
     status, detail = classify(rec, timeout_s)
     if status is Status.FAILED:
         detail = f"exit {rec['rc']}: {last_line(rec['tail'])}"
