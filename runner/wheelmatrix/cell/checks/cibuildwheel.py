@@ -105,10 +105,12 @@ def interpret_test_command(
     if rec.get("tests") is not None:
         results = interpret_pytest(rec, timeout_s, ctx.result)
         extra = _evidence(rec, tests.command, ident)
-        return [
-            dataclasses.replace(r, check=CHECK, evidence={**extra, **r.evidence}) if r.check == "pytest" else r
-            for r in results
-        ]
+        out = []
+        for r in results:
+            if r.check == "pytest":  # the summary: named as this kind's check, with its evidence
+                r = dataclasses.replace(r, check=CHECK, evidence={**extra, **r.evidence})
+            out.append(r)
+        return out
     status, detail = classify(rec, timeout_s)
     if status is Status.FAILED:
         detail = f"exit {rec['rc']}: {last_line(rec['tail'])}"
