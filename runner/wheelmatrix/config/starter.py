@@ -6,43 +6,21 @@ keys, what each does and its default come from the option table (wheelmatrix.opt
 from __future__ import annotations
 
 import json
-import shlex
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
 
 from wheelmatrix.errors import InputError
-
-_SHELL = ("&&", "||", ";", "|", ">", "<", "$(", "`")
-_PYTEST_PREFIXES: tuple[tuple[str, ...], ...] = (
-    ("pytest",),
-    ("python", "-m", "pytest"),
-    ("python3", "-m", "pytest"),
-    ("py.test",),
-)
 
 
 @dataclass(frozen=True, kw_only=True)
 class _Project:
     name: str
     requires_python: str | None
-    test_command: str | None  # [tool.cibuildwheel] test-command, as written
-    test_requires: tuple[str, ...]
-    test_sources: tuple[str, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class _TestScenario:
-    kind: str  # pytest | command
-    argv: tuple[str, ...]
-    sources: str | None
-    requires: tuple[str, ...]
 
 
 def _q(text: str) -> str:
@@ -74,67 +52,12 @@ def _read_project(project_dir: Path) -> _Project:
         except InputError:
             doc = {}  # a broken pyproject.toml: write the generic starter
     project = _table(doc, "project")
-    cibw = _table(_table(doc, "tool"), "cibuildwheel")
     name = project.get("name") if isinstance(project.get("name"), str) else project_dir.resolve().name
     requires_python = project.get("requires-python")
-    command = cibw.get("test-command")
-    if isinstance(command, list) and len(command) == 1:
-        command = command[0]
-    requires = cibw.get("test-requires", [])
-    if isinstance(requires, str):
-        requires = requires.split()
-    sources = cibw.get("test-sources", [])
-    if isinstance(sources, str):
-        sources = sources.split()
     return _Project(
         name=_one_line(str(name)),
         requires_python=requires_python if isinstance(requires_python, str) else None,
-        test_command=_one_line(command) if isinstance(command, str) and command.strip() else None,
-        test_requires=tuple(r for r in requires if isinstance(r, str)),
-        test_sources=tuple(s for s in sources if isinstance(s, str)),
     )
-
-
-def _test_scenario(project_dir: Path, project: _Project) -> _TestScenario | None:
-    """A pytest or command scenario equivalent to cibuildwheel's test-command, if it is simple."""
-    command = project.test_command
-    if command is None or any(op in command for op in _SHELL):
-        return None
-    try:
-        argv = [a.replace("{package}", "{project}") for a in shlex.split(command)]
-    except ValueError:
-        return None
-    requires: list[str] = []
-    for req in project.test_requires:
-        try:
-            parsed = Requirement(req)
-        except InvalidRequirement:
-            return None
-        if canonicalize_name(parsed.name) != "pytest" or parsed.specifier or parsed.extras:
-            requires.append(req)
-    prefix = next((p for p in _PYTEST_PREFIXES if tuple(argv[: len(p)]) == p), None)
-    if prefix is None:
-        if any("{project}" in a for a in argv) or not argv:
-            return None  # a command cannot see the project's files in the cell
-        return _TestScenario(kind="command", argv=tuple(argv), sources=None, requires=())
-    args = argv[len(prefix) :]
-    sources: str | None = None
-    uses = [i for i, a in enumerate(args) if "{project}" in a]
-    if len(uses) == 1 and args[uses[0]].startswith("{project}/"):
-        rel = args[uses[0]][len("{project}/") :].rstrip("/")
-        if rel and (project_dir / rel).is_dir():
-            sources, args[uses[0]] = rel, "{project}"
-    if sources is None and uses:
-        sources = "."
-    if sources is None and not args:
-        if len(project.test_sources) == 1 and (project_dir / project.test_sources[0]).is_dir():
-            sources = project.test_sources[0]
-        elif (project_dir / "tests").is_dir():
-            sources = "tests"
-        else:
-            return None
-        args = ["{project}"]
-    return _TestScenario(kind="pytest", argv=tuple(args), sources=sources, requires=tuple(requires))
 
 
 def _catalog_info() -> tuple[list[tuple[str, str]], list[str]]:
@@ -220,32 +143,36 @@ def _scenario_lines(project_dir: Path, project: _Project) -> list[str]:
         '#     install pytest plus `requires`, run pytest with argv (default ["{project}"], where',
         "#     {project} is the copy of sources)",
     ]
-    test = _test_scenario(project_dir, project)
-    if test is not None:
+    from wheelmatrix.config.cibuildwheel import find_project
+
+    try:  # the file, not this shell's CIBW_* variables: they are read at every run
+        cibw = find_project(project_dir, environ={})
+        if cibw is not None:
+            cibw.check()
+            tests = cibw.resolve("cp312-manylinux_x86_64")
+        problem = ""
+    except InputError as exc:
+        cibw, problem = None, exc.message
+    if cibw is not None:
+        settings = [("test-command", tests.command), ("before-test", tests.before_test)]
         out += [
-            f"# From [tool.cibuildwheel] test-command: {project.test_command}",
+            "#   {name, kind: cibuildwheel, project, package, network, timeout}: the project's",
+            "#     [tool.cibuildwheel] tests, run as cibuildwheel runs them",
+            "# The tests come from [tool.cibuildwheel] in pyproject.toml, read there at every run",
+            "# (written down once; test-skip picks cells by cibuildwheel's build identifiers):",
+            *(f"#   {key}: {_one_line(value.text)}" for key, value in settings if value is not None),
+            *([f"#   test-requires: {' '.join(tests.requires)}"] if tests.requires else []),
             "scenarios:",
             "  - import",
             "  - symbols",
-            f"  - name: {'tests' if test.kind == 'pytest' else 'test-command'}",
-            f"    kind: {test.kind}",
+            "  - name: cibuildwheel",
+            "    kind: cibuildwheel",
+            "    # network: true  # keep the network for the tests (cut by default)",
+            "    # timeout: 600  # seconds for the whole scenario",
         ]
-        if test.sources is not None:
-            note = "  # the whole project directory" if test.sources == "." else ""
-            out.append(f"    sources: {_q(test.sources)}{note}")
-        if test.argv:
-            out.append(f"    argv: {_flow(test.argv)}")
-        if test.requires:
-            out.append(f"    requires: {_flow(test.requires)}")
-        if test.kind == "command" and project.test_requires:
-            out.append(
-                "    # (a command scenario installs nothing more; "
-                f"test-requires: {_flow(project.test_requires)})"
-            )
-        out.append("    # timeout: 600  # seconds for the whole scenario")
         return out
-    if project.test_command is not None:
-        out.append(f"# ([tool.cibuildwheel] test-command {_q(project.test_command)} needs adapting)")
+    if problem:
+        out.append(f"# ([tool.cibuildwheel] could not be read: {_one_line(problem)})")
     sources = "tests" if (project_dir / "tests").is_dir() else "path/to/tests"
     return [
         *out,
