@@ -354,6 +354,19 @@ OPTIONS: tuple[Option, ...] = (
         help="repeatable",
     ),
     Option(
+        name="cibuildwheel-tests",
+        field="cibuildwheel_tests",
+        doc="also run the [tool.cibuildwheel] tests of the project in DIR in every cell",
+        default=None,
+        in_file=False,
+        flags=("--cibuildwheel-tests",),
+        group="matrix",
+        type=Path,
+        metavar="DIR",
+        help="also run the [tool.cibuildwheel] tests (test-command, test-requires, ...) of the "
+        "project in DIR in every cell, as cibuildwheel runs them",
+    ),
+    Option(
         name="installer",
         field="installer",
         doc="uv (fast, a shared cache) or the image's own pip",

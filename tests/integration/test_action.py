@@ -4,6 +4,7 @@ summary and RUNNER_TEMP; its outputs name reports that exist."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,6 +58,7 @@ def test_the_actions_steps_run_locally(wheels: dict[str, Fixture], tmp_path: Pat
         "ARCHS": "x86_64",
         "COMPANIONS": str(paths(wheels["pure"])[0]),
         "FAIL_ON": "failure",
+        "CIBW_TESTS": "",
     }
     rc, outputs, log = run_step(validate, inputs, tmp_path)
     assert rc == 1, log  # wmnewglibc needs GLIBC_2.36: fails on debian-11
@@ -66,3 +68,15 @@ def test_the_actions_steps_run_locally(wheels: dict[str, Fixture], tmp_path: Pat
     assert "## wheelmatrix" in log and "GLIBC_2.36" in log  # the Markdown went to the step summary
     rc, outputs, log = run_step(validate, {**inputs, "FAIL_ON": "never"}, tmp_path)
     assert rc == 0, log
+    # the project's own cibuildwheel tests, through the action's input
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        "[tool.cibuildwheel]\ntest-command = \"python -c 'import wmpure; print(wmpure.VALUE)'\"\n"
+    )
+    pure = {**inputs, "WHEELS": str(paths(wheels["pure"])[0]), "COMPANIONS": "", "DISTROS": "debian-12"}
+    rc, outputs, log = run_step(validate, {**pure, "CIBW_TESTS": str(project)}, tmp_path)
+    assert rc == 0, log
+    doc = json.loads(Path(outputs["json"]).read_text())
+    ran = [r for r in doc["results"] if r["check"] == "cibuildwheel test-command"]
+    assert [r["status"] for r in ran] == ["passed"] and "42" in ran[0]["evidence"]["output_tail"], ran

@@ -40,6 +40,7 @@ MATRIX_COMMANDS = ("validate", "run", "plan")
 # A value each flag accepts; a new flag without one here fails test_every_flag_sets_its_field.
 SAMPLES: dict[str, str] = {
     "--with": "numpy>=2",
+    "--cibuildwheel-tests": "project",
     "--find-links": "wheelhouse",
     "--distro": "debian-12",
     "--python": "3.12",

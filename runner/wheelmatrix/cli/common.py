@@ -32,16 +32,11 @@ def load_config(args: argparse.Namespace, *, discover: bool) -> RunConfig:
 
 
 def _with_cibuildwheel_tests(config: RunConfig, directory: Path) -> RunConfig:
-    """No config of ours: a project's [tool.cibuildwheel] tests (or CIBW_TEST_COMMAND) become
-    one more scenario beside the default ones."""
+    """No config of ours: a project's [tool.cibuildwheel] tests (or CIBW_TEST_COMMAND) run as one
+    more scenario beside the default ones."""
     from wheelmatrix.config.cibuildwheel import find_project
-    from wheelmatrix.config.scenarios import cibuildwheel_scenario, default_scenarios_path, load_scenarios
 
-    project = find_project(directory)
-    if project is None:
-        return config
-    defaults = [s for s in load_scenarios(default_scenarios_path()).values() if s.default]
-    return config.override(scenarios=[*defaults, cibuildwheel_scenario(project)])
+    return config.override(cibuildwheel_tests=directory) if find_project(directory) else config
 
 
 def run_from_args(args: argparse.Namespace, console: Console, *, discover: bool) -> int:

@@ -80,6 +80,7 @@ class RunConfig:
     exclude: tuple[str, ...] = ()  # rules DISTRO[/ARCH[/PYTHON]]
     scenarios: tuple[Scenario, ...] = ()  # empty = every built-in scenario
     scenario_names: tuple[str, ...] = ()  # selection (CLI --scenario); empty = all of the above
+    cibuildwheel_tests: Path | None = None  # CLI: a project whose cibuildwheel tests are added
     installer: str = "uv"  # uv | pip
     link_mode: str = "symlink"  # symlink | copy
     offline: bool = False
@@ -115,12 +116,29 @@ class RunConfig:
         }
         return dataclasses.replace(self, **given)
 
+    def cibuildwheel_scenario(self) -> Scenario:
+        """The scenario of `cibuildwheel_tests`: that project's cibuildwheel test settings."""
+        from wheelmatrix.config.cibuildwheel import PYPROJECT, find_project
+        from wheelmatrix.config.scenarios import cibuildwheel_scenario
+
+        directory = self.cibuildwheel_tests or Path.cwd()
+        project = find_project(directory)
+        if project is None:
+            raise InputError(
+                f"no test-command in [tool.cibuildwheel] of {directory / PYPROJECT} "
+                "(nor in CIBW_TEST_COMMAND)",
+                hint="--cibuildwheel-tests names the directory that holds the project's pyproject.toml",
+            )
+        return cibuildwheel_scenario(project)
+
     def selected_scenarios(self, builtins: Mapping[str, Scenario]) -> list[Scenario]:
         """The scenarios to run: `scenarios` (or every built-in), narrowed by `scenario_names`."""
         pool = list(self.scenarios) if self.scenarios else [s for s in builtins.values() if s.default]
+        extra = [self.cibuildwheel_scenario()] if self.cibuildwheel_tests is not None else []
+        pool += [s for s in extra if s.name not in {p.name for p in pool}]
         if not self.scenario_names:
             return pool
-        known = {**builtins, **{s.name: s for s in self.scenarios}}
+        known = {**builtins, **{s.name: s for s in (*self.scenarios, *extra)}}
         out: list[Scenario] = []
         for name in self.scenario_names:
             if name not in known:
