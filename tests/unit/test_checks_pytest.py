@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.fixtures.sandbox import FakeSandbox, installed_ok, make_cell, options, run_rec
 from wheelmatrix.cell.checks.execute import PROJECT_DIR
-from wheelmatrix.cell.checks.pytest import node_id, requirements
+from wheelmatrix.cell.checks.pytest import interpret_pytest, node_id, pytest_summary, requirements
 from wheelmatrix.cell.flow import CellFlow
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.config.catalog import Catalog
@@ -103,3 +104,34 @@ def test_node_id(classname: str, name: str, expected: str) -> None:
 )
 def test_requirements_add_pytest_unless_named(requires: tuple[str, ...], expected: list[str]) -> None:
     assert requirements(Scenario(name="t", kind="pytest", description="", requires=requires)) == expected
+
+
+@pytest.mark.parametrize(
+    ("tail", "counts"),
+    [
+        ("== 57 passed, 2 skipped in 5.36s ==", {"passed": 57, "skipped": 2}),
+        (
+            "=== 1 failed, 3 passed, 2 warnings, 1 error in 0.20s (0:00:00) ===",
+            {"failed": 1, "passed": 3, "warnings": 2, "error": 1},
+        ),
+        ("collected 0 items\n=== no tests ran in 0.01s ===", {}),
+        ("FAILED x.py::t - AssertionError: 1 passed in 2s", {}),
+    ],
+)
+def test_pytest_says_its_own_counts(tail: str, counts: dict[str, int]) -> None:
+    assert pytest_summary(tail) == counts
+
+
+def test_the_summary_counts_are_pytests_own_when_it_printed_them() -> None:
+    """A skipped module is one JUnit case but pytest counts every test in it."""
+    from types import SimpleNamespace
+
+    def make_result(
+        check: str, status: Status, detail: str, duration: float = 0.0, evidence: Any = None
+    ) -> Any:
+        return SimpleNamespace(check=check, status=status, detail=detail, evidence=dict(evidence or {}))
+
+    cases = [{"classname": "t", "name": "test_a", "outcome": "passed", "message": ""}]
+    rec = run_rec("pytest", tail="=== 1 passed, 2 skipped in 0.1s ===", tests=cases)["check"]
+    (summary,) = interpret_pytest(rec, 60, make_result)
+    assert summary.detail == "1 passed, 2 skipped" and summary.evidence["tests"]["passed"] == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,9 @@ def interpret_pytest(rec: Mapping[str, Any], timeout_s: float, make: MakeResult)
     counts = {k: sum(1 for t in tests if t["outcome"] == k) for k in ("passed", "failed", "error", "skipped")}
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     evidence["tests"] = counts
+    said = pytest_summary(rec["tail"])
+    if said:  # pytest's own line: a skipped module is one JUnit case but counts each test in it
+        summary, evidence["summary"] = ", ".join(f"{n} {k}" for k, n in said.items()), said
     out: list[CheckResult] = []
     if rec["rc"] == 0:
         out.append(make("pytest", Status.PASSED, summary, rec["duration_s"], evidence))
@@ -70,6 +74,19 @@ def interpret_pytest(rec: Mapping[str, Any], timeout_s: float, make: MakeResult)
             )
         )
     return out
+
+
+_SUMMARY = re.compile(r"^=+ (\d+ [a-z]+(?:, \d+ [a-z]+)*) in [\d.]+s(?: \([^)]*\))? =+$")
+
+
+def pytest_summary(tail: str) -> dict[str, int]:
+    """The counts of pytest's last summary line ("57 passed, 2 skipped in 5.36s"), {} if none."""
+    for line in reversed(tail.splitlines()[-5:]):
+        match = _SUMMARY.match(line.strip())
+        if match:
+            pairs = (item.split(" ", 1) for item in match.group(1).split(", "))
+            return {word: int(number) for number, word in pairs}
+    return {}
 
 
 def node_id(case: Mapping[str, str]) -> str:
