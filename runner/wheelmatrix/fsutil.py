@@ -83,6 +83,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def content_key(path: Path) -> str:
+    """A digest of a file's bytes for keying caches: BLAKE2b from CPython's own module (as fast
+    as hashing gets without OpenSSL, which a small process should not load to key a cache)."""
+    from _blake2 import blake2b  # hashlib's import would load OpenSSL too
+
+    digest = blake2b(digest_size=32)
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return "blake2b=" + digest.hexdigest()
+
+
 def sha256(data: bytes = b"", *, large: bool = False) -> Any:
     """A SHA-256 hash object. CPython's own implementation unless `large`: hashlib's OpenSSL
     one is several times faster on big inputs but maps libcrypto into the process (about 4 MB

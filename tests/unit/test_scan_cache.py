@@ -331,3 +331,33 @@ def test_the_stamp_changes_with_the_scanner_and_the_readers_it_uses(
         assert scanner_stamp() != before
     finally:
         scanner_stamp.cache_clear()
+
+
+def test_a_scan_of_a_big_wheel_loads_neither_openssl_nor_the_terminal_library(tmp_path: Path) -> None:
+    """`wheelmatrix scan` keys its cache by a BLAKE2b digest from CPython's own module: hashing
+    a 9 MB wheel's sha256 would map OpenSSL's libcrypto (4-5 MB of a scan's peak memory)."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    from tests.fixtures.wheels import write_wheel
+
+    noise = random.Random(1).randbytes(9 << 20)  # incompressible: the file is over 8 MiB
+    wheel = write_wheel(
+        tmp_path, "wmbig", "1.0", "py3-none-any", {"wmbig/__init__.py": b"", "wmbig/blob.bin": noise}, True
+    )
+    assert wheel.stat().st_size > 8 << 20
+    code = (
+        "import sys\nfrom wheelmatrix.cli import main\n"
+        f"rc = main(['scan', {str(wheel)!r}])\n"
+        "print(rc, sorted(m for m in ('_hashlib', 'rich', 'orjson') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "WHEELMATRIX_CACHE": str(tmp_path / "cache")}
+    for _ in range(2):  # the second one reads the cache entry the first one wrote
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert out.stdout.strip().endswith("0 []"), out.stdout
+    entries = list((tmp_path / "cache" / "scans").glob("*.json"))
+    assert len(entries) == 1 and "blake2b=" in entries[0].read_text()

@@ -37,7 +37,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     def strong(text: str) -> str:
         return f"\033[1m{text}\033[0m" if bold else text
 
-    projects = parse_inputs([str(w) for w in args.wheels], role="wheel")
+    # no sha256: a big wheel's would map OpenSSL into the scan (4-5 MB of its peak memory)
+    projects = parse_inputs([str(w) for w in args.wheels], role="wheel", sha256=False)
     scans = static_scans(projects)
     out: list[str] = []
     for scan in scans.values():

@@ -479,7 +479,7 @@ def _dynsym_section_count(r: _Reader, order: str, is64: bool, header: bytes) -> 
 
 _EXPORTED_BINDS = (1, 2, 10)  # STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE (C++ inline statics)
 _EXPORTED_VISIBILITY = (0, 3)  # STV_DEFAULT, STV_PROTECTED
-SYMBOLS_PER_READ = 1 << 14
+SYMBOLS_PER_READ = 1 << 12
 
 
 def _symbols(

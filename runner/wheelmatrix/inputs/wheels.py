@@ -150,7 +150,7 @@ class Project:
         return tuple(seen)
 
 
-def read_wheel(path: Path) -> WheelFile:
+def read_wheel(path: Path, *, sha256: bool = True) -> WheelFile:
     """Validate a wheel file: its name, its zip structure and its metadata. A wheel is data from
     strangers: every failure to read it is an InputError naming it, and a wheel an installer
     must not unpack (members that escape or are symbolic links, over the limits above) is
@@ -208,7 +208,7 @@ def read_wheel(path: Path) -> WheelFile:
         version=str(version),
         tags=tags,
         modules=modules,
-        sha256=file_sha256(path),
+        sha256=file_sha256(path) if sha256 else "",
         scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
         build="".join(str(part) for part in build),
     )
@@ -507,13 +507,14 @@ def parse_requirement(text: str) -> RequirementSpec:
     return RequirementSpec(text=str(req), project=canonicalize_name(req.name))
 
 
-def parse_inputs(args: list[str], *, role: str) -> list[Project]:
-    """Group arguments into projects: wheels of one project together, requirements alone."""
+def parse_inputs(args: list[str], *, role: str, sha256: bool = True) -> list[Project]:
+    """Group arguments into projects: wheels of one project together, requirements alone.
+    `sha256=False`: the wheels' sha256 is left empty (a static scan keys its cache otherwise)."""
     wheels: dict[NormalizedName, list[WheelFile]] = {}
     reqs: dict[NormalizedName, RequirementSpec] = {}
     for arg in args:
         if arg.endswith(".whl") or Path(arg).exists():
-            wheel = read_wheel(Path(arg))
+            wheel = read_wheel(Path(arg), sha256=sha256)
             wheels.setdefault(wheel.project, []).append(wheel)
         else:
             req = parse_requirement(arg)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from wheelmatrix.fsutil import content_key
 from wheelmatrix.inputs.wheels import Project
 from wheelmatrix.scan.cache import WHEEL_SCAN, cached
 from wheelmatrix.scan.policy import LowestTag, WheelScan, judge_wheel, parse_platform
@@ -20,13 +21,15 @@ from wheelmatrix.scan.policy import LowestTag, WheelScan, judge_wheel, parse_pla
 def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str, WheelScan]:
     """Judge every wheel file given (candidates and companions), before anything runs.
 
-    Scans are cached on disk by the wheel's sha256 (and the scanner's own code and policy
-    data): numpy's wheel takes about a second to scan and nightly runs see the same files."""
+    Scans are cached on disk by the wheel's content (its sha256, or a BLAKE2b digest when no
+    sha256 was taken) and the scanner's own code and policy data: numpy's wheel takes about a
+    second to scan and nightly runs see the same files."""
     out: dict[str, WheelScan] = {}
     for project in projects:
         for wheel in project.wheels:
             platforms = sorted({t.platform for t in wheel.tags})
-            out[wheel.filename] = cached_scan(wheel.path, wheel.sha256, platforms, cache)
+            key = wheel.sha256 or (content_key(wheel.path) if cache else "")
+            out[wheel.filename] = cached_scan(wheel.path, key, platforms, cache)
     return out
 
 
