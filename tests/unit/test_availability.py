@@ -124,3 +124,23 @@ def test_default_selection_leaves_out_rows_that_need_a_long_build(
     monkeypatch.setattr(availability, "runnable_archs", both)
     chosen = {d.id for d in engine_distros(Client())(catalog)}
     assert "musl-1.2.5" not in chosen and "almalinux-9" not in chosen
+
+
+def test_rows_that_cannot_run_are_grouped_by_cause(catalog: Catalog) -> None:
+    """16 rows the registry does not serve are one cause with the images it covers, not 16
+    copies of one sentence; a second cause (no emulation) is its own line."""
+    from wheelmatrix.backends.availability import causes
+
+    distros = [catalog.get(d) for d in ("ubuntu-22.04", "fedora-41", "almalinux-9")]
+    rows = [check(d, a, Probe(Client()), both) for d in distros for a in d.archs]
+    rows += [check(catalog.get("centos-7"), "aarch64", Probe(Client()), lambda: ["x86_64"])]
+    (registry, emulation) = causes(rows)
+    assert registry.text == "the engine's registry does not answer"
+    assert registry.labels == ["ubuntu-22.04", "fedora-41", "almalinux-9"]  # both archs: no arch said
+    assert registry.subjects == ["ubuntu:22.04", "fedora:41", "almalinux:9"]
+    assert "WHEELMATRIX_REGISTRY_MIRROR" in registry.fix and "these images" in registry.fix
+    line = registry.line()
+    assert line.startswith(
+        "the engine's registry does not answer: 6 rows (ubuntu-22.04, fedora-41, almalinux-9)"
+    )
+    assert emulation.labels == ["centos-7/aarch64"] and "cannot run aarch64 containers" in emulation.text

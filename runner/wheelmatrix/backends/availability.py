@@ -21,6 +21,47 @@ class Availability:
     how: str  # where the image comes from, or why it cannot run
     fix: str = ""  # what would make it run ("" when it runs)
     builds: bool = False  # runnable, after a local build of minutes (not in the default selection)
+    # for rows that cannot run: the cause and its fix as every row it stops shares them, and what
+    # of this row it concerns (an image reference): `causes` groups the rows by them
+    cause: str = ""
+    cause_fix: str = ""
+    subject: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cause:
+    """One reason rows cannot run, the rows it stops and what of them it concerns."""
+
+    text: str
+    fix: str
+    rows: tuple[Availability, ...]
+
+    @property
+    def subjects(self) -> list[str]:
+        return list(dict.fromkeys(r.subject for r in self.rows if r.subject))
+
+    def line(self) -> str:
+        """One line for the cause: the rows it stops, the images they need, the fix."""
+        rows = f"{len(self.rows)} row{'s' if len(self.rows) != 1 else ''} ({', '.join(self.labels)})"
+        images = f"; images {', '.join(self.subjects)}" if self.subjects else ""
+        return f"{self.text}: {rows}{images}" + (f"; fix: {self.fix}" if self.fix else "")
+
+    @property
+    def labels(self) -> list[str]:
+        """The rows as distro ids, with the arch only where not every arch of it is stopped."""
+        by: dict[str, list[str]] = {}
+        for r in self.rows:
+            by.setdefault(r.distro, []).append(r.arch)
+        return [d if len(archs) > 1 else f"{d}/{archs[0]}" for d, archs in by.items()]
+
+
+def causes(rows: list[Availability]) -> list[Cause]:
+    """The rows that cannot run, grouped by cause (in the order the causes first appear)."""
+    groups: dict[tuple[str, str], list[Availability]] = {}
+    for r in rows:
+        if not r.runnable:
+            groups.setdefault((r.cause or r.how, r.cause_fix or r.fix), []).append(r)
+    return [Cause(text=text, fix=fix, rows=tuple(group)) for (text, fix), group in groups.items()]
 
 
 class Probe:
@@ -54,8 +95,27 @@ class Probe:
 def check(
     distro: Distro, arch: str, probe: Probe, archs: Callable[[], list[str]] = runnable_archs
 ) -> Availability:
-    def row(runnable: bool, how: str, fix: str = "", builds: bool = False) -> Availability:
-        return Availability(distro=distro.id, arch=arch, runnable=runnable, how=how, fix=fix, builds=builds)
+    def row(
+        runnable: bool,
+        how: str,
+        fix: str = "",
+        builds: bool = False,
+        *,
+        cause: str = "",
+        cause_fix: str = "",
+        subject: str = "",
+    ) -> Availability:
+        return Availability(
+            distro=distro.id,
+            arch=arch,
+            runnable=runnable,
+            how=how,
+            fix=fix,
+            builds=builds,
+            cause=cause,
+            cause_fix=cause_fix,
+            subject=subject,
+        )
 
     if probe.connection is None:
         return row(False, "no container engine answers", f"start one: {setup_command()}")
@@ -94,20 +154,27 @@ def check(
         )
     if resolved and probe.answers(resolved):
         return row(True, f"pulled from the registry as {resolved}")
-    needs = []
+    needs, general = [], []
     if resolved:
         where = f"the mirror {probe.mirror}" if probe.mirror else "the engine's registry"
         needs.append(
             f"set {REGISTRY_MIRROR_ENV} to a mirror that serves {ref}, or `docker load -i FILE` an image of "
             f"{ref} for {DOCKER_PLATFORM[arch]}"
         )
-        why = f"{where} does not answer for {resolved}"
+        general.append(
+            f"set {REGISTRY_MIRROR_ENV} to a mirror that serves these images, or `docker load -i FILE` "
+            "an image of each for its platform"
+        )
+        why, cause, subject = f"{where} does not answer for {resolved}", f"{where} does not answer", resolved
     else:
-        why = f"no registry image for {arch} in the catalog"
+        why = cause = f"no registry image for {arch} in the catalog"
+        subject = ""
     if recipe is not None and recipe.tool == "mmdebstrap":
         why += "; mmdebstrap (its local recipe) is not installed"
+        cause += "; mmdebstrap (their local recipe) is not installed"
         needs.append(f"or install mmdebstrap: {setup_command()}")
-    return row(False, why, "; ".join(needs))
+        general.append(f"or install mmdebstrap: {setup_command()}")
+    return row(False, why, "; ".join(needs), cause=cause, cause_fix="; ".join(general), subject=subject)
 
 
 def check_all(distros: list[Distro], probe: Probe) -> list[Availability]:

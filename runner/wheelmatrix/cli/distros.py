@@ -33,7 +33,7 @@ def source_of(d: Any) -> str:
 
 
 def main(args: argparse.Namespace, console: Console) -> int:
-    from wheelmatrix.backends.availability import Probe, check_all
+    from wheelmatrix.backends.availability import Probe, causes, check_all
     from wheelmatrix.config.catalog import load_catalogs
 
     catalog = load_catalogs(args.catalog)
@@ -48,6 +48,8 @@ def main(args: argparse.Namespace, console: Console) -> int:
     mirror = getattr(args, "registry_mirror", None)
     rows = check_all(list(catalog.distros.values()), Probe(connection, mirror))
     here = {(r.distro, r.arch): r for r in rows}
+    stopped = causes(rows)
+    number = {(r.distro, r.arch): i for i, c in enumerate(stopped, 1) for r in c.rows}
     title = "distro catalog (" + " + ".join(str(s) for s in catalog.sources) + ")"
     table = Table(title=title)
     for col in ("id", "name", "libc", "python", "image / local recipe", "runs here"):
@@ -56,10 +58,14 @@ def main(args: argparse.Namespace, console: Console) -> int:
         lines = []
         for arch in d.archs:
             r = here[(d.id, arch)]
-            mark = "[green]yes[/]" if r.runnable else "[red]no[/]"
-            lines.append(f"{arch}: {mark}, {escape(r.how)}" + (f" (fix: {escape(r.fix)})" if r.fix else ""))
+            if r.runnable:
+                lines.append(f"{arch}: [green]yes[/], {escape(r.how)}")
+            else:  # the cause is said once, under the table, for every row it stops
+                lines.append(f"{arch}: [red]no[/], cause {number[(d.id, arch)]} below")
         table.add_row(d.id, d.name, str(d.libc), d.python, source_of(d), "\n".join(lines))
     console.print(table)
     runnable = sum(r.runnable for r in rows)
     console.print(f"{runnable} of {len(rows)} distro/arch rows can run on this host.")
+    for i, cause in enumerate(stopped, 1):
+        console.print(f"  cause {i}: {escape(cause.line())}", highlight=False, soft_wrap=True)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wheelmatrix.errors import EXIT_INFRASTRUCTURE, EXIT_OK
@@ -121,7 +122,7 @@ def doctor(console: Console) -> int:
     )
     console.print(table)
     if essential_ok:
-        from wheelmatrix.backends.availability import Probe, check_all
+        from wheelmatrix.backends.availability import Probe, causes, check_all
         from wheelmatrix.config.catalog import load_catalogs
 
         rows = check_all(list(load_catalogs(None).distros.values()), Probe(connection))
@@ -129,11 +130,12 @@ def doctor(console: Console) -> int:
         console.print(
             f"[bold]Rows this host can run[/] ({len(can)} of {len(rows)}): {', '.join(can) or 'none'}"
         )
-        cannot = [r for r in rows if not r.runnable]
-        if cannot:
-            console.print("[bold]Rows it cannot run[/] (`wheelmatrix distros` has them all):")
-            for r in cannot:
-                console.print(
-                    f"  {r.distro}/{r.arch}: {r.how}; fix: {r.fix}", highlight=False, soft_wrap=True
-                )
+        stopped = causes(rows)
+        if stopped:
+            total = sum(len(c.rows) for c in stopped)
+            console.print(
+                f"[bold]Rows it cannot run[/] ({total}, by cause; `wheelmatrix distros` has them all):"
+            )
+            for stop in stopped:
+                console.print(f"  {escape(stop.line())}", highlight=False, soft_wrap=True)
     return EXIT_OK if essential_ok else EXIT_INFRASTRUCTURE
