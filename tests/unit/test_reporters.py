@@ -295,3 +295,34 @@ def test_html_cell_detail_has_the_wheel_files() -> None:
     page = render_html([full_record()], {"id": "r"})
     assert "numpy-2.3.0-cp39-cp39-manylinux_2_28_aarch64.whl  sha256 " + "c" * 64 in page
     assert "Wheel files installed" in page and "detail-wheels" in page
+
+
+def test_the_tag_checks_of_one_project_share_a_column() -> None:
+    """One wheel file per arch: one `tag` column per project, not one per file blank in the
+    other arch's rows; a requirement judged in the cell ("tag PROJECT VERSION") joins it."""
+    from wheelmatrix.findings.causes import layout
+
+    runs = [
+        result(
+            Status.FAILED,
+            distro="debian-11",
+            arch="x86_64",
+            check="tag wm_newglibc-1.0-cp39-abi3-manylinux_2_17_x86_64.whl",
+        ),
+        result(
+            Status.FAILED,
+            distro="debian-11",
+            arch="aarch64",
+            check="tag wm_newglibc-1.0-cp39-abi3-manylinux_2_17_aarch64.whl",
+        ),
+        result(Status.FAILED, distro="debian-12", arch="x86_64", check="tag wm-newglibc 1.0"),
+        result(
+            Status.FAILED,
+            distro="debian-12",
+            arch="x86_64",
+            check="tag other-1.0-py3-none-manylinux_2_17_x86_64.whl",
+        ),
+    ]
+    table = layout(runs)
+    assert table.columns == ["tag wm-newglibc", "tag other"]
+    assert all("tag wm-newglibc" in row for row in table.rows.values())

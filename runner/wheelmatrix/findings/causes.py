@@ -4,6 +4,7 @@ of the same explanation repeated per check."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -36,8 +37,14 @@ def mark(r: CheckResult) -> str:
 
 
 def column(r: CheckResult) -> str:
-    """The column a check goes in: its scenario (unless import) and its name."""
-    return r.check if r.scenario == "import" else f"{r.scenario}: {r.check}"
+    """The column a check goes in: its scenario (unless import) and its name. The tag checks of
+    one project share a column, whichever wheel file (one per arch) each row judged."""
+    name = r.check
+    if name.startswith("tag "):
+        judged = name[4:]  # "file.whl", or "PROJECT VERSION" (the file a cell installed)
+        project = judged.split("-", 1)[0] if judged.endswith(".whl") else judged.split(" ", 1)[0]
+        name = "tag " + re.sub(r"[-_.]+", "-", project).lower()
+    return name if r.scenario == "import" else f"{r.scenario}: {name}"
 
 
 @dataclass(frozen=True)
