@@ -151,8 +151,8 @@ def test_cibuildwheel_settings_run_in_every_cell_with_no_config_of_ours(tmp_path
     ("setting", "message"),
     [
         (
-            'test-command = "pytest {tests}"',
-            "pyproject.toml:6: tool.cibuildwheel.test-command: placeholder '{tests}'",
+            'test-command = "ls {dest_dir}"',
+            "pyproject.toml:6: tool.cibuildwheel.test-command: placeholder '{dest_dir}'",
         ),
         (
             'test-command = "pytest"\ntest-requires = "-r nowhere.txt"',

@@ -40,10 +40,14 @@ def test_before_test_then_pytest_counts_and_failing_tests(catalog: Catalog, tmp_
 
     sandbox = FakeSandbox(answers={"install": installed_ok, "exec": exec_answer})
     results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()  # type: ignore[arg-type]
-    assert sandbox.order == ["install", "put_dir", "isolate", "exec", "exec"]
+    assert sandbox.order == ["install", "put_dir", "exec", "isolate", "exec"]  # before-test has the network
     assert "hypothesis" in sandbox.plan("install")["steps"][-1]["argv"]
     assert sandbox.calls[1][1] == (tmp_path, PROJECT_DIR)
     before, test = (c[1]["plan"]["checks"][0] for c in sandbox.calls if c[0] == "exec")
+    assert [c[1]["user"] for c in sandbox.calls if c[0] == "exec"] == [
+        sandbox.install_user,
+        sandbox.check_user,
+    ]
     assert before["argv"][:2] == ["sh", "-c"] and before["argv"][2].endswith("echo ready")
     assert before["cwd"] == PROJECT_DIR
     assert test["junit"] == JUNIT and f"pytest {PROJECT_DIR}/tests" in test["argv"][2]
@@ -109,3 +113,33 @@ def test_the_script_runs_from_a_fresh_directory_with_sources_and_environment(tmp
     assert rest[3] == f"1 two three {project} {project}/src"
     assert rest[4] == f"--junitxml={JUNIT}"
     subprocess.run(["rm", "-rf", cwd], check=True)
+
+
+def test_a_failing_before_test_stops_the_tests(catalog: Catalog, tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, 'test-command = "pytest"\nbefore-test = "pip install nothing-here"')
+    sandbox = FakeSandbox(
+        answers={
+            "install": installed_ok,
+            "exec": lambda plan: [run_rec(BEFORE, rc=1, tail="ERROR: no such package")],
+        }
+    )
+    results = CellFlow(make_cell(catalog, scenario), sandbox, options()).run()  # type: ignore[arg-type]
+    assert sandbox.order.count("exec") == 1
+    (before,) = [r for r in results if r.check == BEFORE]
+    assert before.status is Status.FAILED and before.detail == "exit 1: ERROR: no such package"
+    assert not [r for r in results if r.check == CHECK]
+
+
+def test_the_environment_is_assigned_whole_and_a_failing_substitution_stops(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[tool.cibuildwheel]\ntest-command = "echo \\"[$FOO]\\""\n')
+    env = {"CIBW_TEST_ENVIRONMENT": "FOO=$(echo a   b) BAR=`echo c` BAZ=${FOO:-x y}"}
+    tests = read_project(project / "pyproject.toml", environ=env).resolve("cp312-manylinux_x86_64")
+    script = command_script(tests, {"project": str(project), "package": str(project)})
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[a b]"  # one word, not split by export
+    env = {"CIBW_TEST_ENVIRONMENT": "FOO=$(false)"}
+    tests = read_project(project / "pyproject.toml", environ=env).resolve("cp312-manylinux_x86_64")
+    script = command_script(tests, {"project": str(project), "package": str(project)})
+    assert subprocess.run(["sh", "-c", script], capture_output=True).returncode == 125

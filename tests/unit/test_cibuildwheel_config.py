@@ -173,7 +173,11 @@ def test_environment_keeps_shell_words_in_order(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "files", "message"),
     [
-        ('test-command = "pytest {tests}"', {}, ":6: tool.cibuildwheel.test-command: placeholder '{tests}'"),
+        (
+            'test-command = "ls {dest_dir}"',
+            {},
+            ":6: tool.cibuildwheel.test-command: placeholder '{dest_dir}'",
+        ),
         ('test-command = "true"\ntest-requires = "-r missing.txt"', {}, "missing.txt does not exist"),
         (
             'test-command = "true"\ntest-requires = "--index-url http://x pytest"',
@@ -195,7 +199,7 @@ def test_environment_keeps_shell_words_in_order(tmp_path: Path) -> None:
         ('test-command = "true"\ntest-sources = ["../elsewhere"]', {}, "outside the project"),
         ('test-command = "true"\ntest-environment = "NOT AN ASSIGNMENT"', {}, "'NOT' is not an assignment"),
         ('test-command = "true"\ntest-environment = "A=\'open"', {}, "close the quote"),
-        ("test-command = 3", {}, ":6: tool.cibuildwheel.test-command: must be a string or an array"),
+        ("test-command = {a = 1}", {}, ":6: tool.cibuildwheel.test-command: must be a string or an array"),
         (
             'test-command = "true"\n\n[[tool.cibuildwheel.overrides]]\ntest-command = "x"',
             {},
@@ -218,3 +222,106 @@ def test_a_project_without_a_test_command_is_not_a_cibuildwheel_project(tmp_path
     found = find_project(tmp_path, environ={"CIBW_TEST_COMMAND": "pytest"})
     assert found is not None and found.resolve("cp312-manylinux_x86_64").command is not None
     assert find_project(tmp_path / "missing", environ={}) is None
+
+
+def test_braces_are_left_alone_as_cibuildwheel_leaves_them(tmp_path: Path) -> None:
+    from wheelmatrix.config.cibuildwheel import fill
+
+    command = "echo ${HOME} && awk '{print}' f && python -c \"print(f'{x}')\" && echo #{project} {project}"
+    path = _project(tmp_path, f"[tool.cibuildwheel]\ntest-command = {command!r}\n".replace("'", "'''", 0))
+    path.write_text(path.read_text().replace(f"{command!r}", "'''" + command + "'''"))
+    tests = read_project(path, environ={}).resolve("cp312-manylinux_x86_64")
+    assert tests.command is not None and tests.command.text == command
+    filled = fill(tests.command.text, {"project": "/p", "package": "/p", "wheel": "/w.whl"})
+    assert filled == "echo ${HOME} && awk '{print}' f && python -c \"print(f'{x}')\" && echo {project} /p"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'test-command = "auditwheel show {dest_dir}"',
+            "placeholder '{dest_dir}' is not filled in test-command",
+        ),
+        (
+            'test-command = "true"\nbefore-test = "pip install {wheel}"',
+            "placeholder '{wheel}' is not filled in before-test",
+        ),
+    ],
+)
+def test_placeholders_cibuildwheel_fills_elsewhere_are_refused(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = _project(tmp_path, f"[tool.cibuildwheel]\n{body}\n")
+    with pytest.raises(InputError, match=message):
+        read_project(path, environ={}).check()
+
+
+def test_the_platform_variable_alone_is_a_test_command(tmp_path: Path) -> None:
+    _project(tmp_path, '[tool.cibuildwheel]\nbuild = "*"\n')
+    found = find_project(tmp_path, environ={"CIBW_TEST_COMMAND_LINUX": "pytest"})
+    assert found is not None and found.resolve("cp312-manylinux_x86_64").command.text == "pytest"  # type: ignore[union-attr]
+
+
+def test_test_skip_is_global_as_in_cibuildwheel(tmp_path: Path) -> None:
+    """No override applies to test-skip; the linux table does (only CIBW_TEST_SKIP_LINUX is not read)."""
+    path = _project(
+        tmp_path,
+        """[tool.cibuildwheel]
+test-command = "true"
+
+[tool.cibuildwheel.linux]
+test-skip = "*-musllinux_*"
+
+[[tool.cibuildwheel.overrides]]
+select = "cp313-*"
+test-skip = "*"
+""",
+    )
+    project = read_project(path, environ={})
+    assert project.resolve("cp313-manylinux_x86_64").skipped_by == ""
+    assert project.resolve("cp312-musllinux_x86_64").skipped_by == "*-musllinux_*"
+
+
+def test_brace_ranges_expand_as_cibuildwheel_expands_them(tmp_path: Path) -> None:
+    path = _project(tmp_path, '[tool.cibuildwheel]\ntest-command = "true"\ntest-skip = "cp3{10..12}-*"\n')
+    project = read_project(path, environ={})
+    assert project.resolve("cp311-manylinux_x86_64").skipped_by == "cp3{10..12}-*"
+    assert project.resolve("cp313-manylinux_x86_64").skipped_by == ""
+
+
+def test_requirement_files_read_as_pip_reads_them(tmp_path: Path) -> None:
+    path = _project(
+        tmp_path,
+        """[dependency-groups]
+Test_Deps = ["attrs"]
+
+[tool.cibuildwheel]
+test-command = "true"
+test-requires = "-r a.txt"
+test-groups = ["test-deps"]
+""",
+        {
+            "a.txt": "-rb.txt\n--requirement=c.txt\npytest \\\n  >=7\n",
+            "b.txt": "hypothesis\n",
+            "c.txt": "numpy\n",
+        },
+    )
+    assert read_project(path, environ={}).resolve("cp312-manylinux_x86_64").requires == (
+        "hypothesis",
+        "numpy",
+        "pytest   >=7",
+        "attrs",
+    )
+
+
+@pytest.mark.parametrize("source", ["a\\u0000b", "x" * 300])
+def test_unreadable_paths_are_input_errors(tmp_path: Path, source: str) -> None:
+    path = _project(tmp_path, f'[tool.cibuildwheel]\ntest-command = "true"\ntest-sources = ["{source}"]\n')
+    with pytest.raises(InputError, match="test source"):
+        read_project(path, environ={}).check()
+
+
+def test_numbers_and_booleans_are_strings_as_in_cibuildwheel(tmp_path: Path) -> None:
+    path = _project(tmp_path, "[tool.cibuildwheel]\ntest-command = 1\n")
+    assert read_project(path, environ={}).resolve("cp312-manylinux_x86_64").command.text == "1"  # type: ignore[union-attr]

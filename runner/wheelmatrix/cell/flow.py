@@ -59,6 +59,7 @@ class CellFlow:
         self.oom_watch = OomWatch(sandbox, options.memory)
         self.site_dirs = site_packages(cell.python)
         self.project_dirs: dict[Path, str] = {}  # scenario sources -> where they were copied
+        self.prepared: dict[str, list[CheckResult]] = {}  # scenario -> its kind's prepare results
 
     # -- results -------------------------------------------------------------------------------
     def result(
@@ -126,21 +127,33 @@ class CellFlow:
 
         if installed is None or self.cancel.is_set():
             return [r for cell in cells for r in each(cell)]
-        self.project_dirs = {}
+        copies: dict[tuple[Path, tuple[str, ...]], str] = {}  # (sources, left out) -> copy
+        dirs: dict[str, dict[Path, str]] = {}  # scenario -> what project_dirs is while it runs
         for cell in cells:
             kind = kind_of(cell.scenario)
             sources = cell.scenario.sources if kind.copies_sources else None
-            if sources is not None and sources not in self.project_dirs:
-                target = PROJECT_DIR if not self.project_dirs else f"{PROJECT_DIR}-{len(self.project_dirs)}"
-                self.sandbox.put_dir(sources, target, skip=kind.skip_in_sources)
-                self.project_dirs[sources] = target
+            if sources is None:
+                continue
+            key = (sources, kind.skip_in_sources)
+            if key not in copies:
+                copies[key] = PROJECT_DIR if not copies else f"{PROJECT_DIR}-{len(copies)}"
+                self.sandbox.put_dir(sources, copies[key], skip=kind.skip_in_sources)
+            dirs[cell.scenario.name] = {sources: copies[key]}
+        self.prepared = {}
+        # what a kind runs before the network cut: a project's own set-up step (cibuildwheel's
+        # before-test), which cibuildwheel runs with the network, before the tests
+        for cell in cells:
+            prepare = kind_of(cell.scenario).prepare
+            if prepare is not None and not self.cancel.is_set():
+                self.cell, self.project_dirs = cell, dirs.get(cell.scenario.name, {})
+                prepare(self)
         if not any(cell.scenario.network for cell in cells):  # a scenario that asks keeps it
             self.sandbox.isolate()  # before any package code runs
         results: list[CheckResult] = []
         for cell in cells:
             if self.cancel.is_set():
                 break
-            self.cell = cell
+            self.cell, self.project_dirs = cell, dirs.get(cell.scenario.name, {})
             results += each(cell) + kind_of(cell.scenario).run(self)
         return results
 

@@ -32,6 +32,9 @@ class ScenarioKind:
     requires: Callable[[Cell], list[str]] = no_requirements  # installed besides the picks
     copies_sources: bool = False  # the scenario's `sources` are copied into the cell
     skip_in_sources: tuple[str, ...] = ()  # names left out of that copy
+    # run after the copy and before the network cut (cibuildwheel's before-test); its results go
+    # to the flow's `prepared` for `run`
+    prepare: Callable[[CellRun], None] | None = None
 
 
 KINDS: Mapping[str, ScenarioKind] = {
@@ -48,6 +51,7 @@ KINDS: Mapping[str, ScenarioKind] = {
         requires=cibuildwheel.requirements,
         copies_sources=True,
         skip_in_sources=cibuildwheel.NOT_COPIED,
+        prepare=cibuildwheel.prepare,
     ),
 }
 

@@ -40,10 +40,19 @@ SEPARATORS: Mapping[str, str] = {
     "test-skip": " ",
 }
 KEYS = tuple(SEPARATORS)
-# test-skip is read without its platform forms (cibuildwheel reads it for every platform at once)
+# test-skip is one global setting in cibuildwheel: read without CIBW_TEST_SKIP_LINUX, and no
+# override applies to it (the linux table does)
 _NO_PLATFORM = ("test-skip",)
-PLACEHOLDERS = ("project", "package", "wheel")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_GLOBAL = ("test-skip",)
+# what cibuildwheel fills in each setting; any other `{...}` is left alone, as it leaves it
+# (shell `${HOME}`, awk's `{print}`), and `#{name}` is a literal `{name}`
+PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
+    "test-command": ("project", "package", "wheel"),
+    "before-test": ("project", "package"),
+}
+# names cibuildwheel fills in other settings (repair and audit commands): in a test setting
+# they would stay as written, which is never what was meant
+_OTHER_PLACEHOLDERS = ("wheel", "dest_dir", "delocate_archs", "abi3_wheel", "abi3_dir")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INHERIT = ("none", "append", "prepend")
 MAX_REQUIREMENT_FILES = 32
@@ -102,8 +111,10 @@ class CibwProject:
     @property
     def has_tests(self) -> bool:
         """Whether any layer sets a test-command (for some identifier)."""
-        layers = [self.base, self.linux, self.env, *(o.values for o in self.overrides)]
-        return any(layer.get("test-command", Value("", "")).text.strip() for layer in layers)
+        layers = [self.base, self.linux, *(o.values for o in self.overrides)]
+        texts = [layer["test-command"].text for layer in layers if "test-command" in layer]
+        texts += [v.text for k, v in self.env.items() if k in ("test-command", "test-command/linux")]
+        return any(text.strip() for text in texts)
 
     def check(self) -> None:
         """Check every layer's settings (files, groups, placeholders, environment) now, before
@@ -116,10 +127,8 @@ class CibwProject:
         """The settings cibuildwheel would use when testing the wheel of `identifier`."""
         values: dict[str, Value | None] = {}
         for key in KEYS:
-            current = self.base.get(key)
-            if key not in _NO_PLATFORM:
-                current = self.linux.get(key, current)
-            for override in self.overrides:
+            current = self.linux.get(key, self.base.get(key))
+            for override in self.overrides if key not in _GLOBAL else ():
                 if key in override.values and _matches(override.select, identifier):
                     current = _inherit(current, override.values[key], override.inherit.get(key, "none"), key)
             current = self.env.get(key, current)
@@ -135,9 +144,9 @@ class CibwProject:
 
         command = values.get("test-command")
         before = values.get("before-test")
-        for value in (command, before):
+        for key, value in (("test-command", command), ("before-test", before)):
             if value is not None:
-                _check_placeholders(value)
+                _check_placeholders(key, value)
         requires = _requirements(self, values.get("test-requires"))
         groups = _split(values.get("test-groups"))
         if groups:
@@ -322,6 +331,8 @@ def _stringify(key: str, raw: Any, where: str) -> str:
     sep = SEPARATORS[key]
     if isinstance(raw, str):
         return raw
+    if isinstance(raw, bool | int):  # cibuildwheel's str() of a number or a boolean
+        return str(raw)
     if isinstance(raw, list) and all(isinstance(v, str | int | float) for v in raw):
         quote = shlex.quote if key in ("test-requires", "test-sources") else str
         return sep.join(quote(str(v)) for v in raw)
@@ -361,16 +372,38 @@ def _split(value: Value | None) -> tuple[str, ...]:
         raise InputError(f"{value.where}: {exc} in {value.text!r}", hint="close the quote") from None
 
 
-def _check_placeholders(value: Value) -> None:
-    for match in _PLACEHOLDER.finditer(value.text):
-        if match.group(1) not in PLACEHOLDERS:
+def _check_placeholders(key: str, value: Value) -> None:
+    """A placeholder cibuildwheel fills only in other settings is an error here."""
+    for name in _OTHER_PLACEHOLDERS:
+        if name not in PLACEHOLDERS[key] and uses_placeholder(value.text, name):
             raise InputError(
-                f"{value.where}: placeholder '{match.group(0)}' is not one wheelmatrix fills in",
-                hint="supported: " + ", ".join("{" + p + "}" for p in PLACEHOLDERS),
+                f"{value.where}: placeholder '{{{name}}}' is not filled in {key} (cibuildwheel fills it "
+                "only in other settings)",
+                hint=f"{key} has " + ", ".join("{" + p + "}" for p in PLACEHOLDERS[key]),
             )
 
 
+def uses_placeholder(text: str, name: str) -> bool:
+    return re.search(r"(?<!#)\{" + name + r"\}", text) is not None
+
+
+def fill(text: str, values: Mapping[str, str]) -> str:
+    """cibuildwheel's substitution: each `{name}` given is replaced, unless written `#{name}`,
+    which becomes `{name}`; anything else in braces is left as it is."""
+    for name, value in values.items():
+        text = value.join(re.split(r"(?<!#)\{" + name + r"\}", text))
+        text = text.replace("#{" + name + "}", "{" + name + "}")
+    return text
+
+
 def _check_source(root: Path, source: str, value: Value) -> None:
+    try:
+        _check_source_path(root, source, value)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{value.where}: test source {source!r} cannot be read: {exc}") from None
+
+
+def _check_source_path(root: Path, source: str, value: Value) -> None:
     path = (root / source).resolve()
     if not path.is_relative_to(root):
         raise InputError(f"{value.where}: test source '{source}' is outside the project")
@@ -413,6 +446,15 @@ def _requirements(project: CibwProject, value: Value | None) -> list[str]:
 
 
 def _requirement_file(root: Path, path: Path, where: str, count: int, depth: int = 0) -> list[str]:
+    try:
+        return _requirement_file_lines(root, path, where, count, depth)
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{where}: requirement file {str(path)!r} cannot be read: {exc}") from None
+
+
+def _requirement_file_lines(root: Path, path: Path, where: str, count: int, depth: int) -> list[str]:
     if count > MAX_REQUIREMENT_FILES or depth > 8:
         raise InputError(f"{where}: requirement files include each other too deeply ({path})")
     resolved = path.resolve()
@@ -425,15 +467,16 @@ def _requirement_file(root: Path, path: Path, where: str, count: int, depth: int
             hint="fix the -r path (it is relative to the project root, as in cibuildwheel)",
         )
     out: list[str] = []
-    for number, raw in enumerate(resolved.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    text = re.sub(r"\\\n", "", resolved.read_text(encoding="utf-8", errors="replace"))  # continuations
+    for number, raw in enumerate(text.splitlines(), 1):
         line = re.sub(r"(^|\s)#.*$", "", raw).strip()
         if not line:
             continue
         here = f"{resolved}:{number}"
-        if line.startswith(("-r ", "--requirement ")):
-            out += _requirement_file(
-                root, resolved.parent / line.split(None, 1)[1], here, count + 1, depth + 1
-            )
+        included = re.match(r"^(?:-r\s*|--requirement(?:\s+|=))(\S.*)$", line)
+        if included:
+            nested = resolved.parent / included.group(1).strip()
+            out += _requirement_file(root, nested, here, count + 1, depth + 1)
         elif line.startswith("-"):
             raise InputError(
                 f"{here}: installer option '{line.split()[0]}' is not supported in a test requirement file",
@@ -456,8 +499,9 @@ def _group_requirements(project: CibwProject, groups: Sequence[str], value: Valu
     from dependency_groups import resolve
 
     where = value.where if value is not None else ""
+    defined = {_group_name(g) for g in project.groups}
     for group in groups:
-        if group not in project.groups:
+        if _group_name(group) not in defined:
             raise InputError(
                 f"{where}: dependency group '{group}' is not in [dependency-groups] of {project.pyproject}",
                 hint="groups: " + (", ".join(project.groups) or "none"),
@@ -467,6 +511,10 @@ def _group_requirements(project: CibwProject, groups: Sequence[str], value: Valu
     except (ValueError, TypeError, LookupError) as exc:
         raise InputError(f"{project.pyproject}: [dependency-groups]: {exc}") from None
     return [_requirement(str(r), where) for r in resolved]
+
+
+def _group_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 735 compares names normalized
 
 
 def _environment(value: Value | None) -> tuple[str, ...]:
@@ -504,14 +552,14 @@ def _shell_words(value: Value) -> list[str]:
             char = text[i]
         elif top == '"' and char == '"':
             stack.pop()
-        elif char == "$" and text.startswith("$(", i):
-            stack.append("(")
+        elif char == "$" and text.startswith(("$(", "${"), i):
+            stack.append(text[i + 1])
             word.append(char)
             i += 1
-            char = "("
-        elif top == "(" and char == ")":
+            char = text[i]
+        elif (top, char) in (("(", ")"), ("{", "}"), ("`", "`")):
             stack.pop()
-        elif char in "'\"" and top != '"':
+        elif char == "`" or char in "'\"" and top != '"':
             stack.append(char)
         elif char.isspace() and not stack:
             if word:
@@ -532,14 +580,14 @@ def _shell_words(value: Value) -> list[str]:
 
 
 def _expand(pattern: str) -> list[str]:
-    """Shell-style brace expansion of one glob: cp3{11,12}-* -> cp311-*, cp312-*."""
-    match = re.search(r"\{([^{}]*,[^{}]*)\}", pattern)
-    if not match:
+    """Shell-style brace expansion of one glob, as cibuildwheel's (bracex): cp3{11,12}-*,
+    cp3{10..13}-*."""
+    import bracex
+
+    try:
+        return list(bracex.expand(pattern, limit=1000))
+    except (ValueError, RuntimeError):  # an expansion over the limit: the glob as written
         return [pattern]
-    out = []
-    for choice in match.group(1).split(","):
-        out += _expand(pattern[: match.start()] + choice + pattern[match.end() :])
-    return out
 
 
 def _first_match(globs: Sequence[str], identifier: str) -> str:

@@ -299,7 +299,7 @@ class _Strings:
     26 MB table (semgrep-core's 587,000 exports) is never held whole, and the names of a
     window's exports are looked up in bulk, not one by one."""
 
-    WINDOW = 1 << 18
+    WINDOW = 1 << 16
 
     def __init__(self, r: _Reader, tags: dict[int, int], offset_of: Callable[[int, str], int]) -> None:
         self.r = r

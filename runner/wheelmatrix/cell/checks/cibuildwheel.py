@@ -23,7 +23,7 @@ from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.checks.execute import exec_check, last_line, project_dir, timeout
 from wheelmatrix.cell.checks.imports import classify
 from wheelmatrix.cell.checks.pytest import interpret_pytest
-from wheelmatrix.config.cibuildwheel import CibwProject, CibwTests, Value, identifier
+from wheelmatrix.config.cibuildwheel import CibwProject, CibwTests, Value, fill, identifier, uses_placeholder
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
@@ -58,43 +58,57 @@ def requirements(cell: Cell) -> list[str]:
     return _project(cell).requirements([cell_identifier(cell)])
 
 
-def run(ctx: CellRun) -> list[CheckResult]:
-    project = _project(ctx.cell)
+def prepare(ctx: CellRun) -> None:
+    """before-test, run while the cell still has its network (after the install, before the
+    cut), as the install user, as cibuildwheel runs it before the tests: its results wait in
+    `ctx.prepared` for `run`."""
+    tests = _runnable(ctx)
+    if isinstance(tests, CheckResult) or tests.before_test is None:
+        return
+    places = _placeholders(ctx, _project(ctx.cell))
+    script = _exports(tests) + fill(tests.before_test.text, {k: places[k] for k in ("project", "package")})
+    rec = exec_check(ctx, BEFORE, ["sh", "-c", script], cwd=places["project"], user=ctx.sandbox.install_user)
+    if rec is None:
+        ctx.prepared[ctx.cell.scenario.name] = [ctx.missing(BEFORE)]
+        return
+    status, detail = classify(rec, timeout(ctx))
+    if status is Status.FAILED:
+        detail = f"exit {rec['rc']}: {last_line(rec['tail'])}"
+    evidence = _evidence(rec, tests.before_test, cell_identifier(ctx.cell))
+    ctx.prepared[ctx.cell.scenario.name] = [ctx.result(BEFORE, status, detail, rec["duration_s"], evidence)]
+
+
+def _runnable(ctx: CellRun) -> CibwTests | CheckResult:
+    """The cell's resolved settings, or the skipped result that says why nothing runs."""
     ident = cell_identifier(ctx.cell)
-    tests = project.resolve(ident)
+    tests = _project(ctx.cell).resolve(ident)
     if tests.command is None:
-        return [
-            ctx.result(
-                CHECK, Status.SKIPPED, f"no test-command applies to {ident}", 0.0, {"identifier": ident}
-            )
-        ]
+        detail = f"no test-command applies to {ident}"
+        return ctx.result(CHECK, Status.SKIPPED, detail, 0.0, {"identifier": ident})
     if tests.skipped_by:
         detail = f"test-skip '{tests.skipped_by}' matches {ident} ({tests.skip_where})"
         evidence = {"identifier": ident, "rule": tests.skipped_by, "where": tests.skip_where}
-        return [ctx.result(CHECK, Status.SKIPPED, detail, 0.0, evidence)]
-    places = _placeholders(ctx, project)
-    if "{wheel}" in tests.command.text and "wheel" not in places:
+        return ctx.result(CHECK, Status.SKIPPED, detail, 0.0, evidence)
+    if uses_placeholder(tests.command.text, "wheel") and not _wheel_files(ctx.cell):
         detail = (
             f"the test-command uses {{wheel}} ({tests.command.where}), and the candidate came from an index"
         )
-        return [ctx.result(CHECK, Status.SKIPPED, detail, 0.0, {"identifier": ident})]
-    out: list[CheckResult] = []
-    if tests.before_test is not None:
-        script = _exports(tests) + _fill(tests.before_test.text, places)
-        rec = exec_check(ctx, BEFORE, ["sh", "-c", script], cwd=places["project"])
-        if rec is None:
-            return [ctx.missing(BEFORE)]
-        status, detail = classify(rec, timeout(ctx))
-        evidence = _evidence(rec, tests.before_test, ident)
-        if status is not Status.PASSED:
-            detail = f"exit {rec['rc']}: {last_line(rec['tail'])}" if status is Status.FAILED else detail
-            return [ctx.result(BEFORE, status, detail, rec["duration_s"], evidence)]
-        out.append(ctx.result(BEFORE, status, "", rec["duration_s"], evidence))
-    script = command_script(tests, places)
-    rec = exec_check(ctx, CHECK, ["sh", "-c", script], junit=JUNIT, cwd="/tmp")
+        return ctx.result(CHECK, Status.SKIPPED, detail, 0.0, {"identifier": ident})
+    return tests
+
+
+def run(ctx: CellRun) -> list[CheckResult]:
+    tests = _runnable(ctx)
+    if isinstance(tests, CheckResult):
+        return [tests]
+    before = ctx.prepared.pop(ctx.cell.scenario.name, [])
+    if any(r.status is not Status.PASSED for r in before):
+        return before  # cibuildwheel stops there too
+    places = _placeholders(ctx, _project(ctx.cell))
+    rec = exec_check(ctx, CHECK, ["sh", "-c", command_script(tests, places)], junit=JUNIT, cwd="/tmp")
     if rec is None:
-        return [*out, ctx.missing(CHECK)]
-    return out + interpret_test_command(rec, tests, ident, timeout(ctx), ctx)
+        return [*before, ctx.missing(CHECK)]
+    return before + interpret_test_command(rec, tests, cell_identifier(ctx.cell), timeout(ctx), ctx)
 
 
 def interpret_test_command(
@@ -130,25 +144,27 @@ def _evidence(rec: Mapping[str, Any], setting: Value | None, ident: str) -> dict
     }
 
 
+def _wheel_files(cell: Cell) -> list[str]:
+    return [p.wheel.filename for p in cell.candidates if p.wheel is not None]
+
+
 def _placeholders(ctx: CellRun, project: CibwProject) -> dict[str, str]:
     root = project_dir(ctx)
     places = {"project": root, "package": posixpath.normpath(posixpath.join(root, project.package))}
-    wheels = [p.wheel.filename for p in ctx.cell.candidates if p.wheel is not None]
+    wheels = _wheel_files(ctx.cell)
     if wheels:
         places["wheel"] = f"{WHEELS_DIR}/{wheels[0]}"
     return places
 
 
-def _fill(text: str, places: Mapping[str, str]) -> str:
-    """{project}, {package}, {wheel} replaced (config refused any other placeholder)."""
-    for name, value in places.items():
-        text = text.replace("{" + name + "}", value)
-    return text
-
-
 def _exports(tests: CibwTests) -> str:
-    # one export per line: each value may use the ones before it ($A in B="$A x")
-    return "".join(f"export {word}\n" for word in tests.environment)
+    """One assignment per line, then its export: each value may use the ones before it ($A in
+    B="$A x"), is never split into words, and a failing $(...) in it stops the script."""
+    lines = []
+    for word in tests.environment:
+        name = word.split("=", 1)[0]
+        lines.append(f"{word} || exit 125\nexport {name}\n")
+    return "".join(lines)
 
 
 def command_script(tests: CibwTests, places: Mapping[str, str]) -> str:
@@ -163,5 +179,5 @@ def command_script(tests: CibwTests, places: Mapping[str, str]) -> str:
     lines.append('cd "$d" || exit 125')
     lines.append(_exports(tests).rstrip("\n"))
     lines.append(f'export PYTEST_ADDOPTS="${{PYTEST_ADDOPTS:+$PYTEST_ADDOPTS }}--junitxml={JUNIT}"')
-    lines.append(_fill(tests.command.text, places))
+    lines.append(fill(tests.command.text, places))
     return "\n".join(line for line in lines if line)

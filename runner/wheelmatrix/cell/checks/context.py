@@ -23,6 +23,7 @@ class CellRun(Protocol):
     site_dirs: list[str]  # the venv's site-packages directories
     installed: Installed
     project_dirs: dict[Path, str]  # scenario sources -> where they were copied in the cell
+    prepared: dict[str, list[CheckResult]]  # scenario -> results of its kind's `prepare`
 
     @property
     def result(self) -> MakeResult:

@@ -38,7 +38,12 @@ def scenario_argv(ctx: CellRun, argv: Sequence[str]) -> list[str]:
 
 
 def exec_check(
-    ctx: CellRun, check_id: str, argv: Sequence[str], junit: str | None = None, cwd: str | None = None
+    ctx: CellRun,
+    check_id: str,
+    argv: Sequence[str],
+    junit: str | None = None,
+    cwd: str | None = None,
+    user: str | None = None,
 ) -> dict[str, Any] | None:
     """Run one argv as the check user (in `cwd`: by default the sources' copy, else /tmp); the
     probe's record of it, or None when there is none."""
@@ -49,7 +54,7 @@ def exec_check(
         "env": exec_env(ctx),
         "checks": [{"id": check_id, "argv": list(argv), "cwd": cwd, "junit": junit}],
     }
-    records = ctx.sandbox.probe("exec", plan, user=ctx.sandbox.check_user, budget=timeout(ctx) + 60)
+    records = ctx.sandbox.probe("exec", plan, user=user or ctx.sandbox.check_user, budget=timeout(ctx) + 60)
     return next((r["check"] for r in records if "check" in r and r["check"].get("id") == check_id), None)
 
 
