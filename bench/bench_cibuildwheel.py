@@ -39,7 +39,7 @@ from wheelmatrix.backends.docker.connection import connect  # noqa: E402
 from wheelmatrix.backends.docker.images import prepare  # noqa: E402
 from wheelmatrix.config.catalog import DOCKER_PLATFORM, default_catalog_path, load_catalog  # noqa: E402
 from wheelmatrix.config.cibuildwheel import identifier, read_project  # noqa: E402
-from wheelmatrix.host import cache_dir  # noqa: E402
+from wheelmatrix.host import ca_bundle, cache_dir, index_settings  # noqa: E402
 
 DISTROS = ("debian-11", "debian-12", "debian-13")
 ARCHS = ("x86_64", "aarch64")
@@ -133,6 +133,16 @@ def main() -> None:
     print(f"wheelmatrix run, {len(cells)} cells, warm:        {ours:8.1f} s (median of {args.repeat})")
     if args.skip_loop:
         return
+    # the loop reaches the index as the cells do: this host's CA bundle, index and proxies
+    net: list[str] = []
+    ca = ca_bundle()
+    if ca:
+        net += ["-v", f"{ca}:/wm-ca.pem:ro", "-e", "PIP_CERT=/wm-ca.pem", "-e", "SSL_CERT_FILE=/wm-ca.pem"]
+    idx = index_settings()
+    if idx.index_url:
+        net += ["-e", f"PIP_INDEX_URL={idx.index_url}"]
+    for name, value in idx.proxy_env.items():
+        net += ["-e", f"{name}={value}"]
     loop = 0.0
     for distro, arch in cells:
         wheel = wheel_for(wheels, distro.python, arch)
@@ -149,13 +159,14 @@ def main() -> None:
             f"PATH=/tmp/v/bin:$PATH sh -c {shlex.quote(command)}"
         )
         cmd = [
-            "docker", "run", "--rm", "--platform", DOCKER_PLATFORM[arch],
+            "docker", "run", "--rm", "--platform", DOCKER_PLATFORM[arch], *net,
             "-v", f"{project}:/project:ro", "-v", f"{wheel.parent}:/dist:ro",
             images[(distro.id, arch)], "sh", "-c", script,
         ]  # fmt: skip
         elapsed, proc = timed(cmd, work)
         loop += elapsed
-        print(f"  loop {distro.id}/{arch}: {elapsed:6.1f} s, exit {proc.returncode}: {counts(proc.stdout)}")
+        said = counts(proc.stdout) if proc.returncode == 0 else (proc.stdout + proc.stderr)[-300:]
+        print(f"  loop {distro.id}/{arch}: {elapsed:6.1f} s, exit {proc.returncode}: {said}")
     print(f"naive docker run + venv + pip + tests loop: {loop:8.1f} s")
     print(f"RATIO: loop / wheelmatrix = {loop / ours:.1f}x")
 

@@ -51,6 +51,9 @@ PYPROJECT = """\
 name = "wmcibw"
 version = "1.0"
 
+[dependency-groups]
+checks = ["tomli"]
+
 [tool.cibuildwheel]
 build = "cp3*-*"
 test-command = [
@@ -59,6 +62,7 @@ test-command = [
 ]
 test-requires = "-r requirements/test.txt"
 test-extras = ["test"]
+test-groups = ["checks"]
 test-sources = ["tests/data"]
 before-test = "echo ready > /tmp/before-test.txt"
 test-environment = { WM_ONE = "1", WM_TWO = "$WM_ONE-2" }
@@ -70,6 +74,7 @@ import os
 import pathlib
 
 import iniconfig  # installed by test-extras
+import tomli  # installed by test-groups
 
 
 def test_environment_in_order():
@@ -139,7 +144,7 @@ def test_cibuildwheel_settings_run_in_every_cell_with_no_config_of_ours(tmp_path
     assert skipped["status"] == "skipped"
     assert skipped["detail"] == (
         f"test-skip 'cp311-*_aarch64' matches cp311-manylinux_aarch64 "
-        f"({project / 'pyproject.toml'}:16: tool.cibuildwheel.test-skip)"
+        f"({project / 'pyproject.toml'}:21: tool.cibuildwheel.test-skip)"
     )
     assert by[("debian-12", "aarch64", "import wmcibw")]["status"] == "passed"  # the rest still runs
     assert by[("debian-12", "x86_64", "cibuildwheel before-test")]["status"] == "passed"

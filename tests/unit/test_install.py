@@ -162,6 +162,13 @@ PIP_CONFLICT = output(
             "No solution found",
         ),
         (PIP_CONFLICT, Status.FAILED, "ERROR: Cannot install numpy<2 and wmcolla==1.0"),
+        (
+            "error: No solution found when resolving dependencies:\n  Because the current Python version "
+            "(3.9.2) does not satisfy Python>=3.10 and propcache==0.5.4 depends on Python>=3.10, we can "
+            "conclude that propcache==0.5.4 cannot be used.",
+            Status.NOT_INSTALLABLE,
+            "No solution found",
+        ),
     ],
     ids=[
         "uv-path-platform",
@@ -172,6 +179,7 @@ PIP_CONFLICT = output(
         "uv-conflict",
         "uv-no-usable-wheels",
         "pip-resolution-impossible",
+        "uv-requires-python",  # propcache 0.5.4 on Debian 11's Python 3.9: not the wheel's failure
     ],
 )
 def test_classify_install_failure(text: str, status: Status, reason: str) -> None:

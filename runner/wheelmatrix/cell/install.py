@@ -145,7 +145,8 @@ _NOT_INSTALLABLE = re.compile(
     r"|no matching distribution found|have no wheels with a matching (platform|Python)"
     r"|only has wheels with the following|doesn't have a source distribution or wheel"
     r"|no wheels with a matching|requires-python|Requires-Python|not available for the current"
-    r"|have no usable wheels|has no usable wheels",
+    r"|have no usable wheels|has no usable wheels"
+    r"|current Python version \(\S+\) does not satisfy Python|depends on Python\s*[<>=!~]",
     re.IGNORECASE,
 )
 _INFRA = re.compile(
