@@ -149,6 +149,12 @@ def test_cibuildwheel_settings_run_in_every_cell_with_no_config_of_ours(tmp_path
     assert by[("debian-12", "aarch64", "import wmcibw")]["status"] == "passed"  # the rest still runs
     assert by[("debian-12", "x86_64", "cibuildwheel before-test")]["status"] == "passed"
     assert "S skipped" in res.stdout and "cibuildwheel" in res.stdout
+    # the run's profile: where each container's time went
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    profile = [json.loads(line) for line in (run / "profile.jsonl").read_text().splitlines()]
+    phases = {(p["cell"], p["phase"]) for p in profile}
+    for phase in ("create and start", "install", "network cut", "scenario import", "scenario cibuildwheel"):
+        assert ("debian-13/x86_64/py3.13", phase) in phases, sorted(phases)
 
 
 @pytest.mark.xdist_group("cibuildwheel")

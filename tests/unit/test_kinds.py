@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.sandbox import IMPORT, FakeSandbox, installed_ok, make_cell, options
+from tests.fixtures.sandbox import IMPORT, FakeSandbox, installed_ok, make_cell, options, run_rec
 from wheelmatrix.cell import kinds
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.flow import CellFlow
@@ -110,3 +110,16 @@ def test_a_group_runs_each_scenario_by_its_own_kind(
     CellFlow(cells[0], sandbox, options()).run_group(cells)
     assert ran == ["import:import", "command:cli"]
     assert sandbox.order == ["install", "isolate"]  # one install, one network cut for the group
+
+
+def test_every_phase_of_a_container_is_timed(catalog: Catalog, tmp_path: Path) -> None:
+    """The run's profile: install, the copy, before the cut, the cut, each scenario."""
+    import dataclasses as dc
+
+    seen: list[tuple[str, str, float]] = []
+    opts = dc.replace(options(), on_phase=lambda cell, phase, s: seen.append((cell, phase, s)))
+    scenario = Scenario(name="tests", kind="pytest", description="", sources=tmp_path)
+    answers = {"install": installed_ok, "exec": lambda plan: [run_rec("pytest")]}
+    CellFlow(make_cell(catalog, scenario), FakeSandbox(answers=answers), opts).run()
+    assert [p for _c, p, _s in seen] == ["install", "copy sources", "network cut", "scenario tests"]
+    assert {c for c, _p, _s in seen} == {"debian-12/x86_64/py3.11"} and all(s >= 0 for _c, _p, s in seen)

@@ -9,10 +9,11 @@ modules. Unit tests drive it with a fake sandbox that answers probe calls from a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,17 @@ class CellFlow:
         return self.result(check, Status.ERROR, reason)
 
     # -- the flow ------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time one phase of this container's cells for the run's profile (options.on_phase)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.options.on_phase is not None:
+                where = f"{self.cell.distro.id}/{self.cell.arch}/py{self.cell.python}"
+                self.options.on_phase(where, name, time.perf_counter() - start)
+
     def run(self) -> list[CheckResult]:
         """This cell's scenario, after its install."""
         return self.run_group([self.cell])
@@ -120,7 +132,8 @@ class CellFlow:
         installing: list[CheckResult] = []  # refusals and install failures: every scenario's
         self.cell = cells[0]
         extra = list(dict.fromkeys(r for cell in cells for r in kind_of(cell.scenario).requires(cell)))
-        installed = self.install(installing, extra=extra)
+        with self.phase("install"):
+            installed = self.install(installing, extra=extra)
 
         def each(cell: Cell) -> list[CheckResult]:
             return [dataclasses.replace(r, scenario=cell.scenario.name) for r in installing]
@@ -137,7 +150,8 @@ class CellFlow:
             key = (sources, kind.skip_in_sources)
             if key not in copies:
                 copies[key] = PROJECT_DIR if not copies else f"{PROJECT_DIR}-{len(copies)}"
-                self.sandbox.put_dir(sources, copies[key], skip=kind.skip_in_sources)
+                with self.phase("copy sources"):
+                    self.sandbox.put_dir(sources, copies[key], skip=kind.skip_in_sources)
             dirs[cell.scenario.name] = {sources: copies[key]}
         self.prepared = {}
         # what a kind runs before the network cut: a project's own set-up step (cibuildwheel's
@@ -146,15 +160,18 @@ class CellFlow:
             prepare = kind_of(cell.scenario).prepare
             if prepare is not None and not self.cancel.is_set():
                 self.cell, self.project_dirs = cell, dirs.get(cell.scenario.name, {})
-                prepare(self)
+                with self.phase(f"prepare {cell.scenario.name}"):
+                    prepare(self)
         if not any(cell.scenario.network for cell in cells):  # a scenario that asks keeps it
-            self.sandbox.isolate()  # before any package code runs
+            with self.phase("network cut"):
+                self.sandbox.isolate()  # before any package code runs
         results: list[CheckResult] = []
         for cell in cells:
             if self.cancel.is_set():
                 break
             self.cell, self.project_dirs = cell, dirs.get(cell.scenario.name, {})
-            results += each(cell) + kind_of(cell.scenario).run(self)
+            with self.phase(f"scenario {cell.scenario.name}"):
+                results += each(cell) + kind_of(cell.scenario).run(self)
         return results
 
     # -- phase 1: install with network ---------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelmatrix.cell.install import find_links_targets
@@ -26,6 +27,9 @@ class CellOptions:
     index: IndexSettings
     strict_warnings: bool
     registry_mirror: str | None = None
+    # each phase of a container's cells as it ends: (cell label, phase, seconds); the run
+    # directory's profile.jsonl
+    on_phase: Callable[[str, str, float], None] | None = field(default=None, compare=False)
 
     @functools.cached_property
     def find_links_targets(self) -> list[tuple[str, Path]]:

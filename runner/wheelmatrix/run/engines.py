@@ -60,7 +60,8 @@ def run_group(
     flow = CellFlow(cells[0], sandbox, options, cancel)
     try:
         with engine.guard(cancel):
-            sandbox.start()
+            with flow.phase("create and start"):
+                sandbox.start()
             return flow.run_group(cells)
     except EngineDown:
         raise

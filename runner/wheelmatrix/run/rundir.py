@@ -48,6 +48,7 @@ META = "meta.json"
 CONFIG = "config.json"
 PLAN = "plan.json"
 LOG = "run.log"
+PROFILE = "profile.jsonl"  # one line per phase of each container's cells: where the time went
 
 # States written to meta.json. A run whose meta says "running" but whose writer is gone is
 # reported as "killed" (never written: it is what a reader concludes).
@@ -220,6 +221,12 @@ class RunDir:
         lines = "".join(f"{stamp} {line}\n" for line in (text.splitlines() or [""]))
         with self._lock, (self.path / LOG).open("a", encoding="utf-8") as fh:
             fh.write(lines)
+
+    def phase(self, cell: str, phase: str, seconds: float) -> None:
+        """Append one phase of a container's cells to profile.jsonl."""
+        line = json.dumps({"cell": cell, "phase": phase, "s": round(seconds, 4), "at": round(time.time(), 3)})
+        with self._lock, (self.path / PROFILE).open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
 
     def result_log(self) -> ResultLog:
         """A ResultLog appending to this run's stream (a resumed run continues the same file)."""

@@ -248,7 +248,7 @@ def execute(
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
-    options = CellOptions.from_config(config, index_settings())
+    options = dataclasses.replace(CellOptions.from_config(config, index_settings()), on_phase=run_dir.phase)
     connections = [connection, *(connect(url) for url in config.engines[1:])]
     engines = [c.open(engine_options(options), run_id) for c in connections]
     backend = EngineSet(
