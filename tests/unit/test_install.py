@@ -37,7 +37,9 @@ def test_uv_install_is_binary_only_into_the_venv() -> None:
     assert argv[:3] == (UV_BIN, "pip", "install")
     assert option_values(argv, "--python") == [VENV_PYTHON]
     assert "--no-build" in argv
-    assert "--compile-bytecode" in argv  # once at install, not again in every check
+    # compiling the whole environment here takes minutes under emulation (scipy's tests
+    # included): the checks share a bytecode cache instead (the probe's PYTHONPYCACHEPREFIX)
+    assert "--compile-bytecode" not in argv
     assert argv[-2:] == (WHEEL, "numpy>=1.26")
     assert "--no-index" not in argv and "--index-url" not in argv
 

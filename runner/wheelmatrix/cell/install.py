@@ -118,19 +118,7 @@ def install_argv(
 ) -> tuple[str, ...]:
     """The command that installs `args` (container paths or requirement strings), binary only."""
     if installer == "uv":
-        # bytecode compiled once, here: checks run with PYTHONDONTWRITEBYTECODE, so without it
-        # every check compiled the whole stack's sources again (minutes under emulation); pip
-        # compiles by default
-        head = [
-            UV_BIN,
-            "pip",
-            "install",
-            "--python",
-            VENV_PYTHON,
-            "--no-build",
-            "--compile-bytecode",
-            "--quiet",
-        ]
+        head = [UV_BIN, "pip", "install", "--python", VENV_PYTHON, "--no-build", "--quiet"]
     else:
         head = [VENV_PYTHON, "-m", "pip", "install", "--only-binary=:all:", "--quiet"]
     opts: list[str] = []

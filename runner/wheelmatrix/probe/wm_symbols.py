@@ -56,6 +56,9 @@ BENIGN = (
     "__bss_start__",
 )
 # C++ runtime pieces whose duplication breaks std::call_once, exceptions and RTTI.
+# how package code is started: isolated (-I), sharing one bytecode cache per user in the cell
+# (the first check that imports a module compiles it; -I ignores PYTHONPYCACHEPREFIX)
+ISOLATED = ["-I", "-X", "pycache_prefix=/tmp/wm-pycache-%d" % os.getuid()]
 CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callable)$")
 
 
@@ -349,7 +352,7 @@ def dlopen_now(paths, python, timeout):
         "print('@@DL@@' + json.dumps(errors))\n"
     )
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
-    out = _run([python, "-I", "-c", code, json.dumps(list(paths))], env, timeout)
+    out = _run([python, *ISOLATED, "-c", code, json.dumps(list(paths))], env, timeout)
     for line in out.splitlines():
         if line.startswith("@@DL@@"):
             return json.loads(line[len("@@DL@@") :])
@@ -411,7 +414,7 @@ def loaded_dsos(python, modules, timeout):
     )
     try:
         proc = subprocess.run(
-            [python, "-I", "-c", code],
+            [python, *ISOLATED, "-c", code],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             timeout=timeout,
@@ -593,7 +596,7 @@ def crossed_bindings(python, modules, timeout, site_dirs, found):
     log = "/tmp/wm-ld-smoke"
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
     env.update(LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    rc = _run_rc([python, "-I", "-c", "\n".join("import " + m for m in modules)], env, timeout)
+    rc = _run_rc([python, *ISOLATED, "-c", "\n".join("import " + m for m in modules)], env, timeout)
     out = {}
     folder, prefix = os.path.dirname(log), os.path.basename(log)
     for name in sorted(os.listdir(folder)):
@@ -734,7 +737,7 @@ def cmd_crash(plan):
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
     record = {}
     # 1. faulting address -> DSO and nearest symbol
-    proc = _run([python, "-I", "-c", HANDLER + "\n" + code], env, timeout)
+    proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], env, timeout)
     for line in proc.splitlines():
         if line.startswith(CRASH_MARK) and "fault" not in record:  # the first fault is the cause
             try:
@@ -748,14 +751,14 @@ def cmd_crash(plan):
         pc["real"] = os.path.realpath(pc["dso"])  # the file itself (uv installs symlinks)
     # 1b. on musl: does the crash go away with glibc-sized default thread stacks?
     # (a thread that overflows its stack dies before any handler can run: no fault record)
-    if musl_loader() and _run_rc([python, "-I", "-c", code], env, timeout) != 0:
-        rc = _run_rc([python, "-I", "-c", BIG_THREAD_STACKS + "\n" + code], env, timeout)
+    if musl_loader() and _run_rc([python, *ISOLATED, "-c", code], env, timeout) != 0:
+        rc = _run_rc([python, *ISOLATED, "-c", BIG_THREAD_STACKS + "\n" + code], env, timeout)
         record["thread_stack"] = {"default": "128 KiB", "raised_to": "8 MiB", "exit": rc}
     # 2. a native backtrace when the image has gdb
     gdb = shutil.which("gdb")
     if gdb:
         out = _run(
-            [gdb, "-q", "-batch", "-ex", "run", "-ex", "bt 25", "--args", python, "-I", "-c", code],
+            [gdb, "-q", "-batch", "-ex", "run", "-ex", "bt 25", "--args", python, *ISOLATED, "-c", code],
             env,
             timeout * 2,
         )
@@ -763,7 +766,7 @@ def cmd_crash(plan):
     # 3. dynamic-linker bindings (glibc): which DSO each symbol of interest was bound to
     log = "/tmp/wm-ld-debug"
     benv = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    _run([python, "-I", "-c", code], benv, timeout)
+    _run([python, *ISOLATED, "-c", code], benv, timeout)
     record["bindings"] = _interposed(log, plan.get("site_dirs", []), plan.get("symbols", []))
     emit({"crash": record})
 
