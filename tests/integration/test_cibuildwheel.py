@@ -144,7 +144,7 @@ def test_cibuildwheel_settings_run_in_every_cell_with_no_config_of_ours(tmp_path
     assert skipped["status"] == "skipped"
     assert skipped["detail"] == (
         f"test-skip 'cp311-*_aarch64' matches cp311-manylinux_aarch64 "
-        f"({project / 'pyproject.toml'}:21: tool.cibuildwheel.test-skip)"
+        f"({project / 'pyproject.toml'}:20: tool.cibuildwheel.test-skip)"
     )
     assert by[("debian-12", "aarch64", "import wmcibw")]["status"] == "passed"  # the rest still runs
     assert by[("debian-12", "x86_64", "cibuildwheel before-test")]["status"] == "passed"
