@@ -42,7 +42,6 @@ SEPARATORS: Mapping[str, str] = {
 KEYS = tuple(SEPARATORS)
 # test-skip is one global setting in cibuildwheel: read without CIBW_TEST_SKIP_LINUX, and no
 # override applies to it (the linux table does)
-_NO_PLATFORM = ("test-skip",)
 _GLOBAL = ("test-skip",)
 # what cibuildwheel fills in each setting; any other `{...}` is left alone, as it leaves it
 # (shell `${HOME}`, awk's `{print}`), and `#{name}` is a literal `{name}`
@@ -107,6 +106,9 @@ class CibwProject:
     overrides: tuple[Override, ...]
     env: Mapping[str, Value] = field(default_factory=dict)
     groups: Mapping[str, Any] = field(default_factory=dict)  # [dependency-groups]
+    # resolved settings by identifier: each reads its -r files and groups once per run, not once
+    # per cell and phase
+    _resolved: dict[str, CibwTests] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def has_tests(self) -> bool:
@@ -125,6 +127,11 @@ class CibwProject:
 
     def resolve(self, identifier: str) -> CibwTests:
         """The settings cibuildwheel would use when testing the wheel of `identifier`."""
+        if identifier not in self._resolved:
+            self._resolved[identifier] = self._resolve(identifier)
+        return self._resolved[identifier]
+
+    def _resolve(self, identifier: str) -> CibwTests:
         values: dict[str, Value | None] = {}
         for key in KEYS:
             current = self.linux.get(key, self.base.get(key))
@@ -132,7 +139,7 @@ class CibwProject:
                 if key in override.values and _matches(override.select, identifier):
                     current = _inherit(current, override.values[key], override.inherit.get(key, "none"), key)
             current = self.env.get(key, current)
-            if key not in _NO_PLATFORM:
+            if key not in _GLOBAL:
                 current = self.env.get(key + "/linux", current)
             values[key] = current
         return self._checked(identifier, values)
@@ -236,7 +243,7 @@ def read_project(
     for key in KEYS:
         if env_name(key) in environ:
             env[key] = Value(environ[env_name(key)], f"${env_name(key)}")
-        if key not in _NO_PLATFORM and env_name(key, True) in environ:
+        if key not in _GLOBAL and env_name(key, True) in environ:
             env[key + "/linux"] = Value(environ[env_name(key, True)], f"${env_name(key, True)}")
     project_table = doc.get("project", {})
     name = project_table.get("name", "") if isinstance(project_table, dict) else ""

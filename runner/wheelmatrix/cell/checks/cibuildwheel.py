@@ -52,10 +52,11 @@ def _project(cell: Cell) -> CibwProject:
 
 def requirements(cell: Cell) -> list[str]:
     """What the cell installs besides the candidates: test-requires, test-groups, extras."""
-    tests = _project(cell).resolve(cell_identifier(cell))
+    ident = cell_identifier(cell)
+    tests = _project(cell).resolve(ident)
     if tests.skipped_by or tests.command is None:
         return []
-    return _project(cell).requirements([cell_identifier(cell)])
+    return _project(cell).requirements([ident])
 
 
 def prepare(ctx: CellRun) -> None:
