@@ -7,13 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
 from wheelmatrix.config.catalog import Catalog, Distro, default_catalog_path, load_catalog
 from wheelmatrix.config.known_problems import KnownProblem, default_known_problems_path, load_known_problems
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.inputs.wheelname import parse_tags
 from wheelmatrix.inputs.wheels import Project, WheelFile, parse_inputs
 from wheelmatrix.matrix.cells import Cell, CompanionSet, Target, build_matrix, select_targets
 from wheelmatrix.model import Status
@@ -200,7 +200,7 @@ def wheels_project(project: str, tag: str) -> Project:
         path=Path(f"/wheels/{project}-1.0-{tag}.whl"),
         project=canonicalize_name(project),
         version="1.0",
-        tags=frozenset(parse_tag(tag)),
+        triples=parse_tags(tag),
         modules=(project,),
     )
     return Project(name=wheel.project, wheels=(wheel,))

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name
 
 from wheelmatrix.config.catalog import Catalog, default_catalog_path, load_catalog
 from wheelmatrix.config.scenarios import Scenario
 from wheelmatrix.errors import EXIT_BAD_INPUT, InputError
+from wheelmatrix.inputs.wheelname import parse_tags
 from wheelmatrix.inputs.wheels import Project, RequirementSpec, WheelFile
 from wheelmatrix.matrix.cells import Target, build_matrix, predict, select_targets
 
@@ -28,7 +28,7 @@ def wheel(project: str, tag: str, version: str = "1.0") -> WheelFile:
         path=Path(f"/wheels/{project}-{version}-{tag}.whl"),
         project=canonicalize_name(project),
         version=version,
-        tags=frozenset(parse_tag(tag)),
+        triples=parse_tags(tag),
         modules=(project,),
     )
 

@@ -308,7 +308,8 @@ def test_arbitrary_bytes_in_an_entry_never_raise(blob: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "changed", ["scan/policy.py", "inputs/elf.py", "inputs/zipmember.py", "data/policy.json"]
+    "changed",
+    ["scan/policy.py", "inputs/elf.py", "inputs/zipmember.py", "inputs/wheelname.py", "data/policy.json"],
 )
 def test_the_stamp_changes_with_the_scanner_and_the_readers_it_uses(
     changed: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

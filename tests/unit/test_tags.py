@@ -9,6 +9,7 @@ from packaging.tags import Tag, parse_tag
 from packaging.utils import canonicalize_name
 
 from wheelmatrix.config.catalog import Libc
+from wheelmatrix.inputs.wheelname import parse_tags
 from wheelmatrix.inputs.wheels import WheelFile
 from wheelmatrix.matrix.tags import cell_tags, pick_wheel, platform_tags
 
@@ -23,7 +24,7 @@ def wheel(tag: str, project: str = "demo", version: str = "1.0") -> WheelFile:
         path=Path(f"/wheels/{project}-{version}-{tag}.whl"),
         project=canonicalize_name(project),
         version=version,
-        tags=frozenset(parse_tag(tag)),
+        triples=parse_tags(tag),
         modules=(project,),
     )
 

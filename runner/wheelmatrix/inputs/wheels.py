@@ -14,17 +14,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-
-from packaging.tags import Tag
-from packaging.utils import (
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_wheel_filename,
-)
+from typing import TYPE_CHECKING
 
 from wheelmatrix.errors import InputError
 from wheelmatrix.fsutil import sha256
+from wheelmatrix.inputs.wheelname import InvalidWheelName, WheelTag, canonical_name, parse_wheel_name
+
+if TYPE_CHECKING:
+    from packaging.utils import NormalizedName
 
 lzma: ModuleType | None
 try:  # zipfile imports it too, when Python was built with it
@@ -114,7 +111,7 @@ class WheelFile:
     path: Path
     project: NormalizedName
     version: str
-    tags: frozenset[Tag]
+    triples: frozenset[WheelTag]  # the file name's tags, as strings
     modules: tuple[str, ...]  # empty for a wheel that ships only data, scripts or native files
     sha256: str = ""
     scripts: tuple[str, ...] = ()  # file names in `.data/scripts/` (installed into bin/)
@@ -160,8 +157,8 @@ def read_wheel(path: Path, *, sha256: bool = True) -> WheelFile:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        name, version, build, tags = parse_wheel_filename(path.name)
-    except InvalidWheelFilename as exc:
+        name, version, build, tags = parse_wheel_name(path.name)
+    except InvalidWheelName as exc:
         raise InputError(
             f"{path}: not a valid wheel file name ({exc})",
             hint="a wheel is named NAME-VERSION(-BUILD)?-PYTHON-ABI-PLATFORM.whl",
@@ -195,7 +192,7 @@ def read_wheel(path: Path, *, sha256: bool = True) -> WheelFile:
     if "Wheel-Version:" not in wheel_meta:
         raise InputError(f"{path}: corrupt wheel: {dist_info}/WHEEL has no Wheel-Version")
     meta_name = _header(metadata, "Name")
-    if meta_name is None or canonicalize_name(meta_name) != name:
+    if meta_name is None or canonical_name(meta_name) != name:
         raise InputError(
             f"{path}: METADATA names project '{meta_name}', but the file name says '{name}'",
             hint="the wheel was renamed by hand or is corrupt; rebuild it",
@@ -206,11 +203,11 @@ def read_wheel(path: Path, *, sha256: bool = True) -> WheelFile:
         path=path.resolve(),
         project=name,
         version=str(version),
-        tags=tags,
+        triples=tags,
         modules=modules,
         sha256=file_sha256(path) if sha256 else "",
         scripts=tuple(sorted(p.path for p in placed if p.scheme == "scripts")),
-        build="".join(str(part) for part in build),
+        build=build,
     )
 
 
@@ -406,7 +403,7 @@ def _dist_info_dir(path: Path, names: list[str], project: str, version: str) -> 
     for cand in candidates:
         stem = cand[: -len(".dist-info")]
         cand_name, _, _cand_version = stem.rpartition("-")
-        if canonicalize_name(cand_name) == project:
+        if canonical_name(cand_name) == project:
             return cand
     raise InputError(
         f"{path}: corrupt wheel: no {project}-{version}.dist-info directory inside",
@@ -504,7 +501,7 @@ def parse_requirement(text: str) -> RequirementSpec:
             f"'{text}': only http(s) URLs can be installed in a container",
             hint="pass the local file's path instead (a .whl) or a --find-links directory",
         )
-    return RequirementSpec(text=str(req), project=canonicalize_name(req.name))
+    return RequirementSpec(text=str(req), project=canonical_name(req.name))
 
 
 def parse_inputs(args: list[str], *, role: str, sha256: bool = True) -> list[Project]:

@@ -43,22 +43,35 @@ def cell_tags(python: tuple[int, int], libc: Libc, arch: str) -> tuple[Tag, ...]
     return tuple(tags)
 
 
+# A tag as a plain (interpreter, abi, platform) triple: a wheel's `WheelTag` is one.
+Triple = tuple[str, str, str]
+
+
+def _ranked(tags: Sequence[Tag]) -> dict[Triple, int]:
+    rank: dict[Triple, int] = {}
+    for i, tag in enumerate(tags):
+        rank.setdefault((tag.interpreter, tag.abi, tag.platform), i)
+    return rank
+
+
 @functools.lru_cache(maxsize=256)
-def tag_ranks(python: tuple[int, int], libc: Libc, arch: str) -> dict[Tag, int]:
+def tag_ranks(python: tuple[int, int], libc: Libc, arch: str) -> dict[Triple, int]:
     """Priority of each accepted tag (lower is preferred)."""
-    return {tag: i for i, tag in enumerate(cell_tags(python, libc, arch))}
+    return _ranked(cell_tags(python, libc, arch))
 
 
-def pick_wheel(wheels: Sequence[WheelFile], accepted: Sequence[Tag] | Mapping[Tag, int]) -> WheelFile | None:
+def pick_wheel(
+    wheels: Sequence[WheelFile], accepted: Sequence[Tag] | Mapping[Triple, int]
+) -> WheelFile | None:
     """The wheel an installer would choose: the one whose best tag ranks highest."""
-    rank = accepted if isinstance(accepted, Mapping) else {tag: i for i, tag in enumerate(accepted)}
+    rank = accepted if isinstance(accepted, Mapping) else _ranked(accepted)
     best: tuple[int, WheelFile] | None = None
     for wheel in wheels:
-        scores = [rank[t] for t in wheel.tags if t in rank]
+        scores = [rank[t] for t in wheel.triples if t in rank]
         if scores and (best is None or min(scores) < best[0]):
             best = (min(scores), wheel)
     return best[1] if best else None
 
 
 def describe_tags(wheel: WheelFile) -> str:
-    return ", ".join(sorted(str(t) for t in wheel.tags))
+    return ", ".join(sorted(str(t) for t in wheel.triples))

@@ -103,11 +103,11 @@ def is_python_symbol(name: str) -> bool:
 
 def abi3_floor(wheel_filename: str) -> tuple[str, PyVersion] | None:
     """('cp36', (3, 6)) for a wheel with abi3 tags (the lowest cp3X among them); None otherwise."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    from wheelmatrix.inputs.wheelname import InvalidWheelName, parse_wheel_name
 
     try:
-        tags = parse_wheel_filename(wheel_filename)[3]
-    except InvalidWheelFilename:
+        tags = parse_wheel_name(wheel_filename).triples
+    except InvalidWheelName:
         return None
     floors = [
         (int(t.interpreter[3:]), t.interpreter)

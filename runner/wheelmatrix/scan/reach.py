@@ -15,12 +15,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wheelmatrix.resources import data_path
-
-if TYPE_CHECKING:
-    from datetime import date
 
 ALL = "all"
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
@@ -46,8 +43,8 @@ class ReachData:
     repository: str
     path: str
     commit: str | None
-    first: date
-    last: date
+    first: str  # ISO dates (YYYY-MM-DD); only printed, so kept as text
+    last: str
     cells: Mapping[tuple[str, str], Cell]  # (arch, python MAJOR.MINOR or "all") -> Cell
     has_musl: bool
     has_cpu_level: bool
@@ -57,7 +54,7 @@ class ReachData:
 
     @property
     def window(self) -> str:
-        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+        return f"{self.first}..{self.last}"
 
 
 def normalize_arch(arch: str) -> str:
@@ -80,10 +77,17 @@ def _version(text: str) -> tuple[int, int]:
     return (int(major), int(minor))
 
 
+_ISO_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+
+
+def _iso_date(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(_ISO_DATE, value):
+        raise ValueError(f"reach.json: window date {value!r} is not YYYY-MM-DD")
+    return value
+
+
 def parse(doc: Mapping[str, Any]) -> ReachData:
     """A ReachData from the reach.json document."""
-    from datetime import date
-
     if doc.get("schema") != 1:
         raise ValueError(f"reach.json: unsupported schema {doc.get('schema')!r}")
     source = doc["source"]
@@ -103,8 +107,8 @@ def parse(doc: Mapping[str, Any]) -> ReachData:
         repository=str(source["repository"]),
         path=str(source["path"]),
         commit=source.get("commit"),
-        first=date.fromisoformat(window["first"]),
-        last=date.fromisoformat(window["last"]),
+        first=_iso_date(window["first"]),
+        last=_iso_date(window["last"]),
         cells=cells,
         has_musl=scope.get("musl") is not None,
         has_cpu_level=scope.get("cpu_level") is not None,

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from wheelmatrix.fsutil import content_key
+from wheelmatrix.inputs.wheelname import InvalidWheelName, parse_wheel_name
 from wheelmatrix.inputs.wheels import Project
 from wheelmatrix.scan.cache import WHEEL_SCAN, cached
 from wheelmatrix.scan.policy import LowestTag, WheelScan, judge_wheel, parse_platform
@@ -27,7 +28,7 @@ def static_scans(projects: Iterable[Project], *, cache: bool = True) -> dict[str
     out: dict[str, WheelScan] = {}
     for project in projects:
         for wheel in project.wheels:
-            platforms = sorted({t.platform for t in wheel.tags})
+            platforms = sorted({t.platform for t in wheel.triples})
             key = wheel.sha256 or (content_key(wheel.path) if cache else "")
             out[wheel.filename] = cached_scan(wheel.path, key, platforms, cache)
     return out
@@ -41,9 +42,7 @@ def scan_file(path: Path, sha256: str) -> WheelScan:
 
 def platforms_of(path: Path) -> list[str]:
     """The platform tags a wheel file's name claims, sorted."""
-    from packaging.utils import parse_wheel_filename
-
-    return sorted({t.platform for t in parse_wheel_filename(path.name)[3]})
+    return parse_wheel_name(path.name).platforms
 
 
 def cached_scan(path: Path, sha256: str, platforms: list[str], use_cache: bool) -> WheelScan:
@@ -59,13 +58,11 @@ def wheel_reach(scan: WheelScan) -> list[str]:
     """For each Python and arch a wheel's tags name: the share of recent pip downloads its tag
     admits and the share its real needs admit (highest GLIBC symbol version, declared x86-64
     level), from the shipped reach data."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
     from wheelmatrix.scan import reach
 
     try:
-        _name, _version, _build, tags = parse_wheel_filename(scan.wheel)
-    except InvalidWheelFilename:
+        tags = parse_wheel_name(scan.wheel).triples
+    except InvalidWheelName:
         return []
     floors: dict[tuple[str | None, str], tuple[int, int] | None] = {}
     musl: set[tuple[str | None, str]] = set()
@@ -109,12 +106,10 @@ def scans_json(scans: Mapping[str, WheelScan]) -> list[dict[str, object]]:
 
 def wheel_lowest_tags(scan: WheelScan) -> list[LowestTag]:
     """The lowest tag the wheel's files satisfy, per family and arch its tags claim."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
     from wheelmatrix.scan.policy import lowest_tags
 
     try:
-        platforms = {t.platform for t in parse_wheel_filename(scan.wheel)[3]}
-    except InvalidWheelFilename:
+        platforms = set(parse_wheel_name(scan.wheel).platforms)
+    except InvalidWheelName:
         return []
     return lowest_tags(scan, platforms)
