@@ -145,3 +145,27 @@ def test_data_ships_as_package_data() -> None:
     ref = resources.files("wheelmatrix") / "data" / gs.DATA_FILE
     assert ref.is_file()
     assert json.loads(ref.read_text())["glibc"] == gs.data_glibc()
+
+
+def test_no_glibc_name_is_a_python_c_api_name() -> None:
+    """Lookups answer `Py*`/`_Py*` names without loading the table: that holds only while glibc
+    exports none (regenerate the table, and this says whether it still does)."""
+    from wheelmatrix.scan import glibc_symbols
+
+    table = glibc_symbols._table()
+    names = set(table.first_release).union(*table.per_arch.values())
+    assert len(names) > 2000
+    assert not [n for n in names if n.startswith(glibc_symbols.PYTHON_PREFIXES)]
+
+
+def test_python_names_are_answered_without_reading_the_table() -> None:
+    from wheelmatrix.scan import glibc_symbols
+
+    glibc_symbols._table.cache_clear()
+    glibc_symbols.known_names.cache_clear()
+    glibc_symbols._known.cache_clear()
+    assert glibc_symbols.known_among([b"PyInit_demo", b"_PyObject_Free"]) == set()
+    assert glibc_symbols.first_version("PyModuleDef_Init", "x86_64") is None
+    assert not glibc_symbols.is_known("PyInit_demo")
+    assert glibc_symbols._table.cache_info().currsize == 0
+    assert glibc_symbols.known_among([b"PyInit_demo", b"__isoc23_strtol"]) == {b"__isoc23_strtol"}

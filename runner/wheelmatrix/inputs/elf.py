@@ -21,7 +21,7 @@ import operator
 import struct
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from wheelmatrix.inputs.zipmember import ByteStream, InflatingMember
 
@@ -80,8 +80,7 @@ class ElfFormatError(ValueError):
     """The file claims to be ELF but its headers or tables do not fit in it."""
 
 
-@dataclass(frozen=True, slots=True)
-class DynamicInfo:
+class DynamicInfo(NamedTuple):
     machine: str
     e_machine: int
     needed: tuple[str, ...]

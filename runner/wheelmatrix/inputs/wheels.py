@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from wheelmatrix.errors import InputError
 from wheelmatrix.fsutil import sha256
@@ -77,8 +77,7 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Placement:
+class Placement(NamedTuple):
     """Where one wheel member is installed: `scheme` is "site" (the wheel's root, purelib and
     platlib: site-packages), "scripts" (the environment's bin/), "headers" or "data" (the
     environment's prefix); `path` is relative to that scheme's directory."""

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from wheelmatrix.resources import data_path
 from wheelmatrix.scan.elf import ElfInfo
@@ -34,8 +34,7 @@ PyVersion = tuple[int, int]
 _SHOWN = 3  # symbols named in one finding's message
 
 
-@dataclass(frozen=True, kw_only=True)
-class StableSymbol:
+class StableSymbol(NamedTuple):
     name: str
     added: PyVersion
     kind: str  # function | data
@@ -48,8 +47,7 @@ class StableSymbol:
         return _text(self.added)
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     source: str
     newest: PyVersion
     macros: Mapping[str, str]

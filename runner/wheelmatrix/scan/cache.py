@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -69,12 +68,14 @@ class ShapeError(ValueError):
     """A cache entry's JSON is not the shape the decoder expects."""
 
 
-@dataclass(frozen=True)
 class Codec(Generic[T]):
     """How one cached type becomes JSON-compatible data and back (`load` raises ShapeError)."""
 
-    dump: Callable[[T], Any]
-    load: Callable[[Any], T]
+    __slots__ = ("dump", "load")
+
+    def __init__(self, dump: Callable[[T], Any], load: Callable[[Any], T]) -> None:
+        self.dump = dump
+        self.load = load
 
 
 def entry_path(kind: str, key: str) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
 from wheelmatrix.inputs.zipmember import ByteStream, MemberError, open_member
-from wheelmatrix.scan.glibc_symbols import is_known, known_names  # the table loads on first use
+from wheelmatrix.scan.glibc_symbols import is_known, known_among  # the table loads on first use
 
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
@@ -142,7 +142,7 @@ _PY_NAME = re.compile(rb"_?Py")
 def consulted_exports(names: list[bytes]) -> Iterable[bytes]:
     """The names of a batch of raw exported names that `consulted_export` accepts, picked in
     bulk (a C++ library exports hundreds of thousands)."""
-    yield from known_names().intersection(names)
+    yield from known_among(names)
     yield from filter(_PY_NAME.match, names)
 
 

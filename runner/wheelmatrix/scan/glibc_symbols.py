@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from wheelmatrix.resources import data_path
 
@@ -35,8 +35,7 @@ _NOT_DEFINED = re.compile(r"\bsymbol ([^\s,@]+),? version \S+ not defined in fil
 GlibcVersion = tuple[int, int]
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     glibc: str
     comment: str
     # name -> [version, library] as the JSON has them; converted per lookup (a scan looks up a
@@ -61,7 +60,16 @@ def _table() -> _Table:
     )
 
 
+# Names CPython reserves for its C API. glibc exports none of them (a unit test holds the
+# shipped table to that), so they are answered without loading the table: an extension's
+# unversioned references are mostly these, and a small wheel's scan then never reads the 240 KB.
+PYTHON_PREFIXES = ("Py", "_Py")
+_PYTHON_PREFIXES_BYTES = tuple(p.encode() for p in PYTHON_PREFIXES)
+
+
 def _lookup(name: str, arch: str) -> tuple[GlibcVersion, str] | None:
+    if name.startswith(PYTHON_PREFIXES):
+        return None
     table = _table()
     symbols = table.per_arch.get(_ARCH_ALIASES.get(arch, arch), table.first_release)
     found = symbols.get(name)
@@ -82,7 +90,13 @@ def known_names() -> frozenset[bytes]:
 
 def is_known(name: str) -> bool:
     """Whether NAME is in the table for any arch (a name some glibc release added)."""
-    return name in _known()
+    return not name.startswith(PYTHON_PREFIXES) and name in _known()
+
+
+def known_among(names: Iterable[bytes]) -> frozenset[bytes]:
+    """The names (as an ELF string table holds them) that are in the table for some arch."""
+    rest = [name for name in names if not name.startswith(_PYTHON_PREFIXES_BYTES)]
+    return known_names().intersection(rest) if rest else frozenset()
 
 
 def data_glibc() -> str:

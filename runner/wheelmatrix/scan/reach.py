@@ -13,9 +13,8 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from wheelmatrix.resources import data_path
 
@@ -24,8 +23,7 @@ _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
 _CP_RE = re.compile(r"^(?:cp|py|pp)?(\d)(\d+)$")
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """One arch x Python cell: downloads in the window and the share per glibc (MAJOR, MINOR)."""
 
     downloads: int
@@ -37,8 +35,7 @@ class Cell:
         return min(1.0, max(0.0, total))
 
 
-@dataclass(frozen=True)
-class ReachData:
+class ReachData(NamedTuple):
     name: str
     repository: str
     path: str
