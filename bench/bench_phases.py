@@ -55,18 +55,24 @@ def main() -> None:
     emulated = next((c for c in phases if "/aarch64/" in c), "")
     print(f"{' '.join(args.inputs)} on {args.distro}; whole run {wall:.1f} s (exit {proc.returncode})")
     print(f"{'phase':58} {'native s':>9} {'emulated s':>11} {'ratio':>6}")
-    rows = list(dict.fromkeys([*phases[native], *phases[emulated]]))
+    # "SCENARIO: STEP" phases are steps a probe timed inside a scenario: printed under it, not summed
+    every = list(dict.fromkeys([*phases[native], *phases[emulated]]))
+    rows = [p for p in every if ": " not in p]
     for phase in rows:
         a, b = phases[native].get(phase, 0.0), phases[emulated].get(phase, 0.0)
         print(f"{phase[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
         scenario = phase.removeprefix("scenario ")
         if phase.startswith("scenario "):
+            for step in (p for p in every if p.startswith(f"{scenario}: ")):
+                a, b = phases[native].get(step, 0.0), phases[emulated].get(step, 0.0)
+                label = "  step " + step[len(scenario) + 2 :]
+                print(f"{label[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
             for check in list(dict.fromkeys([*checks[native], *checks[emulated]])):
                 if check.startswith(f"  {scenario}: "):
                     a, b = checks[native].get(check, 0.0), checks[emulated].get(check, 0.0)
                     if max(a, b) >= 0.05:
                         print(f"{check[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
-    totals = [sum(phases[c].values()) for c in (native, emulated)]
+    totals = [sum(s for p, s in phases[c].items() if ": " not in p) for c in (native, emulated)]
     ratio = totals[1] / totals[0] if totals[0] else 0.0
     print(f"{'sum of phases':58} {totals[0]:9.2f} {totals[1]:11.2f} {ratio:6.1f}")
     print(f"profile: {run / 'profile.jsonl'}")

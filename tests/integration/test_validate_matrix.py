@@ -3,6 +3,7 @@ and fixture wheels built in the test session for each failure class the runner t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,18 @@ def test_symbol_collision_crashes_in_one_import_order_only(
         assert collision["status"] == "failed", collision
         assert "`wm_shared_state` defined by" in collision["detail"]
         assert "wmcolla/_a.abi3.so" in collision["detail"] and "wmcollb/_b.abi3.so" in collision["detail"]
+    # the symbols probe's own steps are in the run's profile, for every cell
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    profile = [json.loads(line) for line in (run_dir / "profile.jsonl").read_text().splitlines()]
+    steps = {(p["cell"].split("/")[1], p["phase"]) for p in profile if p["phase"].startswith("symbols: ")}
+    for arch in {cell[1] for cell in CELLS}:
+        for step in (
+            "symbols: libraries and eager binding of each file",
+            "symbols: import everything, list the loaded objects",
+            "symbols: symbols defined by more than one object",
+            "symbols: bindings of the colliding symbols (LD_DEBUG)",
+        ):
+            assert (arch, step) in steps, sorted(steps)
 
 
 def test_wheel_for_missing_platform_is_not_installable(wheels: dict[str, Fixture], tmp_path: Path) -> None:

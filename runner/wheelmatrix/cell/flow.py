@@ -111,9 +111,13 @@ class CellFlow:
         try:
             yield
         finally:
-            if self.options.on_phase is not None:
-                where = f"{self.cell.distro.id}/{self.cell.arch}/py{self.cell.python}"
-                self.options.on_phase(where, name, time.perf_counter() - start)
+            self.phase_done(name, time.perf_counter() - start)
+
+    def phase_done(self, name: str, seconds: float) -> None:
+        """Record a phase timed elsewhere (a probe's own steps)."""
+        if self.options.on_phase is not None:
+            where = f"{self.cell.distro.id}/{self.cell.arch}/py{self.cell.python}"
+            self.options.on_phase(where, name, seconds)
 
     def run(self) -> list[CheckResult]:
         """This cell's scenario, after its install."""

@@ -20,6 +20,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 
 MARK = "@@WM@@ "
 # The runner's secret for this call (wheelmatrix/backends/probe_stream.py): every record line
@@ -524,7 +525,34 @@ def _project(path, site_dirs):
     return re.sub(r"\.libs$", "", rel.split("/", 1)[0])
 
 
+class Steps:
+    """Seconds per step of the smoke, for the run's profile (emitted last, as {"steps": ...})."""
+
+    def __init__(self):
+        self.done = []
+        self.name, self.start = None, None
+
+    def __call__(self, name):
+        now = time.monotonic()
+        if self.name is not None:
+            self.done.append([self.name, round(now - self.start, 3)])
+        self.name, self.start = name, now
+
+    def emit(self):
+        self(None)
+        emit({"steps": self.done})
+
+
 def cmd_smoke(plan):
+    steps = Steps()
+    try:
+        _smoke(plan, steps)
+    finally:
+        steps.emit()
+
+
+def _smoke(plan, step):
+    step("libraries and eager binding of each file")
     files = {}
     for project, paths in plan["files"].items():
         for path in paths:
@@ -535,11 +563,13 @@ def cmd_smoke(plan):
             libs, problems = ldd(path, interpreter_symbols(plan["python"]))
             files[path] = {"project": project, "needed": libs, "unresolved": problems}
     if musl_loader():
+        step("dlopen of each file")
         for path, error in dlopen_now(sorted(files), plan["python"], plan["timeout"]).items():
             files[path]["load_error"] = error
     emit({"files": files})
     # The whole set in the given order; if that fails (a crash is what we are here to explain),
     # the other order; else every module alone, and the union of what loaded.
+    step("import everything, list the loaded objects")
     dsos, why, partial, used = None, None, False, None
     for order in plan["orders"]:
         dsos, why = loaded_dsos(plan["python"], order, plan["timeout"])
@@ -555,11 +585,13 @@ def cmd_smoke(plan):
     if dsos is None:
         emit({"loaded": None, "why": why})
         return
+    step("symbols defined by more than one object")
     found = collisions(dsos, plan["site_dirs"])
     traced = used is not None and not musl_loader()  # musl's loader has no LD_DEBUG
     imported = None  # whether each order imported, while its bindings were traced
     if found and traced:
         # Every order: a binding made just before a crash is in the log too (written as made).
+        step("bindings of the colliding symbols (LD_DEBUG)")
         crossed, imported = {}, []
         for order in plan["orders"]:
             got, ok = crossed_bindings(plan["python"], order, plan["timeout"], plan["site_dirs"], found)
@@ -568,7 +600,9 @@ def cmd_smoke(plan):
                 crossed.setdefault(symbol, []).extend(p for p in pairs if p not in crossed[symbol])
         for c in found:
             c["crossed"] = crossed.get(c["symbol"], [])
+        step("definitions of the crossed symbols")
         describe([c for c in found if c["crossed"]])
+    step("runtimes, shared copies, static TLS")
     emit(
         {
             "loaded": dsos,

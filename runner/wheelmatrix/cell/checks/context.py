@@ -34,6 +34,10 @@ class CellRun(Protocol):
         """The error result of a check the probe gave no record for."""
         ...
 
+    def phase_done(self, name: str, seconds: float) -> None:
+        """Add a phase timed inside the cell (a probe's steps) to the run's profile."""
+        ...
+
     def oom(self, status: Status, rec: Mapping[str, Any], detail: str) -> tuple[str, str]:
         """(detail, diagnosis) naming the OOM killer when it killed this check; else (detail, "")."""
         ...

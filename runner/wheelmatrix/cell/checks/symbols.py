@@ -43,6 +43,10 @@ def run(ctx: CellRun) -> list[CheckResult]:
         "smoke", plan, user=ctx.sandbox.check_user, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
     )
     took = time.monotonic() - started
+    for rec in records:
+        for name, seconds in rec.get("steps") or ():
+            if isinstance(name, str) and isinstance(seconds, (int, float)):
+                ctx.phase_done(f"symbols: {name}", float(seconds))
     return [
         ctx.result(c.check, c.status, c.detail, took, c.evidence, c.diagnosis)
         for c in interpret_smoke([p for p, _m in cands], records, ctx.site_dirs)
