@@ -11,6 +11,7 @@ Results are printed as one marked JSON line each.
 """
 
 import bisect
+import concurrent.futures
 import glob
 import hashlib
 import json
@@ -106,18 +107,21 @@ def definitions(path):
     """{name: (bind, type, value, size, section index)} of defined, default-visibility dynamic
     symbols; {} if unreadable."""
     out = {}
+    binds = {1: "global", 2: "weak", 10: "unique"}
+    kinds = (0, 1, 2, 6, 10)
     try:
         for names, data in _tables(path, 11):  # SHT_DYNSYM
-            for off in range(0, len(data) - 23, 24):
-                st_name, st_info, st_other, st_shndx, value, size = struct.unpack_from("<IBBHQQ", data, off)
+            # whole entries only, unpacked by struct's own loop (this runs under emulation too)
+            whole = memoryview(data)[: len(data) - len(data) % 24]
+            for st_name, st_info, st_other, st_shndx, value, size in struct.iter_unpack("<IBBHQQ", whole):
                 if st_shndx == 0 or st_shndx >= 0xFF00 or (st_other & 3) not in (0, 3):
                     continue
-                bind, kind = st_info >> 4, st_info & 0xF
-                if bind not in (1, 2, 10) or kind not in (0, 1, 2, 6, 10):
+                bind = binds.get(st_info >> 4)
+                if bind is None or (st_info & 0xF) not in kinds:
                     continue
                 name = _string(names, st_name)
                 if name:
-                    out[name] = ({1: "global", 2: "weak", 10: "unique"}[bind], kind, value, size, st_shndx)
+                    out[name] = (bind, st_info & 0xF, value, size, st_shndx)
     except (OSError, struct.error, IndexError):
         return {}
     return out
@@ -404,7 +408,10 @@ def ldd(path, provided=()):
     return libs, problems
 
 
-def loaded_dsos(python, modules, timeout):
+def loaded_dsos(python, modules, timeout, log=None):
+    """(paths of the shared objects mapped after importing the modules, or None; why not; the
+    exit status). With LOG, the dynamic linker's bindings are written to LOG.PID as it runs."""
+    env = _traced_env(log) if log else None
     code = "\n".join("import " + m for m in modules) + (
         "\nimport json\npaths = []\n"
         "for line in open('/proc/self/maps'):\n"
@@ -420,14 +427,16 @@ def loaded_dsos(python, modules, timeout):
             stderr=subprocess.STDOUT,
             timeout=timeout,
             cwd="/",
+            env=env,
         )
     except subprocess.TimeoutExpired:
-        return None, "importing timed out"
+        return None, "importing timed out", None
     out = proc.stdout.decode("utf-8", "replace")
     for line in out.splitlines():
         if line.startswith("@@DSOS@@"):
-            return json.loads(line[len("@@DSOS@@") :]), None
-    return None, "import failed (rc %s): %s" % (proc.returncode, out.strip().splitlines()[-1:] or "")
+            return json.loads(line[len("@@DSOS@@") :]), None, proc.returncode
+    why = "import failed (rc %s): %s" % (proc.returncode, out.strip().splitlines()[-1:] or "")
+    return None, why, proc.returncode
 
 
 def runtime_copies(dsos):
@@ -553,15 +562,20 @@ def cmd_smoke(plan):
 
 def _smoke(plan, step):
     step("libraries and eager binding of each file")
+    # Vendored libraries (pkg.libs/) are resolved through the extension that loads them (its
+    # RPATH); checked alone they would seem to miss their siblings.
+    todo = [(project, path) for project, paths in plan["files"].items() for path in paths]
+    todo = [(project, path) for project, path in todo if not re.search(r"\.libs/", path)]
+    provided = interpreter_symbols(plan["python"])
+    # One `ldd -r` per file, a few at a time: each is its own dynamic-linker process (under
+    # emulation, its own emulator), so they use the cores the rest of the cell leaves idle.
+    workers = max(1, min(4, os.cpu_count() or 1, len(todo)))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        answers = list(pool.map(lambda item: ldd(item[1], provided), todo))
     files = {}
-    for project, paths in plan["files"].items():
-        for path in paths:
-            # Vendored libraries (pkg.libs/) are resolved through the extension that loads them
-            # (its RPATH); checked alone they would seem to miss their siblings.
-            if re.search(r"\.libs/", path):
-                continue
-            libs, problems = ldd(path, interpreter_symbols(plan["python"]))
-            files[path] = {"project": project, "needed": libs, "unresolved": problems}
+    for i, (project, path) in enumerate(todo):
+        libs, problems = answers[i]
+        files[path] = {"project": project, "needed": libs, "unresolved": problems}
     if musl_loader():
         step("dlopen of each file")
         for path, error in dlopen_now(sorted(files), plan["python"], plan["timeout"]).items():
@@ -569,39 +583,52 @@ def _smoke(plan, step):
     emit({"files": files})
     # The whole set in the given order; if that fails (a crash is what we are here to explain),
     # the other order; else every module alone, and the union of what loaded.
+    # Under glibc each order's import is traced (LD_DEBUG=bindings) as it runs: when collisions
+    # are found, their bindings are read from the same run instead of importing the stack again
+    # (under emulation one import of a scientific stack is half a minute).
     step("import everything, list the loaded objects")
+    traceable = not musl_loader()  # musl's loader has no LD_DEBUG
+    logs = {}  # order index -> (log prefix, whether that import exited 0)
     dsos, why, partial, used = None, None, False, None
-    for order in plan["orders"]:
-        dsos, why = loaded_dsos(plan["python"], order, plan["timeout"])
+    for i, order in enumerate(plan["orders"]):
+        log = "/tmp/wm-ld-smoke-%d" % i if traceable else None
+        dsos, why, rc = loaded_dsos(plan["python"], order, plan["timeout"], log)
+        if log:
+            logs[i] = (log, rc == 0)
         if dsos is not None:
             used = order
             break
     if dsos is None:
         union = []
         for module in plan["modules"]:
-            got, _why = loaded_dsos(plan["python"], [module], plan["timeout"])
+            got, _why, _rc = loaded_dsos(plan["python"], [module], plan["timeout"])
             union += [p for p in got or [] if p not in union]
         dsos, partial = (union, True) if union else (None, False)
     if dsos is None:
+        _drop_logs(logs)
         emit({"loaded": None, "why": why})
         return
     step("symbols defined by more than one object")
     found = collisions(dsos, plan["site_dirs"])
-    traced = used is not None and not musl_loader()  # musl's loader has no LD_DEBUG
+    traced = used is not None and traceable
     imported = None  # whether each order imported, while its bindings were traced
     if found and traced:
         # Every order: a binding made just before a crash is in the log too (written as made).
         step("bindings of the colliding symbols (LD_DEBUG)")
         crossed, imported = {}, []
-        for order in plan["orders"]:
-            got, ok = crossed_bindings(plan["python"], order, plan["timeout"], plan["site_dirs"], found)
+        for i, order in enumerate(plan["orders"]):
+            if i not in logs:  # an order the import step did not need to run
+                log = "/tmp/wm-ld-smoke-%d" % i
+                logs[i] = (log, traced_import(plan["python"], order, plan["timeout"], log) == 0)
+            log, ok = logs.pop(i)
             imported.append(ok)
-            for symbol, pairs in got.items():
+            for symbol, pairs in crossed_bindings(log, plan["site_dirs"], found).items():
                 crossed.setdefault(symbol, []).extend(p for p in pairs if p not in crossed[symbol])
         for c in found:
             c["crossed"] = crossed.get(c["symbol"], [])
         step("definitions of the crossed symbols")
         describe([c for c in found if c["crossed"]])
+    _drop_logs(logs)
     step("runtimes, shared copies, static TLS")
     emit(
         {
@@ -622,21 +649,40 @@ def _smoke(plan, step):
     )
 
 
-def crossed_bindings(python, modules, timeout, site_dirs, found):
+def _log_files(log):
+    folder, prefix = os.path.dirname(log), os.path.basename(log) + "."
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.startswith(prefix)]
+
+
+def _drop_logs(logs):
+    for log, _ok in logs.values():
+        for path in _log_files(log):
+            os.unlink(path)
+
+
+def _traced_env(log):
+    """The probe's environment, with the dynamic linker writing its bindings to LOG.PID (any
+    earlier log of that name is removed first)."""
+    for path in _log_files(log):
+        os.unlink(path)
+    return dict(os.environ, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
+
+
+def traced_import(python, modules, timeout, log):
+    """Import the modules with the dynamic linker's bindings written to LOG.PID; the exit status."""
+    code = "\n".join("import " + m for m in modules)
+    return _run_rc([python, *ISOLATED, "-c", code], _traced_env(log), timeout)
+
+
+def crossed_bindings(log, site_dirs, found):
     """For each colliding symbol, the bindings the dynamic linker made from one wheel's object
-    to another wheel's definition (glibc's LD_DEBUG=bindings). Copies loaded privately
-    (RTLD_LOCAL, as Python loads extensions) resolve to themselves and never appear here."""
+    to another wheel's definition (glibc's LD_DEBUG=bindings, read from one traced import's log,
+    which is removed). Copies loaded privately (RTLD_LOCAL, as Python loads extensions) resolve
+    to themselves and never appear here."""
     wanted = {c["symbol"] for c in found}
-    log = "/tmp/wm-ld-smoke"
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
-    env.update(LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    rc = _run_rc([python, *ISOLATED, "-c", "\n".join("import " + m for m in modules)], env, timeout)
     out = {}
-    folder, prefix = os.path.dirname(log), os.path.basename(log)
-    for name in sorted(os.listdir(folder)):
-        if not name.startswith(prefix):
-            continue
-        with open(os.path.join(folder, name), errors="replace") as fh:
+    for path in _log_files(log):
+        with open(path, errors="replace") as fh:
             for line in fh:
                 m = BINDING.search(line)
                 if not m or m.group(3) not in wanted:
@@ -649,8 +695,8 @@ def crossed_bindings(python, modules, timeout, site_dirs, found):
                 pair = {"wanted_by": wanter, "bound_to": target}
                 if pair not in out.setdefault(symbol, []):
                     out[symbol].append(pair)
-        os.unlink(os.path.join(folder, name))
-    return out, rc == 0
+        os.unlink(path)
+    return out
 
 
 def describe(crossed):
