@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
@@ -109,6 +109,15 @@ class Sandbox(Protocol):
         """The bytes of one file in the sandbox (through the engine API)."""
         ...
 
+    def read_tree(self, path: str) -> Iterable[bytes]:
+        """A directory of the sandbox as a tar stream, in chunks (through the engine API);
+        nothing when the sandbox has no such directory."""
+        ...
+
+    def put_tree(self, parent: str, archive: IO[bytes]) -> None:
+        """Unpack a tar archive (a seekable file) into `parent` in the sandbox."""
+        ...
+
     def start(self) -> None:
         """Create and start the sandbox with the cell's inputs in place."""
         ...
@@ -158,6 +167,17 @@ class Engine(Protocol):
 
     def sandbox(self, cell: Cell, image: str, cancel: threading.Event) -> Sandbox:
         """A sandbox for `cell` on `image`, not started yet."""
+        ...
+
+    def native_bytecode(
+        self, distro: Distro, sources: IO[bytes], dirs: Sequence[str], prefix: str, timeout_s: float
+    ) -> IO[bytes] | None:
+        """Compile the Python sources under `dirs` of a tar archive (unpacked at /, paths as in
+        an emulated cell) with the interpreter of `distro`'s image for this engine's own arch —
+        the same Python as the emulated cell's, running natively — in a throwaway sandbox with
+        no network. A tar of the `prefix` tree (sys.pycache_prefix: one .pyc per source, checked
+        against its source's hash), or None when this engine holds no native image of the distro
+        (none is built for this)."""
         ...
 
     def guard(self, cancel: threading.Event) -> AbstractContextManager[None]:

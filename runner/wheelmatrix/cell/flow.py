@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from wheelmatrix.backends.base import Sandbox
+from wheelmatrix.cell.bytecode import (
+    COMPILE_PREFIX,
+    MIN_SOURCES,
+    NativeCompile,
+    pycache_archive,
+    sources_archive,
+)
 from wheelmatrix.cell.checks.execute import PROJECT_DIR
 from wheelmatrix.cell.crash import crash_evidence
 from wheelmatrix.cell.install import VENV
@@ -27,6 +34,7 @@ from wheelmatrix.cell.options import CellOptions
 from wheelmatrix.cell.plan import Installed, plan_install, read_install
 from wheelmatrix.cell.static_tls import static_tls_diagnosis
 from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.host import host_arch
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
@@ -46,9 +54,16 @@ class CellFlow:
     `CellRun` (cell/checks/context.py) that the scenario kinds run against."""
 
     def __init__(
-        self, cell: Cell, sandbox: Sandbox, options: CellOptions, cancel: threading.Event | None = None
+        self,
+        cell: Cell,
+        sandbox: Sandbox,
+        options: CellOptions,
+        cancel: threading.Event | None = None,
+        native_compile: NativeCompile | None = None,
     ) -> None:
+        """`native_compile`: the engine's compiler for an emulated cell's bytecode (cell/bytecode.py)."""
         self.cell = cell
+        self.native_compile = native_compile
         self.sandbox = sandbox
         self.options = options
         self.cancel = cancel or threading.Event()
@@ -144,6 +159,9 @@ class CellFlow:
 
         if installed is None or self.cancel.is_set():
             return [r for cell in cells for r in each(cell)]
+        if self.native_compile is not None and self.cell.arch != host_arch():
+            with self.phase("bytecode, compiled natively"):
+                self.bytecode_natively(self.native_compile)
         copies: dict[tuple[Path, tuple[str, ...]], str] = {}  # (sources, left out) -> copy
         dirs: dict[str, dict[Path, str]] = {}  # scenario -> what project_dirs is while it runs
         for cell in cells:
@@ -177,6 +195,25 @@ class CellFlow:
             with self.phase(f"scenario {cell.scenario.name}"):
                 results += each(cell) + kind_of(cell.scenario).run(self)
         return results
+
+    def bytecode_natively(self, compile_natively: NativeCompile) -> bool:
+        """Compile the venv's sources with the native interpreter of the same Python and put
+        the bytecode where the checks look for it; False when the cell compiles lazily instead
+        (a small install, no native image, a source tree over the limit)."""
+        got = sources_archive(self.sandbox.read_tree, self.site_dirs)
+        if got is None:
+            return False
+        sources, count = got
+        with sources:
+            if count < MIN_SOURCES:
+                return False
+            compiled = compile_natively(sources, self.site_dirs, COMPILE_PREFIX)
+        if compiled is None:
+            return False
+        uid = int(self.sandbox.check_user.split(":")[0])
+        with compiled, pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid) as tree:
+            self.sandbox.put_tree("/tmp", tree)
+        return True
 
     # -- phase 1: install with network ---------------------------------------------------------
     def install(

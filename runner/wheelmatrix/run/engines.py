@@ -16,6 +16,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import IO
 
 from wheelmatrix.backends.base import Engine, EngineDown, EngineOptions, Log
 from wheelmatrix.cell.flow import CellFlow, CellOptions
@@ -57,7 +58,12 @@ def run_group(
     one install, then each scenario. A broken sandbox ends every cell `error`; a lost engine
     raises EngineDown (the EngineSet moves the cells to another engine)."""
     sandbox = engine.sandbox(cells[0], image, cancel)
-    flow = CellFlow(cells[0], sandbox, options, cancel)
+    distro = cells[0].distro
+
+    def native_compile(sources: IO[bytes], dirs: Sequence[str], prefix: str) -> IO[bytes] | None:
+        return engine.native_bytecode(distro, sources, dirs, prefix, options.timeout_s * 3)
+
+    flow = CellFlow(cells[0], sandbox, options, cancel, native_compile)
     try:
         with engine.guard(cancel):
             with flow.phase("create and start"):

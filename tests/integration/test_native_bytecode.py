@@ -1,0 +1,71 @@
+"""An emulated cell's bytecode is compiled once by the same Python running natively (the
+distro's image for the engine's own arch), through the engine API: real engine, real QEMU cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wheelmatrix
+from tests.fixtures.wheels import write_wheel
+from wheelmatrix.cell.bytecode import MIN_SOURCES
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
+
+# The package checks, as it is imported in the cell, that its modules' bytecode is hash-checked
+# (PEP 552) — what the native compile writes — rather than timestamp-based, what the cell's own
+# interpreter writes when it compiles a module on import.
+INIT = b"""
+import importlib.util, os
+from . import m0, m1
+VALUES = (m0.VALUE, m1.VALUE)
+for name in ("m0", "m1"):
+    pyc = importlib.util.cache_from_source(os.path.join(os.path.dirname(__file__), name + ".py"))
+    with open(pyc, "rb") as fh:
+        flags = int.from_bytes(fh.read(8)[4:8], "little")
+    if flags != 3:
+        raise ImportError("%s was compiled in the cell (pyc flags %d), not natively" % (name, flags))
+"""
+
+
+def many_modules(dest: Path) -> Path:
+    files = {"wmmany/__init__.py": INIT}
+    for i in range(MIN_SOURCES + 20):
+        files[f"wmmany/m{i}.py"] = f"VALUE = {i}\n".encode()
+    return write_wheel(dest, "wmmany", "1.0", "py3-none-any", files, purelib=True)
+
+
+def test_an_emulated_cell_imports_bytecode_compiled_natively(tmp_path: Path) -> None:
+    wheel = many_modules(tmp_path / "dist")
+    run = wheelmatrix(
+        wheel, "--distro", "debian-12", "--arch", "aarch64", "--scenario", "import", tmp=tmp_path
+    )
+    assert run.rc == 0, run.explain()
+    (res,) = run.by_cell("import wmmany").values()
+    assert res["status"] == "passed", res
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    phases = [json.loads(line)["phase"] for line in (run_dir / "profile.jsonl").read_text().splitlines()]
+    assert (
+        phases.index("install")
+        < phases.index("bytecode, compiled natively")
+        < phases.index("scenario import")
+    )
+
+
+def test_a_native_cell_and_a_small_install_compile_in_the_cell(tmp_path: Path) -> None:
+    """No native sandbox where it cannot pay: a native cell, or a handful of sources."""
+    small = write_wheel(
+        tmp_path / "dist", "wmfew", "1.0", "py3-none-any", {"wmfew/__init__.py": b"X = 1\n"}, True
+    )
+    run = wheelmatrix(
+        small, "--distro", "debian-12", "--arch", "aarch64", "--arch", "x86_64", "--scenario", "import",
+        tmp=tmp_path,
+    )  # fmt: skip
+    assert run.rc == 0, run.explain()
+    (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    profile = [json.loads(line) for line in (run_dir / "profile.jsonl").read_text().splitlines()]
+    timed = {(p["cell"].split("/")[1], p["phase"]) for p in profile}
+    assert ("aarch64", "bytecode, compiled natively") in timed  # looked, found too few sources
+    assert ("x86_64", "bytecode, compiled natively") not in timed
