@@ -53,6 +53,8 @@ def test_sources_and_the_uv_cache_files_their_symlinks_point_to_are_read_out() -
             "pkg/__init__.py": b"x = 1\n",
             "pkg/_native.so": b"\x7fELF...",  # not a source: left in the cell
             "pkg/linked.py": f"{ARCHIVE}/pkg/linked.py",
+            "pkg/" + "d" * 120: None,  # a long path: it travels in a pax header
+            "pkg/" + "d" * 120 + "/deep.py": b"z = 3\n",
             "pkg-1.0.dist-info": None,
             "pkg-1.0.dist-info/RECORD": b"...",
         },
@@ -64,10 +66,11 @@ def test_sources_and_the_uv_cache_files_their_symlinks_point_to_are_read_out() -
     got = sources_archive(sandbox.read_tree, [SITE, SITE.replace("/lib/", "/lib64/")])
     assert got is not None
     archive, count = got
-    assert count == 2  # the two sources the venv imports from
+    assert count == 3  # the sources the venv imports from
     members = names(archive)
     site = SITE.lstrip("/")
     assert f"{site}/pkg/__init__.py" in members
+    assert f"{site}/pkg/{'d' * 120}/deep.py" in members, sorted(members)
     assert members[f"{site}/pkg/linked.py"].issym()
     assert members[f"{ARCHIVE.lstrip('/')}/pkg/linked.py"].isfile()
     assert not [n for n in members if n.endswith((".so", ".bin", "RECORD"))]
@@ -112,7 +115,7 @@ def test_the_compiled_tree_goes_back_as_the_check_users_cache(tmp_path: Path) ->
     user_prefix = tmp_path / "wm-pycache-65534"
     back = pycache_archive(buf, str(user_prefix), 65534)
     members = names(back)
-    assert all(n.split("/")[0] == "wm-pycache-65534" for n in members)
+    assert all(n.split("/")[0] == "wm-pycache-65534" for n in members), sorted(members)
     assert all(m.uid == m.gid == 65534 for m in members.values())
     back.seek(0)
     with tarfile.open(fileobj=back) as tar:

@@ -79,6 +79,17 @@ def _members(read_tree: ReadTree, path: str) -> Iterator[tuple[tarfile.TarInfo, 
             yield member, (tar.extractfile(member) if member.isfile() else None), where
 
 
+def _rename(member: tarfile.TarInfo, name: str, owner: int) -> None:
+    """Give a member read from an archive another path and owner. A long path travels in the
+    member's pax header too, which would win over the new name: that header goes."""
+    member.name = name
+    member.uid = member.gid = owner
+    member.uname = member.gname = ""
+    member.pax_headers = {
+        k: v for k, v in member.pax_headers.items() if k not in ("path", "uid", "gid", "uname", "gname")
+    }
+
+
 def sources_archive(read_tree: ReadTree, dirs: Sequence[str]) -> tuple[IO[bytes], int] | None:
     """The .py files under `dirs` (and the uv cache files their symlinks point to) as a tar to
     unpack at /, spooled to disk, and how many sources it holds; None past MAX_SOURCE_BYTES."""
@@ -87,9 +98,7 @@ def sources_archive(read_tree: ReadTree, dirs: Sequence[str]) -> tuple[IO[bytes]
     roots: set[str] = set()  # uv cache directories the symlinks point into
 
     def add(tar: tarfile.TarInfo, fh: IO[bytes] | None, where: str, dst: tarfile.TarFile) -> None:
-        tar.name = where.lstrip("/")
-        tar.uid = tar.gid = 0
-        tar.uname = tar.gname = ""
+        _rename(tar, where.lstrip("/"), 0)
         tar.mode = 0o755 if tar.isdir() else 0o644
         dst.addfile(tar, fh)
 
@@ -136,9 +145,7 @@ def pycache_archive(compiled: IO[bytes], user_prefix: str, uid: int) -> IO[bytes
             head, _sep, tail = member.name.partition("/")
             if head != old:
                 continue
-            member.name = f"{new}/{tail}" if tail else new
-            member.uid = member.gid = uid
-            member.uname = member.gname = ""
+            _rename(member, f"{new}/{tail}" if tail else new, uid)
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
     out.seek(0)
     return out
