@@ -11,8 +11,8 @@ and neither depends on the index's latency.
    (the matching wheel, from the same folder) + import per cell. Target: >= 25x (issue 9).
 2. One warm cell (debian-12/x86_64, the whole CLI process, default scenarios) against a bare
    `docker run IMAGE python3 -c pass`. Target: <= 2x the bare container.
-3. The same cell emulated (debian-12/aarch64 under QEMU) against native, import scenario.
-   Target: <= 2x.
+3. The same cell emulated (debian-12/aarch64 under QEMU) against native, with the default
+   scenarios (and with the import scenario alone). Target: <= 2x.
 
 Usage: python bench/bench_matrix.py [--repeat N] [--skip-loop] [--project P==V --module M]
 Nothing is asserted: machines are noisy; read the ratios.
@@ -124,7 +124,7 @@ def main() -> None:
             print(f"  loop cell {cell[0]}/{cell[1]}: {t:.1f} s")
             loop += t
         print(f"sequential docker-run + venv + pip loop: {loop:8.2f} s")
-        print(f"RATIO matrix: loop / runner = {loop / runner_matrix:.1f}x faster (target >= 10x)")
+        print(f"RATIO matrix: loop / runner = {loop / runner_matrix:.1f}x faster (target >= 25x)")
 
     one = ["--distro", "debian-12", "--arch", "x86_64"]
     timed(wheelmatrix(wheels, *one))
@@ -137,14 +137,15 @@ def main() -> None:
     print(f"bare docker run python3 -c pass:         {bare:8.2f} s (median of {args.repeat})")
     print(f"RATIO one cell: runner / bare = {cell / bare:.2f}x (target <= 2x)")
 
-    native_args = ["--distro", "debian-12", "--arch", "x86_64", "--scenario", "import"]
-    emulated_args = ["--distro", "debian-12", "--arch", "aarch64", "--scenario", "import"]
-    timed(wheelmatrix(wheels, *emulated_args))
-    native = statistics.median(timed(wheelmatrix(wheels, *native_args)) for _ in range(args.repeat))
-    emulated = statistics.median(timed(wheelmatrix(wheels, *emulated_args)) for _ in range(args.repeat))
-    print(f"one cell native (x86_64), import:        {native:8.2f} s (median of {args.repeat})")
-    print(f"one cell emulated (aarch64), import:     {emulated:8.2f} s (median of {args.repeat})")
-    print(f"RATIO emulated / native = {emulated / native:.2f}x (target <= 2x)")
+    for label, scenarios in (("default scenarios", []), ("import only", ["--scenario", "import"])):
+        native_args = ["--distro", "debian-12", "--arch", "x86_64", *scenarios]
+        emulated_args = ["--distro", "debian-12", "--arch", "aarch64", *scenarios]
+        timed(wheelmatrix(wheels, *emulated_args))
+        native = statistics.median(timed(wheelmatrix(wheels, *native_args)) for _ in range(args.repeat))
+        emulated = statistics.median(timed(wheelmatrix(wheels, *emulated_args)) for _ in range(args.repeat))
+        print(f"one cell native (x86_64), {label}: {native:8.2f} s (median of {args.repeat})")
+        print(f"one cell emulated (aarch64), {label}: {emulated:8.2f} s (median of {args.repeat})")
+        print(f"RATIO emulated / native, {label} = {emulated / native:.2f}x (target <= 2x)")
 
 
 if __name__ == "__main__":
