@@ -135,15 +135,22 @@ def sources_archive(read_tree: ReadTree, dirs: Sequence[str]) -> tuple[IO[bytes]
     return out, count
 
 
-def pycache_archive(compiled: IO[bytes], user_prefix: str, uid: int) -> IO[bytes]:
+def pycache_archive(
+    compiled: IO[bytes], user_prefix: str, uid: int, dirs: Sequence[str] = ("",)
+) -> IO[bytes]:
     """The compiled tree (a tar of COMPILE_PREFIX) renamed to the check user's prefix (a
-    directory of /tmp), owned by that user so its checks can add what they compile."""
+    directory of /tmp), owned by that user so its checks can add what they compile. Only the
+    bytecode of sources under `dirs` is kept (the compiler's own standard-library modules,
+    compiled from the native image's files, are not the cell's)."""
+    keep = tuple(d.strip("/") for d in dirs)
     out = tempfile.TemporaryFile()  # noqa: SIM115 (returned: the caller closes it)
     old, new = posixpath.basename(COMPILE_PREFIX), posixpath.basename(user_prefix)
     with tarfile.open(fileobj=compiled, mode="r|") as src, tarfile.open(fileobj=out, mode="w") as dst:
         for member in src:
             head, _sep, tail = member.name.partition("/")
             if head != old:
+                continue
+            if member.isfile() and not tail.startswith(keep):
                 continue
             _rename(member, f"{new}/{tail}" if tail else new, uid)
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)

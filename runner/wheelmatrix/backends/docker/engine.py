@@ -239,7 +239,10 @@ class DockerEngine:
     ) -> Any:
         container = self.client.containers.create(
             tag,
-            [distro.python_executable, "-I", "-X", f"pycache_prefix={prefix}", "-c", script, *dirs],
+            # the prefix through the environment, not -X: compileall's worker processes are
+            # started afresh on Python 3.13 (forkserver) and get the environment, not the flags
+            [distro.python_executable, "-s", "-c", script, *dirs],
+            environment={"PYTHONPYCACHEPREFIX": prefix},
             labels={images.LABEL_MANAGED: "true", images.LABEL_KIND: "compile", LABEL_RUN: self.run_id,
                     LABEL_PID: str(os.getpid()), LABEL_HOST: socket.gethostname()},
             network_mode="none",
