@@ -18,11 +18,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 # (PEP 552) — what the native compile writes — rather than timestamp-based, what the cell's own
 # interpreter writes when it compiles a module on import.
 INIT = b"""
-import importlib.util, os
+import importlib.util, os, json
 from . import m0, m1
 VALUES = (m0.VALUE, m1.VALUE)
-for name in ("m0", "m1"):
-    pyc = importlib.util.cache_from_source(os.path.join(os.path.dirname(__file__), name + ".py"))
+# the package's modules, and a standard-library module the interpreter does not start with
+for name, source in (
+    ("m0", os.path.join(os.path.dirname(__file__), "m0.py")),
+    ("m1", os.path.join(os.path.dirname(__file__), "m1.py")),
+    ("json", json.__file__),
+):
+    pyc = importlib.util.cache_from_source(source)
     with open(pyc, "rb") as fh:
         flags = int.from_bytes(fh.read(8)[4:8], "little")
     if flags != 3:

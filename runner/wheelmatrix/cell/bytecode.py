@@ -140,8 +140,8 @@ def pycache_archive(
 ) -> IO[bytes]:
     """The compiled tree (a tar of COMPILE_PREFIX) renamed to the check user's prefix (a
     directory of /tmp), owned by that user so its checks can add what they compile. Only the
-    bytecode of sources under `dirs` is kept (the compiler's own standard-library modules,
-    compiled from the native image's files, are not the cell's)."""
+    bytecode of sources under `dirs` is kept (all by default: the engine compiles the
+    standard library too, hash-checked, so a file that differs in the cell is compiled again)."""
     keep = tuple(d.strip("/") for d in dirs)
     out = tempfile.TemporaryFile()  # noqa: SIM115 (returned: the caller closes it)
     old, new = posixpath.basename(COMPILE_PREFIX), posixpath.basename(user_prefix)

@@ -211,7 +211,7 @@ class CellFlow:
         if compiled is None:
             return False
         uid = int(self.sandbox.check_user.split(":")[0])
-        with compiled, pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid, self.site_dirs) as tree:
+        with compiled, pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid) as tree:
             self.sandbox.put_tree("/tmp", tree)
         return True
 

@@ -205,11 +205,18 @@ class DockerEngine:
         # compileall over the directories, as nobody, with no network and no
         # capabilities; the sources are put in before it starts. A source that does not compile
         # (a Python 2 test file) just gets no .pyc: the cell compiles what it imports, as before.
-        # Packages' test suites (a third of scipy's sources) are left to that too.
+        # Packages' test suites (a third of scipy's sources) are left to that too. The standard
+        # library is compiled as well: under a pycache prefix the interpreter does not look in
+        # the distro's own __pycache__ folders, and the first import of a stack compiled dozens
+        # of its modules under emulation. Everything is hash-checked (force=True rewrites what
+        # the compiler's own imports wrote), so a stdlib file that differs between the two
+        # arches is simply compiled again in the cell.
         script = (
-            "import compileall, re, sys\n"
-            "for r in sys.argv[1:]:\n"
-            "    compileall.compile_dir(r, quiet=2, workers=0, rx=re.compile(r'/tests?/'),\n"
+            "import compileall, re, sys, sysconfig\n"
+            "std = sysconfig.get_paths()\n"
+            "for r in sys.argv[1:] + sorted({std['stdlib'], std['platstdlib']}):\n"
+            "    compileall.compile_dir(r, quiet=2, workers=0, force=True,\n"
+            "        rx=re.compile(r'/(tests?|idlelib|turtledemo)/'),\n"
             "        invalidation_mode=compileall.py_compile.PycInvalidationMode.CHECKED_HASH)\n"
         )
         try:
