@@ -400,6 +400,9 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+CONSOLE_SCRIPT = "import sys; from wheelmatrix.cli import main; sys.exit(main())"
+
+
 def run_wheelmatrix(w: Wheel, work: Path, timeout: float) -> Outcome:
     report = work / "scan.json"
     scan_cache = work / "wm-cache"  # empty for every wheel: the scan cache must not answer
@@ -407,7 +410,9 @@ def run_wheelmatrix(w: Wheel, work: Path, timeout: float) -> Outcome:
     # compiled bytecode, as an installed wheelmatrix has (auditwheel's venv has its .pyc files)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(work.parent / "pycache")
-    cmd = [sys.executable, "-m", "wheelmatrix", "scan", str(w.path), "--json", str(report)]
+    # started as the `wheelmatrix` console script starts it (and as auditwheel's own script
+    # starts auditwheel), not through `-m`, which adds runpy's start-up
+    cmd = [sys.executable, "-c", CONSOLE_SCRIPT, "scan", str(w.path), "--json", str(report)]
     rc, cpu, rss, wall, out, err = measure(cmd, env=env, timeout=timeout, cwd=work)
     if rc is None:
         return Outcome("timeout", rc, cpu, rss, wall)

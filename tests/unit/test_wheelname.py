@@ -90,3 +90,10 @@ def test_a_refused_name_says_which_part_is_wrong() -> None:
         parse_wheel_name("demo-1.0-x-py3-none-any.whl")
     with pytest.raises(InvalidWheelName, match="invalid version 'one'"):
         parse_wheel_name("demo-one-py3-none-any.whl")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.", min_size=1, max_size=10))
+def test_plain_release_numbers_read_as_packaging_reads_them(version: str) -> None:
+    filename = f"demo-{version}-py3-none-any.whl"
+    assert our_answer(filename) == packaging_answer(filename)

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 # The escaped project name (at least one character; `__` is refused separately, as packaging does).
 _NAME = re.compile(r"[\w._]+\Z")
+# A release number without leading zeros is its own normal form (most wheels' versions): no
+# need to load packaging.version, whose import compiles its large pattern.
+_PLAIN_VERSION = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z", re.ASCII)
 # A build tag starts with a digit.
 _BUILD = re.compile(r"(\d+)(.*)\Z", re.ASCII)
 
@@ -68,12 +71,15 @@ def parse_wheel_name(filename: str) -> WheelName:
     parts = stem.split("-", dashes - 2)
     if "__" in parts[0] or _NAME.match(parts[0]) is None:
         raise InvalidWheelName(f"invalid project name {parts[0]!r}: {filename!r}")
-    from packaging.version import InvalidVersion, Version
+    if _PLAIN_VERSION.match(parts[1]):  # "3.0.4": packaging would give it back unchanged
+        version = parts[1]
+    else:
+        from packaging.version import InvalidVersion, Version
 
-    try:
-        version = str(Version(parts[1]))
-    except InvalidVersion:
-        raise InvalidWheelName(f"invalid version {parts[1]!r}: {filename!r}") from None
+        try:
+            version = str(Version(parts[1]))
+        except InvalidVersion:
+            raise InvalidWheelName(f"invalid version {parts[1]!r}: {filename!r}") from None
     build = ""
     if dashes == 5:
         match = _BUILD.match(parts[2])
