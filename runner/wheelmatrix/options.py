@@ -17,12 +17,10 @@ May import config, scan, inputs and the base modules (the heavy ones inside func
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from wheelmatrix.config.limits import JOBS, MEMORY, PIDS, SECONDS, Bounds, clipped, memory_problem
 from wheelmatrix.errors import InputError
@@ -79,7 +77,7 @@ def number_in(bounds: Bounds) -> Callable[[str], float]:
 
 def count_in(bounds: Bounds) -> Callable[[str], int]:
     """A flag type: a whole number within `bounds`."""
-    parse = number_in(dataclasses.replace(bounds, whole=True))
+    parse = number_in(bounds._replace(whole=True))
     return lambda text: int(parse(text))
 
 
@@ -130,8 +128,7 @@ def cpu_level(text: str) -> str:
 # --------------------------------------------------------------------------- the table
 
 
-@dataclass(frozen=True, kw_only=True)
-class Option:
+class Option(NamedTuple):
     """One run setting: its run-file key and/or its command-line flag, and how each is read.
 
     `name` is the run-file key (for a flag-only option, the flag without its dashes). `field`
@@ -659,7 +656,6 @@ def add_positional(p: argparse.ArgumentParser, *, required: bool) -> None:
 def overrides(args: argparse.Namespace, base: RunConfig) -> dict[str, Any]:
     """The RunConfig fields given on the command line, to overlay on `base` with
     RunConfig.override (a flag not given is None; an empty positional list was not given)."""
-    import dataclasses
 
     out: dict[str, Any] = {}
     reports: dict[str, Any] = {}
@@ -675,6 +671,8 @@ def overrides(args: argparse.Namespace, base: RunConfig) -> dict[str, Any]:
         else:
             out[o.field] = value
     if reports:
+        import dataclasses
+
         out["reports"] = dataclasses.replace(base.reports, **reports)
     return out
 

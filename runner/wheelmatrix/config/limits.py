@@ -7,7 +7,7 @@ Standard library only and imported by wheelmatrix.options at load: keep it light
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 MEMORY_UNITS = {"b": 1, "k": KIB, "m": MIB, "g": GIB}
@@ -32,8 +32,7 @@ def shown(value: object) -> str:
     return str(value)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Bounds:
+class Bounds(NamedTuple):
     """The values a numeric setting may take: from `low` (excluded when `above`) to `high`."""
 
     low: float
