@@ -10,10 +10,10 @@ import shutil
 import struct
 import sys
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from wheelmatrix.errors import InfrastructureError
 
@@ -28,13 +28,12 @@ CA_CANDIDATES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bu
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
 
 
-@dataclass(frozen=True, kw_only=True)
-class IndexSettings:
+class IndexSettings(NamedTuple):
     """The host's package index configuration, passed into containers."""
 
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
-    proxy_env: dict[str, str] = field(default_factory=dict)
+    proxy_env: Mapping[str, str] = MappingProxyType({})  # read-only: a shared default
     has_ca_bundle: bool = False
 
 

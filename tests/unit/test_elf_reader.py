@@ -3,7 +3,6 @@ pyelftools section view (tests/fixtures/elf_reference.py) on every fixture wheel
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import struct
 import time
@@ -38,12 +37,12 @@ def test_every_fixture_elf_file_reads_as_pyelftools_reads_it(fixtures: dict[str,
             for name, data in _elf_members(wheel):
                 expected = reference_scan_elf(name, data)
                 read = scan_elf(name, data, all_exports=True)
-                assert dataclasses.replace(read, export_count=0) == expected, name
+                assert read._replace(export_count=0) == expected, name
                 # the count is of entries: one name may be exported under two versions
                 assert read.export_count >= len(expected.exports), name
-                kept = dataclasses.replace(streamed[name], installs_as="")
+                kept = streamed[name]._replace(installs_as="")
                 assert kept.exports == tuple(n for n in expected.exports if consulted_export(n)), name
-                assert dataclasses.replace(kept, exports=expected.exports, export_count=0) == expected, name
+                assert kept._replace(exports=expected.exports, export_count=0) == expected, name
                 compared += 1
     assert compared >= 10
 
@@ -228,4 +227,4 @@ def test_an_export_named_by_the_tail_of_another_string_is_read(native: bytes) ->
     struct.pack_into("<I", patched, entry, st_name + 2)  # now the name's tail
     read = scan_elf("x.so", bytes(patched), all_exports=True)
     assert original[2:] in read.exports and original not in read.exports
-    assert dataclasses.replace(read, export_count=0) == reference_scan_elf("x.so", bytes(patched))
+    assert read._replace(export_count=0) == reference_scan_elf("x.so", bytes(patched))

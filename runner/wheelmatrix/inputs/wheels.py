@@ -11,7 +11,6 @@ import stat
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NamedTuple
@@ -105,8 +104,7 @@ def placement(member: str) -> Placement | None:
     return Placement(scheme="site" if scheme in ("purelib", "platlib") else scheme, path=path)
 
 
-@dataclass(frozen=True, kw_only=True)
-class WheelFile:
+class WheelFile(NamedTuple):
     path: Path
     project: NormalizedName
     version: str
@@ -121,14 +119,12 @@ class WheelFile:
         return self.path.name
 
 
-@dataclass(frozen=True, kw_only=True)
-class RequirementSpec:
+class RequirementSpec(NamedTuple):
     text: str
     project: NormalizedName
 
 
-@dataclass(frozen=True, kw_only=True)
-class Project:
+class Project(NamedTuple):
     """One project under test (or one companion): either wheel files or a requirement."""
 
     name: NormalizedName

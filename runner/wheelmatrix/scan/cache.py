@@ -14,7 +14,6 @@ MAX_ENTRY_BYTES is ignored and rewritten, never an error.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
@@ -172,10 +171,10 @@ def _strs(value: Any) -> tuple[str, ...]:
 # Every field of each type is written and required on reading: a field added to a type and not
 # here makes every read miss (and tests/unit/test_scan_cache.py fail), never a wrong scan.
 
-_REQUIREMENT_KEYS = tuple(f.name for f in dataclasses.fields(Requirement))
-_ELF_KEYS = tuple(f.name for f in dataclasses.fields(ElfInfo))
-_FINDING_KEYS = tuple(f.name for f in dataclasses.fields(Finding))
-_SCAN_KEYS = tuple(f.name for f in dataclasses.fields(WheelScan))
+_REQUIREMENT_KEYS = Requirement._fields
+_ELF_KEYS = ElfInfo._fields
+_FINDING_KEYS = Finding._fields
+_SCAN_KEYS = WheelScan._fields
 
 
 def requirement_to_json(req: Requirement) -> dict[str, Any]:

@@ -7,14 +7,13 @@ dynamic symbols it exports with default visibility.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
@@ -28,8 +27,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split("."))
 
 
-@dataclass(frozen=True, kw_only=True)
-class Requirement:
+class Requirement(NamedTuple):
     """One versioned symbol requirement: `symbol` needs `namespace`_`version` from `library`."""
 
     library: str
@@ -43,8 +41,7 @@ class Requirement:
         return f"{self.namespace}_{self.version}"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ElfInfo:
+class ElfInfo(NamedTuple):
     path: str  # path inside the wheel
     machine: str
     needed: tuple[str, ...]
@@ -232,7 +229,7 @@ def iter_wheel_elves(wheel: Path) -> Iterator[ElfInfo]:
     inflated. Each names where it installs when that differs from its path."""
     for found in _scan_members(wheel):
         where = installed_as(found.path)
-        yield dataclasses.replace(found, installs_as=where) if where else found
+        yield found._replace(installs_as=where) if where else found
 
 
 def wheel_exports(wheel: Path) -> dict[str, tuple[str, ...]]:

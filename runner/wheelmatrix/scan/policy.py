@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from wheelmatrix.scan.elf import ElfInfo, Requirement, iter_wheel_elves, version_key
 
@@ -22,8 +22,7 @@ _TAG = re.compile(r"^(manylinux|musllinux)_(\d+)_(\d+)_(\w+)$")
 _LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
-@dataclass(frozen=True, kw_only=True)
-class Policy:
+class Policy(NamedTuple):
     family: str  # manylinux | musllinux
     name: str  # manylinux_2_17
     version: tuple[int, int]
@@ -31,8 +30,7 @@ class Policy:
     libs: frozenset[str]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Finding:
+class Finding(NamedTuple):
     kind: str  # over-claimed | under-claimed | unshipped-library | glibc-in-musllinux | execstack
     #            | cell-lacks | cell-execstack | cell-cpu | relr-musl | isa-level
     #            | abi3-over-claimed | abi3-non-stable | cell-abi3 (scan/abi3.py)
@@ -49,11 +47,10 @@ class Finding:
         }
 
 
-@dataclass(frozen=True, kw_only=True)
-class WheelScan:
+class WheelScan(NamedTuple):
     wheel: str
     files: tuple[ElfInfo, ...]
-    findings: tuple[Finding, ...] = field(default=())
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -200,7 +197,7 @@ def judge_wheel(wheel: Path, tags: Iterable[str]) -> WheelScan:
 
     scan = judge_files(wheel.name, tuple(iter_wheel_elves(wheel)), tags)
     abi3 = audit(wheel.name, scan.files)  # the wheel file's own name carries its abi3 tag
-    return replace(scan, findings=scan.findings + tuple(abi3)) if abi3 else scan
+    return scan._replace(findings=scan.findings + tuple(abi3)) if abi3 else scan
 
 
 def judge_files(name: str, files: tuple[ElfInfo, ...], tags: Iterable[str]) -> WheelScan:
@@ -405,8 +402,7 @@ def cell_gaps(scan: WheelScan, available: Mapping[str, str], where: str) -> list
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
-class LowestTag:
+class LowestTag(NamedTuple):
     """The most compatible platform tag a wheel's files satisfy (as auditwheel says it: "this
     constrains the platform tag to ..."), and what stops the next older one."""
 

@@ -7,7 +7,6 @@ scan starts in a fraction of the matrix's start-up.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -51,7 +50,7 @@ def cached_scan(path: Path, sha256: str, platforms: list[str], use_cache: bool) 
     scan = cached(
         "scans", f"{sha256} {' '.join(platforms)}", WHEEL_SCAN, lambda: judge_wheel(path, platforms)
     )
-    return dataclasses.replace(scan, wheel=path.name) if scan.wheel != path.name else scan
+    return scan._replace(wheel=path.name) if scan.wheel != path.name else scan
 
 
 def wheel_reach(scan: WheelScan) -> list[str]:

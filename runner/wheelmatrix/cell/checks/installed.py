@@ -3,7 +3,6 @@ same-named bundled libraries, and the ELF files of installed wheels against thei
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -93,7 +92,7 @@ def cached_elf_scan(digest: str | None, rel: str, read: Callable[[], bytes]) -> 
         info = cached("elf-scans", digest, ELF_INFO, scan) if digest else scan()
     except _Unreadable:
         return None
-    return dataclasses.replace(info, path=rel) if info.path != rel else info
+    return info._replace(path=rel) if info.path != rel else info
 
 
 def interpret_overlaps(
