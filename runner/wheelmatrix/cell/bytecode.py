@@ -35,32 +35,33 @@ NativeCompile = Callable[[IO[bytes], Sequence[str], str], "IO[bytes] | None"]
 
 
 class _Chunks:
-    """A file-like view of an iterator of byte chunks, for tarfile's stream mode."""
+    """A file-like view of an iterator of byte chunks, for tarfile's stream mode. The engine's
+    chunks are megabytes and tarfile reads 10 KiB at a time: reads slice at an offset, never
+    copying what is left of a chunk."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._it: Iterator[bytes] = iter(chunks)
         self._buf = b""
+        self._at = 0
 
     def peek(self) -> bool:
         """Whether anything is left to read."""
-        while not self._buf:
+        while self._at >= len(self._buf):
             chunk = next(self._it, None)
             if chunk is None:
                 return False
-            self._buf = chunk
+            self._buf, self._at = chunk, 0
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
-        return out
+        parts = []
+        while size != 0 and self.peek():
+            end = len(self._buf) if size < 0 else min(len(self._buf), self._at + size)
+            parts.append(self._buf[self._at : end])
+            if size > 0:
+                size -= end - self._at
+            self._at = end
+        return b"".join(parts)
 
 
 ReadTree = Callable[[str], Iterable[bytes]]

@@ -57,10 +57,10 @@ BENIGN = (
     "__end__",
     "__bss_start__",
 )
-# C++ runtime pieces whose duplication breaks std::call_once, exceptions and RTTI.
 # how package code is started: isolated (-I), sharing one bytecode cache per user in the cell
 # (the first check that imports a module compiles it; -I ignores PYTHONPYCACHEPREFIX)
 ISOLATED = ["-I", "-X", "pycache_prefix=/tmp/wm-pycache-%d" % os.getuid()]
+# C++ runtime pieces whose duplication breaks std::call_once, exceptions and RTTI.
 CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callable)$")
 
 
@@ -904,32 +904,25 @@ BINDING = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: (?:normal|pr
 def _interposed(log_prefix, site_dirs, wanted):
     """Bindings where a wheel's DSO wanted a symbol it defines itself but got another DSO's."""
     out, seen, cache = [], set(), {}
-    folder, prefix = os.path.dirname(log_prefix), os.path.basename(log_prefix)
-    for name in sorted(os.listdir(folder)):
-        if not name.startswith(prefix):
-            continue
-        with open(os.path.join(folder, name), errors="replace") as fh:
-            for line in fh:
-                m = BINDING.search(line)
-                if not m:
-                    continue
-                wanter, target, symbol = m.groups()
-                if wanter == target or (symbol, wanter, target) in seen:
-                    continue
-                if not any(wanter.startswith(d) for d in site_dirs) and symbol not in wanted:
-                    continue
-                own = cache.setdefault(wanter, dynsyms(wanter))
-                if symbol in own or symbol in wanted:
-                    seen.add((symbol, wanter, target))
-                    out.append(
-                        {
-                            "symbol": symbol,
-                            "wanted_by": wanter,
-                            "bound_to": target,
-                            "defined_by_wanter": symbol in own,
-                        }
-                    )
-        os.unlink(os.path.join(folder, name))
+    for path in _log_files(log_prefix):
+        for m in _matches(path, BINDING):
+            wanter, target, symbol = m.groups()
+            if wanter == target or (symbol, wanter, target) in seen:
+                continue
+            if not any(wanter.startswith(d) for d in site_dirs) and symbol not in wanted:
+                continue
+            own = cache.setdefault(wanter, dynsyms(wanter))
+            if symbol in own or symbol in wanted:
+                seen.add((symbol, wanter, target))
+                out.append(
+                    {
+                        "symbol": symbol,
+                        "wanted_by": wanter,
+                        "bound_to": target,
+                        "defined_by_wanter": symbol in own,
+                    }
+                )
+        os.unlink(path)
     return out[:50]
 
 

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from wheelmatrix.resources import data_path
 from wheelmatrix.scan.elf import ElfInfo
+from wheelmatrix.scan.glibc_symbols import PYTHON_PREFIXES
 from wheelmatrix.scan.policy import Finding
 
 DATA_FILE = "stable-abi.json"
@@ -96,7 +97,7 @@ def lookup(name: str) -> StableSymbol | None:
 
 def is_python_symbol(name: str) -> bool:
     """A name CPython's C API reserves (`Py*`, `_Py*`), other than a module's own PyInit_."""
-    return name.startswith(("Py", "_Py")) and not name.startswith("PyInit_")
+    return name.startswith(PYTHON_PREFIXES) and not name.startswith("PyInit_")
 
 
 def abi3_floor(wheel_filename: str) -> tuple[str, PyVersion] | None:

@@ -18,7 +18,12 @@ from typing import NamedTuple
 from wheelmatrix.inputs.elf import ElfFormatError, read_dynamic
 from wheelmatrix.inputs.wheels import placement
 from wheelmatrix.inputs.zipmember import ByteStream, MemberError, open_member
-from wheelmatrix.scan.glibc_symbols import is_known, known_among  # the table loads on first use
+from wheelmatrix.scan.glibc_symbols import (  # the table loads on first use
+    PYTHON_PREFIXES,
+    PYTHON_PREFIXES_BYTES,
+    is_known,
+    known_among,
+)
 
 _VERSION = re.compile(r"^([A-Z][A-Z_]*?)_(\d+(?:\.\d+)*)$")
 
@@ -133,21 +138,18 @@ def scan_elf(
 _STB_GLOBAL = 1
 
 
-_PY_NAME = re.compile(rb"_?Py")
-
-
 def consulted_exports(names: list[bytes]) -> Iterable[bytes]:
     """The names of a batch of raw exported names that `consulted_export` accepts, picked in
     bulk (a C++ library exports hundreds of thousands)."""
     yield from known_among(names)
-    yield from filter(_PY_NAME.match, names)
+    yield from (name for name in names if name.startswith(PYTHON_PREFIXES_BYTES))
 
 
 def consulted_export(name: str) -> bool:
     """An exported name a static judgement looks up: a C-library name (an unversioned reference
     to it is satisfied by the wheel itself) or a Python C-API name (abi3 checks). Every other
     export is only needed to name a collision between wheels: `wheel_exports` reads those."""
-    return name.startswith(("Py", "_Py")) or is_known(name)
+    return name.startswith(PYTHON_PREFIXES) or is_known(name)
 
 
 def function_at(data: bytes, address: int) -> tuple[str, int] | None:

@@ -60,11 +60,12 @@ def _table() -> _Table:
     )
 
 
-# Names CPython reserves for its C API. glibc exports none of them (a unit test holds the
-# shipped table to that), so they are answered without loading the table: an extension's
-# unversioned references are mostly these, and a small wheel's scan then never reads the 240 KB.
+# Names CPython reserves for its C API: the scan's one rule for "a Python name". glibc exports
+# none of them (a unit test holds the shipped table to that), so they are answered without
+# loading the table: an extension's unversioned references are mostly these, and a small
+# wheel's scan then never reads the 240 KB.
 PYTHON_PREFIXES = ("Py", "_Py")
-_PYTHON_PREFIXES_BYTES = tuple(p.encode() for p in PYTHON_PREFIXES)
+PYTHON_PREFIXES_BYTES = tuple(p.encode() for p in PYTHON_PREFIXES)
 
 
 def _lookup(name: str, arch: str) -> tuple[GlibcVersion, str] | None:
@@ -95,7 +96,7 @@ def is_known(name: str) -> bool:
 
 def known_among(names: Iterable[bytes]) -> frozenset[bytes]:
     """The names (as an ELF string table holds them) that are in the table for some arch."""
-    rest = [name for name in names if not name.startswith(_PYTHON_PREFIXES_BYTES)]
+    rest = [name for name in names if not name.startswith(PYTHON_PREFIXES_BYTES)]
     return known_names().intersection(rest) if rest else frozenset()
 
 
