@@ -76,6 +76,7 @@ class CellFlow:
         self.site_dirs = site_packages(cell.python)
         self.project_dirs: dict[Path, str] = {}  # scenario sources -> where they were copied
         self.prepared: dict[str, list[CheckResult]] = {}  # scenario -> its kind's prepare results
+        self.later: tuple[str, ...] = ()  # kinds of the scenarios still to run in this sandbox
 
     # -- results -------------------------------------------------------------------------------
     def result(
@@ -188,10 +189,11 @@ class CellFlow:
             with self.phase("network cut"):
                 self.sandbox.isolate()  # before any package code runs
         results: list[CheckResult] = []
-        for cell in cells:
+        for at, cell in enumerate(cells):
             if self.cancel.is_set():
                 break
             self.cell, self.project_dirs = cell, dirs.get(cell.scenario.name, {})
+            self.later = tuple(c.scenario.kind for c in cells[at + 1 :])
             with self.phase(f"scenario {cell.scenario.name}"):
                 results += each(cell) + kind_of(cell.scenario).run(self)
         return results

@@ -790,9 +790,49 @@ def cmd_run(plan):
             "-c",
             check["code"],
         ]
-        res = run_one(argv, env, plan["timeout"])
+        trace = check.get("trace")
+        if trace:
+            argv[-1] += TRACE_TAIL % json.dumps(trace + ".dsos")
+            res = run_one(argv, traced_env(env, trace), plan["timeout"])
+            with open(trace + ".rc", "w") as fh:
+                json.dump({"rc": res["rc"], "timed_out": res["timed_out"]}, fh)
+        else:
+            res = run_one(argv, env, plan["timeout"])
         res["id"] = check["id"]
         emit({"check": res})
+
+
+# A traced check (for the symbols scenario, which would import the same modules in the same
+# order again): the dynamic linker writes its bindings to TRACE.ld.PID as it runs, and once
+# everything is imported the check lists the shared objects mapped in it to TRACE.dsos.
+TRACE_TAIL = """
+def _wm_trace(out):
+    import json
+    paths = []
+    with open('/proc/self/maps') as fh:
+        for line in fh:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and '.so' in parts[5] and parts[5].strip() not in paths:
+                paths.append(parts[5].strip())
+    with open(out + '.part', 'w') as fh:
+        json.dump(paths, fh)
+    import os
+    os.rename(out + '.part', out)
+_wm_trace(%s)
+del _wm_trace
+"""
+
+
+def traced_env(env, trace):
+    """ENV with the dynamic linker's bindings going to TRACE.ld.PID; what an earlier run of this
+    trace left is removed first (glibc appends to a log; musl ignores LD_DEBUG)."""
+    folder, stem = os.path.dirname(trace), os.path.basename(trace) + "."
+    if not os.path.isdir(folder):
+        os.mkdir(folder, 0o700)
+    for name in os.listdir(folder):
+        if name.startswith(stem):
+            os.unlink(os.path.join(folder, name))
+    return dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=trace + ".ld")
 
 
 def check_env(plan):

@@ -382,13 +382,63 @@ def interpreter_symbols(python):
     return _PROVIDED[python]
 
 
+# What glibc's `ldd -r FILE` sets before it runs the dynamic linker on FILE (its --verify
+# prints nothing, hence the empty version)
+TRACE_ENV = dict(
+    os.environ,
+    LD_TRACE_LOADED_OBJECTS="1",
+    LD_WARN="yes",
+    LD_BIND_NOW="yes",
+    LD_LIBRARY_VERSION="",
+    LD_VERBOSE="",
+)
+_RTLD = {}
+
+
+def rtld(tool, path):
+    """The dynamic linker glibc's ldd script (TOOL) would trace PATH with: the first one of its
+    RTLDLIST that can run it (same ELF class and machine, which its --verify checks); None if
+    the script is not that one. `ldd -r` is a shell script that starts the linker three times
+    per file (--version, --verify, the trace); under emulation each is its own emulator, so the
+    probe runs only the trace, with the script's own environment."""
+    if tool not in _RTLD:
+        m = None
+        try:
+            with open(tool, errors="replace") as fh:
+                m = re.search(r'^RTLDLIST="?([^"\n]*)"?$', fh.read(1 << 16), re.M)
+        except OSError:
+            pass
+        names = m.group(1).split() if m else []
+        _RTLD[tool] = [(p, _machine(p)) for p in names if os.access(p, os.X_OK)]
+    want = _machine(path)
+    if want is None:
+        return None
+    return next((p for p, machine in _RTLD[tool] if machine == want), None)
+
+
+def _machine(path):
+    """(ELF class, byte order, e_machine) of a file; None if it is not an ELF file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return head[4], head[5], head[18:20]
+
+
 def ldd(path, provided=()):
     """{needed: resolved path or None}, [unresolved symbol lines] from `ldd -r` (glibc), or from
     the probe's own ELF reading where there is no glibc ldd (musl)."""
     tool = shutil.which("ldd")
     if tool is None or musl_loader():
         return own_ldd(path, provided)
-    proc = subprocess.run([tool, "-r", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    loader = rtld(tool, path)
+    if loader is not None:
+        proc = subprocess.run([loader, path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=TRACE_ENV)
+    else:
+        proc = subprocess.run([tool, "-r", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     text = proc.stdout.decode("utf-8", "replace")
     libs, problems = {}, []
     for line in text.splitlines():
@@ -474,7 +524,8 @@ def collisions(dsos, site_dirs):
             owners.setdefault(name, []).append((path, bind))
     out = []
     for name, defs in sorted(owners.items()):
-        paths = sorted({p for p, _b in defs})
+        # in the order of the wheels' own names: uv's cache folders are named at random
+        paths = sorted({p for p, _b in defs}, key=lambda p: (wheel_relative(p, site_dirs) or p, p))
         if len(paths) < 2:
             continue
         from_wheels = [p for p in paths if wheel_relative(p, site_dirs)]
@@ -586,11 +637,22 @@ def _smoke(plan, step):
     # Under glibc each order's import is traced (LD_DEBUG=bindings) as it runs: when collisions
     # are found, their bindings are read from the same run instead of importing the stack again
     # (under emulation one import of a scientific stack is half a minute).
-    step("import everything, list the loaded objects")
     traceable = not musl_loader()  # musl's loader has no LD_DEBUG
     logs = {}  # order index -> (log prefix, whether that import exited 0)
+    # An import the import scenario already traced in this cell (same modules, same order) is
+    # read, not repeated: its bindings log, the objects it had mapped and how it ended.
+    traces = plan.get("traces") or [None] * len(plan["orders"])
+    shared = [_shared_trace(t) for t in traces]
     dsos, why, partial, used = None, None, False, None
     for i, order in enumerate(plan["orders"]):
+        if shared[i] is not None and shared[i][0] is not None:
+            step("loaded objects, from the import scenario's trace")
+            dsos, rc = shared[i]
+            if traceable:
+                logs[i] = (traces[i] + ".ld", rc == 0)
+            used = order
+            break
+        step("import everything, list the loaded objects")
         log = "/tmp/wm-ld-smoke-%d" % i if traceable else None
         dsos, why, rc = loaded_dsos(plan["python"], order, plan["timeout"], log)
         if log:
@@ -617,6 +679,8 @@ def _smoke(plan, step):
         step("bindings of the colliding symbols (LD_DEBUG)")
         crossed, imported = {}, []
         for i, order in enumerate(plan["orders"]):
+            if i not in logs and shared[i] is not None:  # the import scenario traced it
+                logs[i] = (traces[i] + ".ld", shared[i][1] == 0)
             if i not in logs:  # an order the import step did not need to run
                 log = "/tmp/wm-ld-smoke-%d" % i
                 logs[i] = (log, traced_import(plan["python"], order, plan["timeout"], log) == 0)
@@ -647,6 +711,29 @@ def _smoke(plan, step):
             },
         }
     )
+
+
+def _shared_trace(trace):
+    """(objects mapped, exit status) of an import the import scenario traced at TRACE, the
+    objects being None unless it imported everything and exited 0; None if there is none (or
+    it timed out, leaving a log cut short)."""
+    if not trace:
+        return None
+    try:
+        with open(trace + ".rc") as fh:
+            ended = json.load(fh)
+        if ended.get("timed_out"):
+            return None
+        rc = ended.get("rc")
+        dsos = None
+        if rc == 0 and os.path.exists(trace + ".dsos"):
+            with open(trace + ".dsos") as fh:
+                dsos = json.load(fh)
+    except (OSError, ValueError, AttributeError):
+        return None
+    if dsos is not None and not (isinstance(dsos, list) and all(isinstance(p, str) for p in dsos)):
+        return None
+    return dsos, rc
 
 
 def _log_files(log):

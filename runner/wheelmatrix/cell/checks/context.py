@@ -24,6 +24,9 @@ class CellRun(Protocol):
     installed: Installed
     project_dirs: dict[Path, str]  # scenario sources -> where they were copied in the cell
     prepared: dict[str, list[CheckResult]]  # scenario -> results of its kind's `prepare`
+    # kinds of the scenarios that run after this one in the same sandbox (a kind may leave
+    # them what it observed: the import kind's traced imports, for the symbols kind)
+    later: tuple[str, ...]
 
     @property
     def result(self) -> MakeResult:

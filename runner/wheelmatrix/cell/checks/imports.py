@@ -10,7 +10,7 @@ from typing import Any
 
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.checks.installed import installed_set_checks, installed_wheel_tags
-from wheelmatrix.cell.checks.symbols import native_summary
+from wheelmatrix.cell.checks.symbols import TRACE_DIR, import_orders, native_summary, trace_key
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.model import CheckResult, Status
 
@@ -123,10 +123,14 @@ def _run_imports(ctx: CellRun) -> list[CheckResult]:
     checks = plan_import_checks(cands, [(p, m) for p, m in comps if m])
     if not checks:
         return results
+    # the imports of everything that the symbols scenario would repeat are traced for it
+    traced = set()
+    if "symbols" in ctx.later:
+        traced = {trace_key(o) for o in import_orders(cands, comps)}
     plan = {
         "python": VENV_PYTHON,
         "timeout": opts.timeout_s,
-        "checks": [{"id": c.id, "code": c.code} for c in checks],
+        "checks": [_planned(c, traced) for c in checks],
     }
     budget = (opts.timeout_s + 15) * len(checks) + 60
     records = ctx.sandbox.probe("run", plan, user=ctx.sandbox.check_user, budget=budget)
@@ -134,6 +138,14 @@ def _run_imports(ctx: CellRun) -> list[CheckResult]:
     for check in checks:
         results.append(_import_result(ctx, check, by_id.get(check.id)))
     return results
+
+
+def _planned(check: ImportCheck, traced: set[str]) -> dict[str, Any]:
+    planned: dict[str, Any] = {"id": check.id, "code": check.code}
+    key = trace_key(check.modules)
+    if key in traced:
+        planned["trace"] = TRACE_DIR + "/" + key
+    return planned
 
 
 def _import_result(ctx: CellRun, check: ImportCheck, rec: Mapping[str, Any] | None) -> CheckResult:

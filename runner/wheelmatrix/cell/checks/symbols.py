@@ -4,6 +4,7 @@ its records into checks with one-line details."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -20,21 +21,43 @@ from wheelmatrix.findings.musl import explain_glibc_on_musl
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.resources import data_path
 
+# Where an earlier scenario of the cell (the import kind) leaves the imports it traced for this
+# one: TRACE_DIR/KEY.ld.PID (the dynamic linker's bindings), KEY.dsos (the objects mapped once
+# everything was imported), KEY.rc (how that interpreter ended). Under emulation one import of a
+# scientific stack is half a minute; the symbols probe reads these instead of importing again.
+TRACE_DIR = "/tmp/wm-trace"
+
+Groups = Sequence[tuple[str, Sequence[str]]]
+
+
+def import_orders(cands: Groups, comps: Groups) -> list[list[str]]:
+    """The two orders the symbols probe imports everything in: candidates then companions, and
+    companions then the candidates in reverse."""
+    return [
+        [m for _p, mods in (*cands, *comps) for m in mods],
+        [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
+    ]
+
+
+def trace_key(modules: Sequence[str]) -> str:
+    """The file name under TRACE_DIR of an import of these modules in this order."""
+    text = "\n".join(dict.fromkeys(modules))
+    return "i" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
 
 def run(ctx: CellRun) -> list[CheckResult]:
     """Every candidate ELF file's DT_NEEDED and eager binding, then what imports load together."""
     opts = ctx.options
     cands, comps = ctx.installed.module_groups(ctx.cell)
     files = ctx.installed.files
+    orders = import_orders(cands, comps)
     plan = {
         "python": VENV_PYTHON,
         "timeout": opts.timeout_s,
         "site_dirs": ctx.site_dirs,
         "modules": [m for _p, mods in (*cands, *comps) for m in mods],
-        "orders": [
-            [m for _p, mods in (*cands, *comps) for m in mods],
-            [m for _p, mods in (*comps, *reversed(cands)) for m in mods],
-        ],
+        "orders": orders,
+        "traces": [TRACE_DIR + "/" + trace_key(order) for order in orders],
         "files": {p: list(files.get(p, [])) for p, _m in cands},
         "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
     }
