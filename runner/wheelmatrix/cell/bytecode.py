@@ -34,7 +34,7 @@ COMPILE_PREFIX = "/tmp/wm-pyc"  # in the native sandbox
 NativeCompile = Callable[[IO[bytes], Sequence[str], str], "IO[bytes] | None"]
 
 
-class _Chunks:
+class ChunkReader:
     """A file-like view of an iterator of byte chunks, for tarfile's stream mode. The engine's
     chunks are megabytes and tarfile reads 10 KiB at a time: reads slice at an offset, never
     copying what is left of a chunk."""
@@ -71,7 +71,7 @@ def _members(read_tree: ReadTree, path: str) -> Iterator[tuple[tarfile.TarInfo, 
     """(member, its file object, absolute path) of each entry of a tree read out of the cell
     (none when the cell has no such directory: its read is empty)."""
     parent = posixpath.dirname(path.rstrip("/"))
-    chunks = _Chunks(read_tree(path))
+    chunks = ChunkReader(read_tree(path))
     if not chunks.peek():
         return
     with tarfile.open(fileobj=chunks, mode="r|") as tar:  # type: ignore[call-overload]

@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 MARK = "@@WM@@ "
@@ -69,10 +70,44 @@ def emit(obj):
     sys.stdout.flush()
 
 
+# -- where files are read ------------------------------------------------------------------------
+# The probe reads the cell's files where it runs. The runner reuses the analysis half of it on
+# its own side for an emulated cell (issue 19: parsing ELF files in an emulated interpreter is
+# slow), over copies read through the engine API: it sets, for its thread, an object with the
+# same five calls (wheelmatrix/cell/checks/cellfiles.py).
+class _Here:
+    open = staticmethod(open)
+    isfile = staticmethod(os.path.isfile)
+    realpath = staticmethod(os.path.realpath)
+    listdir = staticmethod(os.listdir)
+    unlink = staticmethod(os.unlink)
+
+
+_WHERE = threading.local()
+
+
+def files():
+    return getattr(_WHERE, "files", None) or _Here
+
+
+class reading_through:
+    """`with reading_through(view):` the analysis in this thread reads files through VIEW."""
+
+    def __init__(self, view):
+        self.view = view
+
+    def __enter__(self):
+        _WHERE.files = self.view
+        return self.view
+
+    def __exit__(self, *exc):
+        _WHERE.files = None
+
+
 # -- a small ELF reader: dynamic symbols of 64-bit little-endian files ---------------------------
 def _sections(path):
     """Section headers (name, type, flags, addr, offset, size, ...) of a 64-bit LE ELF file."""
-    with open(path, "rb") as fh:
+    with files().open(path, "rb") as fh:
         head = fh.read(64)
         if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
             return []
@@ -88,7 +123,7 @@ def _tables(path, sh_type):
     file, the string table being the one the section links to; [] if it is not such a file."""
     out = []
     sections = _sections(path)
-    with open(path, "rb") as fh:
+    with files().open(path, "rb") as fh:
         for sec in sections:
             if sec[1] == sh_type:
                 strtab = sections[sec[6]]
@@ -161,7 +196,7 @@ def contents(path, definition, fixups):
         if sec[1] == 8:  # SHT_NOBITS: zero-initialised
             data = bytes(size)
         else:
-            with open(path, "rb") as fh:
+            with files().open(path, "rb") as fh:
                 fh.seek(sec[4] + value - sec[3])
                 data = fh.read(size)
     except (OSError, struct.error, IndexError):
@@ -233,7 +268,7 @@ def static_tls(path):
     """Bytes of initial-exec TLS an object asks for when dlopen'd: its PT_TLS size when its
     DT_FLAGS has DF_STATIC_TLS (it must go into the static TLS block); 0 otherwise."""
     try:
-        with open(path, "rb") as fh:
+        with files().open(path, "rb") as fh:
             head = fh.read(64)
             if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
                 return 0
@@ -258,13 +293,24 @@ def static_tls(path):
         return 0
 
 
-def dlopened(python, dsos):
+_STARTUP = {}
+
+
+def startup_objects(python):
+    """The real paths of the objects the interpreter starts with (its executable and what it
+    needs): loaded before any import, they are not dlopen'd."""
+    if python not in _STARTUP:
+        exe = os.path.realpath(python)
+        libs, _problems = ldd(exe)
+        _STARTUP[python] = sorted({exe} | {os.path.realpath(p) for p in (libs or {}).values() if p})
+    return _STARTUP[python]
+
+
+def dlopened(startup, dsos):
     """The loaded objects that came with imports (dlopen), not with the interpreter's start: only
     those compete for the static TLS the loader keeps in reserve."""
-    exe = os.path.realpath(python)
-    libs, _problems = ldd(exe)
-    startup = {exe} | {os.path.realpath(p) for p in (libs or {}).values() if p}
-    return [p for p in dsos if os.path.realpath(p) not in startup and "/ld-" not in p]
+    startup = set(startup)
+    return [p for p in dsos if files().realpath(p) not in startup and "/ld-" not in p]
 
 
 def static_tls_reserve():
@@ -372,12 +418,9 @@ def interpreter_symbols(python):
     """Symbols the interpreter process already provides (its executable and its libraries):
     extension modules rely on them without listing them in DT_NEEDED (libm, libpython)."""
     if python not in _PROVIDED:
-        exe = os.path.realpath(python)
-        names = set(dynsyms(exe))
-        libs, _problems = ldd(exe)
-        for lib in (libs or {}).values():
-            if lib:
-                names.update(dynsyms(lib))
+        names = set()
+        for obj in startup_objects(python):
+            names.update(dynsyms(obj))
         _PROVIDED[python] = names
     return _PROVIDED[python]
 
@@ -495,7 +538,7 @@ def runtime_copies(dsos):
         base = os.path.basename(path)
         for name, pattern in RUNTIMES:
             if re.search(pattern, base, re.IGNORECASE):
-                real = os.path.realpath(path)
+                real = files().realpath(path)
                 found.setdefault(name, [])
                 if real not in found[name]:
                     found[name].append(real)
@@ -611,6 +654,20 @@ def cmd_smoke(plan):
         steps.emit()
 
 
+def cmd_trace(plan):
+    """Import one order (plan["order"]) traced; {"traced": [log prefix, whether it exited 0]}."""
+    emit({"traced": list(trace_order(plan, plan["order"]))})
+
+
+def cmd_analyse(plan):
+    """The analysis half of the smoke, in the cell, over what its observing half reported."""
+    steps = Steps()
+    try:
+        emit(analyse(plan, plan["observed"], steps, lambda i: trace_order(plan, i)))
+    finally:
+        steps.emit()
+
+
 def _smoke(plan, step):
     step("libraries and eager binding of each file")
     # Vendored libraries (pkg.libs/) are resolved through the extension that loads them (its
@@ -623,37 +680,53 @@ def _smoke(plan, step):
     workers = max(1, min(4, os.cpu_count() or 1, len(todo)))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         answers = list(pool.map(lambda item: ldd(item[1], provided), todo))
-    files = {}
+    files_rec = {}
     for i, (project, path) in enumerate(todo):
         libs, problems = answers[i]
-        files[path] = {"project": project, "needed": libs, "unresolved": problems}
+        files_rec[path] = {"project": project, "needed": libs, "unresolved": problems}
     if musl_loader():
         step("dlopen of each file")
-        for path, error in dlopen_now(sorted(files), plan["python"], plan["timeout"]).items():
-            files[path]["load_error"] = error
-    emit({"files": files})
-    # The whole set in the given order; if that fails (a crash is what we are here to explain),
-    # the other order; else every module alone, and the union of what loaded.
-    # Under glibc each order's import is traced (LD_DEBUG=bindings) as it runs: when collisions
-    # are found, their bindings are read from the same run instead of importing the stack again
-    # (under emulation one import of a scientific stack is half a minute).
+        for path, error in dlopen_now(sorted(files_rec), plan["python"], plan["timeout"]).items():
+            files_rec[path]["load_error"] = error
+    emit({"files": files_rec})
+    observed = observe(plan, step)
+    if observed is None:
+        return
+    step("objects the interpreter starts with, static TLS reserve")
+    observed["startup"] = startup_objects(plan["python"])
+    observed["reserve"] = static_tls_reserve()
+    if plan.get("observe_only"):
+        # the runner analyses what was observed on its own side (an emulated cell): the sizes
+        # tell it what reading the loaded objects out of the cell would cost
+        observed["bytes"] = sum(os.path.getsize(p) for p in observed["loaded"] if os.path.isfile(p))
+        emit({"observed": observed})
+        return
+    emit(analyse(plan, observed, step, lambda i: trace_order(plan, i)))
+
+
+def observe(plan, step):
+    """What must be seen in the cell itself: the objects importing everything loads (the whole
+    set in the given order; if that fails, since a crash is what we are here to explain, the
+    other order; else every module alone and the union of what loaded) and, under glibc, the
+    dynamic linker's bindings of each order imported, logged as they are made (LD_DEBUG). Imports
+    the import scenario already traced in this cell (same modules, same order) are read, not
+    repeated. {"loaded", "partial", "used", "traceable", "logs": {order: [log, exited 0]}}, or
+    None when nothing could be imported (that record is emitted here)."""
     traceable = not musl_loader()  # musl's loader has no LD_DEBUG
     logs = {}  # order index -> (log prefix, whether that import exited 0)
-    # An import the import scenario already traced in this cell (same modules, same order) is
-    # read, not repeated: its bindings log, the objects it had mapped and how it ended.
     traces = plan.get("traces") or [None] * len(plan["orders"])
     shared = [_shared_trace(t) for t in traces]
+    for i, got in enumerate(shared):
+        if got is not None and traceable:  # a log of an order that failed still tells bindings
+            logs[i] = (traces[i] + ".ld", got[1] == 0)
     dsos, why, partial, used = None, None, False, None
     for i, order in enumerate(plan["orders"]):
         if shared[i] is not None and shared[i][0] is not None:
             step("loaded objects, from the import scenario's trace")
-            dsos, rc = shared[i]
-            if traceable:
-                logs[i] = (traces[i] + ".ld", rc == 0)
-            used = order
+            dsos, used = shared[i][0], order
             break
         step("import everything, list the loaded objects")
-        log = "/tmp/wm-ld-smoke-%d" % i if traceable else None
+        log = _own_log(plan, i) if traceable else None
         dsos, why, rc = loaded_dsos(plan["python"], order, plan["timeout"], log)
         if log:
             logs[i] = (log, rc == 0)
@@ -669,21 +742,48 @@ def _smoke(plan, step):
     if dsos is None:
         _drop_logs(logs)
         emit({"loaded": None, "why": why})
-        return
+        return None
+    return {
+        "loaded": dsos,
+        "partial": partial,
+        "used": used,
+        "traceable": traceable,
+        "logs": {str(i): list(v) for i, v in logs.items()},
+    }
+
+
+def _own_log(plan, i):
+    folder = plan.get("trace_dir") or "/tmp"
+    if not os.path.isdir(folder):
+        os.mkdir(folder, 0o700)
+    return os.path.join(folder, "smoke-%d" % i)
+
+
+def trace_order(plan, i):
+    """(log prefix, whether it exited 0) of importing order I with its bindings traced."""
+    log = _own_log(plan, i)
+    return log, traced_import(plan["python"], plan["orders"][i], plan["timeout"], log) == 0
+
+
+def analyse(plan, observed, step, trace):
+    """What the files and the logs tell about the observed imports: symbols defined by more
+    than one loaded object, which of them the dynamic linker bound across wheels (TRACE(i) runs
+    order i traced when no log of it is there yet), what each crossed definition is, duplicate
+    runtimes, shared copies of bundled libraries and static TLS. Pure reading: the runner runs
+    it on its own side for emulated cells (reading_through)."""
+    dsos = observed["loaded"]
+    logs = {int(i): tuple(v) for i, v in (observed.get("logs") or {}).items()}
     step("symbols defined by more than one object")
     found = collisions(dsos, plan["site_dirs"])
-    traced = used is not None and traceable
+    traced = observed["used"] is not None and observed["traceable"]
     imported = None  # whether each order imported, while its bindings were traced
     if found and traced:
         # Every order: a binding made just before a crash is in the log too (written as made).
         step("bindings of the colliding symbols (LD_DEBUG)")
         crossed, imported = {}, []
-        for i, order in enumerate(plan["orders"]):
-            if i not in logs and shared[i] is not None:  # the import scenario traced it
-                logs[i] = (traces[i] + ".ld", shared[i][1] == 0)
+        for i, _order in enumerate(plan["orders"]):
             if i not in logs:  # an order the import step did not need to run
-                log = "/tmp/wm-ld-smoke-%d" % i
-                logs[i] = (log, traced_import(plan["python"], order, plan["timeout"], log) == 0)
+                logs[i] = trace(i)
             log, ok = logs.pop(i)
             imported.append(ok)
             for symbol, pairs in crossed_bindings(log, plan["site_dirs"], found).items():
@@ -694,23 +794,21 @@ def _smoke(plan, step):
         describe([c for c in found if c["crossed"]])
     _drop_logs(logs)
     step("runtimes, shared copies, static TLS")
-    emit(
-        {
-            "loaded": dsos,
-            "partial": partial,
-            "runtimes": runtime_copies(dsos),
-            "collisions": found,
-            "bindings_checked": traced,
-            "orders_imported": imported,
-            "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
-            "static_tls": {
-                "objects": [
-                    [p, n] for p, n in ((p, static_tls(p)) for p in dlopened(plan["python"], dsos)) if n
-                ],
-                "reserve": static_tls_reserve(),
-            },
-        }
-    )
+    return {
+        "loaded": dsos,
+        "partial": observed["partial"],
+        "runtimes": runtime_copies(dsos),
+        "collisions": found,
+        "bindings_checked": traced,
+        "orders_imported": imported,
+        "shared_copies": shared_copies(dsos, plan.get("same_libs") or [], plan["site_dirs"]),
+        "static_tls": {
+            "objects": [
+                [p, n] for p, n in ((p, static_tls(p)) for p in dlopened(observed["startup"], dsos)) if n
+            ],
+            "reserve": observed["reserve"],
+        },
+    }
 
 
 def _shared_trace(trace):
@@ -738,13 +836,17 @@ def _shared_trace(trace):
 
 def _log_files(log):
     folder, prefix = os.path.dirname(log), os.path.basename(log) + "."
-    return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if n.startswith(prefix)]
+    try:
+        names = files().listdir(folder)
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in sorted(names) if n.startswith(prefix)]
 
 
 def _drop_logs(logs):
     for log, _ok in logs.values():
         for path in _log_files(log):
-            os.unlink(path)
+            files().unlink(path)
 
 
 def _traced_env(log):
@@ -790,13 +892,13 @@ def crossed_bindings(log, site_dirs, found):
             pair = {"wanted_by": wanter, "bound_to": target}
             if pair not in out.setdefault(symbol, []):
                 out[symbol].append(pair)
-        os.unlink(path)
+        files().unlink(path)
     return out
 
 
 def _matches(path, pattern, block=1 << 22):
     """pattern's matches in a text file, read a few MiB at a time (whole lines per block)."""
-    with open(path, errors="replace") as fh:
+    with files().open(path, "r", errors="replace") as fh:
         rest = ""
         while True:
             chunk = fh.read(block)
@@ -860,7 +962,8 @@ def own_copy(wanter, target):
     base = os.path.basename(target)
     for d in dirs + [os.path.dirname(wanter)]:
         cand = os.path.join(d, base)
-        if os.path.isfile(cand) and os.path.realpath(cand) != os.path.realpath(target):
+        here = files()
+        if here.isfile(cand) and here.realpath(cand) != here.realpath(target):
             return os.path.normpath(cand)
     return None
 
@@ -868,7 +971,7 @@ def own_copy(wanter, target):
 def _digest(path, cache):
     if path not in cache:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
+        with files().open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         cache[path] = h.hexdigest()
@@ -1017,6 +1120,10 @@ def main(argv):
     cmd, arg = argv[1], json.loads(argv[2])
     if cmd == "smoke":
         cmd_smoke(arg)
+    elif cmd == "trace":
+        cmd_trace(arg)
+    elif cmd == "analyse":
+        cmd_analyse(arg)
     elif cmd == "crash":
         cmd_crash(arg)
     else:

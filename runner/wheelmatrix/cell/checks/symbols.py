@@ -10,15 +10,21 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from wheelmatrix.cell.checks.cellfiles import CellFiles, TooMuchToRead
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
+from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.findings.musl import explain_glibc_on_musl
+from wheelmatrix.host import host_arch
 from wheelmatrix.model import CheckResult, Status
+from wheelmatrix.probe import wm_symbols
 from wheelmatrix.resources import data_path
 
 # Where an earlier scenario of the cell (the import kind) leaves the imports it traced for this
@@ -58,13 +64,19 @@ def run(ctx: CellRun) -> list[CheckResult]:
         "modules": [m for _p, mods in (*cands, *comps) for m in mods],
         "orders": orders,
         "traces": [TRACE_DIR + "/" + trace_key(order) for order in orders],
+        "trace_dir": TRACE_DIR,
         "files": {p: list(files.get(p, [])) for p, _m in cands},
         "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
+        # an emulated cell only observes; the reading of files and logs is done on this side
+        "observe_only": ctx.cell.arch != host_arch() and not os.environ.get(IN_CELL_ENV),
     }
     started = time.monotonic()
     records = ctx.sandbox.probe(
         "smoke", plan, user=ctx.sandbox.check_user, budget=opts.timeout_s * 3 + 120, script=SYMBOLS_PROBE
     )
+    observed = next((r["observed"] for r in records if isinstance(r.get("observed"), dict)), None)
+    if observed is not None:
+        records += analyse_outside(ctx, plan, observed)
     took = time.monotonic() - started
     for rec in records:
         for name, seconds in rec.get("steps") or ():
@@ -74,6 +86,58 @@ def run(ctx: CellRun) -> list[CheckResult]:
         ctx.result(c.check, c.status, c.detail, took, c.evidence, c.diagnosis)
         for c in interpret_smoke([p for p, _m in cands], records, ctx.site_dirs)
     ]
+
+
+# Set (to anything) to have emulated cells analyse what the symbols probe observed in the cell,
+# as native cells do: the two must read the same (tests/integration/test_symbols_outside.py).
+IN_CELL_ENV = "WHEELMATRIX_SYMBOLS_IN_CELL"
+# Past this many bytes of loaded objects, reading them out of the cell costs more than parsing
+# their symbol tables in it (which reads only the tables, not whole files).
+MAX_READ_BYTES = 2 << 30
+
+
+def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The probe's analysis of what an emulated cell observed, run natively over the cell's
+    files read through the engine API (cell/checks/cellfiles.py); its records, as the probe
+    would emit them in the cell."""
+    budget = ctx.options.timeout_s * 2 + 120
+
+    def in_cell(command: str, arg: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return ctx.sandbox.probe(
+            command, arg, user=ctx.sandbox.check_user, budget=budget, script=SYMBOLS_PROBE
+        )
+
+    def trace(i: int) -> tuple[str, bool]:
+        got = next((r["traced"] for r in in_cell("trace", {**plan, "order": i}) if "traced" in r), None)
+        if not (isinstance(got, list) and len(got) == 2 and isinstance(got[0], str)):
+            raise InfrastructureError(f"the symbol probe did not trace import order {i}")
+        return got[0], bool(got[1])
+
+    if not _observed_paths(observed) or int(observed.get("bytes") or 0) > MAX_READ_BYTES:
+        return in_cell("analyse", {**plan, "observed": observed})
+    # the probe is stdlib-only and untyped: reached through Any
+    probe: Any = wm_symbols
+    steps = probe.Steps()
+    with tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch:
+        view = CellFiles(ctx.sandbox.read_tree, Path(scratch), MAX_READ_BYTES)
+        try:
+            steps("objects read out of the cell")
+            view.fetch(observed["loaded"])
+            with probe.reading_through(view):
+                loaded = probe.analyse(plan, observed, steps, trace)
+        except TooMuchToRead:
+            return in_cell("analyse", {**plan, "observed": observed})
+    steps(None)
+    return [loaded, {"steps": steps.done}]
+
+
+def _observed_paths(observed: Mapping[str, Any]) -> bool:
+    """Whether the record holds what the analysis reads (absolute paths), as the probe wrote it."""
+    loaded, startup = observed.get("loaded"), observed.get("startup")
+    return all(
+        isinstance(v, list) and all(isinstance(p, str) and p.startswith("/") for p in v)
+        for v in (loaded, startup)
+    ) and isinstance(observed.get("logs"), dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,8 @@
-"""The symbols scenario reads the imports the import scenario traced in the same cell instead of
-importing the stack again (issue 19): its checks must read exactly as when it imports itself.
-Real engine, real cells (native and under QEMU), the collision fixtures: one import order
+"""Two ways the symbols scenario saves emulated work (issue 19), each held to the way it replaces:
+it reads the imports the import scenario traced in the same cell instead of importing the
+stack again; and an emulated cell only observes (imports, the dynamic linker's bindings) while
+the files and logs are read on the runner's side. Its checks must read exactly the same either
+way. Real engine, real cells (native and under QEMU), the collision fixtures: one import order
 crashes, the other binds one wheel's symbol to the other's."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 
 from tests.conftest import paths, wheelmatrix, with_args
 from tests.fixtures.wheels import Fixture
+from wheelmatrix.cell.checks.symbols import IN_CELL_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 
@@ -52,3 +55,37 @@ def test_symbols_after_imports_reads_as_symbols_alone(wheels: dict[str, Fixture]
     for arch in ("x86_64", "aarch64"):
         assert (arch, SHARED) in steps(tmp_path / "both")
         assert (arch, SHARED) not in steps(tmp_path / "alone")
+
+
+OUTSIDE = "symbols: objects read out of the cell"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "companion", "scenarios"),
+    [
+        # default scenarios: the logs come from the import scenario's traces
+        ("colla", "collb", []),
+        # the symbols scenario alone, the order that imports first: the other order is traced
+        # in the cell on the runner's request once collisions are found
+        ("collb", "colla", ["--scenario", "symbols"]),
+    ],
+)
+def test_an_emulated_cell_analysed_outside_reads_as_analysed_inside(
+    wheels: dict[str, Fixture],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    candidate: str,
+    companion: str,
+    scenarios: list[str],
+) -> None:
+    args = [*paths(wheels[candidate]), *with_args(wheels[companion]), "--distro", "debian-12"]
+    args += ["--arch", "aarch64", *scenarios]
+    outside = wheelmatrix(*args, tmp=tmp_path / "outside")
+    monkeypatch.setenv(IN_CELL_ENV, "1")
+    inside = wheelmatrix(*args, tmp=tmp_path / "inside")
+    assert outside.rc == inside.rc == 1, outside.explain() + inside.explain()
+    assert symbol_checks(outside) == symbol_checks(inside)
+    (collision,) = [v for key, v in symbol_checks(outside).items() if key.endswith(" symbol collisions")]
+    assert collision["status"] == "failed" and collision["evidence"]["collisions"][0]["crossed"], collision
+    assert ("aarch64", OUTSIDE) in steps(tmp_path / "outside")
+    assert ("aarch64", OUTSIDE) not in steps(tmp_path / "inside")
