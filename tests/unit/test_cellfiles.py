@@ -163,3 +163,59 @@ def test_a_folder_is_read_afresh_and_forgotten_file_by_file(tmp_path: Path) -> N
     assert view.isfile(str(logs / "a.2"))  # read again from the cell when asked for
     with pytest.raises(FileNotFoundError):
         view.listdir(str(tmp_path / "no-such-folder"))
+
+
+def test_files_in_a_mounted_folder_are_read_there_and_read_the_same(tmp_path: Path) -> None:
+    s = stack(tmp_path)
+    cache_root = tmp_path / "cache"
+    asked: list[str] = []
+
+    def local(path: str) -> tuple[Path, str] | None:
+        asked.append(path)
+        root = str(cache_root) + "/"
+        return (cache_root, path[len(root) :]) if path.startswith(root) else None
+
+    here = analyse(tmp_path, s, None)
+    (tmp_path / "scratch").mkdir()
+    through_engine: list[str] = []
+
+    def counted(path: str) -> Iterable[bytes]:
+        through_engine.append(path)
+        return read_tree(path)
+
+    with CellFiles(counted, tmp_path / "scratch", 1 << 30, local) as view:
+        assert analyse(tmp_path, s, view) == here
+    cached = [p for p in s["loaded"] if p.startswith(str(cache_root))]
+    assert cached and not set(cached) & set(through_engine)  # read where they are mounted
+    assert set(s["loaded"]) - set(cached) <= set(through_engine)  # the rest through the engine
+
+
+def test_a_link_in_a_mounted_folder_is_not_followed_here(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"runner's own file")
+    mounted = tmp_path / "mounted"
+    (mounted / "dir").mkdir(parents=True)
+    (mounted / "dir/real.so").write_bytes(b"\x7fELF...")
+    os.symlink(secret, mounted / "dir/link.so")
+    os.symlink(tmp_path, mounted / "up")
+    from wheelmatrix.cell.checks.cellfiles import open_without_links
+
+    fd = open_without_links(mounted, "dir/real.so")
+    assert fd is not None
+    os.close(fd)
+    for rel in ("dir/link.so", "up/secret", "dir/../../secret", "dir", "dir/missing.so", ""):
+        assert open_without_links(mounted, rel) is None, rel
+    # the view sends such a file to the engine, which answers in the cell's namespace
+    answered: list[str] = []
+
+    def engine(path: str) -> Iterable[bytes]:
+        answered.append(path)
+        return []  # nothing there, as far as the cell knows
+
+    (tmp_path / "scratch").mkdir()
+    with CellFiles(
+        engine, tmp_path / "scratch", 1 << 20, lambda p: (mounted, p[len(str(mounted)) + 1 :])
+    ) as view:
+        assert not view.isfile(str(mounted / "dir/link.so"))
+        assert view.isfile(str(mounted / "dir/real.so"))
+    assert answered == [str(mounted / "dir/link.so")]

@@ -81,3 +81,41 @@ def test_only_the_imports_the_symbols_scenario_repeats_are_traced() -> None:
     assert together["trace"] == f"{TRACE_DIR}/{trace_key(orders[0])}"
     assert trace_key(["a", "a", "b"]) == trace_key(["a", "b"])  # an import twice is one import
     assert trace_key(["a", "b"]) != trace_key(["b", "a"])
+
+
+def test_checks_run_a_few_at_a_time_and_a_failure_among_others_is_run_again_alone(tmp_path: Path) -> None:
+    lock = tmp_path / "busy"
+    holds = f"import os, time\nopen({str(lock)!r}, 'w').close()\ntime.sleep(1.5)\nos.unlink({str(lock)!r})"
+    # fails only while the other check runs alongside it (as a check short of memory would)
+    minds = f"import os, time\ntime.sleep(0.5)\nassert not os.path.exists({str(lock)!r}), 'busy'"
+    broken = "raise SystemExit(4)"
+    checks = [{"id": "c0", "code": holds}, {"id": "c1", "code": minds}, {"id": "c2", "code": broken}]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        wm_probe.cmd_run({"python": sys.executable, "timeout": 60, "checks": checks, "workers": 2})
+    recs = [json.loads(ln.split(" ", 1)[1])["check"] for ln in out.getvalue().splitlines()]
+    by_id = {r["id"]: r for r in recs}
+    assert sorted(by_id) == ["c0", "c1", "c2"] and len(recs) == 3  # one record each
+    assert by_id["c0"]["rc"] == 0
+    assert by_id["c1"]["rc"] == 0, by_id["c1"]  # its run alone is its result
+    assert by_id["c2"]["rc"] == 4  # a real failure stays one
+    assert [r["id"] for r in recs][:1] == ["c0"]  # what passed is reported as it ends
+
+
+@pytest.mark.parametrize(
+    ("jobs", "containers", "cpus", "workers"),
+    [
+        (None, 6, 2, 1),  # the default: a job per core, a matrix as wide
+        (1, 6, 2, 2),  # one container at a time on two cores
+        (None, 1, 2, 2),  # one cell alone
+        (None, 1, 64, 4),  # at most four
+        (8, 3, 8, 2),
+        (3, 2, 7, 3),  # two containers: three cores each
+    ],
+)
+def test_checks_at_once_use_the_cores_the_run_leaves(
+    jobs: int | None, containers: int, cpus: int, workers: int
+) -> None:
+    from wheelmatrix.service.setup import check_workers
+
+    assert check_workers(jobs, containers, cpus) == workers

@@ -118,6 +118,12 @@ class Sandbox(Protocol):
         """Unpack a tar archive (a seekable file) into `parent` in the sandbox."""
         ...
 
+    def local_path(self, path: str) -> tuple[Path, str] | None:
+        """Where a file of the sandbox can be read on this machine without the engine: (a folder
+        the local engine mounts into the sandbox, the file's path relative to it), or None.
+        What the sandbox could have written there is not trusted: the reader follows no link."""
+        ...
+
     def start(self) -> None:
         """Create and start the sandbox with the cell's inputs in place."""
         ...

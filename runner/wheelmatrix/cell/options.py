@@ -27,6 +27,9 @@ class CellOptions:
     index: IndexSettings
     strict_warnings: bool
     registry_mirror: str | None = None
+    # checks of one kind a cell may run at once: the cores the run leaves its containers (a
+    # check that does not pass among others is run again alone, and that run is its result)
+    check_workers: int = 1
     # each phase of a container's cells as it ends: (cell label, phase, seconds); the run
     # directory's profile.jsonl
     on_phase: Callable[[str, str, float], None] | None = field(default=None, compare=False)

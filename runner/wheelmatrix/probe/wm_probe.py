@@ -778,28 +778,53 @@ def cmd_run(plan):
         "PYTHONPYCACHEPREFIX": PYCACHE,
     }
     env.update(plan.get("env", {}))
-    for check in plan["checks"]:
-        # -I ignores PYTHON* variables: the cache is given with -X (ignored before 3.8)
-        argv = [
-            plan["python"],
-            "-I",
-            "-X",
-            "faulthandler",
-            "-X",
-            "pycache_prefix=" + PYCACHE,
-            "-c",
-            check["code"],
-        ]
-        trace = check.get("trace")
-        if trace:
-            argv[-1] += TRACE_TAIL % json.dumps(trace + ".dsos")
-            res = run_one(argv, traced_env(env, trace), plan["timeout"])
-            with open(trace + ".rc", "w") as fh:
-                json.dump({"rc": res["rc"], "timed_out": res["timed_out"]}, fh)
-        else:
-            res = run_one(argv, env, plan["timeout"])
-        res["id"] = check["id"]
-        emit({"check": res})
+    checks = plan["checks"]
+    workers = max(1, min(int(plan.get("workers") or 1), len(checks)))
+    if workers == 1:
+        for check in checks:
+            emit({"check": run_check(plan, env, check)})
+        return
+    # A few at a time (cores the run leaves idle); a check that does not pass among the others
+    # is run again alone, and that run is its result: sharing the cell's cores and memory must
+    # never be what fails a check.
+    import concurrent.futures  # only here: every probe start pays for what it imports
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = [(check, pool.submit(run_check, plan, env, check)) for check in checks]
+        again = []
+        for check, future in futures:
+            res = future.result()
+            if res["rc"] == 0 and not res["timed_out"]:
+                emit({"check": res})
+            else:
+                again.append(check)
+    for check in again:
+        emit({"check": run_check(plan, env, check)})
+
+
+def run_check(plan, env, check):
+    """One import check in a fresh interpreter: its record."""
+    # -I ignores PYTHON* variables: the cache is given with -X (ignored before 3.8)
+    argv = [
+        plan["python"],
+        "-I",
+        "-X",
+        "faulthandler",
+        "-X",
+        "pycache_prefix=" + PYCACHE,
+        "-c",
+        check["code"],
+    ]
+    trace = check.get("trace")
+    if trace:
+        argv[-1] += TRACE_TAIL % json.dumps(trace + ".dsos")
+        res = run_one(argv, traced_env(env, trace), plan["timeout"])
+        with open(trace + ".rc", "w") as fh:
+            json.dump({"rc": res["rc"], "timed_out": res["timed_out"]}, fh)
+    else:
+        res = run_one(argv, env, plan["timeout"])
+    res["id"] = check["id"]
+    return res
 
 
 # A traced check (for the symbols scenario, which would import the same modules in the same
@@ -827,8 +852,10 @@ def traced_env(env, trace):
     """ENV with the dynamic linker's bindings going to TRACE.ld.PID; what an earlier run of this
     trace left is removed first (glibc appends to a log; musl ignores LD_DEBUG)."""
     folder, stem = os.path.dirname(trace), os.path.basename(trace) + "."
-    if not os.path.isdir(folder):
+    try:
         os.mkdir(folder, 0o700)
+    except FileExistsError:  # an earlier check's, or one running alongside
+        pass
     for name in os.listdir(folder):
         if name.startswith(stem):
             os.unlink(os.path.join(folder, name))

@@ -754,8 +754,10 @@ def observe(plan, step):
 
 def _own_log(plan, i):
     folder = plan.get("trace_dir") or "/tmp"
-    if not os.path.isdir(folder):
+    try:
         os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
     return os.path.join(folder, "smoke-%d" % i)
 
 

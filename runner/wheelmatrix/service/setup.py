@@ -248,7 +248,13 @@ def execute(
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
-    options = dataclasses.replace(CellOptions.from_config(config, index_settings()), on_phase=run_dir.phase)
+    options = dataclasses.replace(
+        CellOptions.from_config(config, index_settings()),
+        on_phase=run_dir.phase,
+        check_workers=check_workers(
+            config.jobs, len({c.container_key for c in plan.cells if c.id not in skip_cells})
+        ),
+    )
     connections = [connection, *(connect(url) for url in config.engines[1:])]
     engines = [c.open(engine_options(options), run_id) for c in connections]
     backend = EngineSet(
@@ -399,6 +405,16 @@ def report_requests(config: RunConfig) -> list[tuple[Reporter, Path]]:
 def check_report_paths(config: RunConfig) -> None:
     """Refuse (exit 2) report paths that cannot be written, before a run starts."""
     registry.check_requests(report_requests(config))
+
+
+def check_workers(jobs: int | None, containers: int, cpus: int | None = None) -> int:
+    """How many checks each container may run at once: the cores left over when the run's
+    containers (at most `jobs` at a time) each have one; at most 4. A run that fills every
+    core with containers (the default, one job per core, on a matrix as wide) runs them one by
+    one; one emulated cell alone on a machine uses its idle cores."""
+    cpus = cpus or os.cpu_count() or 1
+    running = max(1, min(jobs or cpus, containers))
+    return max(1, min(4, cpus // running))
 
 
 def _schedule(

@@ -465,6 +465,15 @@ class DockerSandbox:
         if not self.container.put_archive(parent, archive):
             raise InfrastructureError(f"could not copy an archive into {parent} of {self.cell.label}")
 
+    def local_path(self, path: str) -> tuple[Path, str] | None:
+        # the shared uv cache is a bind mount of a folder of ours for a local engine: the files
+        # of uv's symlink installs are read there, not through the engine (a call per file)
+        if self.b.remote or self.b.options.installer_for(self.cell) != "uv":
+            return None
+        if not path.startswith(UV_CACHE + "/"):
+            return None
+        return self.b._uv_cache, path[len(UV_CACHE) + 1 :]
+
     def read_file(self, path: str) -> bytes:
         stream, _stat = self.container.get_archive(path)
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:

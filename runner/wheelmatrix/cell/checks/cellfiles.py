@@ -6,8 +6,13 @@ and the dynamic linker's logs are read out of the cell through the engine API (w
 serves remote engines) into a scratch folder, and the probe's own analysis runs over them
 natively (`wm_symbols.reading_through`), so what it concludes is the same code's conclusion.
 
+The engine answers one file per call, and a call costs tens of milliseconds however small the
+file: files in a folder the local engine mounts into the cell (uv's cache, where the files of
+its symlink installs are) are read there directly, the rest through the engine.
+
 Nothing read from the cell is trusted as a path on this side: copies are named by a counter,
-symbolic links are followed inside the cell's namespace (never on the runner's file system),
+symbolic links are followed inside the cell's namespace (never on the runner's file system; a
+mounted folder is walked one name at a time, and a link there sends the file to the engine),
 and the bytes read are capped.
 """
 
@@ -17,6 +22,7 @@ import concurrent.futures
 import os
 import posixpath
 import shutil
+import stat
 import tarfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -26,7 +32,9 @@ from typing import IO, Any
 from wheelmatrix.cell.bytecode import ChunkReader
 
 ReadTree = Callable[[str], Iterable[bytes]]
+LocalPath = Callable[[str], "tuple[Path, str] | None"]
 MAX_HOPS = 40  # symbolic links followed for one path, as the kernel's limit
+MAX_OPEN = 1000  # files held open where they are mounted; past this, copied through the engine
 
 
 class TooMuchToRead(Exception):
@@ -36,8 +44,12 @@ class TooMuchToRead(Exception):
 class CellFiles:
     """open/isfile/realpath/listdir/unlink over a cell's files, fetched on first use."""
 
-    def __init__(self, read_tree: ReadTree, scratch: Path, max_bytes: int) -> None:
+    def __init__(
+        self, read_tree: ReadTree, scratch: Path, max_bytes: int, local: LocalPath | None = None
+    ) -> None:
         self._read = read_tree
+        self._local = local
+        self._fds: dict[str, int] = {}  # cell path -> open descriptor of the mounted file
         self._scratch = scratch
         self._max = max_bytes
         self._bytes = 0
@@ -54,7 +66,35 @@ class CellFiles:
             for _ in pool.map(self._resolve, todo):
                 pass
 
+    def close(self) -> None:
+        """Close the files held open where they are mounted."""
+        with self._lock:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
+
+    def __enter__(self) -> CellFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _mounted(self, path: str) -> bool:
+        """Hold the file open if it is in a folder mounted from this machine; whether it was."""
+        where = self._local(path) if self._local is not None else None
+        if where is None or len(self._fds) >= MAX_OPEN:
+            return False
+        fd = open_without_links(*where)
+        if fd is None:
+            return False
+        with self._lock:
+            self._fds[path] = fd
+            self._files[path] = Path(f"/proc/self/fd/{fd}")  # a fresh open of the same file
+        return True
+
     def _fetch_one(self, path: str) -> None:
+        if self._mounted(path):
+            return
         name = posixpath.basename(path.rstrip("/"))
         found: Path | None = None
         for member, fh in self._members(path):
@@ -142,7 +182,36 @@ class CellFiles:
         """Forget a file (its copy on this side goes; the cell's stays for the cell's end)."""
         local = self._files.pop(path, None)
         self._links.pop(path, None)
-        if local is not None:
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            os.close(fd)
+        elif local is not None:
             with self._lock:
                 self._bytes -= local.stat().st_size
             os.unlink(local)
+
+
+def open_without_links(root: Path, relative: str) -> int | None:
+    """A read-only descriptor of the regular file ROOT/RELATIVE, reached one name at a time
+    without following any link (nor "..") below ROOT; None if that is not such a file."""
+    names = relative.split("/")
+    if not names or any(n in ("", ".", "..") for n in names):
+        return None
+    try:
+        at = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        for name in names[:-1]:
+            step = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at)
+            os.close(at)
+            at = step
+        fd = os.open(names[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=at)
+    except OSError:
+        return None
+    finally:
+        os.close(at)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd

@@ -131,8 +131,11 @@ def _run_imports(ctx: CellRun) -> list[CheckResult]:
         "python": VENV_PYTHON,
         "timeout": opts.timeout_s,
         "checks": [_planned(c, traced) for c in checks],
+        "workers": opts.check_workers,
     }
-    budget = (opts.timeout_s + 15) * len(checks) + 60
+    # with a few at a time, a check that does not pass is run again alone: up to both runs
+    passes = len(checks) + (-(-len(checks) // opts.check_workers) if opts.check_workers > 1 else 0)
+    budget = (opts.timeout_s + 15) * passes + 60
     records = ctx.sandbox.probe("run", plan, user=ctx.sandbox.check_user, budget=budget)
     by_id = {r["check"]["id"]: r["check"] for r in records if "check" in r}
     for check in checks:

@@ -118,8 +118,11 @@ def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, A
     # the probe is stdlib-only and untyped: reached through Any
     probe: Any = wm_symbols
     steps = probe.Steps()
-    with tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch:
-        view = CellFiles(ctx.sandbox.read_tree, Path(scratch), MAX_READ_BYTES)
+    sandbox = ctx.sandbox
+    with (
+        tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch,
+        CellFiles(sandbox.read_tree, Path(scratch), MAX_READ_BYTES, sandbox.local_path) as view,
+    ):
         try:
             steps("objects read out of the cell")
             view.fetch(observed["loaded"])
