@@ -91,9 +91,13 @@ def _rename(member: tarfile.TarInfo, name: str, owner: int) -> None:
     }
 
 
-def sources_archive(read_tree: ReadTree, dirs: Sequence[str]) -> tuple[IO[bytes], int] | None:
+def sources_archive(
+    read_tree: ReadTree, dirs: Sequence[str], at_least: int = 0
+) -> tuple[IO[bytes], int] | None:
     """The .py files under `dirs` (and the uv cache files their symlinks point to) as a tar to
-    unpack at /, spooled to disk, and how many sources it holds; None past MAX_SOURCE_BYTES."""
+    unpack at /, spooled to disk, and how many sources it holds; None past MAX_SOURCE_BYTES.
+    With fewer than `at_least` sources under `dirs`, the cache files are not read (the caller
+    will not compile so few)."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 (returned: the caller closes it)
     count = size = 0
     roots: set[str] = set()  # uv cache directories the symlinks point into
@@ -118,6 +122,8 @@ def sources_archive(read_tree: ReadTree, dirs: Sequence[str]) -> tuple[IO[bytes]
                     add(member, fh, where, dst)
                 if size > MAX_SOURCE_BYTES:
                     return False
+        if count < at_least:
+            return True
         for root in sorted(roots):
             for member, fh, where in _members(read_tree, root):
                 if member.isdir() or (member.isfile() and member.name.endswith(".py")):

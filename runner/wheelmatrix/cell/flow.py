@@ -202,18 +202,24 @@ class CellFlow:
         """Compile the venv's sources with the native interpreter of the same Python and put
         the bytecode where the checks look for it; False when the cell compiles lazily instead
         (a small install, no native image, a source tree over the limit)."""
-        got = sources_archive(self.sandbox.read_tree, self.site_dirs)
+        with self.phase("bytecode: sources read out"):
+            got = sources_archive(self.sandbox.read_tree, self.site_dirs, at_least=MIN_SOURCES)
         if got is None:
             return False
         sources, count = got
         with sources:
             if count < MIN_SOURCES:
                 return False
-            compiled = compile_natively(sources, self.site_dirs, COMPILE_PREFIX)
+            with self.phase("bytecode: compiled in the native sandbox"):
+                compiled = compile_natively(sources, self.site_dirs, COMPILE_PREFIX)
         if compiled is None:
             return False
         uid = int(self.sandbox.check_user.split(":")[0])
-        with compiled, pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid) as tree:
+        with (
+            self.phase("bytecode: put back"),
+            compiled,
+            pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid) as tree,
+        ):
             self.sandbox.put_tree("/tmp", tree)
         return True
 
