@@ -40,6 +40,8 @@ def main() -> None:
     start = time.perf_counter()
     proc = subprocess.run([*cmd, "--runs-dir", str(work / "runs")], capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if not (work / "runs").is_dir():
+        sys.exit(f"the run did not start (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     (run,) = [p for p in (work / "runs").iterdir() if p.is_dir()]
     phases: dict[str, dict[str, float]] = defaultdict(dict)  # cell -> phase -> seconds
     for line in (run / "profile.jsonl").read_text().splitlines():
@@ -61,12 +63,14 @@ def main() -> None:
     for phase in rows:
         a, b = phases[native].get(phase, 0.0), phases[emulated].get(phase, 0.0)
         print(f"{phase[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
-        scenario = phase.removeprefix("scenario ")
+        # steps timed inside a phase: "symbols: STEP" under "scenario symbols", "bytecode: STEP"
+        # under "bytecode, compiled natively"
+        scenario = phase.removeprefix("scenario ").split(",")[0]
+        for step in (p for p in every if p.startswith(f"{scenario}: ")):
+            a, b = phases[native].get(step, 0.0), phases[emulated].get(step, 0.0)
+            label = "  step " + step[len(scenario) + 2 :]
+            print(f"{label[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
         if phase.startswith("scenario "):
-            for step in (p for p in every if p.startswith(f"{scenario}: ")):
-                a, b = phases[native].get(step, 0.0), phases[emulated].get(step, 0.0)
-                label = "  step " + step[len(scenario) + 2 :]
-                print(f"{label[:58]:58} {a:9.2f} {b:11.2f} {(b / a if a else 0):6.1f}")
             for check in list(dict.fromkeys([*checks[native], *checks[emulated]])):
                 if check.startswith(f"  {scenario}: "):
                     a, b = checks[native].get(check, 0.0), checks[emulated].get(check, 0.0)
