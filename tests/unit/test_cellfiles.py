@@ -219,3 +219,28 @@ def test_a_link_in_a_mounted_folder_is_not_followed_here(tmp_path: Path) -> None
         assert not view.isfile(str(mounted / "dir/link.so"))
         assert view.isfile(str(mounted / "dir/real.so"))
     assert answered == [str(mounted / "dir/link.so")]
+
+
+def test_one_file_is_read_where_it_is_mounted_else_through_the_engine(tmp_path: Path) -> None:
+    from wheelmatrix.cell.checks.cellfiles import read_cell_file
+
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    (mounted / "a.so").write_bytes(b"here")
+    os.symlink(tmp_path / "elsewhere", mounted / "b.so")
+
+    class Sandbox:
+        asked: list[str] = []
+
+        def local_path(self, path: str) -> tuple[Path, str] | None:
+            return (mounted, path.rsplit("/", 1)[1]) if path.startswith("/cache/") else None
+
+        def read_file(self, path: str) -> bytes:
+            self.asked.append(path)
+            return b"through the engine"
+
+    box = Sandbox()
+    assert read_cell_file(box, "/cache/a.so") == b"here"
+    assert read_cell_file(box, "/cache/b.so") == b"through the engine"  # a link: not followed here
+    assert read_cell_file(box, "/usr/lib/libc.so.6") == b"through the engine"
+    assert box.asked == ["/cache/b.so", "/usr/lib/libc.so.6"]

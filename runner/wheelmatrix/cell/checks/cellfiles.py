@@ -215,3 +215,15 @@ def open_without_links(root: Path, relative: str) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def read_cell_file(sandbox: Any, path: str) -> bytes:
+    """The bytes of one file of a sandbox: where the local engine mounts it, read there (no
+    link followed); else through the engine (a call per file)."""
+    where = sandbox.local_path(path)
+    fd = open_without_links(*where) if where is not None else None
+    if fd is None:
+        data: bytes = sandbox.read_file(path)
+        return data
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()

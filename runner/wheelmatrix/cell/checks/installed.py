@@ -70,7 +70,10 @@ def _scan_installed(ctx: CellRun, path: str) -> ElfInfo | None:
         if path.startswith(d + "/"):
             rel = path[len(d) + 1 :]
     real = ctx.installed.elf_real.get(path, path)
-    return cached_elf_scan(ctx.installed.elf_digests.get(path), rel, lambda: ctx.sandbox.read_file(real))
+    from wheelmatrix.cell.checks.cellfiles import read_cell_file
+
+    digest = ctx.installed.elf_digests.get(path)
+    return cached_elf_scan(digest, rel, lambda: read_cell_file(ctx.sandbox, real))
 
 
 class _Unreadable(Exception):
