@@ -244,3 +244,63 @@ def test_one_file_is_read_where_it_is_mounted_else_through_the_engine(tmp_path: 
     assert read_cell_file(box, "/cache/b.so") == b"through the engine"  # a link: not followed here
     assert read_cell_file(box, "/usr/lib/libc.so.6") == b"through the engine"
     assert box.asked == ["/cache/b.so", "/usr/lib/libc.so.6"]
+
+
+GOOD = {
+    "loaded": ["/usr/lib/libc.so.6"],
+    "startup": ["/usr/bin/python3.11"],
+    "logs": {"0": ["/tmp/wm-trace/smoke-0", True]},
+    "used": ["a"],
+    "partial": False,
+    "traceable": True,
+    "reserve": 512,
+    "bytes": 10,
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"loaded": "/usr/lib/libc.so.6"},
+        {"loaded": ["relative/libc.so.6"]},
+        {"startup": None},
+        {"logs": {"7": ["/tmp/x", True]}},  # an order the plan does not have
+        {"logs": {"0": ["/tmp/x"]}},
+        {"logs": {"0": ["/tmp/x", "yes"]}},
+        {"logs": {"0": "/tmp/x"}},
+        {"logs": {"zero": ["/tmp/x", True]}},
+        {"used": "a"},
+        {"partial": "no"},
+        {"reserve": "512"},
+        {"bytes": 1.5},
+    ],
+)
+def test_a_malformed_observation_is_an_error_of_ours_not_a_verdict(change: dict[str, Any]) -> None:
+    from types import SimpleNamespace
+
+    from tests.fixtures.sandbox import FakeSandbox
+    from wheelmatrix.cell.checks.symbols import analyse_outside, interpret_smoke
+    from wheelmatrix.model import Status
+
+    sandbox = FakeSandbox()
+    ctx: Any = SimpleNamespace(sandbox=sandbox, options=SimpleNamespace(timeout_s=10.0))
+    plan = {"orders": [["a"], ["a"]], "site_dirs": ["/tmp/site"]}
+    records = analyse_outside(ctx, plan, {**GOOD, **change})
+    assert sandbox.calls == []  # nothing read, nothing run
+    checks = interpret_smoke([], [{"files": {}}, *records], ["/tmp/site"])
+    assert [(c.check, c.status) for c in checks] == [("loaded DSOs", Status.ERROR)]
+    assert "malformed" in checks[0].detail
+
+
+def test_too_much_to_read_is_analysed_in_the_cell() -> None:
+    from types import SimpleNamespace
+
+    from tests.fixtures.sandbox import FakeSandbox
+    from wheelmatrix.cell.checks.symbols import MAX_READ_BYTES, analyse_outside
+
+    sandbox = FakeSandbox(answers={"analyse": lambda plan: [{"loaded": plan["observed"]["loaded"]}]})
+    ctx: Any = SimpleNamespace(sandbox=sandbox, options=SimpleNamespace(timeout_s=10.0))
+    plan = {"orders": [["a"]], "site_dirs": ["/tmp/site"]}
+    records = analyse_outside(ctx, plan, {**GOOD, "bytes": MAX_READ_BYTES + 1})
+    assert records == [{"loaded": GOOD["loaded"]}]
+    assert [c for c, _ in sandbox.calls] == ["analyse"]

@@ -113,7 +113,10 @@ def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, A
             raise InfrastructureError(f"the symbol probe did not trace import order {i}")
         return got[0], bool(got[1])
 
-    if not _observed_paths(observed) or int(observed.get("bytes") or 0) > MAX_READ_BYTES:
+    if not well_formed(observed, len(plan["orders"])):
+        why = "the symbol probe's record of what it observed was malformed"
+        return [{"loaded": None, "why": why, "error": True}]
+    if observed.get("bytes", 0) > MAX_READ_BYTES:
         return in_cell("analyse", {**plan, "observed": observed})
     # the probe is stdlib-only and untyped: reached through Any
     probe: Any = wm_symbols
@@ -134,13 +137,35 @@ def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, A
     return [loaded, {"steps": steps.done}]
 
 
-def _observed_paths(observed: Mapping[str, Any]) -> bool:
-    """Whether the record holds what the analysis reads (absolute paths), as the probe wrote it."""
-    loaded, startup = observed.get("loaded"), observed.get("startup")
-    return all(
-        isinstance(v, list) and all(isinstance(p, str) and p.startswith("/") for p in v)
-        for v in (loaded, startup)
-    ) and isinstance(observed.get("logs"), dict)
+def well_formed(observed: Mapping[str, Any], orders: int) -> bool:
+    """Whether the probe's record of what it observed holds what the analysis reads, of the
+    types it reads (it comes out of a cell where package code ran: never trusted blindly)."""
+
+    def paths(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(p, str) and p.startswith("/") for p in v)
+
+    logs = observed.get("logs")
+    return (
+        paths(observed.get("loaded"))
+        and paths(observed.get("startup"))
+        and isinstance(logs, dict)
+        and all(
+            isinstance(k, str)
+            and k.isdigit()
+            and int(k) < orders
+            and len(v) == 2
+            and paths(v[:1])
+            and isinstance(v[1], bool)
+            for k, v in logs.items()
+            if isinstance(v, list)
+        )
+        and all(isinstance(v, list) for v in logs.values())
+        and (observed.get("used") is None or isinstance(observed.get("used"), list))
+        and isinstance(observed.get("partial"), bool)
+        and isinstance(observed.get("traceable"), bool)
+        and (observed.get("reserve") is None or type(observed.get("reserve")) is int)
+        and type(observed.get("bytes", 0)) is int
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,11 +267,14 @@ def interpret_smoke(
         )
     if loaded_rec is None or loaded_rec.get("loaded") is None:
         why = (loaded_rec or {}).get("why", "no result")
+        ours = bool((loaded_rec or {}).get("error"))  # not the wheels': ours (or the probe's)
         out.append(
             SymbolCheck(
                 check="loaded DSOs",
-                status=Status.FAILED,
-                detail=f"could not import the set to inspect it: {why}",
+                status=Status.ERROR if ours else Status.FAILED,
+                detail=f"could not inspect the set: {why}"
+                if ours
+                else f"could not import the set to inspect it: {why}",
             )
         )
         return out
