@@ -771,13 +771,7 @@ PYCACHE = "/tmp/wm-pycache-%d" % os.getuid()  # per user: whoever writes it firs
 
 
 def cmd_run(plan):
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": "/tmp",
-        "LANG": "C.UTF-8",
-        "PYTHONPYCACHEPREFIX": PYCACHE,
-    }
-    env.update(plan.get("env", {}))
+    env = check_env(plan)
     checks = plan["checks"]
     workers = max(1, min(int(plan.get("workers") or 1), len(checks)))
     if workers == 1:
@@ -862,6 +856,12 @@ def traced_env(env, trace):
     return dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=trace + ".ld")
 
 
+def emulator_env():
+    """The QEMU settings the runner gave this process (an emulated cell): kept in every
+    environment the probe builds, since each process's emulator reads them as it starts."""
+    return {k: v for k, v in os.environ.items() if k == "QEMU_CPU"}
+
+
 def check_env(plan):
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -869,6 +869,7 @@ def check_env(plan):
         "LANG": "C.UTF-8",
         "PYTHONPYCACHEPREFIX": PYCACHE,
     }
+    env.update(emulator_env())
     env.update(plan.get("env", {}))
     return env
 

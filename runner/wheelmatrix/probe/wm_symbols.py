@@ -65,6 +65,11 @@ ISOLATED = ["-I", "-X", "pycache_prefix=/tmp/wm-pycache-%d" % os.getuid()]
 CXX_RUNTIME = re.compile(r"^(__once_proxy|_ZSt11__once_call|_ZSt15__once_callable)$")
 
 
+# The QEMU settings the runner gave this process (an emulated cell): kept in every environment
+# the probe builds, since each process's emulator reads them as it starts.
+EMULATOR_ENV = {k: v for k, v in os.environ.items() if k == "QEMU_CPU"}
+
+
 def emit(obj):
     sys.stdout.write(MARK + (TOKEN + " " if TOKEN else "") + json.dumps(obj) + "\n")
     sys.stdout.flush()
@@ -402,7 +407,7 @@ def dlopen_now(paths, python, timeout):
         "        errors[p] = str(exc)\n"
         "print('@@DL@@' + json.dumps(errors))\n"
     )
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **EMULATOR_ENV}
     out = _run([python, *ISOLATED, "-c", code, json.dumps(list(paths))], env, timeout)
     for line in out.splitlines():
         if line.startswith("@@DL@@"):
@@ -1034,7 +1039,7 @@ _c.pthread_setattr_default_np(_attr)
 
 def cmd_crash(plan):
     python, code, timeout = plan["python"], plan["code"], plan["timeout"]
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **EMULATOR_ENV}
     record = {}
     # 1. faulting address -> DSO and nearest symbol
     proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], env, timeout)
