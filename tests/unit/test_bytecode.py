@@ -77,6 +77,12 @@ def test_sources_and_the_uv_cache_files_their_symlinks_point_to_are_read_out() -
     assert all(m.uid == 0 and (m.mode == 0o755 if m.isdir() else m.mode == 0o644) for m in members.values())
     # a directory the cell does not have (lib64) is read as nothing, not an error
     assert ("read_tree", SITE.replace("/lib/", "/lib64/")) in sandbox.calls
+    # a cache folder the compile sandbox mounts itself is not read out of the cell
+    sandbox.calls.clear()
+    got = sources_archive(sandbox.read_tree, [SITE], mounted=lambda root: root == ARCHIVE)
+    assert got is not None and got[1] == 3
+    assert f"{ARCHIVE.lstrip('/')}/pkg/linked.py" not in names(got[0])
+    assert ("read_tree", ARCHIVE) not in sandbox.calls
     # too few sources to be worth compiling natively: the cache files are not read at all
     sandbox.calls.clear()
     got = sources_archive(sandbox.read_tree, [SITE], at_least=4)

@@ -183,7 +183,8 @@ class Engine(Protocol):
         the same Python as the emulated cell's, running natively — in a throwaway sandbox with
         no network. A tar of the `prefix` tree (sys.pycache_prefix: one .pyc per source, checked
         against its source's hash), or None when this engine holds no native image of the distro
-        (none is built for this)."""
+        (none is built for this). The sandbox also sees, at the same paths and read-only, the
+        files the emulated cell's `local_path` answers for (so the archive need not hold them)."""
         ...
 
     def guard(self, cancel: threading.Event) -> AbstractContextManager[None]:

@@ -92,12 +92,16 @@ def _rename(member: tarfile.TarInfo, name: str, owner: int) -> None:
 
 
 def sources_archive(
-    read_tree: ReadTree, dirs: Sequence[str], at_least: int = 0
+    read_tree: ReadTree,
+    dirs: Sequence[str],
+    at_least: int = 0,
+    mounted: Callable[[str], bool] = lambda path: False,
 ) -> tuple[IO[bytes], int] | None:
     """The .py files under `dirs` (and the uv cache files their symlinks point to) as a tar to
     unpack at /, spooled to disk, and how many sources it holds; None past MAX_SOURCE_BYTES.
     With fewer than `at_least` sources under `dirs`, the cache files are not read (the caller
-    will not compile so few)."""
+    will not compile so few); nor are those of a cache folder the compile sandbox mounts
+    itself (`mounted`)."""
     out = tempfile.TemporaryFile()  # noqa: SIM115 (returned: the caller closes it)
     count = size = 0
     roots: set[str] = set()  # uv cache directories the symlinks point into
@@ -124,7 +128,7 @@ def sources_archive(
                     return False
         if count < at_least:
             return True
-        for root in sorted(roots):
+        for root in sorted(r for r in roots if not mounted(r)):
             for member, fh, where in _members(read_tree, root):
                 if member.isdir() or (member.isfile() and member.name.endswith(".py")):
                     size += member.size

@@ -203,7 +203,11 @@ class CellFlow:
         the bytecode where the checks look for it; False when the cell compiles lazily instead
         (a small install, no native image, a source tree over the limit)."""
         with self.phase("bytecode: sources read out"):
-            got = sources_archive(self.sandbox.read_tree, self.site_dirs, at_least=MIN_SOURCES)
+            # uv's cache files that this machine mounts into cells, the compile sandbox mounts too
+            mounted = self.sandbox.local_path
+            got = sources_archive(
+                self.sandbox.read_tree, self.site_dirs, MIN_SOURCES, lambda root: mounted(root) is not None
+            )
         if got is None:
             return False
         sources, count = got

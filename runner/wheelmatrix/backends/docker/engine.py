@@ -289,6 +289,9 @@ class DockerEngine:
             user=NOBODY,
             working_dir="/tmp",
             ulimits=self.ulimits,
+            # the shared uv cache, read-only: the sources of uv's symlink installs are there
+            # (what the cells' local_path answers for), not copied through the engine
+            mounts=[] if self.remote else [Mount(UV_CACHE, str(self._uv_cache), type="bind", read_only=True)],
         )  # fmt: skip
         self._track(container)
         return container
