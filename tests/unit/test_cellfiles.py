@@ -146,7 +146,7 @@ def test_reading_stops_at_the_cap(tmp_path: Path) -> None:
         view.fetch(s["loaded"])
 
 
-def test_a_folder_is_read_afresh_and_forgotten_file_by_file(tmp_path: Path) -> None:
+def test_a_folder_is_read_once_until_it_changed_and_forgotten_file_by_file(tmp_path: Path) -> None:
     (tmp_path / "scratch").mkdir()
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -154,12 +154,16 @@ def test_a_folder_is_read_afresh_and_forgotten_file_by_file(tmp_path: Path) -> N
     view = CellFiles(read_tree, tmp_path / "scratch", 1 << 20)
     assert view.listdir(str(logs)) == ["a.1"]
     (logs / "a.2").write_text("two\n")
+    assert view.listdir(str(logs)) == ["a.1"]  # read once: logs are large
+    view.changed(str(logs))  # until the cell wrote there
     assert sorted(view.listdir(str(logs))) == ["a.1", "a.2"]
     with view.open(str(logs / "a.2"), "r") as fh:
         assert fh.read() == "two\n"
     view.unlink(str(logs / "a.2"))
-    # each read of the folder replaced the copies of the last; a file forgotten leaves no copy
+    # each read of the folder replaced the copies of the last; a file forgotten leaves no copy,
+    # and is no longer listed
     assert sorted(p.name for p in (tmp_path / "scratch").iterdir()) == ["2"]
+    assert view.listdir(str(logs)) == ["a.1"]
     assert view.isfile(str(logs / "a.2"))  # read again from the cell when asked for
     with pytest.raises(FileNotFoundError):
         view.listdir(str(tmp_path / "no-such-folder"))

@@ -50,6 +50,7 @@ class CellFiles:
         self._read = read_tree
         self._local = local
         self._fds: dict[str, int] = {}  # cell path -> open descriptor of the mounted file
+        self._listed: dict[str, list[str]] = {}  # folder -> its names, as last read
         self._scratch = scratch
         self._max = max_bytes
         self._bytes = 0
@@ -154,9 +155,16 @@ class CellFiles:
     def realpath(self, path: str) -> str:
         return self._resolve(path)
 
+    def changed(self, folder: str) -> None:
+        """Something in the cell wrote to this folder: its next listing reads it afresh."""
+        self._listed.pop(posixpath.normpath(folder), None)
+
     def listdir(self, folder: str) -> list[str]:
-        """The names in a folder of the cell, its files read afresh (a log may have grown)."""
+        """The names in a folder of the cell, its files read with it (once, until `changed`:
+        the dynamic linker's logs are tens of MiB)."""
         folder = posixpath.normpath(folder)
+        if folder in self._listed:
+            return list(self._listed[folder])
         top = posixpath.basename(folder)
         names = []
         got_any = False
@@ -176,12 +184,16 @@ class CellFiles:
                 self._files[path] = None
         if not got_any:
             raise FileNotFoundError(f"{folder}: no such folder in the cell")
-        return names
+        self._listed[folder] = names
+        return list(names)
 
     def unlink(self, path: str) -> None:
         """Forget a file (its copy on this side goes; the cell's stays for the cell's end)."""
         local = self._files.pop(path, None)
         self._links.pop(path, None)
+        listed = self._listed.get(posixpath.dirname(path))
+        if listed is not None and posixpath.basename(path) in listed:
+            listed.remove(posixpath.basename(path))
         fd = self._fds.pop(path, None)
         if fd is not None:
             os.close(fd)

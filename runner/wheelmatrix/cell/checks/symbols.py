@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -111,6 +112,7 @@ def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, A
         got = next((r["traced"] for r in in_cell("trace", {**plan, "order": i}) if "traced" in r), None)
         if not (isinstance(got, list) and len(got) == 2 and isinstance(got[0], str)):
             raise InfrastructureError(f"the symbol probe did not trace import order {i}")
+        view.changed(posixpath.dirname(got[0]))  # a new log is there
         return got[0], bool(got[1])
 
     if not well_formed(observed, len(plan["orders"])):
