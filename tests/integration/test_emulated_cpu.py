@@ -7,6 +7,7 @@ features: pointer authentication is still there. Real engine, real QEMU."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,35 @@ def test_emulated_cells_run_the_default_cpu_with_fast_pointer_authentication(tmp
     got = {arch: res["detail"] for (_distro, arch), res in run.by_cell("import wmqemu").items()}
     assert "QEMU_CPU=max,pauth-impdef=on pauth=True" in got["aarch64"], got
     assert "QEMU_CPU=None pauth=None" in got["x86_64"], got
+
+
+@pytest.mark.parametrize(
+    ("setting", "kept"),
+    [("max,pauth-impdef=on", True), ("max,pauth-no-such-property=on", False)],
+)
+def test_a_setting_the_engines_qemu_lacks_is_not_given_to_cells(
+    setting: str, kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked once per engine and arch in a real emulated container: a QEMU without the
+    property would stop every process of every cell, so then no setting at all."""
+    import threading
+    from types import SimpleNamespace
+
+    import docker
+
+    from wheelmatrix.backends.docker import engine as docker_engine
+    from wheelmatrix.backends.docker.connection import connect
+    from wheelmatrix.backends.docker.images import prepare
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+
+    image = prepare(connect().client, load_catalog(default_catalog_path()).get("debian-13"), "aarch64", print)
+    monkeypatch.setitem(docker_engine.FAST_EMULATION, "aarch64", {"QEMU_CPU": setting})
+    container = docker.from_env().containers.run(image, ["sleep", "60"], detach=True, remove=True)
+    try:
+        engine: Any = SimpleNamespace(_lock=threading.Lock(), _emulator={})
+        sandbox: Any = SimpleNamespace(cell=SimpleNamespace(arch="aarch64"), container=container)
+        got = docker_engine.DockerEngine.emulator_env(engine, sandbox)
+        assert got == ({"QEMU_CPU": setting} if kept else {})
+        assert engine._emulator == {"aarch64": got}  # once per engine and arch
+    finally:
+        container.kill()
