@@ -1041,8 +1041,14 @@ def cmd_crash(plan):
     python, code, timeout = plan["python"], plan["code"], plan["timeout"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **EMULATOR_ENV}
     record = {}
-    # 1. faulting address -> DSO and nearest symbol
-    proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], env, timeout)
+    # 1. faulting address -> DSO and nearest symbol; in the same run (glibc), the dynamic
+    # linker's bindings, logged as they are made (an import of the stack less per crash: under
+    # emulation, half a minute for a scientific stack)
+    log = "/tmp/wm-ld-debug"
+    for path in _log_files(log):
+        os.unlink(path)
+    traced = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
+    proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], traced, timeout)
     for line in proc.splitlines():
         if line.startswith(CRASH_MARK) and "fault" not in record:  # the first fault is the cause
             try:
@@ -1068,10 +1074,7 @@ def cmd_crash(plan):
             timeout * 2,
         )
         record["gdb_backtrace"] = [ln for ln in out.splitlines() if ln.startswith("#")][:25]
-    # 3. dynamic-linker bindings (glibc): which DSO each symbol of interest was bound to
-    log = "/tmp/wm-ld-debug"
-    benv = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    _run([python, *ISOLATED, "-c", code], benv, timeout)
+    # 3. dynamic-linker bindings (glibc, from run 1): which DSO each symbol of interest was bound to
     record["bindings"] = _interposed(log, plan.get("site_dirs", []), plan.get("symbols", []))
     emit({"crash": record})
 
