@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import paths, wheelmatrix, with_args
 from tests.fixtures.wheels import Fixture
-from wheelmatrix.cell.checks.symbols import IN_CELL_ENV
+from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
 
@@ -31,6 +31,16 @@ def symbol_checks(run: Any) -> dict[tuple[str, str], Any]:
         f"{r['arch']} {r['check']}": {k: r.get(k) for k in keep}
         for r in run.results()
         if r["scenario"] == "symbols"
+    }
+    return json.loads(re.sub(r"archive-v0/[^/]+/", "archive-v0/X/", json.dumps(got, sort_keys=True)))
+
+
+def crash_evidence(run: Any) -> dict[str, Any]:
+    """The dynamic-linker bindings of each crashed check, uv's cache folders aside."""
+    got = {
+        r["check"]: r["evidence"]["native"].get("bindings")
+        for r in run.results()
+        if r["status"] == "crashed" and "native" in r["evidence"]
     }
     return json.loads(re.sub(r"archive-v0/[^/]+/", "archive-v0/X/", json.dumps(got, sort_keys=True)))
 
@@ -85,6 +95,11 @@ def test_an_emulated_cell_analysed_outside_reads_as_analysed_inside(
     inside = wheelmatrix(*args, tmp=tmp_path / "inside")
     assert outside.rc == inside.rc == 1, outside.explain() + inside.explain()
     assert symbol_checks(outside) == symbol_checks(inside)
+    # a crashed import's evidence: the dynamic linker's bindings, read on either side
+    assert crash_evidence(outside) == crash_evidence(inside)
+    if not scenarios:  # the default scenarios: `import wmcolla, wmcollb` crashes
+        (bindings,) = crash_evidence(outside).values()
+        assert any(b["symbol"] == "wm_shared_state" for b in bindings), bindings
     (collision,) = [v for key, v in symbol_checks(outside).items() if key.endswith(" symbol collisions")]
     assert collision["status"] == "failed" and collision["evidence"]["collisions"][0]["crossed"], collision
     assert ("aarch64", OUTSIDE) in steps(tmp_path / "outside")

@@ -3,12 +3,17 @@ bindings) and name a wheel's unexported function at the fault from its own symbo
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from wheelmatrix.backends.base import Sandbox
+from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, MAX_READ_BYTES, CellFiles, TooMuchToRead
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.matrix.cells import Cell
+from wheelmatrix.probe import wm_symbols
 
 
 def crash_evidence(
@@ -20,14 +25,39 @@ def crash_evidence(
         "code": code,
         "timeout": timeout_s,
         "site_dirs": list(site_dirs),
+        # an emulated cell leaves the dynamic linker's log to be read on this side
+        "observe_only": cell.emulated and not os.environ.get(IN_CELL_ENV),
     }
     budget = timeout_s * 4 + 60
     records = sandbox.probe("crash", plan, user=sandbox.check_user, budget=budget, script=SYMBOLS_PROBE)
     native: dict[str, Any] = next((r["crash"] for r in records if "crash" in r), {})
+    log = native.pop("bindings_log", None) if isinstance(native, dict) else None
+    if log is not None:
+        native["bindings"] = bindings_outside(sandbox, log, site_dirs)
     if native:
         native.update(arch=cell.arch, cpu=cell.cpu)
         name_local_function(sandbox, native, site_dirs)
     return native
+
+
+def bindings_outside(sandbox: Sandbox, log: Any, site_dirs: Sequence[str]) -> list[dict[str, Any]]:
+    """The crash probe's reading of its LD_DEBUG log (bindings where a wheel's object got
+    another object's definition of a symbol it defines itself), run natively over the log and
+    the objects read out of the cell (cell/checks/cellfiles.py): under emulation, reading the
+    millions of lines of a large stack's log took minutes."""
+    probe: Any = wm_symbols
+    if not (isinstance(log, str) and log == probe.CRASH_LOG):
+        return []  # not where the probe writes it: not read
+    with (
+        tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch,
+        CellFiles(sandbox.read_tree, Path(scratch), MAX_READ_BYTES, sandbox.local_path) as view,
+    ):
+        try:
+            with probe.reading_through(view):
+                found: list[dict[str, Any]] = probe._interposed(log, list(site_dirs), [])
+                return found
+        except TooMuchToRead:
+            return []  # evidence is best effort: the crash itself is recorded
 
 
 def name_local_function(sandbox: Sandbox, native: dict[str, Any], site_dirs: Sequence[str]) -> None:

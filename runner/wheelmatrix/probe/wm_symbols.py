@@ -1037,6 +1037,9 @@ _c.pthread_setattr_default_np(_attr)
 """
 
 
+CRASH_LOG = "/tmp/wm-crash/ld"  # in a folder of its own: the runner may read the folder
+
+
 def cmd_crash(plan):
     python, code, timeout = plan["python"], plan["code"], plan["timeout"]
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", **EMULATOR_ENV}
@@ -1044,9 +1047,12 @@ def cmd_crash(plan):
     # 1. faulting address -> DSO and nearest symbol; in the same run (glibc), the dynamic
     # linker's bindings, logged as they are made (an import of the stack less per crash: under
     # emulation, half a minute for a scientific stack)
-    log = "/tmp/wm-ld-debug"
-    for path in _log_files(log):
-        os.unlink(path)
+    log = CRASH_LOG
+    try:
+        os.mkdir(os.path.dirname(log), 0o700)
+    except FileExistsError:
+        for path in _log_files(log):
+            os.unlink(path)
     traced = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
     proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], traced, timeout)
     for line in proc.splitlines():
@@ -1074,8 +1080,12 @@ def cmd_crash(plan):
             timeout * 2,
         )
         record["gdb_backtrace"] = [ln for ln in out.splitlines() if ln.startswith("#")][:25]
-    # 3. dynamic-linker bindings (glibc, from run 1): which DSO each symbol of interest was bound to
-    record["bindings"] = _interposed(log, plan.get("site_dirs", []), plan.get("symbols", []))
+    # 3. dynamic-linker bindings (glibc, from run 1): which DSO each symbol of interest was bound
+    # to; read by the runner on its side for an emulated cell (the log is millions of lines)
+    if plan.get("observe_only"):
+        record["bindings_log"] = log
+    else:
+        record["bindings"] = _interposed(log, plan.get("site_dirs", []), plan.get("symbols", []))
     emit({"crash": record})
 
 
@@ -1111,7 +1121,9 @@ def _interposed(log_prefix, site_dirs, wanted):
                 continue
             if not any(wanter.startswith(d) for d in site_dirs) and symbol not in wanted:
                 continue
-            own = cache.setdefault(wanter, dynsyms(wanter))
+            own = cache.get(wanter)
+            if own is None:  # each object's symbols are read once (not once per log line)
+                own = cache[wanter] = dynsyms(wanter)
             if symbol in own or symbol in wanted:
                 seen.add((symbol, wanter, target))
                 out.append(
@@ -1122,7 +1134,7 @@ def _interposed(log_prefix, site_dirs, wanted):
                         "defined_by_wanter": symbol in own,
                     }
                 )
-        os.unlink(path)
+        files().unlink(path)
     return out[:50]
 
 

@@ -33,6 +33,12 @@ from wheelmatrix.cell.bytecode import ChunkReader
 
 ReadTree = Callable[[str], Iterable[bytes]]
 LocalPath = Callable[[str], "tuple[Path, str] | None"]
+# Set (to anything) to have emulated cells analyse what the symbol probe observed in the cell,
+# as native cells do: the two must read the same (tests/integration/test_symbols_outside.py).
+IN_CELL_ENV = "WHEELMATRIX_SYMBOLS_IN_CELL"
+# Past this many bytes of loaded objects, reading them out of the cell costs more than parsing
+# their symbol tables in it (which reads only the tables, not whole files).
+MAX_READ_BYTES = 2 << 30
 MAX_HOPS = 40  # symbolic links followed for one path, as the kernel's limit
 MAX_OPEN = 1000  # files held open where they are mounted; past this, copied through the engine
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wheelmatrix.cell.checks.cellfiles import CellFiles, TooMuchToRead
+from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, MAX_READ_BYTES, CellFiles, TooMuchToRead
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.errors import InfrastructureError
@@ -87,14 +87,6 @@ def run(ctx: CellRun) -> list[CheckResult]:
         ctx.result(c.check, c.status, c.detail, took, c.evidence, c.diagnosis)
         for c in interpret_smoke([p for p, _m in cands], records, ctx.site_dirs)
     ]
-
-
-# Set (to anything) to have emulated cells analyse what the symbols probe observed in the cell,
-# as native cells do: the two must read the same (tests/integration/test_symbols_outside.py).
-IN_CELL_ENV = "WHEELMATRIX_SYMBOLS_IN_CELL"
-# Past this many bytes of loaded objects, reading them out of the cell costs more than parsing
-# their symbol tables in it (which reads only the tables, not whole files).
-MAX_READ_BYTES = 2 << 30
 
 
 def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, Any]) -> list[dict[str, Any]]:
