@@ -121,6 +121,7 @@ def sandbox(api: FakeApi) -> DockerSandbox:
     box.cell = SimpleNamespace(distro=SimpleNamespace(python_executable=sys.executable), label="fake")  # type: ignore[assignment]
     box.container = SimpleNamespace(id="c1")
     box.cancel = threading.Event()
+    box.qemu_env = {}  # a native cell: no emulator settings
     return box
 
 
