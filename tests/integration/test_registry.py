@@ -140,6 +140,13 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.kill()
         proc.wait()
+        # what the tests pulled and prepared (a fresh name each session): not left in the engine.
+        # By tag, not by id: a pulled image can be the very image a local Debian tag names.
+        for image in client.images.list():
+            for tag in image.tags:
+                if tag.startswith((f"wheelmatrix/{REG}:", f"{url}/wm/pybase:")):
+                    with contextlib.suppress(docker.errors.APIError):
+                        client.images.remove(tag, noprune=True)
 
 
 def test_images_are_pulled_per_arch_through_the_mirror_prepared_and_cached(
