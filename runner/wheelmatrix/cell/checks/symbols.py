@@ -23,7 +23,6 @@ from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.findings.musl import explain_glibc_on_musl
-from wheelmatrix.host import host_arch
 from wheelmatrix.model import CheckResult, Status
 from wheelmatrix.probe import wm_symbols
 from wheelmatrix.resources import data_path
@@ -69,7 +68,7 @@ def run(ctx: CellRun) -> list[CheckResult]:
         "files": {p: list(files.get(p, [])) for p, _m in cands},
         "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
         # an emulated cell only observes; the reading of files and logs is done on this side
-        "observe_only": ctx.cell.arch != host_arch() and not os.environ.get(IN_CELL_ENV),
+        "observe_only": ctx.cell.emulated and not os.environ.get(IN_CELL_ENV),
     }
     started = time.monotonic()
     records = ctx.sandbox.probe(
