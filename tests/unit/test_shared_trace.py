@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from wheelmatrix.cell.checks.imports import ImportCheck, _planned
-from wheelmatrix.cell.checks.symbols import TRACE_DIR, import_orders, trace_key
+from wheelmatrix.cell.checks.symbols import TRACE_DIR, import_orders, trace_key, trace_path
 from wheelmatrix.probe import wm_probe, wm_symbols
 
 
@@ -73,7 +73,7 @@ def test_only_the_imports_the_symbols_scenario_repeats_are_traced() -> None:
     comps = [("c", ["c"])]
     orders = import_orders(cands, comps)
     assert orders == [["a", "b", "b.x", "c"], ["c", "b", "b.x", "a"]]
-    traced = {trace_key(o) for o in orders}
+    traced = {trace_path(o) for o in orders}
     alone = _planned(ImportCheck(id="c0", modules=("a",)), traced)
     together = _planned(ImportCheck(id="c3", modules=("a", "b", "b.x", "c")), traced)
     other = _planned(ImportCheck(id="c4", modules=("c", "a", "b", "b.x")), traced)

@@ -4,16 +4,13 @@ bindings) and name a wheel's unexported function at the fault from its own symbo
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from wheelmatrix.backends.base import Sandbox
-from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, MAX_READ_BYTES, CellFiles, TooMuchToRead
+from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, PROBE, TooMuchToRead, probe_reading
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.matrix.cells import Cell
-from wheelmatrix.probe import wm_symbols
 
 
 def crash_evidence(
@@ -45,19 +42,14 @@ def bindings_outside(sandbox: Sandbox, log: Any, site_dirs: Sequence[str]) -> li
     another object's definition of a symbol it defines itself), run natively over the log and
     the objects read out of the cell (cell/checks/cellfiles.py): under emulation, reading the
     millions of lines of a large stack's log took minutes."""
-    probe: Any = wm_symbols
-    if not (isinstance(log, str) and log == probe.CRASH_LOG):
+    if not (isinstance(log, str) and log == PROBE.CRASH_LOG):
         return []  # not where the probe writes it: not read
-    with (
-        tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch,
-        CellFiles(sandbox.read_tree, Path(scratch), MAX_READ_BYTES, sandbox.local_path) as view,
-    ):
-        try:
-            with probe.reading_through(view):
-                found: list[dict[str, Any]] = probe._interposed(log, list(site_dirs), [])
-                return found
-        except TooMuchToRead:
-            return []  # evidence is best effort: the crash itself is recorded
+    try:
+        with probe_reading(sandbox):
+            found: list[dict[str, Any]] = PROBE._interposed(log, list(site_dirs), [])
+            return found
+    except TooMuchToRead:
+        return []  # evidence is best effort: the crash itself is recorded
 
 
 def name_local_function(sandbox: Sandbox, native: dict[str, Any], site_dirs: Sequence[str]) -> None:

@@ -34,7 +34,6 @@ from wheelmatrix.cell.options import CellOptions
 from wheelmatrix.cell.plan import Installed, plan_install, read_install
 from wheelmatrix.cell.static_tls import static_tls_diagnosis
 from wheelmatrix.errors import InfrastructureError
-from wheelmatrix.host import host_arch
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
@@ -160,7 +159,7 @@ class CellFlow:
 
         if installed is None or self.cancel.is_set():
             return [r for cell in cells for r in each(cell)]
-        if self.native_compile is not None and self.cell.arch != host_arch():
+        if self.native_compile is not None and self.cell.emulated:
             with self.phase("bytecode, compiled natively"):
                 self.bytecode_natively(self.native_compile)
         copies: dict[tuple[Path, tuple[str, ...]], str] = {}  # (sources, left out) -> copy

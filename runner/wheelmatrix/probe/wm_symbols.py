@@ -758,12 +758,7 @@ def observe(plan, step):
 
 
 def _own_log(plan, i):
-    folder = plan.get("trace_dir") or "/tmp"
-    try:
-        os.mkdir(folder, 0o700)
-    except FileExistsError:
-        pass
-    return os.path.join(folder, "smoke-%d" % i)
+    return os.path.join(plan.get("trace_dir") or "/tmp", "smoke-%d" % i)
 
 
 def trace_order(plan, i):
@@ -856,12 +851,16 @@ def _drop_logs(logs):
             files().unlink(path)
 
 
-def _traced_env(log):
-    """The probe's environment, with the dynamic linker writing its bindings to LOG.PID (any
-    earlier log of that name is removed first)."""
-    for path in _log_files(log):
-        os.unlink(path)
-    return dict(os.environ, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
+def _traced_env(log, base=None):
+    """BASE (the probe's own environment by default) with the dynamic linker writing its
+    bindings to LOG.PID: LOG's folder is made (private) if missing, earlier logs of that name
+    are removed."""
+    try:
+        os.mkdir(os.path.dirname(log), 0o700)
+    except FileExistsError:
+        for path in _log_files(log):
+            os.unlink(path)
+    return dict(os.environ if base is None else base, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
 
 
 def traced_import(python, modules, timeout, log):
@@ -1048,13 +1047,7 @@ def cmd_crash(plan):
     # linker's bindings, logged as they are made (an import of the stack less per crash: under
     # emulation, half a minute for a scientific stack)
     log = CRASH_LOG
-    try:
-        os.mkdir(os.path.dirname(log), 0o700)
-    except FileExistsError:
-        for path in _log_files(log):
-            os.unlink(path)
-    traced = dict(env, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=log)
-    proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], traced, timeout)
+    proc = _run([python, *ISOLATED, "-c", HANDLER + "\n" + code], _traced_env(log, env), timeout)
     for line in proc.splitlines():
         if line.startswith(CRASH_MARK) and "fault" not in record:  # the first fault is the cause
             try:

@@ -229,8 +229,8 @@ class DockerEngine:
     def native_bytecode(
         self, distro: Distro, sources: IO[bytes], dirs: Sequence[str], prefix: str, timeout_s: float
     ) -> IO[bytes] | None:
-        tag = images.image_tag(distro, host_arch(), prepare_images._mirror_or_none(distro))
-        if not prepare_images._exists(self.client, tag):
+        tag = prepare_images.held(self.client, distro, host_arch())
+        if tag is None:
             return None
         # compileall over the directories, as nobody, with no network and no
         # capabilities; the sources are put in before it starts. A source that does not compile

@@ -93,6 +93,13 @@ def prepare(client: Any, distro: Distro, arch: str, log: Log, registry: str | No
         )
 
 
+def held(client: Any, distro: Distro, arch: str) -> str | None:
+    """The tag of the distro's image for arch when the engine already holds it; None otherwise
+    (nothing is built or pulled)."""
+    tag = image_tag(distro, arch, _mirror_or_none(distro))
+    return tag if _exists(client, tag) else None
+
+
 def _mirror_or_none(distro: Distro) -> str | None:
     if distro.recipe is None or distro.recipe.tool != "mmdebstrap" or shutil.which("mmdebstrap") is None:
         return None

@@ -19,17 +19,20 @@ and the bytes read are capped.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from wheelmatrix.cell.bytecode import ChunkReader
+from wheelmatrix.probe import wm_symbols
 
 ReadTree = Callable[[str], Iterable[bytes]]
 LocalPath = Callable[[str], "tuple[Path, str] | None"]
@@ -233,6 +236,22 @@ def open_without_links(root: Path, relative: str) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+# the probe is stdlib-only and untyped (it runs in cells): reached through Any
+PROBE: Any = wm_symbols
+
+
+@contextlib.contextmanager
+def probe_reading(sandbox: Any) -> Iterator[CellFiles]:
+    """The symbol probe's own analysis, run in this block on the runner's side, reads the
+    sandbox's files through a CellFiles view (copies in a scratch folder removed at the end)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch,
+        CellFiles(sandbox.read_tree, Path(scratch), MAX_READ_BYTES, sandbox.local_path) as view,
+        PROBE.reading_through(view),
+    ):
+        yield view
 
 
 def read_cell_file(sandbox: Any, path: str) -> bytes:

@@ -10,7 +10,7 @@ from typing import Any
 
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.checks.installed import installed_set_checks, installed_wheel_tags
-from wheelmatrix.cell.checks.symbols import TRACE_DIR, import_orders, native_summary, trace_key
+from wheelmatrix.cell.checks.symbols import import_orders, native_summary, trace_path
 from wheelmatrix.cell.install import VENV_PYTHON
 from wheelmatrix.model import CheckResult, Status
 
@@ -126,7 +126,7 @@ def _run_imports(ctx: CellRun) -> list[CheckResult]:
     # the imports of everything that the symbols scenario would repeat are traced for it
     traced = set()
     if "symbols" in ctx.later:
-        traced = {trace_key(o) for o in import_orders(cands, comps)}
+        traced = {trace_path(o) for o in import_orders(cands, comps)}
     plan = {
         "python": VENV_PYTHON,
         "timeout": opts.timeout_s,
@@ -145,9 +145,9 @@ def _run_imports(ctx: CellRun) -> list[CheckResult]:
 
 def _planned(check: ImportCheck, traced: set[str]) -> dict[str, Any]:
     planned: dict[str, Any] = {"id": check.id, "code": check.code}
-    key = trace_key(check.modules)
-    if key in traced:
-        planned["trace"] = TRACE_DIR + "/" + key
+    path = trace_path(check.modules)
+    if path in traced:
+        planned["trace"] = path
     return planned
 
 

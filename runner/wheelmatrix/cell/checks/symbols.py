@@ -11,20 +11,23 @@ import posixpath
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, MAX_READ_BYTES, CellFiles, TooMuchToRead
+from wheelmatrix.cell.checks.cellfiles import (
+    IN_CELL_ENV,
+    MAX_READ_BYTES,
+    PROBE,
+    TooMuchToRead,
+    probe_reading,
+)
 from wheelmatrix.cell.checks.context import CellRun
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.findings.musl import explain_glibc_on_musl
 from wheelmatrix.model import CheckResult, Status
-from wheelmatrix.probe import wm_symbols
 from wheelmatrix.resources import data_path
 
 # Where an earlier scenario of the cell (the import kind) leaves the imports it traced for this
@@ -51,6 +54,12 @@ def trace_key(modules: Sequence[str]) -> str:
     return "i" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def trace_path(modules: Sequence[str]) -> str:
+    """Where the traced import of these modules in this order leaves its files (NAME.ld.PID,
+    NAME.dsos, NAME.rc)."""
+    return TRACE_DIR + "/" + trace_key(modules)
+
+
 def run(ctx: CellRun) -> list[CheckResult]:
     """Every candidate ELF file's DT_NEEDED and eager binding, then what imports load together."""
     opts = ctx.options
@@ -63,7 +72,7 @@ def run(ctx: CellRun) -> list[CheckResult]:
         "site_dirs": ctx.site_dirs,
         "modules": [m for _p, mods in (*cands, *comps) for m in mods],
         "orders": orders,
-        "traces": [TRACE_DIR + "/" + trace_key(order) for order in orders],
+        "traces": [trace_path(order) for order in orders],
         "trace_dir": TRACE_DIR,
         "files": {p: list(files.get(p, [])) for p, _m in cands},
         "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
@@ -111,21 +120,14 @@ def analyse_outside(ctx: CellRun, plan: Mapping[str, Any], observed: dict[str, A
         return [{"loaded": None, "why": why, "error": True}]
     if observed.get("bytes", 0) > MAX_READ_BYTES:
         return in_cell("analyse", {**plan, "observed": observed})
-    # the probe is stdlib-only and untyped: reached through Any
-    probe: Any = wm_symbols
-    steps = probe.Steps()
-    sandbox = ctx.sandbox
-    with (
-        tempfile.TemporaryDirectory(prefix="wm-cellfiles-") as scratch,
-        CellFiles(sandbox.read_tree, Path(scratch), MAX_READ_BYTES, sandbox.local_path) as view,
-    ):
-        try:
+    steps = PROBE.Steps()
+    try:
+        with probe_reading(ctx.sandbox) as view:
             steps("objects read out of the cell")
             view.fetch(observed["loaded"])
-            with probe.reading_through(view):
-                loaded = probe.analyse(plan, observed, steps, trace)
-        except TooMuchToRead:
-            return in_cell("analyse", {**plan, "observed": observed})
+            loaded = PROBE.analyse(plan, observed, steps, trace)
+    except TooMuchToRead:
+        return in_cell("analyse", {**plan, "observed": observed})
     steps(None)
     return [loaded, {"steps": steps.done}]
 
