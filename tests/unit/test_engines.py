@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +186,22 @@ def test_the_inputs_archive_has_every_directory_even_empty_ones() -> None:
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         kinds = {m.name: m.isdir() for m in tar.getmembers()}
     assert kinds["opt/wheelmatrix/find-links/0-x"] is True and kinds["opt/wheelmatrix/wheels/a.whl"] is False
+
+
+def test_uvs_interpreter_bucket_is_read_from_its_binary(tmp_path: Path) -> None:
+    """Each image gets its own copy of the bucket that uv names in its binary; a binary naming
+    none, or two, keeps the shared one (slower, never wrong)."""
+    from wheelmatrix.backends.docker.engine import _interpreter_bucket
+
+    def binary(name: str, body: bytes) -> Path:
+        path = tmp_path / name
+        path.write_bytes(b"\x7fELF\0" + body + b"\0tail")
+        return path
+
+    assert (
+        _interpreter_bucket(binary("uv13", b"...interpreter-v5\0wheels-v8\0interpreter-v5"))
+        == "interpreter-v5"
+    )
+    assert _interpreter_bucket(binary("uvnone", b"wheels-v8\0simple-v28")) is None
+    assert _interpreter_bucket(binary("uvtwo", b"interpreter-v5\0interpreter-v6")) is None
+    assert _interpreter_bucket(tmp_path / "missing") is None

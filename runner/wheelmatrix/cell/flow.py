@@ -245,6 +245,10 @@ class CellFlow:
             budget=plan.budget,
             on_output=on_output,
         )
+        for rec in records:  # each installer step's own time, under the install phase
+            step = rec.get("step")
+            if isinstance(step, Mapping) and isinstance(step.get("duration_s"), (int, float)):
+                self.phase_done(f"install: {step.get('name', '?')}", float(step["duration_s"]))
         installed = read_install(plan, records, self.result, results)
         if installed is not None:
             self.installed = installed

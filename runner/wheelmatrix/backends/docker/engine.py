@@ -6,10 +6,12 @@ flow's business (wheelmatrix/cell/flow.py), driven from run/engines.py through t
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
 import posixpath
+import re
 import shutil
 import socket
 import tarfile
@@ -321,7 +323,7 @@ class DockerEngine:
             self._removals.append(thread)
         thread.start()
 
-    def _mounts(self, cell: Cell) -> list[Mount]:
+    def _mounts(self, cell: Cell, image_id: str = "") -> list[Mount]:
         installer = self.options.installer_for(cell)
         if self.remote:
             if installer != "uv":
@@ -334,6 +336,9 @@ class DockerEngine:
         if installer == "uv":
             mounts.append(Mount(f"{WM_ROOT}/bin/uv", str(self._uv[cell.arch]), type="bind", read_only=True))
             mounts.append(Mount(UV_CACHE, str(self._uv_cache), type="bind", read_only=False))
+            own = self._interpreter_info(cell.arch, image_id)
+            if own is not None:
+                mounts.append(Mount(*own, type="bind", read_only=False))
         if self._ca is not None:
             mounts.append(Mount(CA_BUNDLE, str(self._ca), type="bind", read_only=True))
         if cell.cpu:
@@ -345,6 +350,22 @@ class DockerEngine:
         for target, path in self.options.find_links_targets:
             mounts.append(Mount(target, str(path), type="bind", read_only=True))
         return mounts
+
+    def _interpreter_info(self, arch: str, image_id: str) -> tuple[str, str] | None:
+        """(in-cell path, host folder): uv's interpreter-info bucket, one per image.
+
+        uv caches what it learns by running an interpreter under the interpreter's path alone
+        (checked against its ctime), so the x86_64 and the aarch64 image of one distro, with
+        the same /usr/bin/python3.X and /tmp/wm-venv/bin/python, overwrote each other's entry
+        and every cell ran its interpreter twice more to ask again: about 0.6 s each under
+        emulation. Over the shared cache, each image gets its own bucket. None where the uv
+        binary does not name its bucket (the shared one is then used, as before)."""
+        bucket = _interpreter_bucket(self._uv[arch]) if arch in self._uv else None
+        if bucket is None or not image_id:
+            return None
+        folder = cache_dir() / "uv-interpreters" / image_id.removeprefix("sha256:")[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"{UV_CACHE}/{bucket}", str(folder)
 
     def _uv_volume(self, arch: str) -> str:
         """A named volume of this engine holding the static uv for `arch` (made once)."""
@@ -444,7 +465,7 @@ class DockerSandbox:
             ["tail", "-f", "/dev/null"],
             labels=labels,
             init=True,
-            mounts=self.b._mounts(self.cell),
+            mounts=self.b._mounts(self.cell, self.image_id),
             network_mode="bridge",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
@@ -619,6 +640,17 @@ def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ())
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=8)
+def _interpreter_bucket(binary: Path) -> str | None:
+    """The name of uv's interpreter-info bucket (`interpreter-v5` for uv 0.13), read out of
+    the binary: it changes when uv changes the entries' format."""
+    try:
+        found = set(re.findall(rb"interpreter-v[0-9]+", binary.read_bytes()))
+    except OSError:
+        return None
+    return found.pop().decode() if len(found) == 1 else None
 
 
 def _uv_arch(cell_arch: str) -> str:
