@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import paths, wheelmatrix, with_args
 from tests.fixtures.wheels import Fixture
+from wheelmatrix.backends.native_python import DISABLE_ENV
 from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("debian_images")]
@@ -90,6 +91,9 @@ def test_an_emulated_cell_analysed_outside_reads_as_analysed_inside(
 ) -> None:
     args = [*paths(wheels[candidate]), *with_args(wheels[companion]), "--distro", "debian-12"]
     args += ["--arch", "aarch64", *scenarios]
+    # the probe emulated, as on a remote engine (a local one runs it natively, and it reads
+    # the files where they are: tests/integration/test_native_probe.py)
+    monkeypatch.setenv(DISABLE_ENV, "0")
     outside = wheelmatrix(*args, tmp=tmp_path / "outside")
     monkeypatch.setenv(IN_CELL_ENV, "1")
     inside = wheelmatrix(*args, tmp=tmp_path / "inside")

@@ -122,6 +122,7 @@ def sandbox(api: FakeApi) -> DockerSandbox:
     box.container = SimpleNamespace(id="c1")
     box.cancel = threading.Event()
     box.qemu_env = {}  # a native cell: no emulator settings
+    box.probe_python = (sys.executable,)
     return box
 
 

@@ -80,6 +80,7 @@ class Sandbox(Protocol):
     engine: str  # which engine runs it
     install_user: str  # user for installs (may write the shared installer cache)
     check_user: str  # user for package code (unprivileged)
+    native_probe: bool  # an emulated cell's probes run at native speed (native_python.py)
 
     def probe(
         self,

@@ -15,3 +15,4 @@ SYMBOLS_PROBE = f"{PROBE_DIR}/wm_symbols.py"
 VENV = "/tmp/wm-venv"
 VENV_PYTHON = f"{VENV}/bin/python"
 QEMU_BIN = f"{WM_ROOT}/qemu/qemu-static"  # CPU cells: the host's static qemu for the cell's arch
+NATIVE_DIR = f"{WM_ROOT}/native"  # emulated cells: the runner's own interpreter, packed (native_python.py)

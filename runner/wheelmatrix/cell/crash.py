@@ -3,12 +3,11 @@ bindings) and name a wheel's unexported function at the fault from its own symbo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from wheelmatrix.backends.base import Sandbox
-from wheelmatrix.cell.checks.cellfiles import IN_CELL_ENV, PROBE, TooMuchToRead, probe_reading
+from wheelmatrix.cell.checks.cellfiles import PROBE, TooMuchToRead, observe_only, probe_reading
 from wheelmatrix.cell.install import SYMBOLS_PROBE, VENV_PYTHON
 from wheelmatrix.matrix.cells import Cell
 
@@ -23,7 +22,7 @@ def crash_evidence(
         "timeout": timeout_s,
         "site_dirs": list(site_dirs),
         # an emulated cell leaves the dynamic linker's log to be read on this side
-        "observe_only": cell.emulated and not os.environ.get(IN_CELL_ENV),
+        "observe_only": observe_only(cell.emulated, sandbox),
     }
     budget = timeout_s * 4 + 60
     records = sandbox.probe("crash", plan, user=sandbox.check_user, budget=budget, script=SYMBOLS_PROBE)

@@ -32,6 +32,7 @@ from wheelmatrix.backends.base import EngineDown, EngineOptions, Log, Sandbox
 from wheelmatrix.backends.docker import images as prepare_images
 from wheelmatrix.backends.docker.connection import DockerConnection
 from wheelmatrix.backends.layout import CA_BUNDLE, PROBE, PROBE_DIR, QEMU_BIN, UV_CACHE, WHEELS_DIR, WM_ROOT
+from wheelmatrix.backends.native_python import NativePython, native_python
 from wheelmatrix.backends.probe_stream import TOKEN_ENV, new_token, split_output
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
@@ -89,6 +90,7 @@ class DockerEngine:
         self.image_ids: dict[str, str] = {}
         self.engine = connection.name
         self._emulator: dict[str, dict[str, str]] = {}  # arch -> QEMU settings its cells get
+        self._native: dict[str, tuple[str, ...]] = {}  # arch -> how its cells start a probe natively
 
     # -- emulation -----------------------------------------------------------------------------
     def emulator_env(self, sandbox: DockerSandbox) -> dict[str, str]:
@@ -118,6 +120,36 @@ class DockerEngine:
             with self._lock:
                 self._emulator[arch] = known
         return dict(known)
+
+    def _native_python(self, cell: Cell) -> NativePython | None:
+        """The runner's interpreter, packed, for a cell of a foreign arch on a local engine."""
+        if self.remote or cell.arch == host_arch():
+            return None
+        return native_python()
+
+    def native_probe(self, sandbox: DockerSandbox) -> tuple[str, ...]:
+        """How a cell of a foreign arch starts a probe at native speed (native_python.py), or
+        () to start it with the cell's own, emulated, interpreter. Checked once per arch in a
+        real cell: the probes' modules must import there."""
+        packed = self._native_python(sandbox.cell)
+        if packed is None:
+            return ()
+        arch = sandbox.cell.arch
+        with self._lock:
+            known = self._native.get(arch)
+        if known is None:
+            check = (
+                f"import sys; sys.path.insert(0, {PROBE_DIR!r}); import wm_probe, wm_symbols; print('wm-ok')"
+            )
+            try:
+                got = sandbox.container.exec_run([*packed.argv(), "-I", "-S", "-c", check], user=NOBODY)
+                ok = got.exit_code == 0 and b"wm-ok" in (got.output or b"")
+            except docker.errors.DockerException:
+                ok = False
+            known = packed.argv() if ok else ()
+            with self._lock:
+                self._native[arch] = known
+        return known
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
@@ -343,6 +375,9 @@ class DockerEngine:
             mounts.append(Mount(CA_BUNDLE, str(self._ca), type="bind", read_only=True))
         if cell.cpu:
             mounts.append(Mount(QEMU_BIN, qemu_static(cell.arch), type="bind", read_only=True))
+        packed = self._native_python(cell)
+        for target, folder in packed.mounts() if packed is not None else ():
+            mounts.append(Mount(target, str(folder), type="bind", read_only=True))
         for pick in (*cell.candidates, *cell.companions):
             if pick.wheel is not None:
                 target = f"{WHEELS_DIR}/{pick.wheel.filename}"
@@ -449,6 +484,8 @@ class DockerSandbox:
         self.install_user = "0:0" if backend.remote else f"{os.getuid()}:{os.getgid()}"
         self.check_user = NOBODY
         self.qemu_env: dict[str, str] = {}  # in every process's environment (see emulator_env)
+        self.probe_python: tuple[str, ...] = (cell.distro.python_executable,)
+        self.native_probe = False  # a foreign arch's probes run natively (native_python.py)
 
     def start(self) -> None:
         opts = self.b.options
@@ -480,6 +517,9 @@ class DockerSandbox:
             raise InfrastructureError(f"could not copy the cell's inputs into {self.cell.label}")
         self.container.start()
         self.qemu_env = self.b.emulator_env(self) if self.cell.emulated and not self.cell.cpu else {}
+        native = self.b.native_probe(self)
+        if native:
+            self.probe_python, self.native_probe = native, True
 
     def remove(self) -> None:
         if self.container is not None:
@@ -558,7 +598,7 @@ class DockerSandbox:
         token = new_token()  # in the probe's environment only: what it runs never sees it
         exec_id = api.exec_create(
             self.container.id,
-            [self.cell.distro.python_executable, "-I", "-S", script, command, json.dumps(plan)],
+            [*self.probe_python, "-I", "-S", script, command, json.dumps(plan)],
             user=user,
             workdir="/tmp",
             environment={TOKEN_ENV: token, **self.qemu_env},

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from wheelmatrix.backends.base import Sandbox
 from wheelmatrix.cell.bytecode import ChunkReader
 from wheelmatrix.probe import wm_symbols
 
@@ -39,6 +40,14 @@ LocalPath = Callable[[str], "tuple[Path, str] | None"]
 # Set (to anything) to have emulated cells analyse what the symbol probe observed in the cell,
 # as native cells do: the two must read the same (tests/integration/test_symbols_outside.py).
 IN_CELL_ENV = "WHEELMATRIX_SYMBOLS_IN_CELL"
+
+
+def observe_only(emulated: bool, sandbox: Sandbox) -> bool:
+    """Whether the symbols probe only observes in this cell and the runner reads the files: in
+    an emulated cell whose probe runs emulated (a native one reads them faster where they are)."""
+    return emulated and not sandbox.native_probe and not os.environ.get(IN_CELL_ENV)
+
+
 # Past this many bytes of loaded objects, reading them out of the cell costs more than parsing
 # their symbol tables in it (which reads only the tables, not whole files).
 MAX_READ_BYTES = 2 << 30

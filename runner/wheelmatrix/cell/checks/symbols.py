@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wheelmatrix.cell.checks.cellfiles import (
-    IN_CELL_ENV,
     MAX_READ_BYTES,
     PROBE,
     TooMuchToRead,
+    observe_only,
     probe_reading,
 )
 from wheelmatrix.cell.checks.context import CellRun
@@ -77,7 +77,7 @@ def run(ctx: CellRun) -> list[CheckResult]:
         "files": {p: list(files.get(p, [])) for p, _m in cands},
         "same_libs": [s for s in ctx.installed.installed_set.get("same_libs") or [] if s.get("differ")],
         # an emulated cell only observes; the reading of files and logs is done on this side
-        "observe_only": ctx.cell.emulated and not os.environ.get(IN_CELL_ENV),
+        "observe_only": observe_only(ctx.cell.emulated, ctx.sandbox),
     }
     started = time.monotonic()
     records = ctx.sandbox.probe(
