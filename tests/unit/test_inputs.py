@@ -217,3 +217,34 @@ def test_parse_inputs_reports_the_bad_wheel(tmp_path: Path) -> None:
     bad.write_bytes(b"not a zip")
     err = input_error(parse_inputs, ["numpy", str(bad)], role="candidate")
     assert str(bad) in err.message
+
+
+def test_a_wheels_digest_is_computed_once_per_version_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept in the cache under the file's identity; any write makes a new version, even one
+    that puts the size and the modification time back."""
+    import hashlib
+    import os
+
+    from wheelmatrix.inputs import wheels as wheels_mod
+
+    monkeypatch.setenv("WHEELMATRIX_CACHE", str(tmp_path / "cache"))
+    wheel = tmp_path / "w-1.0-py3-none-any.whl"
+    wheel.write_bytes(b"first version")
+    want = hashlib.sha256(b"first version").hexdigest()
+    assert wheels_mod.file_sha256(wheel) == want
+    reads: list[Path] = []
+    real_open = Path.open
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: reads.append(self) or real_open(self, *a, **k))
+    assert wheels_mod.file_sha256(wheel) == want and wheel not in reads  # read from the cache
+    st = wheel.stat()
+    wheel.write_bytes(b"other version")  # same size
+    os.utime(wheel, ns=(st.st_atime_ns, st.st_mtime_ns))  # same modification time
+    assert wheels_mod.file_sha256(wheel) == hashlib.sha256(b"other version").hexdigest()
+    assert wheel in reads
+    # a damaged cache entry is computed again, not believed
+    for entry in (tmp_path / "cache" / "digests").rglob("*"):
+        if entry.is_file():
+            entry.write_text("not a digest\n")
+    assert wheels_mod.file_sha256(wheel) == hashlib.sha256(b"other version").hexdigest()
