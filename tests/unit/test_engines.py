@@ -71,7 +71,9 @@ class FakeEngine:
             raise ConnectionError("engine gone")
 
 
-def direct(engine: Any, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
+def direct(
+    engine: Any, cells: Sequence[Cell], image: str, cancel: threading.Event, started: Any = None
+) -> list[CheckResult]:
     """The fakes run cells themselves (the real runs go through the cell flow: run_group)."""
     result: list[CheckResult] = engine.run_cells(cells, image, cancel)
     return result

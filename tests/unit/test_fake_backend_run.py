@@ -28,6 +28,7 @@ from tests.fixtures.wheels import write_wheel
 from wheelmatrix.backends.base import Connection, Engine, EngineFacts, EngineOptions, Sandbox
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.config.runfile import Reports, RunConfig
+from wheelmatrix.errors import InfrastructureError
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.run.rundir import RunDir
 from wheelmatrix.service.runs import run_matrix
@@ -50,8 +51,20 @@ class FakeCellSandbox(FakeSandbox):
         self.removed = False
 
     def start(self) -> None:
+        if self.cell.id in self.engine_ref.connection.fail_start:
+            raise InfrastructureError(f"could not start {self.cell.id}")
         self.engine_ref.started.append(self.cell.id)
-        if self.cell.id in self.engine_ref.interrupt_at:
+        self.started = True
+
+    def probe(self, command: str, plan: Mapping[str, Any], **kw: Any) -> list[dict[str, Any]]:
+        other = self.engine_ref.connection.wait_for.get(self.cell.id)
+        if command == "install" and other is not None:  # this cell runs until the other starts
+            deadline = time.monotonic() + 20
+            while other not in self.engine_ref.started and time.monotonic() < deadline:
+                threading.Event().wait(0.01)
+            self.engine_ref.waited[self.cell.id] = other in self.engine_ref.started
+        # Ctrl-C as the cell begins its work (its sandbox may have been started ahead of it)
+        if command == "install" and self.cell.id in self.engine_ref.interrupt_at:
             # what Ctrl-C does: SIGINT to the process, KeyboardInterrupt in the main thread
             os.kill(os.getpid(), signal.SIGINT)
             # the main thread stops the run and closes the engine; this cell is never done (however
@@ -59,7 +72,7 @@ class FakeCellSandbox(FakeSandbox):
             deadline = time.monotonic() + 120
             while not self.engine_ref.closed and time.monotonic() < deadline:
                 threading.Event().wait(0.02)
-        self.started = True
+        return super().probe(command, plan, **kw)
 
     def remove(self) -> None:
         self.removed = True
@@ -81,6 +94,7 @@ class FakeEngine:
         self.sandboxes: list[FakeCellSandbox] = []
         self.interrupt_at = connection.interrupt_at
         self.closed = False
+        self.waited: dict[str, bool] = {}  # cell -> whether the cell it waited for started
 
     def prepare_image(self, distro: Distro, arch: str, log: Any) -> str:
         tag = f"fake/{distro.id}:{arch}"
@@ -132,10 +146,17 @@ class FakeEngine:
 
 
 class FakeConnection:
-    def __init__(self, interrupt_at: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        interrupt_at: frozenset[str] = frozenset(),
+        wait_for: Mapping[str, str] | None = None,
+        fail_start: frozenset[str] = frozenset(),
+    ) -> None:
         self.url = "fake://engine"
         self.name = "fake 1.0 at fake://engine"
         self.interrupt_at = interrupt_at
+        self.wait_for = dict(wait_for or {})  # cell -> a cell whose sandbox it waits for, running
+        self.fail_start = fail_start  # cells whose sandbox cannot start
         self.engines: list[FakeEngine] = []
 
     def answers(self) -> bool:
@@ -234,7 +255,8 @@ def test_an_interrupted_run_resumes_only_the_missing_cells(
     (run,) = (tmp_path / "runs").iterdir()
     assert RunDir.open(run).state == "interrupted"
     first_engine = fake["engine"].engines[0]
-    assert first_engine.started == ["debian-11/x86_64/py3.9/import", second]
+    # the second cell's sandbox may have started ahead of it, while the first cell ran
+    assert sorted(first_engine.started) == ["debian-11/x86_64/py3.9/import", second]
 
     del fake["engine"]  # the resumed run connects again
     rc = run_matrix(config, _console(), runs_dir=tmp_path / "runs", resume="latest")
@@ -248,3 +270,55 @@ def test_an_interrupted_run_resumes_only_the_missing_cells(
         "debian-12",
     }
     assert all(r["status"] == "passed" for r in doc["results"] if r["check"] == "import wmfake")
+
+
+D11, D12 = "debian-11/x86_64/py3.9/import", "debian-12/x86_64/py3.11/import"
+
+
+def test_the_next_cells_sandbox_starts_while_a_cell_runs(
+    tmp_path: Path, fake: dict[str, FakeConnection]
+) -> None:
+    """One worker, two containers: whichever runs first does not finish its install until the
+    other's sandbox has started, which only a sandbox started ahead of its cell can do."""
+    fake["next"] = FakeConnection(wait_for={D11: D12, D12: D11})
+    assert run_matrix(_config(tmp_path), _console(), runs_dir=tmp_path / "runs") == 0
+    (engine,) = fake["engine"].engines
+    first = next(iter(engine.waited))
+    assert engine.waited[first] is True, engine.waited  # its install saw the next sandbox start
+    assert sorted(engine.started) == [D11, D12] and len(engine.sandboxes) == 2  # each started once
+    assert all(box.removed for box in engine.sandboxes)
+    for box in engine.sandboxes:
+        assert box.order == ["install", "isolate", "run"], box.order
+
+
+def test_a_sandbox_started_ahead_that_failed_ends_its_cell_as_its_own_start_would(
+    tmp_path: Path, fake: dict[str, FakeConnection]
+) -> None:
+    fake["next"] = FakeConnection(fail_start=frozenset({D11, D12}) - {D11})
+    assert run_matrix(_config(tmp_path), _console(), runs_dir=tmp_path / "runs") == 3  # an error of ours
+    doc = json.loads((tmp_path / "out.json").read_text())
+    got = {(r["distro"], r["check"]): (r["status"], r["detail"]) for r in doc["results"]}
+    assert got[("debian-12", "run cell")] == ("error", f"could not start {D12}")
+    assert got[("debian-11", "import wmfake")][0] == "passed"
+
+
+def test_a_sandbox_started_for_cells_that_never_ran_is_removed_at_close() -> None:
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+    from wheelmatrix.config.scenarios import Scenario
+    from wheelmatrix.run.engines import EngineSet
+
+    engine = FakeConnection().open(EngineOptions(installer="uv", memory="1g", pids=64), "r1")
+    distro = load_catalog(default_catalog_path()).get("debian-12")
+    cell = Cell(distro=distro, arch="x86_64", emulated=False, candidates=(),
+                scenario=Scenario(name="import", kind="import", description="i"))  # fmt: skip
+    pool = EngineSet([engine], lambda *a: [], max_warm=1)
+    image = pool.prepare_image(distro, "x86_64", lambda _m: None)
+    cancel = threading.Event()
+    pool.warm([cell], image, cancel)
+    pool.warm([cell], image, cancel)  # once per cells
+    (box,) = engine.sandboxes  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while not box.started and time.monotonic() < deadline:
+        threading.Event().wait(0.01)
+    pool.close()
+    assert box.started and box.removed

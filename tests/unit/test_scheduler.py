@@ -54,6 +54,9 @@ class FakeBackend:
             raise self.prepare_errors[key]
         return f"wm-cell:{distro.id}-{arch}"
 
+    def warm(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> None:
+        self._record("warm", "+".join(c.label for c in cells), image)
+
     def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
         self._record("container", "+".join(c.label for c in cells), image)
         return [r for cell in cells for r in self.run_cell(cell, image, cancel)]
@@ -197,6 +200,26 @@ def test_emulated_cells_run_before_native_ones(catalog: Catalog) -> None:
     assert archs == ["aarch64"] * 6 + ["x86_64"] * 6
     prepared = [key.split("/")[1] for key in backend.keys("prepare")]
     assert prepared == ["aarch64", "aarch64", "x86_64", "x86_64"]
+
+
+def test_each_container_asks_for_the_next_one_to_be_started_ahead(catalog: Catalog) -> None:
+    """With one worker, the container a cell asks to have started ahead is the one that runs
+    next; the last one asks for none (nothing is queued)."""
+    cells = make_cells(catalog, ["debian-11", "debian-12"], scenarios=2)
+    backend = FakeBackend()
+
+    run(backend, cells, jobs=1)
+
+    calls = [(c.kind, c.key) for c in backend.calls if c.kind in ("container", "warm")]
+    ran = [key for kind, key in calls if kind == "container"]
+    assert len(ran) == 8
+    for at, (kind, key) in enumerate(calls):
+        if kind == "warm":  # asked for by the container about to run; it runs after that one
+            following = [k for kd, k in calls[at + 1 :] if kd == "container"]
+            assert following[1:2] == [key], calls
+    # the containers queued behind another were all asked for (those queued when their image
+    # became ready while nothing ran are not)
+    assert len([k for k, _ in calls if k == "warm"]) >= 4, calls
 
 
 def test_a_hanging_cell_does_not_block_the_others(catalog: Catalog) -> None:

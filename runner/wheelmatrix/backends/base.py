@@ -68,6 +68,10 @@ class Backend(Protocol):
         install); never raise for a wheel's misbehaviour (that is a result)."""
         ...
 
+    def warm(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> None:
+        """Cells that will run soon: their sandbox may be started now, ahead of them (or not)."""
+        ...
+
     def close(self) -> None:
         """Remove every container this run created."""
         ...

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO
 
-from wheelmatrix.backends.base import Engine, EngineDown, EngineOptions, Log
+from wheelmatrix.backends.base import Engine, EngineDown, EngineOptions, Log, Sandbox
 from wheelmatrix.cell.flow import CellFlow, CellOptions
 from wheelmatrix.config.catalog import Distro
 from wheelmatrix.errors import InfrastructureError
@@ -28,7 +28,36 @@ from wheelmatrix.model import CheckResult, Status
 WAIT_FOR_ENGINE_S = 180.0  # how long cells wait for a stopped engine to answer again
 POLL_S = 2.0
 
-RunGroup = Callable[[Engine, Sequence[Cell], str, threading.Event], list[CheckResult]]
+
+class Started:
+    """A sandbox started ahead of its cells (EngineSet.warm), in a thread of its own, while the
+    worker that will run them is still busy with another cell."""
+
+    def __init__(self, engine: Engine, sandbox: Sandbox) -> None:
+        self.engine = engine
+        self.sandbox = sandbox
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        threading.Thread(target=self._start, name="wm-warm", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            self.sandbox.start()
+        except BaseException as exc:  # raised again, where a start of its own would have raised it
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self, cancel: threading.Event) -> None:
+        """Until it has started; its start's own error, raised here."""
+        while not self.done.wait(0.2):
+            if cancel.is_set():
+                raise InfrastructureError("the run was stopped")
+        if self.error is not None:
+            raise self.error
+
+
+RunGroup = Callable[[Engine, Sequence[Cell], str, threading.Event, "Started | None"], list[CheckResult]]
 
 
 def engine_options(options: CellOptions) -> EngineOptions:
@@ -45,19 +74,27 @@ def engine_options(options: CellOptions) -> EngineOptions:
 def cell_flow(options: CellOptions) -> RunGroup:
     """Run groups of cells through the cell flow with these options."""
 
-    def run(engine: Engine, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
-        return run_group(engine, cells, image, cancel, options)
+    def run(
+        engine: Engine, cells: Sequence[Cell], image: str, cancel: threading.Event, started: Started | None
+    ) -> list[CheckResult]:
+        return run_group(engine, cells, image, cancel, options, started)
 
     return run
 
 
 def run_group(
-    engine: Engine, cells: Sequence[Cell], image: str, cancel: threading.Event, options: CellOptions
+    engine: Engine,
+    cells: Sequence[Cell],
+    image: str,
+    cancel: threading.Event,
+    options: CellOptions,
+    started: Started | None = None,
 ) -> list[CheckResult]:
     """The scenario cells of one distro/arch/Python/companion set, in one sandbox of `engine`:
     one install, then each scenario. A broken sandbox ends every cell `error`; a lost engine
-    raises EngineDown (the EngineSet moves the cells to another engine)."""
-    sandbox = engine.sandbox(cells[0], image, cancel)
+    raises EngineDown (the EngineSet moves the cells to another engine). `started`: the sandbox,
+    started ahead (its "create and start" phase is then the time the cell still waited)."""
+    sandbox = started.sandbox if started is not None else engine.sandbox(cells[0], image, cancel)
     distro = cells[0].distro
 
     def native_compile(sources: IO[bytes], dirs: Sequence[str], prefix: str) -> IO[bytes] | None:
@@ -67,7 +104,10 @@ def run_group(
     try:
         with engine.guard(cancel):
             with flow.phase("create and start"):
-                sandbox.start()
+                if started is not None:
+                    started.wait(cancel)
+                else:
+                    sandbox.start()
             return flow.run_group(cells)
     except EngineDown:
         raise
@@ -87,8 +127,10 @@ class EngineSet:
         run: RunGroup,
         *,
         log: Callable[[str], None] = lambda _m: None,
+        max_warm: int = 0,
     ) -> None:
-        """`run` runs one group of cells on one engine: `cell_flow(options)` for real runs."""
+        """`run` runs one group of cells on one engine: `cell_flow(options)` for real runs.
+        `max_warm`: how many sandboxes may be started ahead of their cells at once (warm)."""
         if not engines:
             raise ValueError("no engines")
         self.engines = list(engines)
@@ -101,6 +143,8 @@ class EngineSet:
         self._ready: set[tuple[int, str]] = set()
         self._distro: dict[str, tuple[Distro, str]] = {}
         self._unable: dict[tuple[int, str], str] = {}  # (engine, arch) -> why it cannot run it
+        self._warm: dict[tuple[str, ...], Started] = {}  # cells -> their sandbox, started ahead
+        self.max_warm = max_warm
         self.engine = ", ".join(e.engine for e in self.engines)
 
     # -- Backend -------------------------------------------------------------------------------
@@ -128,12 +172,38 @@ class EngineSet:
             return tag
         raise InfrastructureError(f"no engine answers to prepare {distro.id}/{arch}: {last}")
 
+    def warm(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> None:
+        """Start the sandbox of cells that will run next, while the caller's own cell runs: its
+        create and start (and the engine's first checks in it) are then off the cells' path.
+        Only on an engine that already holds the image; at most `max_warm` at once."""
+        key = tuple(c.id for c in cells)
+        with self._lock:
+            if self.max_warm <= len(self._warm) or key in self._warm or cancel.is_set():
+                return
+        engine = self._pick(cells[0].arch)
+        if engine is None:
+            return
+        with self._lock:
+            if (id(engine), image) not in self._ready or key in self._warm:
+                return
+            self._warm[key] = Started(engine, engine.sandbox(cells[0], image, cancel))
+
+    def _started(self, cells: Sequence[Cell]) -> Started | None:
+        """The sandbox started ahead for these cells, if its engine still answers."""
+        with self._lock:
+            started = self._warm.pop(tuple(c.id for c in cells), None)
+            if started is None or id(started.engine) not in self._down:
+                return started
+        started.engine.remove_later(started.sandbox)
+        return None
+
     def run_cells(self, cells: Sequence[Cell], image: str, cancel: threading.Event) -> list[CheckResult]:
         tried: list[str] = []
         waited = False
         arch = cells[0].arch
+        started = self._started(cells)
         while not cancel.is_set():
-            engine = self._pick(arch)
+            engine = started.engine if started is not None else self._pick(arch)
             if engine is None:
                 with self._lock:
                     up = [e for e in self.engines if id(e) not in self._down]
@@ -150,7 +220,8 @@ class EngineSet:
                 self._busy[id(engine)] += 1
             try:
                 self._ensure_image(engine, image)
-                return self._run(engine, cells, image, cancel)
+                ahead, started = started, None  # a retry (on another engine) starts its own
+                return self._run(engine, cells, image, cancel, ahead)
             except EngineDown as exc:
                 self._mark_down(engine, exc)
                 tried.append(engine.engine)
@@ -173,6 +244,11 @@ class EngineSet:
         return [_error(cell, reason) for cell in cells]
 
     def close(self) -> None:
+        with self._lock:  # started ahead for cells that did not run (a stopped run)
+            unclaimed, self._warm = list(self._warm.values()), {}
+        for started in unclaimed:
+            with contextlib.suppress(Exception):
+                started.engine.remove_later(started.sandbox)
         for engine in self.engines:
             with contextlib.suppress(Exception):  # a dead engine must not stop the reports
                 engine.close()

@@ -36,6 +36,8 @@ _PRIO_IMAGE_EMULATED, _PRIO_CELL_EMULATED, _PRIO_IMAGE, _PRIO_CELL = 0, 1, 2, 3
 class _Task:
     label: str
     fn: Callable[[], None]
+    cells: tuple[Cell, ...] = ()  # a container's cells, and their image
+    image: str = ""
 
 
 class Scheduler:
@@ -158,12 +160,17 @@ class Scheduler:
         for cell in group:
             containers.setdefault(cell.container_key, []).append(cell)
         for cells in containers.values():
-            self._submit(prio, _Task(cells[0].label, partial(self._run_cells, cells, image)))
+            task = _Task(cells[0].label, partial(self._run_cells, cells, image), tuple(cells), image)
+            self._submit(prio, task)
 
     def _run_cells(self, cells: list[Cell], image: str) -> None:
         """One container: every scenario cell of one distro/arch/Python/companion set."""
         for cell in cells:
             self._on_event("cell-start", cell.label)
+        upcoming = self._next_cells()
+        if upcoming is not None:  # its container starts while this one runs
+            with contextlib.suppress(Exception):  # only ever a head start: the cells start it anyway
+                self.backend.warm(upcoming.cells, upcoming.image, self.cancelled)
         try:
             results = self.backend.run_cells(cells, image, self.cancelled)
         except Exception as exc:  # a bug: keep the traceback as evidence, keep going
@@ -173,6 +180,12 @@ class Scheduler:
             self._emit(result)
         for cell in cells:
             self._on_event("cell-done", cell.label)
+
+    def _next_cells(self) -> _Task | None:
+        """The container task a worker will take next, if one is queued."""
+        with self._queue.mutex:
+            queued = [item for item in self._queue.queue if item[2] is not None and item[2].cells]
+        return min(queued, key=lambda item: item[:2])[2] if queued else None
 
     def _emit(self, result: CheckResult) -> None:
         with self._lock:

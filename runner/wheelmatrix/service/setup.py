@@ -261,6 +261,7 @@ def execute(
         engines,
         cell_flow(options),
         log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True),
+        max_warm=config.jobs or os.cpu_count() or 2,  # a worker's next sandbox starts early
     )
     removed = reaped = 0
     for engine in engines:
