@@ -71,3 +71,46 @@ def test_a_native_cell_and_a_small_install_compile_in_the_cell(tmp_path: Path) -
     timed = {(p["cell"].split("/")[1], p["phase"]) for p in profile}
     assert ("aarch64", "bytecode, compiled natively") in timed  # looked, found too few sources
     assert ("x86_64", "bytecode, compiled natively") not in timed
+
+
+# The package's bytecode must also be of its sources as they are: a .pyc compiled from another
+# version of a module is one the interpreter compiles again (and here, one the check refuses).
+FRESH = b"""
+import importlib.util, os
+from . import m0
+VALUE = m0.VALUE
+source = os.path.join(os.path.dirname(__file__), "m0.py")
+with open(importlib.util.cache_from_source(source), "rb") as fh:
+    head = fh.read(16)
+with open(source, "rb") as fh:
+    fresh = head[8:16] == importlib.util.source_hash(fh.read())
+if int.from_bytes(head[4:8], "little") != 3 or not fresh:
+    raise ImportError("m0's bytecode is not the native compile of its source (flags %r)" % head[4:8])
+"""
+
+
+def stack(dest: Path, version: str, value: int) -> Path:
+    files = {"wmstore/__init__.py": FRESH, "wmstore/m0.py": f"VALUE = {value}\n".encode()}
+    for i in range(1, MIN_SOURCES + 20):
+        files[f"wmstore/m{i}.py"] = f"VALUE = {i}\n".encode()
+    return write_wheel(dest, "wmstore", version, "py3-none-any", files, purelib=True)
+
+
+def compiled(tmp: Path) -> bool:
+    (run_dir,) = [p for p in (tmp / "runs").iterdir() if p.is_dir()]
+    phases = [json.loads(line)["phase"] for line in (run_dir / "profile.jsonl").read_text().splitlines()]
+    assert "bytecode: put back" in phases, phases
+    return "bytecode: compiled in the native sandbox" in phases
+
+
+def test_a_stack_compiled_once_is_not_compiled_again_and_a_changed_source_is(tmp_path: Path) -> None:
+    cell = ["--distro", "debian-12", "--arch", "aarch64", "--scenario", "import"]
+    first = wheelmatrix(stack(tmp_path / "d1", "1.0", 0), *cell, tmp=tmp_path / "first")
+    again = wheelmatrix(stack(tmp_path / "d1", "1.0", 0), *cell, tmp=tmp_path / "again")
+    changed = wheelmatrix(stack(tmp_path / "d2", "1.1", 1000), *cell, tmp=tmp_path / "changed")
+    for run in (first, again, changed):
+        assert run.rc == 0, run.explain()
+        (res,) = run.by_cell("import wmstore").values()
+        assert res["status"] == "passed", res
+    assert not compiled(tmp_path / "again")  # the same sources: the image's store had them all
+    assert compiled(tmp_path / "changed")  # m0 changed: compiled natively again (the check says so)

@@ -14,7 +14,7 @@ from typing import IO
 from tests.fixtures.sandbox import FakeSandbox
 from wheelmatrix.backends.layout import UV_CACHE
 from wheelmatrix.cell import bytecode
-from wheelmatrix.cell.bytecode import COMPILE_PREFIX, pycache_archive, sources_archive
+from wheelmatrix.cell.bytecode import COMPILE_PREFIX, BytecodeStore, sources_archive
 
 SITE = "/tmp/wm-venv/lib/python3.11/site-packages"
 ARCHIVE = f"{UV_CACHE}/archive-v0/AbC123"
@@ -104,8 +104,9 @@ def test_a_source_tree_over_the_limit_is_left_to_compile_lazily(monkeypatch: obj
 
 
 def test_the_compiled_tree_goes_back_as_the_check_users_cache(tmp_path: Path) -> None:
-    """Compiled as the native sandbox does (checked-hash, under a pycache prefix), renamed to
-    the check user's prefix, owned by it; Python then uses it for the source, unchanged."""
+    """Compiled as the native sandbox does (checked-hash, under a pycache prefix), kept in the
+    image's store, then renamed to the check user's prefix, owned by it; Python then uses it
+    for the source, unchanged."""
     src = tmp_path / "src" / "mod.py"
     src.parent.mkdir()
     src.write_text("VALUE = 42\n")
@@ -123,8 +124,12 @@ def test_the_compiled_tree_goes_back_as_the_check_users_cache(tmp_path: Path) ->
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(prefix, arcname=Path(COMPILE_PREFIX).name)
     buf.seek(0)
+    store = BytecodeStore(tmp_path / "store")
+    store.add(buf, {str(src): "digest-1"}, stdlib=False)
+    assert store.missing({str(src): "digest-1"}) == [] and not store.has_stdlib
+    assert store.missing({str(src): "digest-2"}) == [str(src)]  # the source changed
     user_prefix = tmp_path / "wm-pycache-65534"
-    back = pycache_archive(buf, str(user_prefix), 65534)
+    back = store.archive([str(src)], str(user_prefix), 65534)
     members = names(back)
     assert all(n.split("/")[0] == "wm-pycache-65534" for n in members), sorted(members)
     assert all(m.uid == m.gid == 65534 for m in members.values())
@@ -146,3 +151,49 @@ def test_the_compiled_tree_goes_back_as_the_check_users_cache(tmp_path: Path) ->
     ).stdout.split()
     assert out[0] == "42" and Path(out[1]) == pyc
     assert py_compile.PycInvalidationMode.CHECKED_HASH  # the mode the engines compile with
+
+
+def _compiled(entries: dict[str, bytes]) -> io.BytesIO:
+    """A compile sandbox's output: a tar of COMPILE_PREFIX with these members under it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in entries.items():
+            info = tarfile.TarInfo(f"{Path(COMPILE_PREFIX).name}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def test_the_store_gives_a_cell_its_own_sources_and_the_standard_library(tmp_path: Path) -> None:
+    store = BytecodeStore(tmp_path / "store")
+    mine, other = f"{SITE}/numpy/core.py", f"{SITE}/scipy/linalg.py"
+    store.add(
+        _compiled({
+            f"{SITE.lstrip('/')}/numpy/core.cpython-311.pyc": b"numpy",
+            f"{SITE.lstrip('/')}/scipy/linalg.cpython-311.pyc": b"scipy",
+            "usr/lib/python3.11/json/decoder.cpython-311.pyc": b"json",
+        }),
+        {mine: "a", other: "b"},
+        stdlib=True,
+    )  # fmt: skip
+    assert store.has_stdlib and store.missing({mine: "a", "/x.py": "c"}) == ["/x.py"]
+    got = names(store.archive([mine], "/tmp/wm-pycache-7", 7))
+    files = sorted(n for n, m in got.items() if m.isfile())
+    assert files == [
+        f"wm-pycache-7{SITE}/numpy/core.cpython-311.pyc",
+        "wm-pycache-7/usr/lib/python3.11/json/decoder.cpython-311.pyc",
+    ]  # not the other cell's scipy
+    assert all(m.uid == 7 for m in got.values()) and got["wm-pycache-7/usr"].isdir()
+
+
+def test_the_store_keeps_only_bytecode_files_inside_its_tree(tmp_path: Path) -> None:
+    store = BytecodeStore(tmp_path / "store")
+    store.add(
+        _compiled({"../escape.pyc": b"x", "a/../../escape2.pyc": b"x", "a/b.pyc": b"ok", "a/c.sh": b"no"}),
+        {"/a/b.py": "d"},
+        stdlib=False,
+    )
+    kept = sorted(str(p.relative_to(store.folder)) for p in store.folder.rglob("*") if p.is_file())
+    assert kept == ["sources.json", "tree/a/b.pyc"]
+    assert not (tmp_path / "escape.pyc").exists()

@@ -181,7 +181,15 @@ class Engine(Protocol):
         ...
 
     def native_bytecode(
-        self, distro: Distro, sources: IO[bytes], dirs: Sequence[str], prefix: str, timeout_s: float
+        self,
+        distro: Distro,
+        sources: IO[bytes],
+        dirs: Sequence[str],
+        prefix: str,
+        timeout_s: float,
+        *,
+        files: Sequence[str] | None = None,
+        stdlib: bool = True,
     ) -> IO[bytes] | None:
         """Compile the Python sources under `dirs` of a tar archive (unpacked at /, paths as in
         an emulated cell) with the interpreter of `distro`'s image for this engine's own arch —
@@ -189,7 +197,8 @@ class Engine(Protocol):
         no network. A tar of the `prefix` tree (sys.pycache_prefix: one .pyc per source, checked
         against its source's hash), or None when this engine holds no native image of the distro
         (none is built for this). The sandbox also sees, at the same paths and read-only, the
-        files the emulated cell's `local_path` answers for (so the archive need not hold them)."""
+        files the emulated cell's `local_path` answers for (so the archive need not hold them).
+        With `files`, only those sources are compiled; the standard library only with `stdlib`."""
         ...
 
     def guard(self, cancel: threading.Event) -> AbstractContextManager[None]:

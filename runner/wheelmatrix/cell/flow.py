@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,11 +21,13 @@ from typing import Any
 from wheelmatrix.backends.base import Sandbox
 from wheelmatrix.cell.bytecode import (
     COMPILE_PREFIX,
+    MAX_SOURCE_FILE,
     MIN_SOURCES,
+    BytecodeStore,
     NativeCompile,
-    pycache_archive,
     sources_archive,
 )
+from wheelmatrix.cell.checks.cellfiles import open_without_links
 from wheelmatrix.cell.checks.execute import PROJECT_DIR
 from wheelmatrix.cell.crash import crash_evidence
 from wheelmatrix.cell.install import VENV
@@ -34,6 +37,7 @@ from wheelmatrix.cell.options import CellOptions
 from wheelmatrix.cell.plan import Installed, plan_install, read_install
 from wheelmatrix.cell.static_tls import static_tls_diagnosis
 from wheelmatrix.errors import InfrastructureError
+from wheelmatrix.host import cache_dir, file_lock
 from wheelmatrix.matrix.cells import Cell
 from wheelmatrix.model import CheckResult, Status
 
@@ -200,31 +204,55 @@ class CellFlow:
     def bytecode_natively(self, compile_natively: NativeCompile) -> bool:
         """Compile the venv's sources with the native interpreter of the same Python and put
         the bytecode where the checks look for it; False when the cell compiles lazily instead
-        (a small install, no native image, a source tree over the limit)."""
+        (a small install, no native image, a source tree over the limit). What was compiled
+        for this image before (cell/bytecode.py's BytecodeStore) is not compiled again."""
+        digests: dict[str, str] = {}
         with self.phase("bytecode: sources read out"):
             # uv's cache files that this machine mounts into cells, the compile sandbox mounts too
             mounted = self.sandbox.local_path
             got = sources_archive(
-                self.sandbox.read_tree, self.site_dirs, MIN_SOURCES, lambda root: mounted(root) is not None
+                self.sandbox.read_tree,
+                self.site_dirs,
+                MIN_SOURCES,
+                lambda root: mounted(root) is not None,
+                digests,
+                self._read_local,
             )
         if got is None:
             return False
         sources, count = got
-        with sources:
-            if count < MIN_SOURCES:
-                return False
-            with self.phase("bytecode: compiled in the native sandbox"):
-                compiled = compile_natively(sources, self.site_dirs, COMPILE_PREFIX)
-        if compiled is None:
-            return False
+        key = f"{self.sandbox.image_id.removeprefix('sha256:')[:16]}-py{self.cell.python}"
+        store = BytecodeStore(cache_dir() / "bytecode" / key)
         uid = int(self.sandbox.check_user.split(":")[0])
-        with (
-            self.phase("bytecode: put back"),
-            compiled,
-            pycache_archive(compiled, f"/tmp/wm-pycache-{uid}", uid) as tree,
-        ):
+        with sources:
+            if count < MIN_SOURCES or not self.sandbox.image_id:
+                return False
+            with file_lock(f"bytecode-{key}"):  # cells of one image compile one after another
+                missing = store.missing(digests)
+                if missing or not store.has_stdlib:
+                    with self.phase("bytecode: compiled in the native sandbox"):
+                        only = missing if len(missing) < len(digests) else None
+                        compiled = compile_natively(
+                            sources, self.site_dirs, COMPILE_PREFIX, only, not store.has_stdlib
+                        )
+                    if compiled is None:
+                        return False
+                    with self.phase("bytecode: kept"), compiled:
+                        store.add(compiled, {p: digests[p] for p in missing}, not store.has_stdlib)
+                tree = store.archive(list(digests), f"/tmp/wm-pycache-{uid}", uid)
+        with self.phase("bytecode: put back"), tree:
             self.sandbox.put_tree("/tmp", tree)
         return True
+
+    def _read_local(self, path: str) -> bytes | None:
+        """A file of the cell in a folder this machine mounts into it, read here without
+        following a link; None if it is not such a file."""
+        where = self.sandbox.local_path(path)
+        fd = open_without_links(*where) if where is not None else None
+        if fd is None:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read(MAX_SOURCE_FILE)
 
     # -- phase 1: install with network ---------------------------------------------------------
     def install(

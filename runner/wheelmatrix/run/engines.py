@@ -97,8 +97,12 @@ def run_group(
     sandbox = started.sandbox if started is not None else engine.sandbox(cells[0], image, cancel)
     distro = cells[0].distro
 
-    def native_compile(sources: IO[bytes], dirs: Sequence[str], prefix: str) -> IO[bytes] | None:
-        return engine.native_bytecode(distro, sources, dirs, prefix, options.timeout_s * 3)
+    def native_compile(
+        sources: IO[bytes], dirs: Sequence[str], prefix: str, files: Sequence[str] | None, stdlib: bool
+    ) -> IO[bytes] | None:
+        return engine.native_bytecode(
+            distro, sources, dirs, prefix, options.timeout_s * 3, files=files, stdlib=stdlib
+        )
 
     flow = CellFlow(cells[0], sandbox, options, cancel, native_compile)
     try:

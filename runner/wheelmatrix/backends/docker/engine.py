@@ -261,7 +261,15 @@ class DockerEngine:
         return DockerSandbox(self, cell, image, cancel)
 
     def native_bytecode(
-        self, distro: Distro, sources: IO[bytes], dirs: Sequence[str], prefix: str, timeout_s: float
+        self,
+        distro: Distro,
+        sources: IO[bytes],
+        dirs: Sequence[str],
+        prefix: str,
+        timeout_s: float,
+        *,
+        files: Sequence[str] | None = None,
+        stdlib: bool = True,
     ) -> IO[bytes] | None:
         tag = prepare_images.held(self.client, distro, host_arch())
         if tag is None:
@@ -275,21 +283,38 @@ class DockerEngine:
         # of its modules under emulation. Everything is hash-checked (force=True rewrites what
         # the compiler's own imports wrote), so a stdlib file that differs between the two
         # arches is simply compiled again in the cell.
+        # With `files`, only those (listed in a file: too many for a command line) and the
+        # standard library only with `stdlib`.
         script = (
-            "import compileall, re, sys, sysconfig\n"
+            "import compileall, concurrent.futures, functools, os, re, sys, sysconfig\n"
+            "mode = compileall.py_compile.PycInvalidationMode.CHECKED_HASH\n"
+            "skip = re.compile(r'/(tests?|idlelib|turtledemo)/')\n"
             "std = sysconfig.get_paths()\n"
-            "for r in sys.argv[1:] + sorted({std['stdlib'], std['platstdlib']}):\n"
-            "    compileall.compile_dir(r, quiet=2, workers=0, force=True,\n"
-            "        rx=re.compile(r'/(tests?|idlelib|turtledemo)/'),\n"
-            "        invalidation_mode=compileall.py_compile.PycInvalidationMode.CHECKED_HASH)\n"
+            "listing = os.environ['WM_LIST']\n"
+            "roots = [] if os.path.exists(listing) else sys.argv[1:]\n"
+            "if os.environ.get('WM_STDLIB') == '1':\n"
+            "    roots += sorted({std['stdlib'], std['platstdlib']})\n"
+            "if os.path.exists(listing):\n"
+            "    with open(listing, encoding='utf-8') as fh:\n"
+            "        listed = [f for f in fh.read().split('\\0') if f and not skip.search(f)]\n"
+            "    one = functools.partial(\n"
+            "        compileall.compile_file, quiet=2, force=True, invalidation_mode=mode)\n"
+            "    with concurrent.futures.ProcessPoolExecutor() as pool:\n"
+            "        list(pool.map(one, listed, chunksize=16))\n"
+            "for r in roots:\n"
+            "    compileall.compile_dir(r, quiet=2, workers=0, force=True, rx=skip, invalidation_mode=mode)\n"
         )
         try:
-            container = self._compile_container(tag, distro, script, dirs, prefix)
+            container = self._compile_container(tag, distro, script, dirs, prefix, stdlib)
         except docker.errors.APIError:
             return None
         try:
             if not container.put_archive("/", sources):
                 raise InfrastructureError("could not copy the sources into the compile sandbox")
+            if files is not None:  # the file alone: an entry for /tmp would change its mode
+                listing = _single_file_tar(posixpath.basename(COMPILE_LIST), "\0".join(files).encode())
+                if not container.put_archive(posixpath.dirname(COMPILE_LIST), listing):
+                    raise InfrastructureError("could not copy the list of sources into the compile sandbox")
             container.start()
             status = container.wait(timeout=timeout_s)
             if status.get("StatusCode") != 0:
@@ -307,14 +332,15 @@ class DockerEngine:
             self._untrack(container)
 
     def _compile_container(
-        self, tag: str, distro: Distro, script: str, dirs: Sequence[str], prefix: str
+        self, tag: str, distro: Distro, script: str, dirs: Sequence[str], prefix: str, stdlib: bool
     ) -> Any:
         container = self.client.containers.create(
             tag,
             # the prefix through the environment, not -X: compileall's worker processes are
             # started afresh on Python 3.13 (forkserver) and get the environment, not the flags
             [distro.python_executable, "-s", "-c", script, *dirs],
-            environment={"PYTHONPYCACHEPREFIX": prefix},
+            environment={"PYTHONPYCACHEPREFIX": prefix, "WM_STDLIB": "1" if stdlib else "0",
+                         "WM_LIST": COMPILE_LIST},
             labels={images.LABEL_MANAGED: "true", images.LABEL_KIND: "compile", LABEL_RUN: self.run_id,
                     LABEL_PID: str(os.getpid()), LABEL_HOST: socket.gethostname()},
             network_mode="none",
@@ -691,6 +717,18 @@ def _interpreter_bucket(binary: Path) -> str | None:
     except OSError:
         return None
     return found.pop().decode() if len(found) == 1 else None
+
+
+def _single_file_tar(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+COMPILE_LIST = "/tmp/wm-compile-list"  # in the compile sandbox: the sources to compile, NUL-separated
 
 
 def _uv_arch(cell_arch: str) -> str:
