@@ -91,6 +91,14 @@ def test_an_emulated_sandbox_starts_its_probes_natively() -> None:
                 [*sandbox.probe_python, "-I", "-S", "-c", code], user="65534:65534"
             )
             assert got.exit_code == 0 and got.output.decode().split() == ["x86_64", "b'aarch64\\n'"], got
+            # what is installed into this machine's interpreter stays on this machine
+            packed = native_python()
+            assert packed is not None and (packed.stdlib / "site-packages").is_dir()
+            assert any((packed.stdlib / "site-packages").iterdir())
+            seen = sandbox.container.exec_run(
+                ["ls", "-A", f"{packed.stdlib_target}/site-packages"], user="65534:65534"
+            )
+            assert seen.exit_code == 0 and seen.output == b"", seen
         finally:
             sandbox.remove()
     finally:

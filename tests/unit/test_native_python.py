@@ -30,6 +30,11 @@ def test_the_packed_interpreter_has_its_loader_and_libraries() -> None:
     assert targets[NATIVE_DIR] == packed.folder
     assert (targets[packed.stdlib_target] / "os.py").is_file()
     assert (packed.folder / Path(packed.stdlib_target).relative_to(NATIVE_DIR)).is_dir()  # its mount point
+    # what is installed into this machine's interpreter is hidden under an empty folder
+    for name in ("site-packages", "dist-packages"):
+        if (packed.stdlib / name).is_dir():
+            assert targets[f"{packed.stdlib_target}/{name}"] == packed.folder / "empty"
+    assert not any((packed.folder / "empty").iterdir())
     assert packed.argv() == (
         f"{NATIVE_DIR}/lib/ld.so", "--library-path", f"{NATIVE_DIR}/lib", f"{NATIVE_DIR}/bin/python{version}"
     )  # fmt: skip

@@ -38,7 +38,8 @@ from wheelmatrix.host import cache_dir, file_lock
 __all__ = ["NativePython", "native_python", "DISABLE_ENV"]
 
 DISABLE_ENV = "WHEELMATRIX_NATIVE_PROBE"  # "0": probes of emulated cells run emulated, as before
-FORMAT = "1"  # of the packed folder; a change repacks it
+FORMAT = "2"  # of the packed folder; a change repacks it
+INSTALLED = ("site-packages", "dist-packages")  # not the standard library: never mounted
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,16 @@ class NativePython:
         return f"{NATIVE_DIR}/{self.platlibdir}/python{self.version}"
 
     def mounts(self) -> list[tuple[str, Path]]:
-        """(path in the cell, folder on this machine), read-only, parents first."""
+        """(path in the cell, folder on this machine), read-only, parents first. Packages
+        installed into this machine's interpreter (a site-packages folder inside its standard
+        library, as in pyenv's or python.org's builds) are this machine's own: an empty folder
+        is mounted over them, so package code in the cell cannot read them."""
         out = [(NATIVE_DIR, self.folder), (self.stdlib_target, self.stdlib)]
         if self.dynload is not None:
             out.append((f"{self.stdlib_target}/lib-dynload", self.dynload))
+        for name in INSTALLED:
+            if (self.stdlib / name).is_dir():
+                out.append((f"{self.stdlib_target}/{name}", self.folder / "empty"))
         return out
 
     def argv(self) -> tuple[str, ...]:
@@ -139,6 +146,7 @@ def _pack(executable: str, version: str, dynload: Path, platlibdir: str, folder:
             shutil.copy2(os.path.realpath(loader), tmp / "lib" / "ld.so")
         # the mount points of the standard library (and of its extension modules)
         (tmp / platlibdir / f"python{version}" / "lib-dynload").mkdir(parents=True)
+        (tmp / "empty").mkdir()  # mounted over the installed packages in the standard library
         for entry in tmp.rglob("*"):
             entry.chmod(0o755 if entry.is_dir() or os.access(entry, os.X_OK) else 0o644)
         tmp.chmod(0o755)
