@@ -197,3 +197,12 @@ def test_the_store_keeps_only_bytecode_files_inside_its_tree(tmp_path: Path) -> 
     kept = sorted(str(p.relative_to(store.folder)) for p in store.folder.rglob("*") if p.is_file())
     assert kept == ["sources.json", "tree/a/b.pyc"]
     assert not (tmp_path / "escape.pyc").exists()
+
+
+def test_a_path_another_package_made_a_folder_of_is_not_kept_and_nothing_raises(tmp_path: Path) -> None:
+    store = BytecodeStore(tmp_path / "store")
+    (store.tree / "a" / "b.cpython-311.pyc").mkdir(parents=True)  # a wheel's folder of that name
+    store.add(_compiled({"a/b.cpython-311.pyc": b"x", "a/c.cpython-311.pyc": b"ok"}), {"/a/b.py": "d"}, False)
+    assert (store.tree / "a" / "b.cpython-311.pyc").is_dir()
+    assert (store.tree / "a" / "c.cpython-311.pyc").read_bytes() == b"ok"
+    assert not [p for p in store.tree.rglob("*.part")]

@@ -322,3 +322,45 @@ def test_a_sandbox_started_for_cells_that_never_ran_is_removed_at_close() -> Non
         threading.Event().wait(0.01)
     pool.close()
     assert box.started and box.removed
+
+
+def test_a_sandbox_started_ahead_on_an_engine_that_went_down_is_dropped_and_the_cells_move() -> None:
+    """The engine that held the early start stops answering before the cells claim it: they
+    run on the other engine (no retrying the dead one in a loop), and the early sandbox goes."""
+    from wheelmatrix.backends.base import EngineDown
+    from wheelmatrix.config.catalog import default_catalog_path, load_catalog
+    from wheelmatrix.config.scenarios import Scenario
+    from wheelmatrix.run.engines import EngineSet
+
+    options = EngineOptions(installer="uv", memory="1g", pids=64)
+    first, second = FakeConnection().open(options, "r1"), FakeConnection().open(options, "r1")
+    distro = load_catalog(default_catalog_path()).get("debian-12")
+    cell = Cell(distro=distro, arch="x86_64", emulated=False, candidates=(),
+                scenario=Scenario(name="import", kind="import", description="i"))  # fmt: skip
+    ran: list[tuple[Any, Any]] = []
+
+    def run(engine: Any, cells: Any, image: str, cancel: Any, started: Any) -> list[Any]:
+        ran.append((engine, started))
+        return []
+
+    pool = EngineSet([first, second], run, max_warm=1)
+    image = pool.prepare_image(distro, "x86_64", lambda _m: None)
+    second.register_image(image, distro, "x86_64")  # type: ignore[attr-defined]
+    cancel = threading.Event()
+    pool.warm([cell], image, cancel)
+    (box,) = first.sandboxes  # type: ignore[attr-defined]
+    calls = 0
+
+    def gone(tag: str) -> bool:
+        nonlocal calls
+        calls += 1
+        raise EngineDown("first: ConnectionError")
+
+    first.has_image = gone  # type: ignore[method-assign]
+    with pool._lock:
+        pool._ready.discard((id(first), image))  # as after a restart: the image is checked again
+    pool.run_cells([cell], image, cancel)
+    assert calls == 1 and ran == [(second, None)], (calls, ran)
+    assert box.removed
+    pool.warm([cell], image, cancel)  # the cells began: nothing more is started for them
+    assert len(first.sandboxes) + len(second.sandboxes) == 1  # type: ignore[attr-defined]

@@ -38,7 +38,7 @@ from wheelmatrix.host import cache_dir, file_lock
 __all__ = ["NativePython", "native_python", "DISABLE_ENV"]
 
 DISABLE_ENV = "WHEELMATRIX_NATIVE_PROBE"  # "0": probes of emulated cells run emulated, as before
-FORMAT = "2"  # of the packed folder; a change repacks it
+FORMAT = "3"  # of the packed folder; a change repacks it
 INSTALLED = ("site-packages", "dist-packages")  # not the standard library: never mounted
 
 
@@ -88,6 +88,14 @@ def native_python() -> NativePython | None:
 
 @functools.lru_cache(maxsize=2)
 def _packed(executable: str) -> NativePython | None:
+    """Packed once per process (a failure too: the cells then run emulated probes)."""
+    try:
+        return _pack_once(executable)
+    except (OSError, ValueError, subprocess.SubprocessError):  # e.g. a full or read-only cache
+        return None
+
+
+def _pack_once(executable: str) -> NativePython | None:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     shared = sysconfig.get_config_var("DESTSHARED")
@@ -120,7 +128,7 @@ def _pack(executable: str, version: str, dynload: Path, platlibdir: str, folder:
     """Copy the interpreter, its loader and every library it or an extension module needs
     (as this machine's loader resolves them) into FOLDER, atomically."""
     elves = [executable, *sorted(str(p) for p in dynload.glob("*.so") if p.is_file())]
-    proc = subprocess.run(["ldd", *elves], capture_output=True, text=True)
+    proc = subprocess.run(["ldd", *elves], capture_output=True, text=True, errors="replace", timeout=120)
     if not proc.stdout:
         return False
     libs: dict[str, str] = {}  # soname -> file on this machine
@@ -144,6 +152,11 @@ def _pack(executable: str, version: str, dynload: Path, platlibdir: str, folder:
                 shutil.copy2(os.path.realpath(path), tmp / "lib" / soname)
         if loader:
             shutil.copy2(os.path.realpath(loader), tmp / "lib" / "ld.so")
+        # glibc loads libgcc_s itself when a thread exits or unwinds: nothing lists it
+        libc = libs.get("libc.so.6")
+        gcc_s = os.path.join(os.path.dirname(libc), "libgcc_s.so.1") if libc else ""
+        if gcc_s and "libgcc_s.so.1" not in libs and os.path.isfile(gcc_s):
+            shutil.copy2(os.path.realpath(gcc_s), tmp / "lib" / "libgcc_s.so.1")
         # the mount points of the standard library (and of its extension modules)
         (tmp / platlibdir / f"python{version}" / "lib-dynload").mkdir(parents=True)
         (tmp / "empty").mkdir()  # mounted over the installed packages in the standard library

@@ -17,6 +17,7 @@ are cells whose engine holds no native image of the distro (none is built for th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -236,15 +237,19 @@ class BytecodeStore:
                 if any(p in ("", ".", "..") for p in parts):
                     continue
                 target = self.tree.joinpath(*parts)
-                target.parent.mkdir(parents=True, exist_ok=True)
                 data = src.extractfile(member)
                 if data is None:
                     continue
                 partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-                with partial.open("wb") as out:
-                    shutil.copyfileobj(data, out)
-                partial.chmod(0o644)
-                os.replace(partial, target)
+                try:  # a path some other package made a folder (or a file) of is not kept
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with partial.open("wb") as out:
+                        shutil.copyfileobj(data, out)
+                    partial.chmod(0o644)
+                    os.replace(partial, target)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        partial.unlink()
         doc = {**self.known(), **digests}
         partial = self._manifest.with_name(f".sources.{os.getpid()}.part")
         partial.write_text(json.dumps(doc, sort_keys=True))

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from wheelmatrix.backends.base import Sandbox
 from wheelmatrix.cell.bytecode import (
@@ -227,22 +227,40 @@ class CellFlow:
         with sources:
             if count < MIN_SOURCES or not self.sandbox.image_id:
                 return False
-            with file_lock(f"bytecode-{key}"):  # cells of one image compile one after another
-                missing = store.missing(digests)
-                if missing or not store.has_stdlib:
-                    with self.phase("bytecode: compiled in the native sandbox"):
-                        only = missing if len(missing) < len(digests) else None
-                        compiled = compile_natively(
-                            sources, self.site_dirs, COMPILE_PREFIX, only, not store.has_stdlib
-                        )
-                    if compiled is None:
-                        return False
-                    with self.phase("bytecode: kept"), compiled:
-                        store.add(compiled, {p: digests[p] for p in missing}, not store.has_stdlib)
-                tree = store.archive(list(digests), f"/tmp/wm-pycache-{uid}", uid)
+            try:
+                tree = self._bytecode_kept(store, key, sources, digests, uid, compile_natively)
+            except OSError:  # the store cannot be read or written (a full disk): compile lazily
+                return False
+            if tree is None:
+                return False
         with self.phase("bytecode: put back"), tree:
             self.sandbox.put_tree("/tmp", tree)
         return True
+
+    def _bytecode_kept(
+        self,
+        store: BytecodeStore,
+        key: str,
+        sources: IO[bytes],
+        digests: dict[str, str],
+        uid: int,
+        compile_natively: NativeCompile,
+    ) -> IO[bytes] | None:
+        """The check user's bytecode tree from the image's store, after compiling what it
+        lacks; None if the compile failed."""
+        with file_lock(f"bytecode-{key}"):  # cells of one image compile one after another
+            missing = store.missing(digests)
+            if missing or not store.has_stdlib:
+                with self.phase("bytecode: compiled in the native sandbox"):
+                    only = missing if len(missing) < len(digests) else None
+                    compiled = compile_natively(
+                        sources, self.site_dirs, COMPILE_PREFIX, only, not store.has_stdlib
+                    )
+                if compiled is None:
+                    return None
+                with self.phase("bytecode: kept"), compiled:
+                    store.add(compiled, {p: digests[p] for p in missing}, not store.has_stdlib)
+            return store.archive(list(digests), f"/tmp/wm-pycache-{uid}", uid)
 
     def _read_local(self, path: str) -> bytes | None:
         """A file of the cell in a folder this machine mounts into it, read here without

@@ -148,6 +148,7 @@ class EngineSet:
         self._distro: dict[str, tuple[Distro, str]] = {}
         self._unable: dict[tuple[int, str], str] = {}  # (engine, arch) -> why it cannot run it
         self._warm: dict[tuple[str, ...], Started] = {}  # cells -> their sandbox, started ahead
+        self._claimed: set[tuple[str, ...]] = set()  # cells that began: none started for them
         self.max_warm = max_warm
         self.engine = ", ".join(e.engine for e in self.engines)
 
@@ -182,20 +183,25 @@ class EngineSet:
         Only on an engine that already holds the image; at most `max_warm` at once."""
         key = tuple(c.id for c in cells)
         with self._lock:
-            if self.max_warm <= len(self._warm) or key in self._warm or cancel.is_set():
+            if self.max_warm <= len(self._warm) or key in self._warm or key in self._claimed:
                 return
+        if cancel.is_set():
+            return
         engine = self._pick(cells[0].arch)
         if engine is None:
             return
-        with self._lock:
-            if (id(engine), image) not in self._ready or key in self._warm:
+        with self._lock:  # the cells may have been taken meanwhile: then they start their own
+            if (id(engine), image) not in self._ready or key in self._warm or key in self._claimed:
                 return
             self._warm[key] = Started(engine, engine.sandbox(cells[0], image, cancel))
 
     def _started(self, cells: Sequence[Cell]) -> Started | None:
-        """The sandbox started ahead for these cells, if its engine still answers."""
+        """The sandbox started ahead for these cells, if its engine still answers; from now on
+        none is started for them."""
+        key = tuple(c.id for c in cells)
         with self._lock:
-            started = self._warm.pop(tuple(c.id for c in cells), None)
+            self._claimed.add(key)
+            started = self._warm.pop(key, None)
             if started is None or id(started.engine) not in self._down:
                 return started
         started.engine.remove_later(started.sandbox)
@@ -222,9 +228,14 @@ class EngineSet:
                     break
             with self._lock:
                 self._busy[id(engine)] += 1
+            ahead, started = started, None  # a retry (on another engine) starts its own
             try:
-                self._ensure_image(engine, image)
-                ahead, started = started, None  # a retry (on another engine) starts its own
+                try:
+                    self._ensure_image(engine, image)
+                except BaseException:
+                    if ahead is not None:
+                        engine.remove_later(ahead.sandbox)
+                    raise
                 return self._run(engine, cells, image, cancel, ahead)
             except EngineDown as exc:
                 self._mark_down(engine, exc)
@@ -237,6 +248,8 @@ class EngineSet:
             finally:
                 with self._lock:
                     self._busy[id(engine)] -= 1
+        if started is not None:  # stopped before the cells used it
+            started.engine.remove_later(started.sandbox)
         reason = (
             "stopped"
             if cancel.is_set()
@@ -281,6 +294,12 @@ class EngineSet:
                 return
             self._down.add(id(engine))
             self._ready = {k for k in self._ready if k[0] != id(engine)}
+            # started ahead there: its containers will not outlive a restart in a usable state
+            lost = [k for k, started in self._warm.items() if started.engine is engine]
+            dropped = [self._warm.pop(k) for k in lost]
+        for started in dropped:
+            with contextlib.suppress(Exception):
+                engine.remove_later(started.sandbox)
         self.log(f"engine {engine.engine} stopped answering ({exc}); its cells move on")
 
     def _wait_for_any(self, cancel: threading.Event) -> Engine | None:

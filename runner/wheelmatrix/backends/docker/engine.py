@@ -138,8 +138,12 @@ class DockerEngine:
         with self._lock:
             known = self._native.get(arch)
         if known is None:
-            check = (
-                f"import sys; sys.path.insert(0, {PROBE_DIR!r}); import wm_probe, wm_symbols; print('wm-ok')"
+            check = (  # the probes' modules, those they import later, and a process started
+                f"import sys; sys.path.insert(0, {PROBE_DIR!r}); import wm_probe, wm_symbols\n"
+                "import base64, concurrent.futures, hashlib, json, subprocess, threading\n"
+                "import urllib.parse, xml.etree.ElementTree\n"
+                "t = threading.Thread(target=subprocess.run, args=(['/bin/true'],))\n"
+                "t.start(); t.join(); print('wm-ok')"
             )
             try:
                 got = sandbox.container.exec_run([*packed.argv(), "-I", "-S", "-c", check], user=NOBODY)
@@ -295,7 +299,7 @@ class DockerEngine:
             "if os.environ.get('WM_STDLIB') == '1':\n"
             "    roots += sorted({std['stdlib'], std['platstdlib']})\n"
             "if os.path.exists(listing):\n"
-            "    with open(listing, encoding='utf-8') as fh:\n"
+            "    with open(listing, encoding='utf-8', errors='surrogateescape') as fh:\n"
             "        listed = [f for f in fh.read().split('\\0') if f and not skip.search(f)]\n"
             "    one = functools.partial(\n"
             "        compileall.compile_file, quiet=2, force=True, invalidation_mode=mode)\n"
@@ -312,7 +316,9 @@ class DockerEngine:
             if not container.put_archive("/", sources):
                 raise InfrastructureError("could not copy the sources into the compile sandbox")
             if files is not None:  # the file alone: an entry for /tmp would change its mode
-                listing = _single_file_tar(posixpath.basename(COMPILE_LIST), "\0".join(files).encode())
+                listing = _single_file_tar(
+                    posixpath.basename(COMPILE_LIST), "\0".join(files).encode("utf-8", "surrogateescape")
+                )
                 if not container.put_archive(posixpath.dirname(COMPILE_LIST), listing):
                     raise InfrastructureError("could not copy the list of sources into the compile sandbox")
             container.start()
