@@ -138,9 +138,7 @@ def sources_archive(
                         roots.add(posixpath.join(UV_CACHE, *rest[:2]))  # archive-v0/ID
                     if digests is not None:
                         if fh is not None:
-                            data = fh.read()
-                            digests[where] = hashlib.sha256(data).hexdigest()
-                            fh = io.BytesIO(data)
+                            digests[where], fh = _hashed(fh)
                         else:
                             links[where] = posixpath.normpath(
                                 posixpath.join(posixpath.dirname(where), member.linkname)
@@ -155,9 +153,7 @@ def sources_archive(
                 if member.isdir() or (member.isfile() and member.name.endswith(".py")):
                     size += member.size
                     if fh is not None and digests is not None:
-                        data = fh.read()
-                        targets[where] = hashlib.sha256(data).hexdigest()
-                        fh = io.BytesIO(data)
+                        targets[where], fh = _hashed(fh)
                     add(member, fh, where, dst)
                 if size > MAX_SOURCE_BYTES:
                     return False
@@ -181,6 +177,12 @@ def sources_archive(
     return out, count
 
 
+def _hashed(fh: IO[bytes]) -> tuple[str, IO[bytes]]:
+    """A member's SHA-256, and its bytes to read again (for the archive)."""
+    data = fh.read()
+    return hashlib.sha256(data).hexdigest(), io.BytesIO(data)
+
+
 def _root_of(path: str) -> str:
     """The uv cache folder (archive-v0/ID) a cache file is in."""
     rest = path[len(UV_CACHE) + 1 :].split("/") if path.startswith(UV_CACHE + "/") else []
@@ -201,17 +203,20 @@ class BytecodeStore:
         self.folder = folder
         self.tree = folder / "tree"
         self._manifest = folder / "sources.json"
+        self._known: dict[str, str] | None = None  # read once (callers hold the store's lock)
 
     def known(self) -> dict[str, str]:
-        try:
-            doc = json.loads(self._manifest.read_text())
-        except (OSError, ValueError):
-            return {}
-        return (
-            {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
-            if isinstance(doc, dict)
-            else {}
-        )
+        if self._known is None:
+            try:
+                doc = json.loads(self._manifest.read_text())
+            except (OSError, ValueError):
+                doc = {}
+            self._known = (
+                {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
+                if isinstance(doc, dict)
+                else {}
+            )
+        return self._known
 
     @property
     def has_stdlib(self) -> bool:
@@ -250,9 +255,9 @@ class BytecodeStore:
                 except OSError:
                     with contextlib.suppress(OSError):
                         partial.unlink()
-        doc = {**self.known(), **digests}
+        self._known = {**self.known(), **digests}
         partial = self._manifest.with_name(f".sources.{os.getpid()}.part")
-        partial.write_text(json.dumps(doc, sort_keys=True))
+        partial.write_text(json.dumps(self._known, sort_keys=True))
         os.replace(partial, self._manifest)
         if stdlib:
             (self.folder / "stdlib").write_text("compiled\n")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +26,7 @@ from wheelmatrix.cell.bytecode import (
     NativeCompile,
     sources_archive,
 )
-from wheelmatrix.cell.checks.cellfiles import open_without_links
+from wheelmatrix.cell.checks.cellfiles import read_local
 from wheelmatrix.cell.checks.execute import PROJECT_DIR
 from wheelmatrix.cell.crash import crash_evidence
 from wheelmatrix.cell.install import VENV
@@ -216,7 +215,7 @@ class CellFlow:
                 MIN_SOURCES,
                 lambda root: mounted(root) is not None,
                 digests,
-                self._read_local,
+                lambda path: read_local(self.sandbox, path, MAX_SOURCE_FILE),
             )
         if got is None:
             return False
@@ -249,28 +248,16 @@ class CellFlow:
         """The check user's bytecode tree from the image's store, after compiling what it
         lacks; None if the compile failed."""
         with file_lock(f"bytecode-{key}"):  # cells of one image compile one after another
-            missing = store.missing(digests)
-            if missing or not store.has_stdlib:
+            missing, stdlib = store.missing(digests), not store.has_stdlib
+            if missing or stdlib:
                 with self.phase("bytecode: compiled in the native sandbox"):
                     only = missing if len(missing) < len(digests) else None
-                    compiled = compile_natively(
-                        sources, self.site_dirs, COMPILE_PREFIX, only, not store.has_stdlib
-                    )
+                    compiled = compile_natively(sources, self.site_dirs, COMPILE_PREFIX, only, stdlib)
                 if compiled is None:
                     return None
                 with self.phase("bytecode: kept"), compiled:
-                    store.add(compiled, {p: digests[p] for p in missing}, not store.has_stdlib)
+                    store.add(compiled, {p: digests[p] for p in missing}, stdlib)
             return store.archive(list(digests), f"/tmp/wm-pycache-{uid}", uid)
-
-    def _read_local(self, path: str) -> bytes | None:
-        """A file of the cell in a folder this machine mounts into it, read here without
-        following a link; None if it is not such a file."""
-        where = self.sandbox.local_path(path)
-        fd = open_without_links(*where) if where is not None else None
-        if fd is None:
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            return fh.read(MAX_SOURCE_FILE)
 
     # -- phase 1: install with network ---------------------------------------------------------
     def install(

@@ -182,16 +182,16 @@ class EngineSet:
         create and start (and the engine's first checks in it) are then off the cells' path.
         Only on an engine that already holds the image; at most `max_warm` at once."""
         key = tuple(c.id for c in cells)
-        with self._lock:
-            if self.max_warm <= len(self._warm) or key in self._warm or key in self._claimed:
-                return
-        if cancel.is_set():
-            return
-        engine = self._pick(cells[0].arch)
+        engine = None if cancel.is_set() else self._pick(cells[0].arch)
         if engine is None:
             return
-        with self._lock:  # the cells may have been taken meanwhile: then they start their own
-            if (id(engine), image) not in self._ready or key in self._warm or key in self._claimed:
+        with self._lock:  # the cells may have begun meanwhile: then they start their own
+            if (
+                self.max_warm <= len(self._warm)
+                or key in self._warm
+                or key in self._claimed
+                or (id(engine), image) not in self._ready
+            ):
                 return
             self._warm[key] = Started(engine, engine.sandbox(cells[0], image, cancel))
 

@@ -248,12 +248,12 @@ def execute(
 
     config = plan.config
     run_id = run_dir.meta["run_id"]
+    todo = [c for c in plan.cells if c.id not in skip_cells]
+    jobs = run_jobs(config.jobs)
     options = dataclasses.replace(
         CellOptions.from_config(config, index_settings()),
         on_phase=run_dir.phase,
-        check_workers=check_workers(
-            config.jobs, len({c.container_key for c in plan.cells if c.id not in skip_cells})
-        ),
+        check_workers=check_workers(config.jobs, len({c.container_key for c in todo})),
     )
     connections = [connection, *(connect(url) for url in config.engines[1:])]
     engines = [c.open(engine_options(options), run_id) for c in connections]
@@ -261,7 +261,7 @@ def execute(
         engines,
         cell_flow(options),
         log=lambda m: console.print(f"[dim]{m}[/]", highlight=False, soft_wrap=True),
-        max_warm=config.jobs or os.cpu_count() or 2,  # a worker's next sandbox starts early
+        max_warm=jobs,  # each worker's next sandbox starts early
     )
     removed = reaped = 0
     for engine in engines:
@@ -271,8 +271,6 @@ def execute(
         console.print(
             f"removed {removed + reaped} container(s) left by an earlier run that was killed", style="dim"
         )
-    todo = [c for c in plan.cells if c.id not in skip_cells]
-    jobs = config.jobs or os.cpu_count() or 2
     resumed = f", {len(plan.cells) - len(todo)} already done" if skip_cells else ""
     console.print(
         f"wheelmatrix {__version__}: run {run_id}: {len(todo)} cells to run{resumed} "
@@ -314,8 +312,7 @@ def _finish(
 ) -> Outcome:
     config = plan.config
     run_id = run_dir.meta["run_id"]
-    jobs = config.jobs or os.cpu_count() or 2
-    interrupted = _schedule(todo, backend, jobs, log, console, run_dir)
+    interrupted = _schedule(todo, backend, run_jobs(config.jobs), log, console, run_dir)
     new = log.results
     log.close()
     order = {c.id: i for i, c in enumerate(plan.cells)}
@@ -406,6 +403,11 @@ def report_requests(config: RunConfig) -> list[tuple[Reporter, Path]]:
 def check_report_paths(config: RunConfig) -> None:
     """Refuse (exit 2) report paths that cannot be written, before a run starts."""
     registry.check_requests(report_requests(config))
+
+
+def run_jobs(jobs: int | None) -> int:
+    """How many containers a run runs at once: --jobs, by default one per core."""
+    return jobs or os.cpu_count() or 2
 
 
 def check_workers(jobs: int | None, containers: int, cpus: int | None = None) -> int:

@@ -109,17 +109,15 @@ class DockerEngine:
         wanted = FAST_EMULATION.get(arch)
         if wanted is None:
             return {}
-        with self._lock:
-            known = self._emulator.get(arch)
-        if known is None:
+
+        def check() -> dict[str, str]:
             try:
                 rc = sandbox.container.exec_run(["/bin/true"], environment=wanted, user=NOBODY).exit_code
             except docker.errors.DockerException:
                 rc = None
-            known = wanted if rc == 0 else {}
-            with self._lock:
-                self._emulator[arch] = known
-        return dict(known)
+            return wanted if rc == 0 else {}
+
+        return dict(_once_per_arch(self._lock, self._emulator, arch, check))
 
     def _native_python(self, cell: Cell) -> NativePython | None:
         """The runner's interpreter, packed, for a cell of a foreign arch on a local engine."""
@@ -134,26 +132,24 @@ class DockerEngine:
         packed = self._native_python(sandbox.cell)
         if packed is None:
             return ()
-        arch = sandbox.cell.arch
-        with self._lock:
-            known = self._native.get(arch)
-        if known is None:
-            check = (  # the probes' modules, those they import later, and a process started
-                f"import sys; sys.path.insert(0, {PROBE_DIR!r}); import wm_probe, wm_symbols\n"
-                "import base64, concurrent.futures, hashlib, json, subprocess, threading\n"
-                "import urllib.parse, xml.etree.ElementTree\n"
-                "t = threading.Thread(target=subprocess.run, args=(['/bin/true'],))\n"
-                "t.start(); t.join(); print('wm-ok')"
-            )
+        code = (  # the probes' modules, those they import later, and a process started
+            f"import sys; sys.path.insert(0, {PROBE_DIR!r}); import wm_probe, wm_symbols\n"
+            "import base64, concurrent.futures, hashlib, json, subprocess, threading\n"
+            "import urllib.parse, xml.etree.ElementTree\n"
+            "t = threading.Thread(target=subprocess.run, args=(['/bin/true'],))\n"
+            "t.start(); t.join(); print('wm-ok')"
+        )
+
+        def check() -> tuple[str, ...]:
             try:
-                got = sandbox.container.exec_run([*packed.argv(), "-I", "-S", "-c", check], user=NOBODY)
+                got = sandbox.container.exec_run([*packed.argv(), "-I", "-S", "-c", code], user=NOBODY)
                 ok = got.exit_code == 0 and b"wm-ok" in (got.output or b"")
             except docker.errors.DockerException:
                 ok = False
-            known = packed.argv() if ok else ()
-            with self._lock:
-                self._native[arch] = known
-        return known
+            return packed.argv() if ok else ()
+
+        answer: tuple[str, ...] = _once_per_arch(self._lock, self._native, sandbox.cell.arch, check)
+        return answer
 
     # -- images --------------------------------------------------------------------------------
     def prepare_image(self, distro: Distro, arch: str, log: Log) -> str:
@@ -316,9 +312,8 @@ class DockerEngine:
             if not container.put_archive("/", sources):
                 raise InfrastructureError("could not copy the sources into the compile sandbox")
             if files is not None:  # the file alone: an entry for /tmp would change its mode
-                listing = _single_file_tar(
-                    posixpath.basename(COMPILE_LIST), "\0".join(files).encode("utf-8", "surrogateescape")
-                )
+                names = "\0".join(files).encode("utf-8", "surrogateescape")  # as tarfile read them
+                listing = _tar({posixpath.basename(COMPILE_LIST): (names, 0o644)})
                 if not container.put_archive(posixpath.dirname(COMPILE_LIST), listing):
                     raise InfrastructureError("could not copy the list of sources into the compile sandbox")
             container.start()
@@ -714,6 +709,17 @@ def _tar(files: Mapping[str, tuple[bytes, int]], empty_dirs: Sequence[str] = ())
     return buf.getvalue()
 
 
+def _once_per_arch(lock: threading.Lock, known: dict[str, Any], arch: str, check: Callable[[], Any]) -> Any:
+    """What `check` answered in an engine's first cell of `arch`, kept in `known` (asked once;
+    two cells starting together may both ask, and agree)."""
+    with lock:
+        if arch in known:
+            return known[arch]
+    answer = check()
+    with lock:
+        return known.setdefault(arch, answer)
+
+
 @functools.lru_cache(maxsize=8)
 def _interpreter_bucket(binary: Path) -> str | None:
     """The name of uv's interpreter-info bucket (`interpreter-v5` for uv 0.13), read out of
@@ -723,15 +729,6 @@ def _interpreter_bucket(binary: Path) -> str | None:
     except OSError:
         return None
     return found.pop().decode() if len(found) == 1 else None
-
-
-def _single_file_tar(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 COMPILE_LIST = "/tmp/wm-compile-list"  # in the compile sandbox: the sources to compile, NUL-separated

@@ -263,13 +263,21 @@ def probe_reading(sandbox: Any) -> Iterator[CellFiles]:
         yield view
 
 
-def read_cell_file(sandbox: Any, path: str) -> bytes:
-    """The bytes of one file of a sandbox: where the local engine mounts it, read there (no
-    link followed); else through the engine (a call per file)."""
+def read_local(sandbox: Any, path: str, limit: int = -1) -> bytes | None:
+    """The bytes of one file of a sandbox where the local engine mounts it, read there (no link
+    followed, at most `limit`); None if it is not such a file."""
     where = sandbox.local_path(path)
     fd = open_without_links(*where) if where is not None else None
     if fd is None:
-        data: bytes = sandbox.read_file(path)
-        return data
+        return None
     with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+        return fh.read(limit)
+
+
+def read_cell_file(sandbox: Any, path: str) -> bytes:
+    """The bytes of one file of a sandbox: where the local engine mounts it, read there (no
+    link followed); else through the engine (a call per file)."""
+    data = read_local(sandbox, path)
+    if data is None:
+        data = sandbox.read_file(path)
+    return data
